@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every build/test dependency of tether from Debian 12 packages.
+# Idempotent: installs only what is missing; safe to run on every build.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev node-llhttp
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  curl nghttp2-client python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
