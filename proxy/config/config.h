@@ -1,0 +1,106 @@
+#pragma once
+
+// The typed configuration: plain structs, loaded and validated once by ConfigLoader, then shared with every
+// worker as an immutable snapshot (std::shared_ptr<const Config>).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/socket_address.h"
+
+namespace tether::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct ListenerLimits {
+  std::optional<size_t> max_connections;  // overrides Limits::max_client_connections for this listener
+};
+
+struct Listener {
+  std::string name;
+  std::string address_text;  // as written, e.g. "127.0.0.1:8080"
+  net::SocketAddress address;
+  ListenerLimits limits;
+};
+
+struct Endpoint {
+  std::string text;  // as written, "host:port"
+  std::string host;
+  uint16_t port = 0;
+  std::vector<net::SocketAddress> addresses;  // resolved at load (getaddrinfo, off the event loops)
+};
+
+struct Upstream {
+  std::string name;
+  std::vector<Endpoint> endpoints;
+  Duration connect_timeout{5000};
+  size_t max_connections_per_endpoint = 1024;  // per worker
+  Duration keepalive_idle_timeout{60000};
+  Duration failure_backoff{5000};  // an endpoint that refused a connection is skipped this long
+  enum class CancelWith { Rst, Fin } cancel_with = CancelWith::Rst;
+};
+
+struct CancellationPolicy {
+  enum class Mode { Propagate, Ignore } mode = Mode::Propagate;
+  std::vector<std::string> methods;  // empty: all methods propagate
+  Duration grace{0};
+  uint64_t grace_bytes = 0;
+  enum class HalfClose { Cancel, Wait } half_close = HalfClose::Cancel;
+};
+
+struct RouteMatch {
+  std::string host;              // empty: any host. "*.example.com" matches any subdomain.
+  std::string path_prefix;       // empty if `path` is used
+  std::string path;              // exact path; empty if `path_prefix` is used
+  std::vector<std::string> methods;  // empty: any method
+};
+
+struct Route {
+  std::string name;
+  RouteMatch match;
+  std::string upstream;        // name, as written
+  size_t upstream_index = 0;   // index into Config::upstreams, resolved by the loader
+  Duration timeout{0};         // total deadline; 0 = none
+  std::string deadline_header; // empty: not sent
+  CancellationPolicy cancellation;
+};
+
+struct Limits {
+  size_t max_request_header_bytes = 64 * 1024;
+  Duration header_read_timeout{10000};    // slowloris guard: whole request head must arrive in this time
+  Duration client_idle_timeout{60000};    // keep-alive idle between requests
+  size_t max_client_connections = 10000;  // per listener per worker unless the listener overrides
+  size_t max_pipelined_bytes = 64 * 1024; // bytes buffered from a client while a request is in flight
+};
+
+struct Log {
+  enum class Format { Json } format = Format::Json;
+  enum class Sink { Stdout, Stderr, File } sink = Sink::Stdout;
+  std::string path;  // for Sink::File
+  enum class Level { Debug, Info, Warn, Error } level = Level::Info;
+  bool access_log = true;  // request_completed events
+  size_t queue_lines = 8192; // per worker; beyond it lines are dropped and counted
+};
+
+struct Admin {
+  std::string address_text = "127.0.0.1:9901";
+  net::SocketAddress address;
+};
+
+struct Config {
+  std::string source_path;
+  std::vector<Listener> listeners;
+  std::vector<Upstream> upstreams;
+  std::vector<Route> routes;
+  Limits limits;
+  unsigned workers = 0;  // 0 in the file means "number of cores"; the loader stores the resolved count
+  Log log;
+  Admin admin;
+};
+
+}  // namespace tether::config
