@@ -1,0 +1,136 @@
+#include "app/server.h"
+
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "log/json_line.h"
+#include "worker/worker.h"
+
+namespace tether {
+namespace {
+
+constexpr int kListenBacklog = 4096;
+
+int bindOne(const net::SocketAddress& address, std::string* error) {
+  int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, address.sockaddr_ptr(), address.length()) != 0 || listen(fd, kListenBacklog) != 0) {
+    *error = "cannot listen on " + address.toString() + ": " + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+void blockServerSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an EPIPE, not a process exit
+}
+
+Server::Server(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)), log_writer_(std::make_unique<log::LogWriter>(config_->log)) {}
+
+Server::~Server() { stop(); }
+
+bool Server::bindListeners(std::vector<std::vector<int>>* fds, std::string* error) {
+  fds->assign(config_->workers, {});
+  for (unsigned w = 0; w < config_->workers; ++w) {
+    for (const auto& listener : config_->listeners) {
+      int fd = bindOne(listener.address, error);
+      if (fd < 0) {
+        *error = "listener '" + listener.name + "': " + *error;
+        for (auto& list : *fds) {
+          for (int open_fd : list) close(open_fd);
+        }
+        return false;
+      }
+      (*fds)[w].push_back(fd);
+    }
+  }
+  return true;
+}
+
+bool Server::start(std::string* error) {
+  static const bool threads_ready = evthread_use_pthreads() == 0;  // once per process, before any event_base
+  if (!threads_ready) {
+    *error = "libevent thread support unavailable";
+    return false;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (!log_writer_->open(error)) return false;
+  std::vector<std::vector<int>> fds;
+  if (!bindListeners(&fds, error)) return false;
+  log_writer_->start();
+  for (unsigned w = 0; w < config_->workers; ++w) {
+    workers_.push_back(std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue()));
+  }
+  for (auto& worker : workers_) worker->start();
+  started_ = true;
+  std::string message = "listening on";
+  for (const auto& listener : config_->listeners) message += " " + listener.address.toString();
+  message += " with " + std::to_string(config_->workers) + " worker(s)";
+  logEvent("startup", message);
+  return true;
+}
+
+void Server::stop() {
+  if (!started_) return;
+  started_ = false;
+  for (auto& worker : workers_) worker->stop();
+  workers_.clear();
+  logEvent("shutdown", "stopped");
+  log_writer_->stop();
+}
+
+void Server::logEvent(std::string_view event, std::string_view message) {
+  log::JsonLine line;
+  line.begin(event, std::chrono::system_clock::now());
+  line.field("level", std::string_view("info")).field("message", message);
+  log_writer_->writeDirect(line.finish());
+}
+
+int Server::runUntilSignalled() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&set, &signal_number) != 0) continue;
+    if (signal_number == SIGUSR1) {
+      log_writer_->requestReopen();
+    } else if (signal_number == SIGHUP) {
+      logEvent("config_reload_skipped", "reload on SIGHUP is not implemented yet; restart to apply changes");
+    } else {
+      break;
+    }
+  }
+  stop();
+  return 0;
+}
+
+}  // namespace tether

@@ -1,0 +1,46 @@
+#pragma once
+
+// The process-level owner: binds the listening sockets (one SO_REUSEPORT socket per listener per worker, so the
+// kernel spreads connections), starts the log writer and the workers, and stops them in order.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "log/log_writer.h"
+
+namespace tether {
+
+class Worker;
+
+class Server {
+ public:
+  explicit Server(std::shared_ptr<const config::Config> config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener and starts the workers; false with a message if anything could not be set up.
+  bool start(std::string* error);
+  // Cancels what is in flight, stops the workers and flushes the log.
+  void stop();
+  // main(): runs until SIGINT/SIGTERM; SIGUSR1 reopens the log file. Returns the process exit code.
+  int runUntilSignalled();
+
+  log::LogWriter& logWriter() { return *log_writer_; }
+
+ private:
+  bool bindListeners(std::vector<std::vector<int>>* fds, std::string* error);
+  void logEvent(std::string_view event, std::string_view message);
+
+  std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<log::LogWriter> log_writer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+};
+
+// Blocks the signals the server handles in the calling thread (and so in every thread it starts afterwards).
+void blockServerSignals();
+
+}  // namespace tether

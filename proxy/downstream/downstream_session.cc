@@ -1,0 +1,296 @@
+#include "downstream/downstream_session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cerrno>
+
+#include "http/error_response.h"
+#include "worker/worker.h"
+
+namespace tether {
+namespace {
+
+// The exchange is told the client caught up when queued response bytes fall below this.
+constexpr size_t kWriteLowWatermark = 64 * 1024;
+
+}  // namespace
+
+DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_socket_t fd,
+                                     const net::SocketAddress& client)
+    : worker_(worker),
+      listener_(listener),
+      client_(client),
+      bev_(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
+      resume_(event_new(worker.base(), -1, 0, &DownstreamSession::onResume, this)),
+      codec_(http::Http1Codec::Kind::Request, *this,
+             http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}) {}
+
+DownstreamSession::~DownstreamSession() = default;
+
+void DownstreamSession::start() {
+  int one = 1;
+  setsockopt(bufferevent_getfd(bev_.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const auto& limits = worker_.config().limits;
+  // The input buffer holds at most one head or the pipelined bytes that wait behind the current request.
+  const size_t read_high = std::max(limits.max_request_header_bytes, limits.max_pipelined_bytes);
+  bufferevent_setwatermark(bev_.get(), EV_READ, 0, read_high);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
+  bufferevent_setcb(bev_.get(), &DownstreamSession::onRead, &DownstreamSession::onWrite, &DownstreamSession::onEvent,
+                    this);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  armTimer(TimerMode::Idle);
+}
+
+void DownstreamSession::armTimer(TimerMode mode) {
+  timer_mode_ = mode;
+  if (mode == TimerMode::None) {
+    evtimer_del(timer_.get());
+    return;
+  }
+  const auto& limits = worker_.config().limits;
+  timeval tv = util::toTimeval(mode == TimerMode::Idle ? limits.client_idle_timeout : limits.header_read_timeout);
+  evtimer_add(timer_.get(), &tv);
+}
+
+void DownstreamSession::onRead(bufferevent*, void* arg) { static_cast<DownstreamSession*>(arg)->handleRead(); }
+
+void DownstreamSession::onResume(evutil_socket_t, short, void* arg) {
+  static_cast<DownstreamSession*>(arg)->handleRead();
+}
+
+void DownstreamSession::handleRead() {
+  if (closed_ || in_read_) return;
+  evbuffer* input = bufferevent_get_input(bev_.get());
+  if (closing_) {
+    evbuffer_drain(input, evbuffer_get_length(input));
+    return;
+  }
+  if (tunnel_) {
+    if (exchange_ && !exchange_->finished()) exchange_->onDownstreamTunnelData(input);
+    return;
+  }
+  in_read_ = true;
+  while (!closed_ && !closing_ && !reading_paused_ && evbuffer_get_length(input) > 0) {
+    if (exchange_ && request_complete_) break;  // pipelined: waits for the current exchange
+    evbuffer_iovec vec;
+    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
+    const size_t used = codec_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    if (closed_) break;
+    evbuffer_drain(input, used);
+    const auto status = codec_.status();
+    if (status == http::Http1Codec::Status::Error) {
+      handleParseError();
+      break;
+    }
+    if (status != http::Http1Codec::Status::Ok || used < vec.iov_len) break;
+  }
+  in_read_ = false;
+  if (!closed_ && exchange_complete_ && request_complete_) startNextRequest();
+}
+
+void DownstreamSession::handleParseError() {
+  const auto& error = codec_.error();
+  const int status = error.kind == http::ParseErrorKind::HeaderTooLarge ? 431 : 400;
+  close_after_response_ = true;
+  if (exchange_) {
+    // The body of a request in flight turned out malformed: the exchange stops the upstream and answers.
+    if (!exchange_->finished()) exchange_->onRequestMalformed(status, error.message);
+    closeAfterFlush();
+    return;
+  }
+  char id[64];
+  worker_.requestIds().next(id);
+  http::writeErrorResponse(bufferevent_get_output(bev_.get()), status, std::string_view(id, 32), error.message, true);
+  closeAfterFlush();
+}
+
+void DownstreamSession::onMessageBegin() { armTimer(TimerMode::Head); }
+
+http::Http1CodecCallbacks::HeadAction DownstreamSession::onHead(http::MessageHead& head) {
+  armTimer(TimerMode::None);
+  request_keep_alive_ = head.keep_alive;
+  request_http10_ = head.version_minor == 0;
+  request_complete_ = false;
+  exchange_complete_ = false;
+  // An upgrade that the upstream refuses leaves the connection in an unknown state: close after the answer.
+  close_after_response_ = !head.keep_alive || head.upgrade;
+  request_trailers_ = nullptr;
+  exchange_ = std::make_unique<Exchange>(worker_.exchangeContext(), *this);
+  const bool upgrade = head.upgrade;
+  exchange_->onRequestHead(head);
+  return upgrade ? HeadAction::Upgrade : HeadAction::Continue;
+}
+
+void DownstreamSession::onBody(const char* data, size_t len) {
+  if (exchange_) exchange_->onRequestBody(data, len);
+}
+
+void DownstreamSession::onTrailers(const http::HeaderList& trailers) { request_trailers_ = &trailers; }
+
+bool DownstreamSession::onMessageComplete() {
+  request_complete_ = true;
+  if (exchange_) exchange_->onRequestComplete(request_trailers_);
+  return true;  // one request at a time: the next waits until this exchange ends
+}
+
+void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) {
+  if (head.status == 101) {
+    response_framing_ = http::BodyFraming::None;
+  } else if (no_body) {
+    response_framing_ = head.content_length ? http::BodyFraming::ContentLength : http::BodyFraming::None;
+  } else if (head.chunked) {
+    response_framing_ = request_http10_ ? http::BodyFraming::UntilClose : http::BodyFraming::Chunked;
+  } else if (head.content_length) {
+    response_framing_ = http::BodyFraming::ContentLength;
+  } else {
+    // Read-until-close upstream body: HTTP/1.1 clients get it chunked, so the connection can stay open.
+    response_framing_ = request_http10_ ? http::BodyFraming::UntilClose : http::BodyFraming::Chunked;
+  }
+  if (response_framing_ == http::BodyFraming::UntilClose) close_after_response_ = true;
+  if (head.status != 101) {
+    if (close_after_response_) {
+      head.headers.push_back({"Connection", "close"});
+    } else if (request_http10_) {
+      head.headers.push_back({"Connection", "keep-alive"});
+    }
+  }
+  head.headers.push_back({"X-Request-Id", std::string(exchange_->requestId())});
+  http::writeResponseHead(bufferevent_get_output(bev_.get()), head, response_framing_);
+}
+
+void DownstreamSession::sendInterimResponse(const http::MessageHead& head) {
+  if (request_http10_) return;  // HTTP/1.0 clients do not understand 1xx
+  http::writeResponseHead(bufferevent_get_output(bev_.get()), head, http::BodyFraming::None);
+}
+
+void DownstreamSession::sendResponseBody(const char* data, size_t len) {
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (response_framing_ == http::BodyFraming::Chunked) {
+    http::writeChunk(out, data, len);
+  } else {
+    evbuffer_add(out, data, len);
+  }
+}
+
+void DownstreamSession::sendResponseEnd(const http::HeaderList* trailers) {
+  if (response_framing_ == http::BodyFraming::Chunked) {
+    http::writeLastChunk(bufferevent_get_output(bev_.get()), trailers);
+  }
+}
+
+void DownstreamSession::sendLocalResponse(int status, std::string_view request_id, std::string_view message) {
+  // A request whose body is still arriving cannot be followed by another on this connection.
+  if (!request_complete_) close_after_response_ = true;
+  http::writeErrorResponse(bufferevent_get_output(bev_.get()), status, request_id, message, close_after_response_);
+}
+
+size_t DownstreamSession::pendingOutput() const { return evbuffer_get_length(bufferevent_get_output(bev_.get())); }
+
+void DownstreamSession::pauseRequestBody() {
+  reading_paused_ = true;
+  bufferevent_disable(bev_.get(), EV_READ);
+}
+
+void DownstreamSession::resumeRequestBody() {
+  if (!reading_paused_ || closed_) return;
+  reading_paused_ = false;
+  bufferevent_enable(bev_.get(), EV_READ);
+  event_active(resume_.get(), 0, 0);  // bytes may already wait in the input buffer
+}
+
+void DownstreamSession::startTunnel() {
+  tunnel_ = true;
+  event_active(resume_.get(), 0, 0);  // bytes the client sent after its head belong to the tunnel
+}
+
+void DownstreamSession::tunnelToClient(evbuffer* data) { evbuffer_add_buffer(bufferevent_get_output(bev_.get()), data); }
+
+void DownstreamSession::abort() {
+  close_after_response_ = true;
+  closeNow();
+}
+
+void DownstreamSession::onExchangeComplete() {
+  exchange_complete_ = true;
+  if (closed_) return;
+  if (!request_complete_ || close_after_response_ || tunnel_) {
+    // The rest of the request body (if any) is not worth reading: close once the response is out.
+    closeAfterFlush();
+    return;
+  }
+  if (!in_read_) event_active(resume_.get(), 0, 0);  // next pipelined request, off this call stack
+}
+
+void DownstreamSession::startNextRequest() {
+  worker_.deleter().defer(std::move(exchange_));
+  exchange_complete_ = false;
+  request_complete_ = false;
+  codec_.resume();
+  armTimer(TimerMode::Idle);
+  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) event_active(resume_.get(), 0, 0);
+}
+
+void DownstreamSession::onWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<DownstreamSession*>(arg);
+  if (self->closing_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
+    self->closeNow();
+    return;
+  }
+  if (self->exchange_ && !self->exchange_->finished()) self->exchange_->onDownstreamDrained();
+}
+
+void DownstreamSession::onEvent(bufferevent*, short what, void* arg) {
+  static_cast<DownstreamSession*>(arg)->handleEvent(what);
+}
+
+void DownstreamSession::handleEvent(short what) {
+  if (closed_) return;
+  if (exchange_ && !exchange_->finished()) {
+    const int err = EVUTIL_SOCKET_ERROR();
+    const bool reset = (what & BEV_EVENT_ERROR) && (err == ECONNRESET || err == EPIPE);
+    exchange_->onDownstreamClosed(reset || (what & BEV_EVENT_ERROR) ? CancelReason::ClientReset
+                                                                    : CancelReason::ClientClosed);
+  }
+  closeNow();
+}
+
+void DownstreamSession::onTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<DownstreamSession*>(arg);
+  if (self->timer_mode_ == TimerMode::Head && !self->exchange_) {
+    char id[64];
+    self->worker_.requestIds().next(id);
+    http::writeErrorResponse(bufferevent_get_output(self->bev_.get()), 408, std::string_view(id, 32),
+                             "request header timeout", true);
+    self->closeAfterFlush();
+    return;
+  }
+  self->closeNow();
+}
+
+void DownstreamSession::shutdown(CancelReason reason) {
+  if (exchange_ && !exchange_->finished()) exchange_->cancel(reason);
+  closeNow();
+}
+
+void DownstreamSession::closeAfterFlush() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  armTimer(TimerMode::None);
+  bufferevent_disable(bev_.get(), EV_READ);
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) closeNow();
+}
+
+void DownstreamSession::closeNow() {
+  if (closed_) return;
+  closed_ = true;
+  evtimer_del(timer_.get());
+  event_del(resume_.get());
+  bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+  bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+  bev_.reset();
+  worker_.onSessionClosed(*this);
+}
+
+}  // namespace tether

@@ -1,0 +1,98 @@
+#pragma once
+
+// One client HTTP/1.1 connection. It feeds the request codec, turns codec events into Exchange events, frames the
+// response the Exchange hands back, and watches the connection: a client that leaves is reported to the exchange.
+// Requests on one connection are served one at a time; pipelined bytes wait in the input buffer (bounded by the
+// read high watermark) until the current exchange ends.
+
+#include <chrono>
+#include <memory>
+
+#include "exchange/downstream_stream.h"
+#include "exchange/exchange.h"
+#include "http/http1_codec.h"
+#include "http/message_writer.h"
+#include "util/deferred_deleter.h"
+#include "util/libevent.h"
+
+namespace tether {
+
+class Worker;
+
+class DownstreamSession : public util::Deletable, public DownstreamStream, private http::Http1CodecCallbacks {
+ public:
+  DownstreamSession(Worker& worker, size_t listener, evutil_socket_t fd, const net::SocketAddress& client);
+  ~DownstreamSession() override;
+  DownstreamSession(const DownstreamSession&) = delete;
+  DownstreamSession& operator=(const DownstreamSession&) = delete;
+
+  void start();
+  size_t listener() const { return listener_; }
+  // Worker shutdown: cancel what is in flight and close.
+  void shutdown(CancelReason reason);
+
+  // DownstreamStream
+  void sendResponseHead(http::MessageHead& head, bool no_body) override;
+  void sendInterimResponse(const http::MessageHead& head) override;
+  void sendResponseBody(const char* data, size_t len) override;
+  void sendResponseEnd(const http::HeaderList* trailers) override;
+  void sendLocalResponse(int status, std::string_view request_id, std::string_view message) override;
+  size_t pendingOutput() const override;
+  void pauseRequestBody() override;
+  void resumeRequestBody() override;
+  void startTunnel() override;
+  void tunnelToClient(evbuffer* data) override;
+  void abort() override;
+  void onExchangeComplete() override;
+  std::string_view protocol() const override { return "http/1.1"; }
+  const net::SocketAddress& clientAddress() const override { return client_; }
+
+ private:
+  enum class TimerMode { None, Idle, Head };
+
+  static void onRead(bufferevent*, void* arg);
+  static void onWrite(bufferevent*, void* arg);
+  static void onEvent(bufferevent*, short what, void* arg);
+  static void onTimer(evutil_socket_t, short, void* arg);
+  static void onResume(evutil_socket_t, short, void* arg);
+
+  void handleRead();
+  void handleParseError();
+  void handleEvent(short what);
+  void armTimer(TimerMode mode);
+  void startNextRequest();
+  void closeAfterFlush();
+  void closeNow();
+
+  // http::Http1CodecCallbacks
+  void onMessageBegin() override;
+  HeadAction onHead(http::MessageHead& head) override;
+  void onBody(const char* data, size_t len) override;
+  void onTrailers(const http::HeaderList& trailers) override;
+  bool onMessageComplete() override;
+
+  Worker& worker_;
+  size_t listener_;
+  net::SocketAddress client_;
+  util::BufferEventPtr bev_;
+  util::EventPtr timer_;
+  util::EventPtr resume_;
+  http::Http1Codec codec_;
+  std::unique_ptr<Exchange> exchange_;
+  const http::HeaderList* request_trailers_ = nullptr;
+
+  http::BodyFraming response_framing_ = http::BodyFraming::None;
+  TimerMode timer_mode_ = TimerMode::None;
+  bool request_keep_alive_ = true;
+  bool request_http10_ = false;
+  bool request_complete_ = false;
+  bool exchange_complete_ = false;
+  bool close_after_response_ = false;
+  bool reading_paused_ = false;
+  bool tunnel_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool in_read_ = false;
+};
+
+}  // namespace tether

@@ -1,0 +1,104 @@
+#pragma once
+
+// One request/response pair. The Exchange is the only place that decides: it routes the request, asks the pool for
+// an upstream connection, moves bytes between the client side (a DownstreamStream) and the upstream side (an
+// UpstreamConnection), and owns the cancellation state. The first cancel() reason wins; the log line is written
+// exactly once, when the exchange ends, whatever way it ends.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "exchange/cancellation.h"
+#include "exchange/downstream_stream.h"
+#include "exchange/exchange_context.h"
+#include "upstream/upstream_pool.h"
+#include "util/libevent.h"
+
+namespace tether {
+
+class Exchange : public util::Deletable,
+                 private upstream::UpstreamRequester,
+                 private upstream::UpstreamConnectionCallbacks {
+ public:
+  Exchange(ExchangeContext& context, DownstreamStream& downstream);
+  ~Exchange() override;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Client-side events, translated by the session from its codec.
+  void onRequestHead(http::MessageHead& head);
+  void onRequestBody(const char* data, size_t len);
+  void onRequestComplete(const http::HeaderList* trailers);
+  void onDownstreamDrained();
+  // The request body broke HTTP/1.1 framing mid-way: stop the upstream, answer `status` if nothing was sent yet.
+  void onRequestMalformed(int status, std::string_view message);
+  void onDownstreamTunnelData(evbuffer* data);
+  // The client connection closed or reset: cancels an exchange in flight, ends a tunnel normally.
+  void onDownstreamClosed(CancelReason reason);
+  // The one place a cancellation is decided: idempotent, the first reason wins.
+  void cancel(CancelReason reason);
+
+  bool finished() const { return finished_; }
+  bool requestComplete() const { return request_complete_; }
+  Phase phase() const;
+  CancelReason cancelReason() const { return cancel_reason_; }
+  std::string_view requestId() const { return {request_id_, request_id_len_}; }
+
+ private:
+  // upstream::UpstreamRequester
+  void onUpstreamReady(upstream::UpstreamConnection& connection) override;
+  void onUpstreamUnavailable(upstream::UpstreamError error) override;
+  // upstream::UpstreamConnectionCallbacks
+  http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead& head) override;
+  void onResponseBody(const char* data, size_t len) override;
+  void onResponseTrailers(const http::HeaderList& trailers) override;
+  bool onResponseComplete() override;
+  void onUpstreamDrained() override;
+  void onUpstreamError(upstream::UpstreamError error) override;
+  void onTunnelData(evbuffer* input) override;
+  void onTunnelClosed() override;
+
+  void assignRequestId(const http::MessageHead& head);
+  evbuffer* requestSink() const;
+  void respondLocally(int status, std::string_view message);
+  void releaseUpstream(upstream::UpstreamPool::Release how);
+  void finish();
+  void logCompletion();
+  void logCancellation(Phase phase);
+  static void onDeadline(evutil_socket_t, short, void* arg);
+
+  ExchangeContext& context_;
+  DownstreamStream& downstream_;
+  const config::Route* route_ = nullptr;
+  upstream::UpstreamPool* pool_ = nullptr;
+  upstream::UpstreamConnection* upstream_ = nullptr;
+  util::EvBufferPtr pending_request_;  // request bytes produced before an upstream connection exists
+  util::EventPtr deadline_;
+
+  std::string method_;
+  std::string path_;
+  char request_id_[64];
+  size_t request_id_len_ = 0;
+  http::HeaderList response_trailers_;
+  std::optional<net::SocketAddress> endpoint_;
+
+  std::chrono::steady_clock::time_point started_;
+  std::optional<std::chrono::steady_clock::time_point> sent_upstream_;
+  uint64_t bytes_received_ = 0;  // request body bytes from the client
+  uint64_t bytes_sent_ = 0;      // response body bytes to the client
+  int status_ = 0;
+
+  bool request_chunked_ = false;
+  bool request_upgrade_ = false;
+  bool request_complete_ = false;
+  bool request_paused_ = false;
+  bool upstream_paused_ = false;
+  bool response_started_ = false;
+  bool response_complete_ = false;
+  bool tunnel_ = false;
+  bool finished_ = false;
+  CancelReason cancel_reason_ = CancelReason::None;
+};
+
+}  // namespace tether

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string_view>
+
+#include "config/config.h"
+#include "log/json_line.h"
+#include "log/log_queue.h"
+
+namespace tether::log {
+
+using Level = config::Log::Level;
+
+// "debug", "info", "warn", "error".
+std::string_view levelName(Level level);
+
+// The handle one worker thread logs through: a reusable JsonLine plus that thread's LogQueue. Emitting
+// never blocks and, after warm-up, never allocates. Not synchronized: one Logger per thread.
+//
+//   if (logger.enabled(Level::Info)) {
+//     logger.line("request_completed").field("status", 200).field("path", path);
+//     logger.emit();
+//   }
+class Logger {
+ public:
+  // `queue` may be null: nothing is enabled then.
+  Logger(LogQueue* queue, Level min_level);
+
+  bool enabled(Level level) const { return queue_ != nullptr && level >= min_level_; }
+
+  // Begins a line with "ts", "event" and "level"; add fields, then emit(). If `level` is not enabled the
+  // line is built but emit() discards it (check enabled() first to skip the work).
+  JsonLine& line(std::string_view event, Level level = Level::Info);
+  // Finishes the current line and queues it (dropped and counted if the queue is full).
+  void emit();
+  // A line with just a "message" field.
+  void event(Level level, std::string_view event, std::string_view message);
+
+ private:
+  LogQueue* queue_;
+  Level min_level_;
+  bool pending_ = false;  // line() was called for an enabled level and not emitted yet
+  JsonLine line_;
+};
+
+}  // namespace tether::log

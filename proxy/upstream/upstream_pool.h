@@ -1,0 +1,87 @@
+#pragma once
+
+// Connections from one worker to one upstream's endpoints: round-robin choice, back-off for endpoints that refuse,
+// a per-endpoint connection cap with a FIFO of waiting requests, and keep-alive reuse. Single-threaded: each worker
+// has its own pools, so nothing here takes a lock.
+
+#include <chrono>
+#include <deque>
+#include <list>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "upstream/upstream_connection.h"
+#include "util/deferred_deleter.h"
+
+namespace tether::upstream {
+
+// Something waiting for a connection (an Exchange). The pool calls exactly one of the two callbacks, unless the
+// requester cancels first. Either may run inside acquire().
+class UpstreamRequester {
+ public:
+  virtual ~UpstreamRequester() = default;
+  virtual void onUpstreamReady(UpstreamConnection& connection) = 0;
+  virtual void onUpstreamUnavailable(UpstreamError error) = 0;
+
+ private:
+  friend class UpstreamPool;
+  UpstreamConnection* connecting_ = nullptr;  // the connect in progress on our behalf
+  bool queued_ = false;                       // in the pool's wait queue
+  int attempts_ = 0;
+  std::chrono::steady_clock::time_point queued_at_{};
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter);
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+  ~UpstreamPool();
+
+  const config::Upstream& config() const { return config_; }
+
+  void acquire(UpstreamRequester& requester);
+  // Abandons a pending acquire: a queued request leaves the queue, a connect in progress is dropped.
+  void cancel(UpstreamRequester& requester);
+  // Returns a connection after an exchange: kept for reuse, or closed (reset = RST if cancel_with: rst).
+  enum class Release { Reuse, Close, Abort };
+  void release(UpstreamConnection& connection, Release how);
+
+  // Called by connections.
+  void onConnected(UpstreamConnection& connection);
+  void onConnectFailed(UpstreamConnection& connection, UpstreamError error);
+  void onIdleClosed(UpstreamConnection& connection);
+
+  size_t connectionCount() const { return connections_.size(); }
+  size_t idleCount() const;
+
+ private:
+  struct EndpointState {
+    std::vector<net::SocketAddress> addresses;
+    size_t next_address = 0;
+    size_t open = 0;  // connecting + active + idle
+    std::list<UpstreamConnection*> idle;
+    std::chrono::steady_clock::time_point backoff_until{};
+  };
+
+  // Picks the next endpoint round-robin that is neither backed off nor full; -1 when none.
+  int pickEndpoint(int exclude);
+  void startConnect(UpstreamRequester& requester, size_t endpoint);
+  void serveWaiters();
+  void destroy(UpstreamConnection& connection, bool reset);
+  static void onQueueTimer(evutil_socket_t, short, void* arg);
+
+  const config::Upstream& config_;
+  event_base* base_;
+  util::DeferredDeleter& deleter_;
+  std::vector<EndpointState> endpoints_;
+  size_t round_robin_ = 0;
+  std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> connections_;
+  std::unordered_map<UpstreamConnection*, UpstreamRequester*> connection_requesters_;
+  std::deque<UpstreamRequester*> waiters_;
+  util::EventPtr queue_timer_;
+};
+
+}  // namespace tether::upstream

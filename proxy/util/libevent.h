@@ -1,0 +1,41 @@
+#pragma once
+
+// RAII owners for libevent objects: every libevent allocation in tether is held by one of these.
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <chrono>
+#include <memory>
+
+namespace tether::util {
+
+struct EventBaseFree {
+  void operator()(event_base* p) const { event_base_free(p); }
+};
+struct EventFree {
+  void operator()(event* p) const { event_free(p); }
+};
+struct BufferEventFree {
+  void operator()(bufferevent* p) const { bufferevent_free(p); }
+};
+struct EvBufferFree {
+  void operator()(evbuffer* p) const { evbuffer_free(p); }
+};
+struct ListenerFree {
+  void operator()(evconnlistener* p) const { evconnlistener_free(p); }
+};
+
+using EventBasePtr = std::unique_ptr<event_base, EventBaseFree>;
+using EventPtr = std::unique_ptr<event, EventFree>;
+using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventFree>;
+using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferFree>;
+using ListenerPtr = std::unique_ptr<evconnlistener, ListenerFree>;
+
+inline timeval toTimeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+}  // namespace tether::util

@@ -1,0 +1,109 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include "downstream/downstream_session.h"
+
+namespace tether {
+
+Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
+               log::LogQueue* log_queue)
+    : index_(index),
+      config_(std::move(config)),
+      base_(event_base_new()),
+      deleter_(base_.get()),
+      logger_(log_queue, config_->log.level),
+      router_(*config_),
+      stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)) {
+  for (const auto& upstream : config_->upstreams) {
+    pools_.push_back(std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_));
+  }
+  context_.base = base_.get();
+  context_.config = config_;
+  context_.router = &router_;
+  context_.pools = &pools_;
+  context_.logger = &logger_;
+  context_.request_ids = &request_ids_;
+
+  listeners_.resize(listen_fds.size());
+  accept_args_.reserve(listen_fds.size());
+  for (size_t i = 0; i < listen_fds.size(); ++i) {
+    const auto& listener = config_->listeners[i];
+    listeners_[i].max_connections = listener.limits.max_connections.value_or(config_->limits.max_client_connections);
+    accept_args_.emplace_back(this, i);
+    // Backlog 0: the socket is already listening.
+    listeners_[i].listener.reset(evconnlistener_new(base_.get(), &Worker::onAccept, &accept_args_.back(),
+                                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fds[i]));
+  }
+}
+
+Worker::~Worker() {
+  stop();
+  listeners_.clear();
+  sessions_.clear();
+  deleter_.flush();
+  pools_.clear();
+  deleter_.flush();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  event_active(stop_event_.get(), 0, 0);  // thread-safe once evthread_use_pthreads() ran
+  thread_.join();
+}
+
+void Worker::onStop(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  self->listeners_.clear();
+  self->shutdownSessions();
+  event_base_loopbreak(self->base_.get());
+}
+
+void Worker::shutdownSessions() {
+  std::vector<DownstreamSession*> open;
+  open.reserve(sessions_.size());
+  for (auto& [raw, owned] : sessions_) open.push_back(raw);
+  for (auto* session : open) session->shutdown(CancelReason::Shutdown);
+  deleter_.flush();
+}
+
+void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* arg) {
+  auto* pair = static_cast<std::pair<Worker*, size_t>*>(arg);
+  pair->first->accept(pair->second, fd, address, length);
+}
+
+void Worker::accept(size_t listener, evutil_socket_t fd, sockaddr* address, int length) {
+  auto& state = listeners_[listener];
+  auto client = net::SocketAddress::fromSockaddr(address, static_cast<socklen_t>(length));
+  auto session = std::make_unique<DownstreamSession>(*this, listener, fd, client);
+  DownstreamSession* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
+  if (++state.open >= state.max_connections && !state.paused) {
+    // At the limit, stop accepting on this worker; the kernel queues (or another worker takes) new clients.
+    state.paused = true;
+    evconnlistener_disable(state.listener.get());
+  }
+  raw->start();
+}
+
+void Worker::onSessionClosed(DownstreamSession& session) {
+  auto it = sessions_.find(&session);
+  if (it == sessions_.end()) return;
+  const size_t listener = session.listener();
+  deleter_.defer(std::move(it->second));
+  sessions_.erase(it);
+  if (listener < listeners_.size()) {
+    auto& state = listeners_[listener];
+    --state.open;
+    if (state.paused && state.open < state.max_connections && state.listener) {
+      state.paused = false;
+      evconnlistener_enable(state.listener.get());
+    }
+  }
+}
+
+}  // namespace tether

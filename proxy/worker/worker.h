@@ -1,0 +1,77 @@
+#pragma once
+
+// One worker thread: its own event loop, its own SO_REUSEPORT listening sockets, its own upstream pools and its
+// own log queue. Nothing on the request path is shared with other workers, so nothing takes a lock.
+
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "exchange/exchange_context.h"
+#include "http/request_id.h"
+#include "log/logger.h"
+#include "routing/router.h"
+#include "upstream/upstream_pool.h"
+#include "util/deferred_deleter.h"
+#include "util/libevent.h"
+
+namespace tether {
+
+class DownstreamSession;
+
+class Worker {
+ public:
+  // `listen_fds[i]` is a bound, listening socket for config->listeners[i]; the worker owns it from here on.
+  Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
+         log::LogQueue* log_queue);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Thread-safe: asks the loop to cancel what is in flight and exit, then joins.
+  void stop();
+
+  // Session-facing.
+  event_base* base() const { return base_.get(); }
+  const config::Config& config() const { return *config_; }
+  ExchangeContext& exchangeContext() { return context_; }
+  http::RequestIdGenerator& requestIds() { return request_ids_; }
+  util::DeferredDeleter& deleter() { return deleter_; }
+  void onSessionClosed(DownstreamSession& session);
+
+  unsigned index() const { return index_; }
+  size_t sessionCount() const { return sessions_.size(); }
+
+ private:
+  struct ListenerState {
+    util::ListenerPtr listener;
+    size_t open = 0;
+    size_t max_connections = 0;
+    bool paused = false;
+  };
+
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* arg);
+  static void onStop(evutil_socket_t, short, void* arg);
+  void accept(size_t listener, evutil_socket_t fd, sockaddr* address, int length);
+  void shutdownSessions();
+
+  unsigned index_;
+  std::shared_ptr<const config::Config> config_;
+  util::EventBasePtr base_;
+  util::DeferredDeleter deleter_;
+  log::Logger logger_;
+  http::RequestIdGenerator request_ids_;
+  routing::Router router_;
+  std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;
+  ExchangeContext context_;
+  std::vector<ListenerState> listeners_;
+  std::vector<std::pair<Worker*, size_t>> accept_args_;
+  std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
+  util::EventPtr stop_event_;
+  std::thread thread_;
+};
+
+}  // namespace tether
