@@ -98,7 +98,7 @@ struct Config {
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;
   Limits limits;
-  unsigned workers = 0;  // 0 in the file means "number of cores"; the loader stores the resolved count
+  unsigned workers = 1;  // absent in the file: number of cores (the loader resolves it); 1..256
   Log log;
   Admin admin;
 };

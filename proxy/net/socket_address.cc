@@ -71,12 +71,9 @@ SocketAddress SocketAddress::fromSockaddr(const sockaddr* sa, socklen_t len) {
 
 uint16_t SocketAddress::port() const {
   switch (family()) {
-    case AF_INET:
-      return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-    case AF_INET6:
-      return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
-    default:
-      return 0;
+    case AF_INET: return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+    case AF_INET6: return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    default: return 0;
   }
 }
 

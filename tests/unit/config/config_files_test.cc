@@ -1,0 +1,53 @@
+// The shipped config files must always load: they are the demo's input and the documentation.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/config_loader.h"
+
+namespace tether::config {
+namespace {
+
+LoadResult loadShipped(const std::string& name) {
+  return loadConfigFile(std::string(TETHER_SOURCE_DIR) + "/config/" + name);
+}
+
+std::string describe(const LoadResult& result) {
+  std::string out;
+  for (const ConfigError& e : result.errors) out += "\n  " + e.toString();
+  return out;
+}
+
+TEST(ShippedConfig, DemoLoads) {
+  const LoadResult result = loadShipped("demo.yaml");
+  ASSERT_TRUE(result.ok()) << describe(result);
+  const Config& cfg = *result.config;
+  EXPECT_EQ(cfg.workers, 2u);
+  ASSERT_EQ(cfg.listeners.size(), 1u);
+  EXPECT_EQ(cfg.listeners[0].name, "demo");
+  EXPECT_EQ(cfg.listeners[0].address.toString(), "127.0.0.1:8080");
+  ASSERT_EQ(cfg.upstreams.size(), 1u);
+  EXPECT_EQ(cfg.upstreams[0].name, "demo");
+  ASSERT_EQ(cfg.upstreams[0].endpoints.size(), 1u);
+  EXPECT_EQ(cfg.upstreams[0].endpoints[0].addresses.at(0).toString(), "127.0.0.1:5000");
+  ASSERT_EQ(cfg.routes.size(), 1u);
+  EXPECT_EQ(cfg.routes[0].match.path_prefix, "/");
+  EXPECT_EQ(cfg.log.sink, Log::Sink::Stdout);
+  EXPECT_EQ(cfg.admin.address.toString(), "127.0.0.1:9901");
+}
+
+TEST(ShippedConfig, ReferenceLoads) {
+  const LoadResult result = loadShipped("reference.yaml");
+  ASSERT_TRUE(result.ok()) << describe(result);
+  const Config& cfg = *result.config;
+  EXPECT_EQ(cfg.listeners.size(), 2u);
+  EXPECT_EQ(cfg.upstreams.size(), 2u);
+  EXPECT_EQ(cfg.routes.size(), 3u);
+  EXPECT_EQ(cfg.routes[0].deadline_header, "X-Request-Timeout-Ms");
+  EXPECT_EQ(cfg.routes[1].match.path, "/healthz");
+  EXPECT_EQ(cfg.routes[1].upstream_index, 1u);
+}
+
+}  // namespace
+}  // namespace tether::config
