@@ -32,7 +32,9 @@ int run(const tether::demo::DemoOptions& options) {
     evsignal_add(sigint, nullptr);
     evsignal_add(sigterm, nullptr);
     if (auto port = server.listen()) {
-      tether::demo::logLine("main", "listening on " + options.host + ":" + std::to_string(*port));
+      const bool v6 = options.host.find(':') != std::string::npos;
+      const std::string host = v6 ? "[" + options.host + "]" : options.host;
+      tether::demo::logLine("main", "listening on " + host + ":" + std::to_string(*port));
       event_base_dispatch(base);
     } else {
       std::fprintf(stderr, "cannot listen on %s:%u\n", options.host.c_str(), options.port);

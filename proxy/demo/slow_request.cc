@@ -2,10 +2,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <sys/socket.h>
+#include <poll.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "demo/demo_log.h"
 #include "demo/demo_server.h"
@@ -73,15 +72,14 @@ void SlowRequest::tick() {
   scheduleNextSlice();
 }
 
-// Peeks at the socket: EOF or an error means the client has left. Pipelined bytes mean it has not.
+// Asks the socket directly: POLLRDHUP reports the client's FIN even behind unread pipelined
+// bytes, POLLHUP/POLLERR a reset.
 bool SlowRequest::clientGone() const {
   bufferevent* bev = evhttp_connection_get_bufferevent(conn_);
   const evutil_socket_t fd = bev != nullptr ? bufferevent_getfd(bev) : -1;
   if (fd < 0) return true;
-  char byte;
-  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return true;
-  return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  pollfd pfd{fd, POLLRDHUP, 0};
+  return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 void SlowRequest::finish() {

@@ -27,7 +27,8 @@ std::vector<std::string_view> splitTokens(std::string_view value) {
 }
 
 bool isTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return std::isalnum(static_cast<unsigned char>(c)) || kSymbols.find(c) != std::string_view::npos;
 }
 
 // Content-Length: every value (and list element) must be the same decimal number.
@@ -201,8 +202,7 @@ size_t BodyDecoder::consumeSizeLine(std::string_view in) {
   uint64_t size = 0;
   auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
   const auto rest = trimWhitespace(line.substr(ptr - line.data()));
-  const bool signed_or_prefixed = !line.empty() && !std::isxdigit(static_cast<unsigned char>(line[0]));
-  if (ec != std::errc() || signed_or_prefixed || (!rest.empty() && rest.front() != ';')) {
+  if (ec != std::errc() || (!rest.empty() && rest.front() != ';')) {
     state_ = State::kError;
     return 0;
   }

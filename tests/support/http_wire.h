@@ -44,7 +44,7 @@ struct Framing {
 // Body framing of a request (RFC 9112 6.3): chunked, Content-Length, or none. nullopt if the
 // framing headers are invalid (bad or conflicting Content-Length, non-chunked final coding).
 std::optional<Framing> requestFraming(const HeaderList& headers);
-// Body framing of a response to a request with the given method knowledge.
+// Body framing of a response; `head_request` when it answers a HEAD (then it has no body).
 std::optional<Framing> responseFraming(int status, const HeaderList& headers, bool head_request);
 
 // Incremental body decoder. Body bytes beyond `keep_limit` are counted but not stored.
