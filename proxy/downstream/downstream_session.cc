@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <strings.h>
+
 #include <cerrno>
 
 #include "http/error_response.h"
@@ -13,6 +15,23 @@ namespace {
 
 // The exchange is told the client caught up when queued response bytes fall below this.
 constexpr size_t kWriteLowWatermark = 64 * 1024;
+
+// The client always learns the request id, whether the upstream echoed it or not, exactly once.
+void setRequestId(http::HeaderList& headers, std::string_view id) {
+  bool found = false;
+  for (auto it = headers.begin(); it != headers.end();) {
+    if (strcasecmp(it->name.c_str(), "x-request-id") != 0) {
+      ++it;
+    } else if (!found) {
+      found = true;
+      it->value.assign(id);
+      ++it;
+    } else {
+      it = headers.erase(it);
+    }
+  }
+  if (!found) headers.push_back({"X-Request-Id", std::string(id)});
+}
 
 }  // namespace
 
@@ -156,7 +175,7 @@ void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) 
       head.headers.push_back({"Connection", "keep-alive"});
     }
   }
-  head.headers.push_back({"X-Request-Id", std::string(exchange_->requestId())});
+  setRequestId(head.headers, exchange_->requestId());
   http::writeResponseHead(bufferevent_get_output(bev_.get()), head, response_framing_);
 }
 

@@ -1,0 +1,13 @@
+#pragma once
+
+namespace tether::http {
+
+// How a serialized message delimits its body.
+enum class BodyFraming {
+  None,           // no body (and no framing header)
+  ContentLength,  // "Content-Length: <head.content_length>" (0 if unset); also for bodiless HEAD/304 answers
+  Chunked,        // "Transfer-Encoding: chunked"; the body goes through writeChunk()/writeLastChunk()
+  UntilClose,     // no framing header: the body ends when the connection closes
+};
+
+}  // namespace tether::http

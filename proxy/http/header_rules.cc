@@ -1,0 +1,102 @@
+#include "http/header_rules.h"
+
+#include <vector>
+
+#include "http/header_chars.h"
+
+namespace tether::http {
+namespace {
+
+bool named(const Header& header, std::string_view name) { return equalsIgnoreCase(header.name, name); }
+
+// Blanks the names of the fields that Connection headers list. A blank name marks a field for removal (parsed fields
+// never have one), which keeps the Connection values readable while their targets are being marked.
+void markConnectionListed(HeaderList& headers, bool keep_upgrade) {
+  for (const Header& connection : headers) {
+    if (!named(connection, "connection")) continue;
+    forEachListElement(connection.value, [&](std::string_view token) {
+      if (equalsIgnoreCase(token, "connection") || equalsIgnoreCase(token, "host")) return;
+      if (keep_upgrade && equalsIgnoreCase(token, "upgrade")) return;
+      for (Header& header : headers) {
+        if (equalsIgnoreCase(header.name, token)) header.name.clear();
+      }
+    });
+  }
+}
+
+// Sets the first `name` field to `value` and drops the others; adds the field if there is none.
+void setHeader(HeaderList& headers, std::string_view name, std::string_view value) {
+  bool seen = false;
+  size_t out = 0;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (named(headers[i], name)) {
+      if (seen) continue;
+      seen = true;
+      headers[i].value.assign(value);
+    }
+    if (out != i) std::swap(headers[out], headers[i]);
+    ++out;
+  }
+  headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(out), headers.end());
+  // Built before push_back: `value` may point into a field that the vector's growth would move.
+  if (!seen) headers.push_back(Header{std::string(name), std::string(value)});
+}
+
+}  // namespace
+
+bool isHopByHop(std::string_view name) {
+  switch (name.size()) {
+    case 2: return equalsIgnoreCase(name, "te");
+    case 7: return equalsIgnoreCase(name, "upgrade");
+    case 10: return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive");
+    case 16: return equalsIgnoreCase(name, "proxy-connection");
+    case 17: return equalsIgnoreCase(name, "transfer-encoding");
+    default: return false;
+  }
+}
+
+void removeHopByHop(HeaderList& headers, bool keep_upgrade) {
+  markConnectionListed(headers, keep_upgrade);
+  bool has_upgrade = false;
+  for (const Header& header : headers) has_upgrade = has_upgrade || named(header, "upgrade");
+  bool kept_connection = false;
+  size_t out = 0;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    Header& header = headers[i];
+    bool keep = !header.name.empty() && !isHopByHop(header.name);
+    if (keep_upgrade && has_upgrade && named(header, "upgrade")) keep = true;
+    if (keep_upgrade && has_upgrade && !kept_connection && named(header, "connection")) {
+      header.value.assign("upgrade");
+      kept_connection = keep = true;
+    }
+    if (!keep) continue;
+    if (out != i) std::swap(headers[out], header);
+    ++out;
+  }
+  headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(out), headers.end());
+  if (keep_upgrade && has_upgrade && !kept_connection) headers.push_back(Header{"Connection", "upgrade"});
+}
+
+void applyRequestForwarding(HeaderList& headers, const ForwardingInfo& info) {
+  // X-Forwarded-Host first: info.host may point into a field that the changes below move.
+  if (!info.host.empty()) {
+    setHeader(headers, "X-Forwarded-Host", info.host);
+  } else {
+    std::erase_if(headers, [](const Header& header) { return named(header, "x-forwarded-host"); });
+  }
+  Header* forwarded_for = nullptr;
+  for (Header& header : headers) {
+    if (named(header, "x-forwarded-for")) forwarded_for = &header;  // the last one: its list ends the combined list
+  }
+  if (!forwarded_for) {
+    headers.push_back(Header{"X-Forwarded-For", std::string(info.client_ip)});
+  } else if (trimOws(forwarded_for->value).empty()) {
+    forwarded_for->value.assign(info.client_ip);
+  } else {
+    forwarded_for->value.append(", ").append(info.client_ip);
+  }
+  setHeader(headers, "X-Forwarded-Proto", info.proto);
+  if (!info.request_id.empty()) setHeader(headers, "X-Request-Id", info.request_id);
+}
+
+}  // namespace tether::http

@@ -1,0 +1,31 @@
+#pragma once
+
+// What a proxy changes in the fields it forwards: hop-by-hop removal (RFC 9110 7.6.1) and forwarding headers.
+
+#include <string_view>
+
+#include "http/message_head.h"
+
+namespace tether::http {
+
+// Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade (case-insensitive). Trailer is kept: tether
+// forwards trailers.
+bool isHopByHop(std::string_view name);
+
+// Removes the hop-by-hop fields above plus every field a Connection header names (except Host, which the request
+// cannot do without). With keep_upgrade (an upgrade being forwarded), Upgrade stays and the first Connection header
+// becomes "Connection: upgrade" if an Upgrade header is present.
+void removeHopByHop(HeaderList& headers, bool keep_upgrade);
+
+struct ForwardingInfo {
+  std::string_view client_ip;
+  std::string_view proto;  // "http"
+  std::string_view host;   // may point into the headers being changed
+  std::string_view request_id;
+};
+
+// Appends client_ip to the last X-Forwarded-For (or adds one); sets X-Forwarded-Proto, X-Forwarded-Host (when host is
+// not empty) and X-Request-Id (when request_id is not empty), replacing any the client sent.
+void applyRequestForwarding(HeaderList& headers, const ForwardingInfo& info);
+
+}  // namespace tether::http

@@ -1,0 +1,56 @@
+#include "http/message_head.h"
+
+#include "http/header_chars.h"
+
+namespace tether::http {
+
+void MessageHead::clear() {
+  method.clear();
+  target.clear();
+  status = 0;
+  reason.clear();
+  version_major = 1;
+  version_minor = 1;
+  // Moving a std::string moves its heap buffer: the spare list keeps the capacity for addHeader().
+  for (Header& header : headers) {
+    header.name.clear();
+    header.value.clear();
+    spare_.push_back(std::move(header));
+  }
+  headers.clear();
+  keep_alive = true;
+  chunked = false;
+  content_length.reset();
+  upgrade = false;
+  expect_continue = false;
+}
+
+Header& MessageHead::addHeader() {
+  if (spare_.empty()) return headers.emplace_back();
+  headers.push_back(std::move(spare_.back()));
+  spare_.pop_back();
+  return headers.back();
+}
+
+const std::string* MessageHead::find(std::string_view name) const {
+  for (const Header& header : headers) {
+    if (equalsIgnoreCase(header.name, name)) return &header.value;
+  }
+  return nullptr;
+}
+
+std::string_view MessageHead::path() const {
+  std::string_view t = target;
+  if (!t.empty() && t.front() != '/' && t != "*") {
+    // absolute-form (RFC 9112 3.2.2): the path starts at the first '/' after "scheme://authority".
+    const size_t authority = t.find("://");
+    if (authority != std::string_view::npos) {
+      const size_t slash = t.find_first_of("/?#", authority + 3);
+      if (slash == std::string_view::npos || t[slash] != '/') return "/";
+      t.remove_prefix(slash);
+    }
+  }
+  return t.substr(0, t.find_first_of("?#"));
+}
+
+}  // namespace tether::http
