@@ -23,6 +23,20 @@ bool isValidRequestId(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
 }
 
+// Upstreams expect origin-form ("/path?q"); an absolute-form target ("http://host/path") is rewritten.
+void toOriginForm(std::string& target) {
+  if (target.empty() || target[0] == '/' || target == "*") return;
+  const size_t scheme = target.find("://");
+  if (scheme == std::string::npos) return;
+  const size_t path = target.find('/', scheme + 3);
+  if (path == std::string::npos) {
+    const size_t query = target.find('?', scheme + 3);
+    target = query == std::string::npos ? "/" : "/" + target.substr(query);
+  } else {
+    target.erase(0, path);
+  }
+}
+
 }  // namespace
 
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
@@ -81,8 +95,12 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   request_upgrade_ = head.upgrade;
 
   http::removeHopByHop(head.headers, request_upgrade_);
+  // removeHopByHop compacts the list: find Host again rather than keep a view into moved strings.
+  host_header = head.find("host");
+  host = host_header ? std::string_view(*host_header) : std::string_view();
   const std::string client_ip = downstream_.clientAddress().ip();
   http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, "http", host, requestId()});
+  toOriginForm(head.target);
 
   http::BodyFraming framing = http::BodyFraming::None;
   if (head.chunked) {

@@ -11,11 +11,12 @@ void MessageHead::clear() {
   reason.clear();
   version_major = 1;
   version_minor = 1;
-  // Moving a std::string moves its heap buffer: the spare list keeps the capacity for addHeader().
-  for (Header& header : headers) {
-    header.name.clear();
-    header.value.clear();
-    spare_.push_back(std::move(header));
+  // Moving a std::string moves its heap buffer: the spare list keeps the capacity for addHeader(). Pushed in
+  // reverse, so the next message's field i reuses this message's field i: heads of one shape stop allocating.
+  for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+    it->name.clear();
+    it->value.clear();
+    spare_.push_back(std::move(*it));
   }
   headers.clear();
   keep_alive = true;

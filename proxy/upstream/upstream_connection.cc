@@ -75,8 +75,8 @@ void UpstreamConnection::enterTunnel() {
 }
 
 bool UpstreamConnection::reusable() const {
-  return state_ == State::Active && response_complete_ && response_keep_alive_ && !codec_.inMessage() &&
-         evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0;
+  // Bytes beyond the response are checked once the codec's caller has drained what it consumed (handleRead).
+  return state_ == State::Active && response_complete_ && response_keep_alive_ && !codec_.inMessage();
 }
 
 void UpstreamConnection::becomeIdle(std::chrono::milliseconds idle_timeout) {
@@ -149,6 +149,8 @@ void UpstreamConnection::handleRead() {
     }
     if (status == http::Http1Codec::Status::Paused || used == 0) break;
   }
+  // Unsolicited bytes after a complete response: the connection is not safe to reuse.
+  if (state_ == State::Idle && evbuffer_get_length(input) > 0) pool_.onIdleClosed(*this);
 }
 
 void UpstreamConnection::handleEvent(short what) {

@@ -1,0 +1,124 @@
+#include "http/header_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace tether::http {
+namespace {
+
+std::string names(const HeaderList& headers) {
+  std::string out;
+  for (const Header& h : headers) out += (out.empty() ? "" : ",") + h.name + "=" + h.value;
+  return out;
+}
+
+TEST(HeaderRulesTest, HopByHopNames) {
+  for (const char* name : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Transfer-Encoding", "upgrade"}) {
+    EXPECT_TRUE(isHopByHop(name)) << name;
+  }
+  for (const char* name : {"Trailer", "Proxy-Authenticate", "Proxy-Authorization", "Host", "Content-Length", "T",
+                           "Connections", ""}) {
+    EXPECT_FALSE(isHopByHop(name)) << name;
+  }
+}
+
+TEST(HeaderRulesTest, RemovesHopByHopAndConnectionListedFields) {
+  HeaderList headers = {{"Host", "a"},
+                        {"Connection", "keep-alive, X-Secret , close"},
+                        {"Keep-Alive", "timeout=5"},
+                        {"X-Secret", "1"},
+                        {"TE", "trailers"},
+                        {"Trailer", "X-Sum"},
+                        {"Transfer-Encoding", "chunked"},
+                        {"Proxy-Connection", "keep-alive"},
+                        {"Proxy-Authorization", "Basic x"},
+                        {"Upgrade", "websocket"},
+                        {"x-secret", "2"},
+                        {"Accept", "*/*"}};
+  removeHopByHop(headers, false);
+  EXPECT_EQ(names(headers), "Host=a,Trailer=X-Sum,Proxy-Authorization=Basic x,Accept=*/*");
+}
+
+TEST(HeaderRulesTest, ConnectionCannotRemoveHost) {
+  HeaderList headers = {{"Host", "a"}, {"Connection", "Host, X-A"}, {"X-A", "1"}, {"X-B", "2"}};
+  removeHopByHop(headers, false);
+  EXPECT_EQ(names(headers), "Host=a,X-B=2");
+}
+
+TEST(HeaderRulesTest, KeepUpgradeKeepsUpgradeAndOneConnectionUpgrade) {
+  HeaderList headers = {{"Host", "a"},
+                        {"Connection", "keep-alive, Upgrade, X-Hop"},
+                        {"X-Hop", "1"},
+                        {"Upgrade", "websocket"},
+                        {"Connection", "close"},
+                        {"Sec-WebSocket-Key", "k"}};
+  removeHopByHop(headers, true);
+  EXPECT_EQ(names(headers), "Host=a,Connection=upgrade,Upgrade=websocket,Sec-WebSocket-Key=k");
+}
+
+TEST(HeaderRulesTest, KeepUpgradeAddsConnectionWhenOnlyUpgradeIsPresent) {
+  HeaderList headers = {{"Upgrade", "websocket"}, {"Host", "a"}};
+  removeHopByHop(headers, true);
+  EXPECT_EQ(names(headers), "Upgrade=websocket,Host=a,Connection=upgrade");
+}
+
+TEST(HeaderRulesTest, KeepUpgradeWithoutUpgradeHeaderDropsConnection) {
+  HeaderList headers = {{"Connection", "upgrade"}, {"Host", "a"}};
+  removeHopByHop(headers, true);
+  EXPECT_EQ(names(headers), "Host=a");
+}
+
+TEST(HeaderRulesTest, ForwardingAddsHeaders) {
+  HeaderList headers = {{"Host", "example.com"}};
+  applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", "example.com", "abc123"});
+  EXPECT_EQ(names(headers),
+            "Host=example.com,X-Forwarded-Host=example.com,X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http,"
+            "X-Request-Id=abc123");
+}
+
+TEST(HeaderRulesTest, ForwardingAppendsToTheLastForwardedForAndReplacesTheRest) {
+  HeaderList headers = {{"x-forwarded-for", "1.1.1.1"},
+                        {"X-Forwarded-Proto", "https"},
+                        {"X-Forwarded-For", "2.2.2.2, 3.3.3.3"},
+                        {"X-Forwarded-Proto", "ftp"},
+                        {"X-Forwarded-Host", "evil"},
+                        {"X-Request-Id", "client-id"},
+                        {"Host", "h"}};
+  applyRequestForwarding(headers, ForwardingInfo{"::1", "http", "h", "client-id"});
+  EXPECT_EQ(names(headers),
+            "x-forwarded-for=1.1.1.1,X-Forwarded-Proto=http,X-Forwarded-For=2.2.2.2, 3.3.3.3, ::1,"
+            "X-Forwarded-Host=h,X-Request-Id=client-id,Host=h");
+}
+
+TEST(HeaderRulesTest, ForwardingWithEmptyForwardedForValue) {
+  HeaderList headers = {{"X-Forwarded-For", ""}};
+  applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", "", ""});
+  EXPECT_EQ(names(headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http");
+}
+
+TEST(HeaderRulesTest, ForwardingWithoutHostRemovesForwardedHost) {
+  HeaderList headers = {{"X-Forwarded-Host", "a"}, {"X-Forwarded-Host", "b"}};
+  applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", "", "id"});
+  EXPECT_EQ(names(headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http,X-Request-Id=id");
+}
+
+// The session passes the Host value as a view into the same list: growing or compacting the list must not break it.
+TEST(HeaderRulesTest, ForwardingHostMayPointIntoTheHeaders) {
+  for (const std::string& host : {std::string("short.host"), std::string(100, 'h')}) {
+    HeaderList headers = {{"X-Forwarded-Host", "a"}, {"X-Forwarded-Host", "b"}, {"Host", host}};
+    headers.shrink_to_fit();
+    const std::string_view view = headers[2].value;
+    applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", view, "id"});
+    ASSERT_EQ(headers[0].name, "X-Forwarded-Host");
+    EXPECT_EQ(headers[0].value, host);
+
+    HeaderList fresh = {{"Host", host}};
+    fresh.shrink_to_fit();
+    applyRequestForwarding(fresh, ForwardingInfo{"10.0.0.1", "http", fresh[0].value, "id"});
+    EXPECT_EQ(fresh[1].value, host);
+  }
+}
+
+}  // namespace
+}  // namespace tether::http

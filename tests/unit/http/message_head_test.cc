@@ -1,0 +1,66 @@
+#include "http/message_head.h"
+
+#include <gtest/gtest.h>
+
+namespace tether::http {
+namespace {
+
+TEST(MessageHeadTest, FindIsCaseInsensitiveFirstMatch) {
+  MessageHead h;
+  h.headers = {{"Accept", "a"}, {"X-Dup", "1"}, {"x-dup", "2"}};
+  ASSERT_NE(h.find("x-DUP"), nullptr);
+  EXPECT_EQ(*h.find("x-DUP"), "1");
+  EXPECT_EQ(h.find("x-du"), nullptr);
+  EXPECT_EQ(h.find(""), nullptr);
+}
+
+TEST(MessageHeadTest, Path) {
+  MessageHead h;
+  const struct {
+    const char* target;
+    const char* path;
+  } cases[] = {{"/", "/"},
+               {"/a/b?x=1&y", "/a/b"},
+               {"/a#frag", "/a"},
+               {"*", "*"},
+               {"http://example.com/p?q", "/p"},
+               {"http://example.com", "/"},
+               {"https://example.com:8443?q", "/"},
+               {"", ""}};
+  for (const auto& c : cases) {
+    h.target = c.target;
+    EXPECT_EQ(h.path(), c.path) << c.target;
+  }
+}
+
+TEST(MessageHeadTest, ClearResetsAndReusesStringCapacity) {
+  MessageHead h;
+  h.method = "GET";
+  h.status = 200;
+  h.keep_alive = false;
+  h.chunked = h.upgrade = h.expect_continue = true;
+  h.content_length = 3;
+  h.version_minor = 0;
+  Header& first = h.addHeader();
+  first.name = "X-Long-Name-" + std::string(40, 'n');
+  first.value = std::string(100, 'v');
+  const char* value_buffer = h.headers[0].value.data();
+
+  h.clear();
+  EXPECT_TRUE(h.method.empty());
+  EXPECT_TRUE(h.headers.empty());
+  EXPECT_EQ(h.status, 0);
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_FALSE(h.chunked || h.upgrade || h.expect_continue);
+  EXPECT_FALSE(h.content_length);
+  EXPECT_EQ(h.version_minor, 1);
+
+  Header& again = h.addHeader();
+  EXPECT_TRUE(again.name.empty());
+  EXPECT_TRUE(again.value.empty());
+  EXPECT_GE(again.value.capacity(), 100u);
+  EXPECT_EQ(again.value.data(), value_buffer);  // the same heap buffer
+}
+
+}  // namespace
+}  // namespace tether::http
