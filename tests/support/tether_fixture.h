@@ -1,0 +1,174 @@
+#pragma once
+
+// Runs the real `tether` binary for integration tests: writes a YAML config into a temp dir
+// (listener and admin on free loopback ports, log sink = a file in that dir), starts the binary
+// and waits until it accepts connections. Also helpers for 100 MiB bodies: a streaming response
+// reader that counts (and checks) bytes without buffering them, and an RSS sampler.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/http_wire.h"
+#include "support/process.h"
+#include "support/raw_client.h"
+
+namespace tether::testing {
+
+// YAML settings of one map, as written: {"connect_timeout", "1s"}, {"cancellation", "{mode: ignore}"}.
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// What goes into the generated config. Listener, admin and log are always added by TetherInstance.
+struct TetherOptions {
+  struct Upstream {
+    std::string name;
+    std::vector<std::string> endpoints;  // "127.0.0.1:port"
+    Settings settings;                   // connect_timeout, failure_backoff, ...
+  };
+  struct Route {
+    std::string name;
+    std::string match;  // YAML flow map, e.g. "{path_prefix: /api/}"
+    std::string upstream;
+    Settings settings;  // timeout, deadline_header, cancellation, ...
+  };
+
+  unsigned workers = 1;
+  std::vector<Upstream> upstreams;
+  std::vector<Route> routes;
+  Settings limits;  // max_request_header_bytes, ...
+  bool access_log = true;
+  // ASan's quarantine keeps up to 256 MiB of freed memory resident, which hides whether tether's
+  // own memory stays bounded; memory tests shrink it (no effect on builds without ASan).
+  bool small_sanitizer_quarantine = false;
+
+  // One upstream "backend" with these endpoints and one catch-all route "all" to it.
+  static TetherOptions proxyTo(std::vector<std::string> endpoints, Settings upstream_settings = {});
+
+  TetherOptions& addUpstream(std::string name, std::vector<std::string> endpoints, Settings settings = {});
+  TetherOptions& addRoute(std::string name, std::string match, std::string upstream, Settings settings = {});
+  TetherOptions& limit(std::string key, std::string value);
+  TetherOptions& withWorkers(unsigned n);
+};
+
+class TetherInstance {
+ public:
+  static constexpr std::chrono::milliseconds kStartTimeout{10000};
+
+  // Uses the binary named by TETHER_BINARY (defined for the integration test executable).
+  inline explicit TetherInstance(const TetherOptions& options);
+  // Writes the config, starts `binary` and waits until the listener accepts connections. Throws
+  // std::runtime_error (with the process output) if it does not within kStartTimeout.
+  TetherInstance(std::string binary, const TetherOptions& options);
+  // Stops the process if still running. Adds a test failure if it exited abnormally (crash,
+  // sanitizer report, non-zero exit), with its output, so every test also checks shutdown.
+  ~TetherInstance();
+  TetherInstance(const TetherInstance&) = delete;
+  TetherInstance& operator=(const TetherInstance&) = delete;
+
+  uint16_t port() const { return port_; }
+  uint16_t adminPort() const { return admin_port_; }
+  pid_t pid() const { return process_->pid(); }
+  const std::string& dir() const { return dir_; }
+  const std::string& configPath() const { return config_path_; }
+  const std::string& configText() const { return config_text_; }
+  const std::string& logPath() const { return log_path_; }
+  std::string output() const { return process_->output(); }  // stdout + stderr
+  bool running() { return process_->running(); }
+
+  std::vector<std::string> logLines() const;
+  // True once a line of the log file contains `needle`.
+  bool waitForLogLine(std::string_view needle, std::chrono::milliseconds timeout) const;
+  // The first log line containing all of `needles`, waiting up to `timeout` for it.
+  std::optional<std::string> findLogLine(const std::vector<std::string>& needles,
+                                         std::chrono::milliseconds timeout) const;
+
+  // SIGTERM, then waits (SIGKILL after 5 s); returns the exit code (128 + signal if killed).
+  int stop();
+
+  // Config text for these options and ports (exposed for the command line tests).
+  static std::string configYaml(const TetherOptions& options, uint16_t port, uint16_t admin_port,
+                                const std::string& log_path);
+
+ private:
+  bool waitUntilAccepting(std::chrono::milliseconds timeout);
+
+  std::string dir_;
+  std::string config_path_;
+  std::string config_text_;
+  std::string log_path_;
+  uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
+  std::unique_ptr<Process> process_;
+  std::optional<int> exit_code_;
+};
+
+#ifdef TETHER_BINARY
+inline TetherInstance::TetherInstance(const TetherOptions& options) : TetherInstance(TETHER_BINARY, options) {}
+#endif
+
+// "GET <target> HTTP/1.1\r\nHost: test\r\n<extra_headers>\r\n" (extra headers end in CRLF).
+std::string getRequest(std::string_view target, std::string_view extra_headers = "");
+// The first run of exactly 32 hex digits in `text`, if any.
+std::optional<std::string> find32Hex(std::string_view text);
+bool isHex32(std::string_view text);
+
+// Resident set size of a process in KiB (VmRSS), 0 if unreadable.
+uint64_t rssKiB(pid_t pid);
+// Number of threads of a process (/proc/<pid>/task entries).
+int threadCount(pid_t pid);
+
+// Samples a process's VmRSS every `interval` on a background thread until stopped.
+class RssSampler {
+ public:
+  explicit RssSampler(pid_t pid, std::chrono::milliseconds interval = std::chrono::milliseconds(20));
+  ~RssSampler();
+  RssSampler(const RssSampler&) = delete;
+  RssSampler& operator=(const RssSampler&) = delete;
+
+  uint64_t maxKiB() const { return max_kib_.load(); }
+  int samples() const { return samples_.load(); }
+  void stop();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> max_kib_{0};
+  std::atomic<int> samples_{0};
+  std::thread thread_;
+};
+
+// A response read without keeping its body: bytes are counted and compared with generatedBody().
+struct StreamedResponse {
+  int status = 0;
+  HeaderList headers;
+  bool chunked = false;
+  bool complete = false;          // the body ended as framed
+  std::string problem;            // why not complete: "timeout", "closed", "bad head", "bad body framing"
+  uint64_t body_bytes = 0;
+  uint64_t first_mismatch = UINT64_MAX;  // offset of the first byte != generatedByte(offset)
+
+  std::optional<std::string> header(std::string_view name) const { return findHeader(headers, name); }
+  bool bodyMatchesGenerated() const { return first_mismatch == UINT64_MAX; }
+};
+
+// Reads the next response from `client` (which must have nothing buffered past a previous
+// response). `pause_after` lets a test stall: after every `pause_every` body bytes,
+// `on_progress(bytes)` is called; it may sleep. Returns with complete=false on timeout/close.
+StreamedResponse readStreamedResponse(RawClient& client, std::chrono::milliseconds timeout,
+                                      uint64_t pause_every = 0,
+                                      const std::function<void(uint64_t)>& on_progress = {});
+
+// Sends `total` bytes as a chunked body (chunk sizes vary), repeating generatedBody(1 MiB); false
+// on error or timeout. The head must have been sent already.
+bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout);
+
+}  // namespace tether::testing
