@@ -43,6 +43,7 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
       bev_(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE)),
       timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
       resume_(event_new(worker.base(), -1, 0, &DownstreamSession::onResume, this)),
+      peer_closed_(event_new(worker.base(), fd, EV_CLOSED | EV_PERSIST, &DownstreamSession::onPeerClosed, this)),
       codec_(http::Http1Codec::Kind::Request, *this,
              http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}) {}
 
@@ -138,6 +139,7 @@ http::Http1CodecCallbacks::HeadAction DownstreamSession::onHead(http::MessageHea
   request_trailers_ = nullptr;
   exchange_ = std::make_unique<Exchange>(worker_.exchangeContext(), *this);
   const bool upgrade = head.upgrade;
+  watchPeerClose(true);
   exchange_->onRequestHead(head);
   return upgrade ? HeadAction::Upgrade : HeadAction::Continue;
 }
@@ -234,6 +236,7 @@ void DownstreamSession::abort() {
 void DownstreamSession::onExchangeComplete() {
   exchange_complete_ = true;
   if (closed_) return;
+  if (!tunnel_) watchPeerClose(false);
   if (!request_complete_ || close_after_response_ || tunnel_) {
     // The rest of the request body (if any) is not worth reading: close once the response is out.
     closeAfterFlush();
@@ -266,11 +269,46 @@ void DownstreamSession::onEvent(bufferevent*, short what, void* arg) {
 
 void DownstreamSession::handleEvent(short what) {
   if (closed_) return;
-  if (exchange_ && !exchange_->finished()) {
-    const int err = EVUTIL_SOCKET_ERROR();
-    const bool reset = (what & BEV_EVENT_ERROR) && (err == ECONNRESET || err == EPIPE);
-    exchange_->onDownstreamClosed(reset || (what & BEV_EVENT_ERROR) ? CancelReason::ClientReset
-                                                                    : CancelReason::ClientClosed);
+  if (what & BEV_EVENT_EOF) {
+    handlePeerGone(false);
+    return;
+  }
+  // Any other error on the client socket (ECONNRESET, EPIPE on write, ...) means the client is gone for good.
+  handlePeerGone(true);
+}
+
+void DownstreamSession::onPeerClosed(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<DownstreamSession*>(arg);
+  int error = 0;
+  socklen_t length = sizeof(error);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  self->handlePeerGone(error == ECONNRESET || error == EPIPE || error == ETIMEDOUT);
+}
+
+void DownstreamSession::watchPeerClose(bool on) {
+  if (on) {
+    event_add(peer_closed_.get(), nullptr);
+  } else {
+    event_del(peer_closed_.get());
+  }
+}
+
+void DownstreamSession::handlePeerGone(bool reset) {
+  if (closed_) return;
+  if (!exchange_ || exchange_->finished()) {
+    closeNow();  // nothing in flight (idle keep-alive, or a response still flushing): not a cancellation
+    return;
+  }
+  if (!reset && !half_closed_ && exchange_->keepServingAfterFin()) {
+    // `half_close: wait`: the client only shut its write side; keep writing the response, read no more.
+    half_closed_ = true;
+    close_after_response_ = true;
+    watchPeerClose(false);
+    bufferevent_disable(bev_.get(), EV_READ);
+    return;
+  }
+  if (exchange_->onDownstreamClosed(reset ? CancelReason::ClientReset : CancelReason::ClientClosed)) {
+    worker_.detached().adopt(std::move(exchange_));  // the upstream runs on under the route's policy
   }
   closeNow();
 }
@@ -306,6 +344,7 @@ void DownstreamSession::closeNow() {
   closed_ = true;
   evtimer_del(timer_.get());
   event_del(resume_.get());
+  event_del(peer_closed_.get());
   bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
   bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
   bev_.reset();

@@ -55,10 +55,14 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   static void onEvent(bufferevent*, short what, void* arg);
   static void onTimer(evutil_socket_t, short, void* arg);
   static void onResume(evutil_socket_t, short, void* arg);
+  static void onPeerClosed(evutil_socket_t, short, void* arg);
 
   void handleRead();
   void handleParseError();
   void handleEvent(short what);
+  // The client sent FIN (reset = false) or RST while it may have a request in flight.
+  void handlePeerGone(bool reset);
+  void watchPeerClose(bool on);
   void armTimer(TimerMode mode);
   void startNextRequest();
   void closeAfterFlush();
@@ -77,6 +81,9 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   util::BufferEventPtr bev_;
   util::EventPtr timer_;
   util::EventPtr resume_;
+  // EV_CLOSED (EPOLLRDHUP) on the client socket while an exchange is in flight: notices FIN/RST even when tether
+  // is not reading the client (backpressure, pipelined bytes waiting, or simply waiting for the upstream).
+  util::EventPtr peer_closed_;
   http::Http1Codec codec_;
   std::unique_ptr<Exchange> exchange_;
   const http::HeaderList* request_trailers_ = nullptr;
@@ -93,6 +100,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   bool closing_ = false;
   bool closed_ = false;
   bool in_read_ = false;
+  bool half_closed_ = false;
 };
 
 }  // namespace tether

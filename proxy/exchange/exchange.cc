@@ -40,26 +40,11 @@ void toOriginForm(std::string& target) {
 }  // namespace
 
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
-    : context_(context), downstream_(downstream), started_(Clock::now()) {}
+    : context_(context), downstream_(&downstream), started_(Clock::now()) {}
 
 Exchange::~Exchange() {
   // Owners cancel() before dropping an unfinished exchange; this only makes sure no upstream work outlives us.
-  if (upstream_) {
-    releaseUpstream(upstream::UpstreamPool::Release::Abort);
-  } else if (pool_) {
-    pool_->cancel(*this);
-  }
-}
-
-void Exchange::onDownstreamClosed(CancelReason reason) {
-  if (finished_) return;
-  if (tunnel_) {
-    // Either side closing a tunnel is its normal end.
-    releaseUpstream(upstream::UpstreamPool::Release::Close);
-    finish();
-    return;
-  }
-  cancel(reason);
+  abandonUpstream();
 }
 
 Phase Exchange::phase() const {
@@ -83,6 +68,7 @@ void Exchange::assignRequestId(const http::MessageHead& head) {
 void Exchange::onRequestHead(http::MessageHead& head) {
   method_.assign(head.method);
   path_.assign(head.path());
+  client_ = downstream_->clientAddress().toString();
   assignRequestId(head);
   const std::string* host_header = head.find("host");
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
@@ -98,7 +84,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   // removeHopByHop compacts the list: find Host again rather than keep a view into moved strings.
   host_header = head.find("host");
   host = host_header ? std::string_view(*host_header) : std::string_view();
-  const std::string client_ip = downstream_.clientAddress().ip();
+  const std::string client_ip = downstream_->clientAddress().ip();
   http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, "http", host, requestId()});
   toOriginForm(head.target);
 
@@ -111,6 +97,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   request_chunked_ = framing == http::BodyFraming::Chunked;
   pending_request_.reset(evbuffer_new());
   http::writeRequestHead(pending_request_.get(), head, framing);
+  request_head_length_ = evbuffer_get_length(pending_request_.get());
 
   if (route_->timeout.count() > 0) {
     deadline_.reset(evtimer_new(context_.base, &Exchange::onDeadline, this));
@@ -133,7 +120,7 @@ void Exchange::onRequestBody(const char* data, size_t len) {
   }
   if (!request_paused_ && evbuffer_get_length(sink) > kHighWatermark) {
     request_paused_ = true;
-    downstream_.pauseRequestBody();
+    if (downstream_) downstream_->pauseRequestBody();
   }
 }
 
@@ -149,10 +136,22 @@ void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
   endpoint_ = connection.address();
   sent_upstream_ = Clock::now();
   connection.bind(this, method_);
-  evbuffer_add_buffer(connection.output(), pending_request_.get());
+  sendRequestHead(connection);
+}
+
+void Exchange::sendRequestHead(upstream::UpstreamConnection& connection) {
+  evbuffer* out = connection.output();
+  if (!route_->deadline_header.empty() && route_->timeout.count() > 0 && request_head_length_ >= 2) {
+    // Tell a deadline-aware upstream how much of the route's budget is left now, not the configured total.
+    const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));
+    evbuffer_remove_buffer(pending_request_.get(), out, request_head_length_ - 2);  // all but the final CRLF
+    evbuffer_add_printf(out, "%s: %lld\r\n", route_->deadline_header.c_str(), static_cast<long long>(remaining));
+  }
+  evbuffer_add_buffer(out, pending_request_.get());
 }
 
 void Exchange::onUpstreamUnavailable(upstream::UpstreamError error) {
+  upstream_failed_ = true;
   switch (error) {
     case upstream::UpstreamError::ConnectTimeout: respondLocally(504, "upstream connect timeout"); break;
     case upstream::UpstreamError::QueueTimeout: respondLocally(503, "upstream connection limit reached"); break;
@@ -163,7 +162,7 @@ void Exchange::onUpstreamUnavailable(upstream::UpstreamError error) {
 void Exchange::onUpstreamDrained() {
   if (request_paused_ && upstream_ && upstream_->outputLength() <= kHighWatermark / 2) {
     request_paused_ = false;
-    downstream_.resumeRequestBody();
+    if (downstream_) downstream_->resumeRequestBody();
   }
 }
 
@@ -177,32 +176,42 @@ void Exchange::onDownstreamDrained() {
 http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead& head) {
   using HeadAction = http::Http1CodecCallbacks::HeadAction;
   if (head.status < 200 && head.status != 101) {
-    downstream_.sendInterimResponse(head);
+    if (downstream_) downstream_->sendInterimResponse(head);
     return HeadAction::Continue;
   }
-  status_ = head.status;
+  status_ = upstream_status_ = head.status;
   response_started_ = true;
+  const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
+  if (!downstream_) return no_body ? HeadAction::NoBody : HeadAction::Continue;  // detached: read and discard
   if (head.status == 101) {
     if (!request_upgrade_) {
       onUpstreamError(upstream::UpstreamError::MalformedResponse);
       return HeadAction::Continue;
     }
     http::removeHopByHop(head.headers, true);
-    downstream_.sendResponseHead(head, true);
+    downstream_->sendResponseHead(head, true);
     tunnel_ = true;
-    downstream_.startTunnel();
+    downstream_->startTunnel();
     return HeadAction::Upgrade;
   }
   http::removeHopByHop(head.headers, false);
-  const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
-  downstream_.sendResponseHead(head, no_body);
+  downstream_->sendResponseHead(head, no_body);
   return no_body ? HeadAction::NoBody : HeadAction::Continue;
 }
 
 void Exchange::onResponseBody(const char* data, size_t len) {
+  if (!downstream_) {
+    bytes_discarded_ += len;
+    const uint64_t limit = route_->cancellation.grace_bytes;
+    if (route_->cancellation.mode == config::CancellationPolicy::Mode::Propagate && limit > 0 &&
+        bytes_discarded_ > limit) {
+      cancel(CancelReason::DrainLimit);
+    }
+    return;
+  }
   bytes_sent_ += len;
-  downstream_.sendResponseBody(data, len);
-  if (!upstream_paused_ && upstream_ && downstream_.pendingOutput() > kHighWatermark) {
+  downstream_->sendResponseBody(data, len);
+  if (!upstream_paused_ && upstream_ && downstream_->pendingOutput() > kHighWatermark) {
     upstream_paused_ = true;
     upstream_->pauseReading();
   }
@@ -213,7 +222,7 @@ void Exchange::onResponseTrailers(const http::HeaderList& trailers) { response_t
 bool Exchange::onResponseComplete() {
   if (!response_started_) return false;  // an interim response: the final one follows
   response_complete_ = true;
-  downstream_.sendResponseEnd(response_trailers_.empty() ? nullptr : &response_trailers_);
+  if (downstream_) downstream_->sendResponseEnd(response_trailers_.empty() ? nullptr : &response_trailers_);
   // A connection whose request was not fully sent cannot carry another request.
   releaseUpstream(request_complete_ ? upstream::UpstreamPool::Release::Reuse : upstream::UpstreamPool::Release::Close);
   finish();
@@ -221,6 +230,7 @@ bool Exchange::onResponseComplete() {
 }
 
 void Exchange::onUpstreamError(upstream::UpstreamError error) {
+  upstream_failed_ = true;
   releaseUpstream(upstream::UpstreamPool::Release::Close);
   if (!response_started_) {
     respondLocally(502, error == upstream::UpstreamError::MalformedResponse ? "malformed upstream response"
@@ -228,14 +238,18 @@ void Exchange::onUpstreamError(upstream::UpstreamError error) {
     return;
   }
   // Part of the response is already with the client: the only honest signal left is to cut the connection.
-  downstream_.abort();
+  if (downstream_) downstream_->abort();
   finish();
 }
 
 void Exchange::onTunnelData(evbuffer* input) {
+  if (!downstream_) {
+    evbuffer_drain(input, evbuffer_get_length(input));
+    return;
+  }
   bytes_sent_ += evbuffer_get_length(input);
-  downstream_.tunnelToClient(input);
-  if (!upstream_paused_ && upstream_ && downstream_.pendingOutput() > kHighWatermark) {
+  downstream_->tunnelToClient(input);
+  if (!upstream_paused_ && upstream_ && downstream_->pendingOutput() > kHighWatermark) {
     upstream_paused_ = true;
     upstream_->pauseReading();
   }
@@ -247,7 +261,7 @@ void Exchange::onDownstreamTunnelData(evbuffer* data) {
   evbuffer_add_buffer(upstream_->output(), data);
   if (!request_paused_ && upstream_->outputLength() > kHighWatermark) {
     request_paused_ = true;
-    downstream_.pauseRequestBody();
+    if (downstream_) downstream_->pauseRequestBody();
   }
 }
 
@@ -259,13 +273,9 @@ void Exchange::onTunnelClosed() {
 
 void Exchange::onRequestMalformed(int status, std::string_view message) {
   if (finished_) return;
-  if (upstream_) {
-    releaseUpstream(upstream::UpstreamPool::Release::Abort);
-  } else if (pool_) {
-    pool_->cancel(*this);
-  }
+  abandonUpstream();
   if (response_started_) {
-    downstream_.abort();
+    if (downstream_) downstream_->abort();
     finish();
     return;
   }
@@ -276,7 +286,7 @@ void Exchange::respondLocally(int status, std::string_view message) {
   status_ = status;
   response_complete_ = true;
   if (pool_) pool_->cancel(*this);
-  downstream_.sendLocalResponse(status, requestId(), message);
+  if (downstream_) downstream_->sendLocalResponse(status, requestId(), message);
   finish();
 }
 
@@ -289,24 +299,85 @@ void Exchange::releaseUpstream(upstream::UpstreamPool::Release how) {
   pool_->release(*connection, how);
 }
 
-void Exchange::cancel(CancelReason reason) {
-  if (finished_ || cancel_reason_ != CancelReason::None) return;
-  cancel_reason_ = reason;
-  const Phase at = phase();
+void Exchange::abandonUpstream() {
   if (upstream_) {
     releaseUpstream(upstream::UpstreamPool::Release::Abort);
   } else if (pool_) {
     pool_->cancel(*this);  // a queued request is dropped, a connect in progress abandoned: nothing was sent
   }
+}
+
+bool Exchange::keepServingAfterFin() const {
+  // A FIN after the whole request may be a client that only shut its write side (HAProxy's reading).
+  return route_ && request_complete_ && !finished_ &&
+         route_->cancellation.half_close == config::CancellationPolicy::HalfClose::Wait;
+}
+
+bool Exchange::policyLetsUpstreamRunOn() const {
+  if (!route_ || !request_complete_ || tunnel_) return false;  // an unfinished request can never complete upstream
+  const auto& policy = route_->cancellation;
+  if (policy.mode == config::CancellationPolicy::Mode::Ignore) return true;
+  if (!policy.methods.empty() &&
+      std::find(policy.methods.begin(), policy.methods.end(), method_) == policy.methods.end()) {
+    return true;  // this method is outside the propagating set: it behaves as `ignore`
+  }
+  return policy.grace.count() > 0 || policy.grace_bytes > 0;
+}
+
+bool Exchange::onDownstreamClosed(CancelReason reason) {
+  if (finished_) return false;
+  if (tunnel_) {
+    // Either side closing a tunnel is its normal end.
+    releaseUpstream(upstream::UpstreamPool::Release::Close);
+    finish();
+    return false;
+  }
+  if (!policyLetsUpstreamRunOn()) {
+    cancel(reason);
+    return false;
+  }
+  detach(reason);
+  return true;
+}
+
+void Exchange::detach(CancelReason reason) {
+  gone_reason_ = reason;
+  gone_phase_ = phase();
+  client_left_ = Clock::now();
+  downstream_ = nullptr;
+  if (upstream_paused_ && upstream_) {
+    upstream_paused_ = false;
+    upstream_->resumeReading();  // nothing holds the response back any more: it is read and discarded
+  }
+  const auto& policy = route_->cancellation;
+  const bool propagating = policy.mode == config::CancellationPolicy::Mode::Propagate &&
+                           (policy.methods.empty() || std::find(policy.methods.begin(), policy.methods.end(),
+                                                                method_) != policy.methods.end());
+  if (propagating && policy.grace.count() > 0) {
+    grace_.reset(evtimer_new(context_.base, &Exchange::onGraceExpired, this));
+    timeval tv = util::toTimeval(policy.grace);
+    evtimer_add(grace_.get(), &tv);
+  }
+}
+
+void Exchange::onGraceExpired(evutil_socket_t, short, void* arg) {
+  static_cast<Exchange*>(arg)->cancel(CancelReason::DrainLimit);
+}
+
+void Exchange::cancel(CancelReason reason) {
+  if (finished_ || cancel_reason_ != CancelReason::None) return;
+  cancel_reason_ = reason;
+  const Phase at = client_left_ ? gone_phase_ : phase();
+  abandonUpstream();
   if (reason == CancelReason::DeadlineExceeded) {
     status_ = 504;
-    if (!response_started_) {
-      downstream_.sendLocalResponse(504, requestId(), "route timeout exceeded");
-    } else {
-      downstream_.abort();
+    if (downstream_ && !response_started_) {
+      downstream_->sendLocalResponse(504, requestId(), "route timeout exceeded");
+    } else if (downstream_) {
+      downstream_->abort();
     }
   } else {
-    status_ = 499;
+    status_ = 499;  // nginx's "client closed request"
   }
   logCancellation(at);
   finish();
@@ -320,28 +391,41 @@ void Exchange::finish() {
   if (finished_) return;
   finished_ = true;
   deadline_.reset();
-  if (cancel_reason_ == CancelReason::None) logCompletion();
-  downstream_.onExchangeComplete();
+  grace_.reset();
+  if (client_left_) {
+    logClientGone();
+  } else if (cancel_reason_ == CancelReason::None) {
+    logCompletion();
+  }
+  if (downstream_) {
+    downstream_->onExchangeComplete();
+  } else if (client_left_) {
+    context_.detached->release(*this);
+  }
 }
 
-void Exchange::logCompletion() {
-  log::Logger& logger = *context_.logger;
-  if (!context_.config->log.access_log || !logger.enabled(config::Log::Level::Info)) return;
-  auto& line = logger.line("request_completed");
+void Exchange::writeCommonFields(log::JsonLine& line) {
   line.field("request_id", requestId())
       .field("route", route_ ? std::string_view(route_->name) : std::string_view())
       .field("method", std::string_view(method_))
       .field("path", std::string_view(path_))
-      .field("client", std::string_view(downstream_.clientAddress().toString()))
-      .field("protocol", downstream_.protocol())
+      .field("client", std::string_view(client_))
+      .field("protocol", std::string_view("http/1.1"))
       .field("upstream", pool_ ? std::string_view(pool_->config().name) : std::string_view());
   if (endpoint_) {
     line.field("endpoint", std::string_view(endpoint_->toString()));
   } else {
     line.nullField("endpoint");
   }
+}
+
+void Exchange::logCompletion() {
+  log::Logger& logger = *context_.logger;
+  if (!context_.config->log.access_log || !logger.enabled(config::Log::Level::Info)) return;
+  auto& line = logger.line("request_completed");
+  writeCommonFields(line);
   line.field("status", static_cast<int64_t>(status_))
-      .field("elapsed_ms", static_cast<int64_t>(millisSince(started_)))
+      .field("elapsed_ms", millisSince(started_))
       .field("bytes_received", bytes_received_)
       .field("bytes_sent", bytes_sent_);
   logger.emit();
@@ -350,27 +434,48 @@ void Exchange::logCompletion() {
 void Exchange::logCancellation(Phase at) {
   log::Logger& logger = *context_.logger;
   auto& line = logger.line("request_cancelled", config::Log::Level::Warn);
-  line.field("request_id", requestId())
-      .field("route", route_ ? std::string_view(route_->name) : std::string_view())
-      .field("method", std::string_view(method_))
-      .field("path", std::string_view(path_))
-      .field("client", std::string_view(downstream_.clientAddress().toString()))
-      .field("protocol", downstream_.protocol())
-      .field("upstream", pool_ ? std::string_view(pool_->config().name) : std::string_view());
-  if (endpoint_) {
-    line.field("endpoint", std::string_view(endpoint_->toString()));
-  } else {
-    line.nullField("endpoint");
-  }
-  line.field("phase", toString(at)).field("reason", toString(cancel_reason_))
-      .field("elapsed_ms", static_cast<int64_t>(millisSince(started_)));
+  writeCommonFields(line);
+  line.field("phase", toString(at))
+      .field("reason", toString(cancel_reason_))
+      .field("elapsed_ms", millisSince(started_));
   if (sent_upstream_) {
-    line.field("upstream_elapsed_ms", static_cast<int64_t>(millisSince(*sent_upstream_)));
+    line.field("upstream_elapsed_ms", millisSince(*sent_upstream_));
   } else {
     line.nullField("upstream_elapsed_ms");
   }
-  line.field("bytes_received", bytes_received_).field("bytes_sent", bytes_sent_)
+  line.field("bytes_received", bytes_received_)
+      .field("bytes_sent", bytes_sent_)
       .field("status", static_cast<int64_t>(status_));
+  logger.emit();
+}
+
+void Exchange::logClientGone() {
+  log::Logger& logger = *context_.logger;
+  auto& line = logger.line("client_gone", config::Log::Level::Warn);
+  writeCommonFields(line);
+  line.field("phase", toString(gone_phase_))
+      .field("reason", toString(gone_reason_))
+      .field("elapsed_ms", millisSince(started_));
+  if (sent_upstream_) {
+    line.field("upstream_elapsed_ms", millisSince(*sent_upstream_));
+  } else {
+    line.nullField("upstream_elapsed_ms");
+  }
+  const std::string_view ended = cancel_reason_ != CancelReason::None ? toString(cancel_reason_)
+                                 : upstream_failed_                   ? std::string_view("upstream_error")
+                                                                      : std::string_view("completed");
+  line.field("bytes_received", bytes_received_)
+      .field("bytes_sent", bytes_sent_)
+      .field("status", static_cast<int64_t>(499))
+      .field("upstream_left_running", true)
+      .field("ended", ended);
+  if (upstream_status_ > 0) {
+    line.field("upstream_status", static_cast<int64_t>(upstream_status_));
+  } else {
+    line.nullField("upstream_status");
+  }
+  line      .field("ran_on_ms", millisSince(*client_left_))
+      .field("bytes_discarded", bytes_discarded_);
   logger.emit();
 }
 

@@ -31,11 +31,16 @@ class Exchange : public util::Deletable,
   void onRequestBody(const char* data, size_t len);
   void onRequestComplete(const http::HeaderList* trailers);
   void onDownstreamDrained();
+  void onDownstreamTunnelData(evbuffer* data);
   // The request body broke HTTP/1.1 framing mid-way: stop the upstream, answer `status` if nothing was sent yet.
   void onRequestMalformed(int status, std::string_view message);
-  void onDownstreamTunnelData(evbuffer* data);
-  // The client connection closed or reset: cancels an exchange in flight, ends a tunnel normally.
-  void onDownstreamClosed(CancelReason reason);
+
+  // The client sent FIN: true if the route's policy (`half_close: wait`) keeps serving the response.
+  bool keepServingAfterFin() const;
+  // The client is gone (FIN or RST). Cancels the upstream, or, when the route's policy lets the upstream run on
+  // (`ignore`, a method outside `methods`, a grace period), detaches from the client and returns true: the caller
+  // then hands the exchange to DetachedExchanges.
+  bool onDownstreamClosed(CancelReason reason);
   // The one place a cancellation is decided: idempotent, the first reason wins.
   void cancel(CancelReason reason);
 
@@ -61,20 +66,29 @@ class Exchange : public util::Deletable,
 
   void assignRequestId(const http::MessageHead& head);
   evbuffer* requestSink() const;
+  void sendRequestHead(upstream::UpstreamConnection& connection);
   void respondLocally(int status, std::string_view message);
   void releaseUpstream(upstream::UpstreamPool::Release how);
+  void abandonUpstream();
+  bool policyLetsUpstreamRunOn() const;
+  void detach(CancelReason reason);
   void finish();
+  void writeCommonFields(log::JsonLine& line);
   void logCompletion();
   void logCancellation(Phase phase);
+  void logClientGone();
   static void onDeadline(evutil_socket_t, short, void* arg);
+  static void onGraceExpired(evutil_socket_t, short, void* arg);
 
   ExchangeContext& context_;
-  DownstreamStream& downstream_;
+  DownstreamStream* downstream_;  // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;
   upstream::UpstreamConnection* upstream_ = nullptr;
   util::EvBufferPtr pending_request_;  // request bytes produced before an upstream connection exists
+  size_t request_head_length_ = 0;     // the head's bytes at the front of pending_request_
   util::EventPtr deadline_;
+  util::EventPtr grace_;
 
   std::string method_;
   std::string path_;
@@ -82,12 +96,16 @@ class Exchange : public util::Deletable,
   size_t request_id_len_ = 0;
   http::HeaderList response_trailers_;
   std::optional<net::SocketAddress> endpoint_;
+  std::string client_;
 
   std::chrono::steady_clock::time_point started_;
   std::optional<std::chrono::steady_clock::time_point> sent_upstream_;
-  uint64_t bytes_received_ = 0;  // request body bytes from the client
-  uint64_t bytes_sent_ = 0;      // response body bytes to the client
+  std::optional<std::chrono::steady_clock::time_point> client_left_;
+  uint64_t bytes_received_ = 0;   // request body bytes from the client
+  uint64_t bytes_sent_ = 0;       // response body bytes to the client
+  uint64_t bytes_discarded_ = 0;  // response body bytes read after the client left
   int status_ = 0;
+  int upstream_status_ = 0;
 
   bool request_chunked_ = false;
   bool request_upgrade_ = false;
@@ -96,9 +114,12 @@ class Exchange : public util::Deletable,
   bool upstream_paused_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
+  bool upstream_failed_ = false;
   bool tunnel_ = false;
   bool finished_ = false;
   CancelReason cancel_reason_ = CancelReason::None;
+  CancelReason gone_reason_ = CancelReason::None;  // how the client left, when the upstream ran on
+  Phase gone_phase_ = Phase::ReadingRequest;
 };
 
 }  // namespace tether

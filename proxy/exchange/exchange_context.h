@@ -15,6 +15,18 @@
 
 namespace tether {
 
+class Exchange;
+
+// Keeps exchanges whose client left while their upstream is allowed to run on (cancellation mode `ignore`, or a
+// grace period): the client side is gone, so something else must own them until they end.
+class DetachedExchanges {
+ public:
+  virtual ~DetachedExchanges() = default;
+  virtual void adopt(std::unique_ptr<Exchange> exchange) = 0;
+  // Called by a detached exchange when it ends; it is deleted on the next loop turn.
+  virtual void release(Exchange& exchange) = 0;
+};
+
 struct ExchangeContext {
   event_base* base = nullptr;
   std::shared_ptr<const config::Config> config;
@@ -22,6 +34,7 @@ struct ExchangeContext {
   std::vector<std::unique_ptr<upstream::UpstreamPool>>* pools = nullptr;  // indexed like config->upstreams
   log::Logger* logger = nullptr;
   http::RequestIdGenerator* request_ids = nullptr;
+  DetachedExchanges* detached = nullptr;
 };
 
 }  // namespace tether

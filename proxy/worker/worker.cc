@@ -24,6 +24,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
   context_.pools = &pools_;
   context_.logger = &logger_;
   context_.request_ids = &request_ids_;
+  context_.detached = this;
 
   listeners_.resize(listen_fds.size());
   accept_args_.reserve(listen_fds.size());
@@ -41,6 +42,7 @@ Worker::~Worker() {
   stop();
   listeners_.clear();
   sessions_.clear();
+  detached_.clear();
   deleter_.flush();
   pools_.clear();
   deleter_.flush();
@@ -68,7 +70,22 @@ void Worker::shutdownSessions() {
   open.reserve(sessions_.size());
   for (auto& [raw, owned] : sessions_) open.push_back(raw);
   for (auto* session : open) session->shutdown(CancelReason::Shutdown);
+  std::vector<Exchange*> running;
+  for (auto& [raw, owned] : detached_) running.push_back(raw);
+  for (auto* exchange : running) exchange->cancel(CancelReason::Shutdown);
   deleter_.flush();
+}
+
+void Worker::adopt(std::unique_ptr<Exchange> exchange) {
+  Exchange* raw = exchange.get();
+  detached_.emplace(raw, std::move(exchange));
+}
+
+void Worker::release(Exchange& exchange) {
+  auto it = detached_.find(&exchange);
+  if (it == detached_.end()) return;
+  deleter_.defer(std::move(it->second));
+  detached_.erase(it);
 }
 
 void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* arg) {

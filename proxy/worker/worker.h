@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "exchange/exchange.h"
 #include "exchange/exchange_context.h"
 #include "http/request_id.h"
 #include "log/logger.h"
@@ -21,7 +22,7 @@ namespace tether {
 
 class DownstreamSession;
 
-class Worker {
+class Worker : private DetachedExchanges {
  public:
   // `listen_fds[i]` is a bound, listening socket for config->listeners[i]; the worker owns it from here on.
   Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
@@ -40,6 +41,7 @@ class Worker {
   ExchangeContext& exchangeContext() { return context_; }
   http::RequestIdGenerator& requestIds() { return request_ids_; }
   util::DeferredDeleter& deleter() { return deleter_; }
+  DetachedExchanges& detached() { return *this; }
   void onSessionClosed(DownstreamSession& session);
 
   unsigned index() const { return index_; }
@@ -57,6 +59,9 @@ class Worker {
   static void onStop(evutil_socket_t, short, void* arg);
   void accept(size_t listener, evutil_socket_t fd, sockaddr* address, int length);
   void shutdownSessions();
+  // DetachedExchanges
+  void adopt(std::unique_ptr<Exchange> exchange) override;
+  void release(Exchange& exchange) override;
 
   unsigned index_;
   std::shared_ptr<const config::Config> config_;
@@ -70,6 +75,7 @@ class Worker {
   std::vector<ListenerState> listeners_;
   std::vector<std::pair<Worker*, size_t>> accept_args_;
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
+  std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;
   util::EventPtr stop_event_;
   std::thread thread_;
 };
