@@ -84,6 +84,7 @@ struct Log {
   std::string path;  // for Sink::File
   enum class Level { Debug, Info, Warn, Error } level = Level::Info;
   bool access_log = true;  // request_completed events
+  bool include_query = false;  // log the query string in `path` (it may carry tokens or personal data)
   size_t queue_lines = 8192; // per worker; beyond it lines are dropped and counted
 };
 

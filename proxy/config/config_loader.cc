@@ -636,12 +636,13 @@ void Loader::parseLog(const Fields& root) {
   const Entry* entry = root.get("log");
   if (entry == nullptr) return;
   Log& log = config_->log;
-  const Fields fields(entry->value, "log", {"format", "sink", "path", "level", "access_log", "queue_lines"}, errors_);
+  const Fields fields(entry->value, "log", {"format", "sink", "path", "level", "access_log", "include_query", "queue_lines"}, errors_);
   fields.choice("format", kLogFormats, log.format);
   const bool sink_ok = fields.choice("sink", kLogSinks, log.sink);
   fields.string("path", log.path);
   fields.choice("level", kLogLevels, log.level);
   fields.boolean("access_log", log.access_log);
+  fields.boolean("include_query", log.include_query);
   fields.count("queue_lines", log.queue_lines, 1);
   if (sink_ok && log.sink == Log::Sink::File && fields.get("path") == nullptr) {
     fields.fail(*fields.get("sink"), "path", "required when sink is 'file'");

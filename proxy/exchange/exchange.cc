@@ -67,12 +67,17 @@ void Exchange::assignRequestId(const http::MessageHead& head) {
 
 void Exchange::onRequestHead(http::MessageHead& head) {
   method_.assign(head.method);
-  path_.assign(head.path());
+  // The query string may carry tokens or personal data: logged only when the operator asks for it.
+  if (context_.config->log.include_query) {
+    path_.assign(head.target);
+  } else {
+    path_.assign(head.path());
+  }
   client_ = downstream_->clientAddress().toString();
   assignRequestId(head);
   const std::string* host_header = head.find("host");
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
-  route_ = context_.router->match(host, path_, method_);
+  route_ = context_.router->match(host, head.path(), method_);
   if (!route_) {
     respondLocally(404, "no route matches this request");
     return;
