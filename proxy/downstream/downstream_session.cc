@@ -1,5 +1,6 @@
 #include "downstream/downstream_session.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -7,7 +8,9 @@
 
 #include <cerrno>
 
+#include "downstream/http2_session.h"
 #include "http/error_response.h"
+#include "http2/server_codec.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -43,7 +46,11 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
       bev_(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE)),
       timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
       resume_(event_new(worker.base(), -1, 0, &DownstreamSession::onResume, this)),
-      peer_closed_(event_new(worker.base(), fd, EV_CLOSED | EV_PERSIST, &DownstreamSession::onPeerClosed, this)),
+      // A duplicate descriptor lets the watch be edge-triggered (libevent refuses to mix ET and level-triggered
+      // events on one fd): it wakes once per arrival of data, FIN or RST, never spins on unread pipelined bytes.
+      watch_fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)),
+      peer_closed_(event_new(worker.base(), watch_fd_.get(), EV_READ | EV_CLOSED | EV_ET | EV_PERSIST,
+                             &DownstreamSession::onPeerClosed, this)),
       codec_(http::Http1Codec::Kind::Request, *this,
              http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}) {}
 
@@ -90,6 +97,17 @@ void DownstreamSession::handleRead() {
   if (tunnel_) {
     if (exchange_ && !exchange_->finished()) exchange_->onDownstreamTunnelData(input);
     return;
+  }
+  if (first_bytes_) {
+    const size_t n = std::min(evbuffer_get_length(input), http2::kClientPreface.size());
+    const auto* first = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ev_ssize_t>(n)));
+    const auto match = http2::matchPreface(std::string_view(first, n));
+    if (match == http2::PrefaceMatch::NeedMore) return;
+    first_bytes_ = false;
+    if (match == http2::PrefaceMatch::Match) {
+      startHttp2();
+      return;
+    }
   }
   in_read_ = true;
   while (!closed_ && !closing_ && !reading_paused_ && evbuffer_get_length(input) > 0) {
@@ -278,11 +296,17 @@ void DownstreamSession::handleEvent(short what) {
 }
 
 void DownstreamSession::onPeerClosed(evutil_socket_t fd, short, void* arg) {
+  // Woken by any change on the socket: the TCP state says whether the client really left (CLOSE_WAIT: FIN
+  // received; CLOSE: reset) or only sent more bytes (a pipelined request, which is not a disconnect).
   auto* self = static_cast<DownstreamSession*>(arg);
-  int error = 0;
-  socklen_t length = sizeof(error);
-  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-  self->handlePeerGone(error == ECONNRESET || error == EPIPE || error == ETIMEDOUT);
+  tcp_info info{};
+  socklen_t length = sizeof(info);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
+  if (info.tcpi_state == TCP_CLOSE_WAIT) {
+    if (!self->half_closed_) self->handlePeerGone(false);
+  } else if (info.tcpi_state == TCP_CLOSE) {
+    self->handlePeerGone(true);
+  }
 }
 
 void DownstreamSession::watchPeerClose(bool on) {
@@ -290,6 +314,7 @@ void DownstreamSession::watchPeerClose(bool on) {
     event_add(peer_closed_.get(), nullptr);
   } else {
     event_del(peer_closed_.get());
+  watch_fd_.reset();
   }
 }
 
@@ -301,9 +326,9 @@ void DownstreamSession::handlePeerGone(bool reset) {
   }
   if (!reset && !half_closed_ && exchange_->keepServingAfterFin()) {
     // `half_close: wait`: the client only shut its write side; keep writing the response, read no more.
+    // The watch stays on: a reset after the FIN still cancels.
     half_closed_ = true;
     close_after_response_ = true;
-    watchPeerClose(false);
     bufferevent_disable(bev_.get(), EV_READ);
     return;
   }
@@ -326,7 +351,17 @@ void DownstreamSession::onTimer(evutil_socket_t, short, void* arg) {
   self->closeNow();
 }
 
+void DownstreamSession::startHttp2() {
+  armTimer(TimerMode::None);
+  http2_ = std::make_unique<Http2Session>(worker_, std::move(bev_), client_, [this] { closeNow(); });
+  http2_->start();
+}
+
 void DownstreamSession::shutdown(CancelReason reason) {
+  if (http2_) {
+    http2_->shutdown(reason);  // closes this session too
+    return;
+  }
   if (exchange_ && !exchange_->finished()) exchange_->cancel(reason);
   closeNow();
 }
@@ -345,9 +380,12 @@ void DownstreamSession::closeNow() {
   evtimer_del(timer_.get());
   event_del(resume_.get());
   event_del(peer_closed_.get());
-  bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
-  bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-  bev_.reset();
+  watch_fd_.reset();
+  if (bev_) {  // an Http2Session took it over
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    bev_.reset();
+  }
   worker_.onSessionClosed(*this);
 }
 

@@ -18,6 +18,7 @@
 namespace tether {
 
 class Worker;
+class Http2Session;
 
 class DownstreamSession : public util::Deletable, public DownstreamStream, private http::Http1CodecCallbacks {
  public:
@@ -58,6 +59,8 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   static void onPeerClosed(evutil_socket_t, short, void* arg);
 
   void handleRead();
+  // h2c with prior knowledge: the connection preface hands the socket to an Http2Session.
+  void startHttp2();
   void handleParseError();
   void handleEvent(short what);
   // The client sent FIN (reset = false) or RST while it may have a request in flight.
@@ -81,11 +84,13 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   util::BufferEventPtr bev_;
   util::EventPtr timer_;
   util::EventPtr resume_;
-  // EV_CLOSED (EPOLLRDHUP) on the client socket while an exchange is in flight: notices FIN/RST even when tether
-  // is not reading the client (backpressure, pipelined bytes waiting, or simply waiting for the upstream).
+  // Watches the client socket while an exchange is in flight: notices FIN/RST even when tether is not reading the
+  // client (backpressure, pipelined bytes waiting, or simply waiting for the upstream).
+  util::FileDescriptor watch_fd_;
   util::EventPtr peer_closed_;
   http::Http1Codec codec_;
   std::unique_ptr<Exchange> exchange_;
+  std::unique_ptr<Http2Session> http2_;  // set once the client sent the HTTP/2 preface; owns the socket then
   const http::HeaderList* request_trailers_ = nullptr;
 
   http::BodyFraming response_framing_ = http::BodyFraming::None;
@@ -101,6 +106,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   bool closed_ = false;
   bool in_read_ = false;
   bool half_closed_ = false;
+  bool first_bytes_ = true;  // nothing read yet: the preface check is still to do
 };
 
 }  // namespace tether

@@ -1,6 +1,8 @@
 #include "exchange/exchange.h"
 
 #include <algorithm>
+#include <strings.h>
+
 #include <cstring>
 
 #include "http/header_rules.h"
@@ -35,6 +37,12 @@ void toOriginForm(std::string& target) {
   } else {
     target.erase(0, path);
   }
+}
+
+void removeHeader(http::HeaderList& headers, std::string_view name) {
+  std::erase_if(headers, [name](const http::Header& h) {
+    return h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0;
+  });
 }
 
 }  // namespace
@@ -74,6 +82,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
     path_.assign(head.path());
   }
   client_ = downstream_->clientAddress().toString();
+  protocol_ = downstream_->protocol();
   assignRequestId(head);
   const std::string* host_header = head.find("host");
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
@@ -92,6 +101,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   const std::string client_ip = downstream_->clientAddress().ip();
   http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, "http", host, requestId()});
   toOriginForm(head.target);
+  if (!route_->deadline_header.empty()) removeHeader(head.headers, route_->deadline_header);  // only tether sets it
 
   http::BodyFraming framing = http::BodyFraming::None;
   if (head.chunked) {
@@ -195,6 +205,7 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     }
     http::removeHopByHop(head.headers, true);
     downstream_->sendResponseHead(head, true);
+    deadline_.reset();  // the route timeout bounds the request, not a WebSocket's lifetime
     tunnel_ = true;
     downstream_->startTunnel();
     return HeadAction::Upgrade;
@@ -207,11 +218,7 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
 void Exchange::onResponseBody(const char* data, size_t len) {
   if (!downstream_) {
     bytes_discarded_ += len;
-    const uint64_t limit = route_->cancellation.grace_bytes;
-    if (route_->cancellation.mode == config::CancellationPolicy::Mode::Propagate && limit > 0 &&
-        bytes_discarded_ > limit) {
-      cancel(CancelReason::DrainLimit);
-    }
+    if (drain_bytes_limit_ > 0 && bytes_discarded_ > drain_bytes_limit_) cancel(CancelReason::DrainLimit);
     return;
   }
   bytes_sent_ += len;
@@ -358,6 +365,7 @@ void Exchange::detach(CancelReason reason) {
   const bool propagating = policy.mode == config::CancellationPolicy::Mode::Propagate &&
                            (policy.methods.empty() || std::find(policy.methods.begin(), policy.methods.end(),
                                                                 method_) != policy.methods.end());
+  if (propagating) drain_bytes_limit_ = policy.grace_bytes;  // `ignore` lets the upstream finish, whatever it sends
   if (propagating && policy.grace.count() > 0) {
     grace_.reset(evtimer_new(context_.base, &Exchange::onGraceExpired, this));
     timeval tv = util::toTimeval(policy.grace);
@@ -415,7 +423,7 @@ void Exchange::writeCommonFields(log::JsonLine& line) {
       .field("method", std::string_view(method_))
       .field("path", std::string_view(path_))
       .field("client", std::string_view(client_))
-      .field("protocol", std::string_view("http/1.1"))
+      .field("protocol", protocol_)
       .field("upstream", pool_ ? std::string_view(pool_->config().name) : std::string_view());
   if (endpoint_) {
     line.field("endpoint", std::string_view(endpoint_->toString()));
@@ -440,6 +448,7 @@ void Exchange::logCancellation(Phase at) {
   log::Logger& logger = *context_.logger;
   auto& line = logger.line("request_cancelled", config::Log::Level::Warn);
   writeCommonFields(line);
+  if (!h2_error_.empty()) line.field("h2_error", std::string_view(h2_error_));
   line.field("phase", toString(at))
       .field("reason", toString(cancel_reason_))
       .field("elapsed_ms", millisSince(started_));
@@ -458,6 +467,7 @@ void Exchange::logClientGone() {
   log::Logger& logger = *context_.logger;
   auto& line = logger.line("client_gone", config::Log::Level::Warn);
   writeCommonFields(line);
+  if (!h2_error_.empty()) line.field("h2_error", std::string_view(h2_error_));
   line.field("phase", toString(gone_phase_))
       .field("reason", toString(gone_reason_))
       .field("elapsed_ms", millisSince(started_));

@@ -43,6 +43,9 @@ class Exchange : public util::Deletable,
   bool onDownstreamClosed(CancelReason reason);
   // The one place a cancellation is decided: idempotent, the first reason wins.
   void cancel(CancelReason reason);
+  // How the client side broke off, in its protocol's terms (HTTP/2 error code name, e.g. "CANCEL"): logged as
+  // `h2_error` with the cancellation.
+  void setDownstreamError(std::string_view h2_error) { h2_error_.assign(h2_error); }
 
   bool finished() const { return finished_; }
   bool requestComplete() const { return request_complete_; }
@@ -97,6 +100,8 @@ class Exchange : public util::Deletable,
   http::HeaderList response_trailers_;
   std::optional<net::SocketAddress> endpoint_;
   std::string client_;
+  std::string_view protocol_ = "http/1.1";  // DownstreamStream::protocol(), a literal; kept for when the stream is gone
+  std::string h2_error_;
 
   std::chrono::steady_clock::time_point started_;
   std::optional<std::chrono::steady_clock::time_point> sent_upstream_;
@@ -104,6 +109,7 @@ class Exchange : public util::Deletable,
   uint64_t bytes_received_ = 0;   // request body bytes from the client
   uint64_t bytes_sent_ = 0;       // response body bytes to the client
   uint64_t bytes_discarded_ = 0;  // response body bytes read after the client left
+  uint64_t drain_bytes_limit_ = 0; // grace_bytes while draining under `propagate`; 0 = no byte limit
   int status_ = 0;
   int upstream_status_ = 0;
 

@@ -7,6 +7,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 
@@ -33,6 +35,24 @@ using EventPtr = std::unique_ptr<event, EventFree>;
 using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventFree>;
 using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferFree>;
 using ListenerPtr = std::unique_ptr<evconnlistener, ListenerFree>;
+
+// Owns a plain file descriptor (closed on destruction or reset()).
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() { reset(); }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 inline timeval toTimeval(std::chrono::milliseconds ms) {
   return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};

@@ -1,0 +1,263 @@
+#include "downstream/http2_session.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include "downstream/http2_stream.h"
+#include "worker/worker.h"
+
+namespace tether {
+namespace {
+
+// Frames are serialized into the socket's output buffer up to this many bytes; the rest waits in the streams'
+// own buffers (bounded by the exchange's watermark) until the client reads.
+constexpr size_t kOutputHigh = 128 * 1024;
+constexpr size_t kOutputLow = 64 * 1024;
+// Streams a client may reset before their exchange completed, over the connection's life. Browsers cancel a few
+// per page; thousands are an attack.
+constexpr uint64_t kResetBudget = 200;
+
+http2::ServerSettings settingsFrom(const config::Config&) {
+  // Constants for now; YAML keys under `limits.http2` later.
+  return http2::ServerSettings{};
+}
+
+}  // namespace
+
+Http2Session::Http2Session(Worker& worker, util::BufferEventPtr bev, const net::SocketAddress& client,
+                           std::function<void()> on_closed)
+    : worker_(worker),
+      client_(client),
+      bev_(std::move(bev)),
+      on_closed_(std::move(on_closed)),
+      settings_(settingsFrom(worker.config())),
+      codec_(*this, settings_),
+      flush_event_(event_new(worker.base(), -1, 0, &Http2Session::onFlush, this)),
+      idle_timer_(evtimer_new(worker.base(), &Http2Session::onIdle, this)) {}
+
+Http2Session::~Http2Session() {
+  // Streams go first: their exchanges are finished or detached, and nothing may call back into a dying codec.
+  streams_.clear();
+}
+
+void Http2Session::start() {
+  if (!codec_.start()) {
+    close();
+    return;
+  }
+  bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputLow, 0);
+  bufferevent_setcb(bev_.get(), &Http2Session::onRead, &Http2Session::onWrite, &Http2Session::onEvent, this);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  handleRead();  // the preface and whatever followed it are already in the input buffer
+}
+
+Http2Stream* Http2Session::find(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void Http2Session::onRead(bufferevent*, void* arg) { static_cast<Http2Session*>(arg)->handleRead(); }
+
+void Http2Session::handleRead() {
+  if (closed_) return;
+  evbuffer* input = bufferevent_get_input(bev_.get());
+  while (!closing_ && evbuffer_get_length(input) > 0) {
+    evbuffer_iovec vec;
+    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
+    const bool ok = codec_.receive(static_cast<const uint8_t*>(vec.iov_base), vec.iov_len);
+    if (closed_) return;
+    evbuffer_drain(input, vec.iov_len);
+    if (!ok) {
+      cancelAll(CancelReason::ClientReset, NGHTTP2_PROTOCOL_ERROR);
+      closing_ = true;
+    }
+  }
+  if (closing_) evbuffer_drain(input, evbuffer_get_length(input));
+  dispatchPending();
+  flush();
+}
+
+void Http2Session::dispatchPending() {
+  std::vector<int32_t> ids;
+  ids.swap(pending_dispatch_);
+  if (closing_) return;  // GOAWAY sent: the requests behind it are not served
+  for (const int32_t id : ids) {
+    if (Http2Stream* stream = find(id)) stream->dispatch();
+    if (closed_) return;
+  }
+}
+
+void Http2Session::scheduleFlush() {
+  if (!closed_) event_active(flush_event_.get(), 0, 0);
+}
+
+void Http2Session::onFlush(evutil_socket_t, short, void* arg) { static_cast<Http2Session*>(arg)->flush(); }
+
+void Http2Session::flush() {
+  if (closed_) return;
+  evbuffer* output = bufferevent_get_output(bev_.get());
+  if (!codec_.send(output, kOutputHigh)) {
+    cancelAll(CancelReason::ClientReset, NGHTTP2_INTERNAL_ERROR);
+    close();
+    return;
+  }
+  for (auto& [id, stream] : streams_) stream->afterFlush();
+  if (closed_) return;
+  if (!codec_.wantsRead() && !codec_.wantsWrite()) {
+    closing_ = true;  // GOAWAY exchanged (or sent) and nothing left to do: close once written
+    if (evbuffer_get_length(output) == 0) close();
+    return;
+  }
+  updateIdleTimer();
+}
+
+void Http2Session::onWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  if (self->closing_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0 &&
+      !self->codec_.wantsWrite()) {
+    self->close();
+    return;
+  }
+  self->flush();
+}
+
+void Http2Session::onEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  if (self->closed_) return;
+  // EOF is the client's FIN; anything else (ECONNRESET, EPIPE) a reset.
+  self->cancelAll((what & BEV_EVENT_EOF) ? CancelReason::ClientClosed : CancelReason::ClientReset,
+                  NGHTTP2_NO_ERROR);
+  self->close();
+}
+
+void Http2Session::updateIdleTimer() {
+  if (!streams_.empty() || closing_) {
+    evtimer_del(idle_timer_.get());
+    return;
+  }
+  if (evtimer_pending(idle_timer_.get(), nullptr)) return;
+  timeval tv = util::toTimeval(worker_.config().limits.client_idle_timeout);
+  evtimer_add(idle_timer_.get(), &tv);
+}
+
+void Http2Session::onIdle(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  if (!self->streams_.empty()) return;
+  self->codec_.terminate(NGHTTP2_NO_ERROR);
+  self->closing_ = true;
+  self->flush();
+}
+
+void Http2Session::cancelAll(CancelReason reason, uint32_t h2_error) {
+  std::vector<Http2Stream*> open;
+  open.reserve(streams_.size());
+  for (auto& [id, stream] : streams_) open.push_back(stream.get());
+  for (Http2Stream* stream : open) stream->onClose(reason, h2_error);
+}
+
+void Http2Session::shutdown(CancelReason reason) {
+  cancelAll(reason, NGHTTP2_NO_ERROR);
+  close();
+}
+
+void Http2Session::close() {
+  if (closed_) return;
+  cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);  // a no-op when the caller already chose a reason
+  closed_ = true;
+  evtimer_del(idle_timer_.get());
+  event_del(flush_event_.get());
+  if (bev_) {
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    bev_.reset();
+  }
+  if (on_closed_) {
+    auto on_closed = std::move(on_closed_);
+    on_closed();
+  }
+}
+
+void Http2Session::noteEarlyReset() {
+  ++resets_before_completion_;
+  if (resets_before_completion_ != kResetBudget + 1) return;
+  log::Logger& logger = *worker_.exchangeContext().logger;
+  logger.line("h2_rapid_reset", config::Log::Level::Warn)
+      .field("client", std::string_view(client_.toString()))
+      .field("resets_before_completion", resets_before_completion_)
+      .field("streams_opened", streams_opened_)
+      .field("h2_error", "ENHANCE_YOUR_CALM");
+  logger.emit();
+  codec_.terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+  closing_ = true;
+}
+
+void Http2Session::onStreamBegin(int32_t stream_id) {
+  if (closing_) return;
+  ++streams_opened_;
+  streams_.emplace(stream_id, std::make_unique<Http2Stream>(*this, stream_id));
+  evtimer_del(idle_timer_.get());
+}
+
+bool Http2Session::onHeader(int32_t stream_id, std::string_view name, std::string_view value) {
+  Http2Stream* stream = find(stream_id);
+  return !stream || stream->addHeader(name, value);
+}
+
+void Http2Session::onHeadersComplete(int32_t stream_id, bool trailers, bool end_stream) {
+  Http2Stream* stream = find(stream_id);
+  if (!stream) return;
+  if (!trailers) {
+    stream->onHeadEnd(end_stream);
+    pending_dispatch_.push_back(stream_id);
+  } else if (end_stream) {
+    stream->onRequestEnd();
+  }
+}
+
+void Http2Session::onData(int32_t stream_id, const uint8_t* data, size_t len) {
+  // Connection credit comes back at once: each stream is held to its own window, so one slow upstream does not
+  // stall the connection's other streams.
+  codec_.consumeConnection(len);
+  if (Http2Stream* stream = find(stream_id)) {
+    stream->onRequestData(data, len);
+  } else {
+    codec_.consumeStream(stream_id, len);
+  }
+}
+
+void Http2Session::onRequestEnd(int32_t stream_id) {
+  if (Http2Stream* stream = find(stream_id)) stream->onRequestEnd();
+}
+
+void Http2Session::onStreamReset(int32_t stream_id, uint32_t) {
+  if (Http2Stream* stream = find(stream_id)) stream->markResetByClient();
+}
+
+void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<Http2Stream> stream = std::move(it->second);
+  streams_.erase(it);
+  // Still unfinished here means the client reset it (or broke it); a completed stream closes with both ends done.
+  const bool unfinished = stream->onClose(CancelReason::StreamReset, error_code);
+  if (unfinished && stream->resetByClient()) noteEarlyReset();
+  worker_.deleter().defer(std::move(stream));  // its exchange may still be on the stack
+  if (!closed_) updateIdleTimer();
+}
+
+void Http2Session::onGoaway(uint32_t error_code) {
+  // The client is leaving: what it has in flight will not be read (cancellation counts a GOAWAY as a close).
+  cancelAll(error_code == NGHTTP2_NO_ERROR ? CancelReason::ClientClosed : CancelReason::ClientReset, error_code);
+  closing_ = true;
+}
+
+size_t Http2Session::readResponseBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) {
+  Http2Stream* stream = find(stream_id);
+  if (!stream) {
+    *end = true;
+    return 0;
+  }
+  return stream->readResponseBody(buf, len, end, trailers);
+}
+
+}  // namespace tether

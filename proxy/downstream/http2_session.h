@@ -1,0 +1,94 @@
+#pragma once
+
+// One client HTTP/2 connection (h2c with prior knowledge today). It owns the socket and the codec, turns codec
+// events into per-stream events, and owns one Http2Stream per open stream. Each stream owns its Exchange, so one
+// stream ending (RST_STREAM) cancels only that stream's upstream request. The connection ending cancels them all.
+//
+// Rapid Reset (CVE-2023-44487): a stream's request is dispatched to its Exchange only after the whole batch of
+// frames it arrived in was decoded, so a stream opened and reset in one read never creates upstream work; and a
+// connection that resets more than kResetBudget streams before their exchange completed gets
+// GOAWAY(ENHANCE_YOUR_CALM) and is closed.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "exchange/cancellation.h"
+#include "http2/server_codec.h"
+#include "net/socket_address.h"
+#include "util/libevent.h"
+
+namespace tether {
+
+class Worker;
+class Http2Stream;
+
+class Http2Session : private http2::ServerCodecCallbacks {
+ public:
+  // Takes over `bev`, whose input buffer starts with the client preface. `on_closed` is called once, when the
+  // connection is closed; the owner then deletes this session (deferred).
+  Http2Session(Worker& worker, util::BufferEventPtr bev, const net::SocketAddress& client,
+               std::function<void()> on_closed);
+  ~Http2Session() override;
+  Http2Session(const Http2Session&) = delete;
+  Http2Session& operator=(const Http2Session&) = delete;
+
+  void start();
+  // Worker shutdown: cancel every stream in flight and close.
+  void shutdown(CancelReason reason);
+
+  // Stream-facing.
+  Worker& worker() { return worker_; }
+  http2::ServerCodec& codec() { return codec_; }
+  const http2::ServerSettings& settings() const { return settings_; }
+  const net::SocketAddress& client() const { return client_; }
+  // Frames were queued: write them out on the next loop turn (never from inside the codec).
+  void scheduleFlush();
+  uint64_t resetsBeforeCompletion() const { return resets_before_completion_; }
+
+ private:
+  static void onRead(bufferevent*, void* arg);
+  static void onWrite(bufferevent*, void* arg);
+  static void onEvent(bufferevent*, short what, void* arg);
+  static void onFlush(evutil_socket_t, short, void* arg);
+  static void onIdle(evutil_socket_t, short, void* arg);
+
+  void handleRead();
+  void flush();
+  void dispatchPending();
+  void cancelAll(CancelReason reason, uint32_t h2_error);
+  void noteEarlyReset();
+  void updateIdleTimer();
+  void close();
+  Http2Stream* find(int32_t stream_id);
+
+  // http2::ServerCodecCallbacks
+  void onStreamBegin(int32_t stream_id) override;
+  bool onHeader(int32_t stream_id, std::string_view name, std::string_view value) override;
+  void onHeadersComplete(int32_t stream_id, bool trailers, bool end_stream) override;
+  void onData(int32_t stream_id, const uint8_t* data, size_t len) override;
+  void onRequestEnd(int32_t stream_id) override;
+  void onStreamReset(int32_t stream_id, uint32_t error_code) override;
+  void onStreamClose(int32_t stream_id, uint32_t error_code) override;
+  void onGoaway(uint32_t error_code) override;
+  size_t readResponseBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) override;
+
+  Worker& worker_;
+  net::SocketAddress client_;
+  util::BufferEventPtr bev_;
+  std::function<void()> on_closed_;
+  http2::ServerSettings settings_;
+  http2::ServerCodec codec_;
+  util::EventPtr flush_event_;
+  util::EventPtr idle_timer_;
+  std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
+  std::vector<int32_t> pending_dispatch_;  // heads complete in the current read, dispatched after it
+  uint64_t resets_before_completion_ = 0;
+  uint64_t streams_opened_ = 0;
+  bool closing_ = false;  // GOAWAY queued: close once it is written
+  bool closed_ = false;
+};
+
+}  // namespace tether
