@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 
 #include "support/socket_io.h"
@@ -177,6 +178,54 @@ bool TetherInstance::waitForLogLine(std::string_view needle, std::chrono::millis
   return findLogLine({std::string(needle)}, timeout).has_value();
 }
 
+std::vector<std::string> TetherInstance::logLinesWith(const std::vector<std::string>& needles) const {
+  std::vector<std::string> out;
+  for (auto& line : logLines()) {
+    const bool all = std::all_of(needles.begin(), needles.end(),
+                                 [&](const std::string& needle) { return line.find(needle) != std::string::npos; });
+    if (all) out.push_back(std::move(line));
+  }
+  return out;
+}
+
+size_t TetherInstance::waitForLogLineCount(const std::vector<std::string>& needles, size_t n,
+                                           std::chrono::milliseconds timeout) const {
+  const Deadline deadline = deadlineAfter(timeout);
+  while (true) {
+    const size_t count = logLinesWith(needles).size();
+    if (count >= n || Clock::now() >= deadline) return count;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::vector<JsonValue> TetherInstance::logEvents(std::string_view event, std::string_view request_id) const {
+  std::vector<std::string> needles{"\"" + std::string(event) + "\""};
+  if (!request_id.empty()) needles.push_back(std::string(request_id));
+  std::vector<JsonValue> out;
+  for (const auto& line : logLinesWith(needles)) {
+    std::string error;
+    auto value = parseJson(line, &error);
+    if (!value) {
+      ADD_FAILURE() << "log line is not valid JSON (" << error << "): " << line;
+      continue;
+    }
+    if (value->str("event") != event) continue;
+    if (!request_id.empty() && value->str("request_id") != request_id) continue;
+    out.push_back(std::move(*value));
+  }
+  return out;
+}
+
+std::vector<JsonValue> TetherInstance::waitForLogEvents(std::string_view event, std::string_view request_id,
+                                                        size_t n, std::chrono::milliseconds timeout) const {
+  const Deadline deadline = deadlineAfter(timeout);
+  while (true) {
+    auto events = logEvents(event, request_id);
+    if (events.size() >= n || Clock::now() >= deadline) return events;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // ---- small helpers ---------------------------------------------------------------------------
 
 std::string getRequest(std::string_view target, std::string_view extra_headers) {
@@ -200,6 +249,321 @@ std::optional<std::string> find32Hex(std::string_view text) {
     run = 0;
   }
   return std::nullopt;
+}
+
+// ---- JSON ------------------------------------------------------------------------------------
+
+namespace {
+
+class JsonParser {
+ public:
+  explicit JsonParser(std::string_view text) : text_(text) {}
+
+  std::optional<JsonValue> parseDocument(std::string* error) {
+    JsonValue value;
+    skipSpace();
+    const bool ok = parseValue(value, 0) && (skipSpace(), pos_ == text_.size() || fail("trailing characters"));
+    if (!ok) {
+      if (error) *error = "at offset " + std::to_string(pos_) + ": " + error_;
+      return std::nullopt;
+    }
+    return value;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  bool fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+    return false;
+  }
+  void skipSpace() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool literal(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) return fail("invalid literal");
+    pos_ += word.size();
+    return true;
+  }
+
+  bool parseValue(JsonValue& out, int depth) {
+    if (depth > kMaxDepth) return fail("nested too deeply");
+    if (pos_ >= text_.size()) return fail("unexpected end");
+    switch (text_[pos_]) {
+      case '{': return parseObject(out, depth);
+      case '[': return parseArray(out, depth);
+      case '"': out.kind = JsonValue::Kind::kString; return parseString(out.text);
+      case 't': out.kind = JsonValue::Kind::kBool; out.boolean = true; return literal("true");
+      case 'f': out.kind = JsonValue::Kind::kBool; out.boolean = false; return literal("false");
+      case 'n': out.kind = JsonValue::Kind::kNull; return literal("null");
+      default: return parseNumber(out);
+    }
+  }
+
+  bool parseObject(JsonValue& out, int depth) {
+    out.kind = JsonValue::Kind::kObject;
+    ++pos_;  // {
+    skipSpace();
+    if (pos_ < text_.size() && text_[pos_] == '}') {
+      ++pos_;
+      return true;
+    }
+    while (true) {
+      skipSpace();
+      if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a member name");
+      std::string key;
+      if (!parseString(key)) return false;
+      if (out.find(key) != nullptr) return fail("duplicate key \"" + key + "\"");
+      skipSpace();
+      if (pos_ >= text_.size() || text_[pos_] != ':') return fail("expected ':'");
+      ++pos_;
+      skipSpace();
+      JsonValue value;
+      if (!parseValue(value, depth + 1)) return false;
+      out.members.emplace_back(std::move(key), std::move(value));
+      skipSpace();
+      if (pos_ < text_.size() && text_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < text_.size() && text_[pos_] == '}') {
+        ++pos_;
+        return true;
+      }
+      return fail("expected ',' or '}'");
+    }
+  }
+
+  bool parseArray(JsonValue& out, int depth) {
+    out.kind = JsonValue::Kind::kArray;
+    ++pos_;  // [
+    skipSpace();
+    if (pos_ < text_.size() && text_[pos_] == ']') {
+      ++pos_;
+      return true;
+    }
+    while (true) {
+      skipSpace();
+      JsonValue value;
+      if (!parseValue(value, depth + 1)) return false;
+      out.items.push_back(std::move(value));
+      skipSpace();
+      if (pos_ < text_.size() && text_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < text_.size() && text_[pos_] == ']') {
+        ++pos_;
+        return true;
+      }
+      return fail("expected ',' or ']'");
+    }
+  }
+
+  static void appendUtf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  bool hex4(uint32_t& out) {
+    if (pos_ + 4 > text_.size()) return fail("short \\u escape");
+    out = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = text_[pos_++];
+      out <<= 4;
+      if (c >= '0' && c <= '9') {
+        out |= static_cast<uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        out |= static_cast<uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        out |= static_cast<uint32_t>(c - 'A' + 10);
+      } else {
+        return fail("bad \\u escape");
+      }
+    }
+    return true;
+  }
+
+  // Validates UTF-8 (no overlongs, no surrogates) of the sequence starting at pos_; copies it.
+  bool copyUtf8(std::string& out) {
+    const auto byte = [&](size_t i) { return static_cast<unsigned char>(text_[i]); };
+    const unsigned char lead = byte(pos_);
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      len = 2, cp = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      len = 3, cp = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      len = 4, cp = lead & 0x07;
+    } else {
+      return fail("invalid UTF-8");
+    }
+    if (pos_ + len > text_.size()) return fail("truncated UTF-8");
+    for (size_t i = 1; i < len; ++i) {
+      if ((byte(pos_ + i) & 0xC0) != 0x80) return fail("invalid UTF-8");
+      cp = (cp << 6) | (byte(pos_ + i) & 0x3F);
+    }
+    const uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("invalid UTF-8");
+    out.append(text_.substr(pos_, len));
+    pos_ += len;
+    return true;
+  }
+
+  bool parseString(std::string& out) {
+    ++pos_;  // opening quote
+    while (true) {
+      if (pos_ >= text_.size()) return fail("unterminated string");
+      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
+      if (c < 0x20) return fail("unescaped control character in string");
+      if (c >= 0x80) {
+        if (!copyUtf8(out)) return false;
+        continue;
+      }
+      ++pos_;
+      if (c != '\\') {
+        out.push_back(static_cast<char>(c));
+        continue;
+      }
+      if (pos_ >= text_.size()) return fail("unterminated escape");
+      const char e = text_[pos_++];
+      switch (e) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '/': out.push_back('/'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+          uint32_t cp = 0;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            uint32_t low = 0;
+            if (text_.substr(pos_, 2) != "\\u" || (pos_ += 2, !hex4(low)) || low < 0xDC00 || low > 0xDFFF) {
+              return fail("unpaired surrogate");
+            }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return fail("unpaired surrogate");
+          }
+          appendUtf8(out, cp);
+          break;
+        }
+        default: return fail("invalid escape");
+      }
+    }
+  }
+
+  bool parseNumber(JsonValue& out) {
+    const size_t start = pos_;
+    const auto digit = [&] { return pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9'; };
+    if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+    if (!digit()) return fail("invalid value");
+    if (text_[pos_] == '0') {
+      ++pos_;
+    } else {
+      while (digit()) ++pos_;
+    }
+    bool integral = true;
+    if (pos_ < text_.size() && text_[pos_] == '.') {
+      integral = false;
+      ++pos_;
+      if (!digit()) return fail("digit expected after '.'");
+      while (digit()) ++pos_;
+    }
+    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+      integral = false;
+      ++pos_;
+      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
+      if (!digit()) return fail("digit expected in exponent");
+      while (digit()) ++pos_;
+    }
+    out.kind = JsonValue::Kind::kNumber;
+    out.text.assign(text_.substr(start, pos_ - start));
+    if (integral) {
+      const auto [ptr, ec] = std::from_chars(out.text.data(), out.text.data() + out.text.size(), out.int_value);
+      out.integer = ec == std::errc() && ptr == out.text.data() + out.text.size();
+    }
+    return true;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+}  // namespace
+
+const JsonValue* JsonValue::find(std::string_view key) const {
+  if (kind != Kind::kObject) return nullptr;
+  for (const auto& [name, value] : members) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> JsonValue::str(std::string_view key) const {
+  const JsonValue* v = find(key);
+  return v != nullptr && v->isString() ? std::optional<std::string>(v->text) : std::nullopt;
+}
+
+std::optional<int64_t> JsonValue::integerAt(std::string_view key) const {
+  const JsonValue* v = find(key);
+  return v != nullptr && v->isInt() ? std::optional<int64_t>(v->int_value) : std::nullopt;
+}
+
+std::optional<bool> JsonValue::boolAt(std::string_view key) const {
+  const JsonValue* v = find(key);
+  return v != nullptr && v->isBool() ? std::optional<bool>(v->boolean) : std::nullopt;
+}
+
+std::optional<JsonValue> parseJson(std::string_view text, std::string* error) {
+  return JsonParser(text).parseDocument(error);
+}
+
+// ---- sockets ---------------------------------------------------------------------------------
+
+int countTimeWaitTo(uint16_t remote_port) {
+  int count = 0;
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // "  sl  local_address rem_address   st ..." with addresses as HEXIP:HEXPORT
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      if (!(fields >> slot >> local >> remote >> state)) continue;
+      const auto colon = remote.rfind(':');
+      if (colon == std::string::npos || state != "06") continue;
+      unsigned port = 0;
+      const auto [ptr, ec] = std::from_chars(remote.data() + colon + 1, remote.data() + remote.size(), port, 16);
+      if (ec == std::errc() && port == remote_port) ++count;
+    }
+  }
+  return count;
 }
 
 // ---- process statistics -----------------------------------------------------------------------

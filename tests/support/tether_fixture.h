@@ -28,6 +28,8 @@ namespace tether::testing {
 // YAML settings of one map, as written: {"connect_timeout", "1s"}, {"cancellation", "{mode: ignore}"}.
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
+struct JsonValue;
+
 // What goes into the generated config. Listener, admin and log are always added by TetherInstance.
 struct TetherOptions {
   struct Upstream {
@@ -92,6 +94,18 @@ class TetherInstance {
   std::optional<std::string> findLogLine(const std::vector<std::string>& needles,
                                          std::chrono::milliseconds timeout) const;
 
+  // Log lines that contain all of `needles` (substring match), in file order.
+  std::vector<std::string> logLinesWith(const std::vector<std::string>& needles) const;
+  // Waits until at least `n` log lines contain all of `needles`; returns how many there are then.
+  size_t waitForLogLineCount(const std::vector<std::string>& needles, size_t n,
+                             std::chrono::milliseconds timeout) const;
+  // The log lines whose "event" is `event` (and whose "request_id" is `request_id`, unless
+  // empty), parsed. A line that is not valid JSON adds a test failure and is skipped.
+  std::vector<JsonValue> logEvents(std::string_view event, std::string_view request_id = {}) const;
+  // As logEvents(), waiting up to `timeout` until there are at least `n`.
+  std::vector<JsonValue> waitForLogEvents(std::string_view event, std::string_view request_id, size_t n,
+                                          std::chrono::milliseconds timeout) const;
+
   // SIGTERM, then waits (SIGKILL after 5 s); returns the exit code (128 + signal if killed).
   int stop();
 
@@ -121,6 +135,37 @@ std::string getRequest(std::string_view target, std::string_view extra_headers =
 // The first run of exactly 32 hex digits in `text`, if any.
 std::optional<std::string> find32Hex(std::string_view text);
 bool isHex32(std::string_view text);
+
+// A JSON value from a strict RFC 8259 parser (enough to check log lines field by field).
+struct JsonValue {
+  enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
+  Kind kind = Kind::kNull;
+  bool boolean = false;
+  std::string text;        // kString: the decoded string; kNumber: the number as written
+  bool integer = false;    // kNumber without fraction or exponent that fits in int64_t
+  int64_t int_value = 0;   // when `integer`
+  std::vector<JsonValue> items;                              // kArray
+  std::vector<std::pair<std::string, JsonValue>> members;  // kObject, in order
+
+  // The member called `key` of an object, or null if absent (or not an object).
+  const JsonValue* find(std::string_view key) const;
+  bool isNull() const { return kind == Kind::kNull; }
+  bool isString() const { return kind == Kind::kString; }
+  bool isInt() const { return kind == Kind::kNumber && integer; }
+  bool isBool() const { return kind == Kind::kBool; }
+  // Convenience accessors for a member: nullopt if absent or of another type.
+  std::optional<std::string> str(std::string_view key) const;
+  std::optional<int64_t> integerAt(std::string_view key) const;
+  std::optional<bool> boolAt(std::string_view key) const;
+};
+
+// Parses exactly one JSON value spanning all of `text` (surrounding whitespace allowed).
+// nullopt with `error` (position and cause) if `text` is not valid JSON or has duplicate keys.
+std::optional<JsonValue> parseJson(std::string_view text, std::string* error = nullptr);
+
+// Sockets in TIME_WAIT in this network namespace (/proc/net/tcp and tcp6) whose remote port is
+// `remote_port`: the side that closed first towards a server listening on that port.
+int countTimeWaitTo(uint16_t remote_port);
 
 // Resident set size of a process in KiB (VmRSS), 0 if unreadable.
 uint64_t rssKiB(pid_t pid);

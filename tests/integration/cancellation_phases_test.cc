@@ -1,0 +1,723 @@
+// The real tether binary cancels upstream work when its client leaves, in every phase of an
+// exchange, whether the client closes (FIN) or resets (RST): one request_cancelled line with phase,
+// reason and status 499, the upstream connection closed at once and never reused. Also: the route
+// deadline (504) and the deadline header, and what must NOT count as a cancellation (pipelining,
+// an idle keep-alive connection closing, a plain request).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/raw_client.h"
+#include "support/socket_io.h"
+#include "support/test_env.h"
+#include "support/test_upstream.h"
+#include "support/tether_fixture.h"
+
+namespace tether::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Reply = TestUpstream::Reply;
+using Clock = std::chrono::steady_clock;
+
+// The upstream must notice the client's departure within this, measured from the client's close.
+constexpr auto kCloseBound = 500ms;
+
+enum class Leave { kFin, kRst };
+
+const char* reasonFor(Leave how) { return how == Leave::kFin ? "client_closed" : "client_reset"; }
+
+// Closes the client as `how` says and returns when it did. A FIN on a socket with unread response
+// bytes would go out as an RST, so a client that is receiving shuts down its sending side instead.
+Clock::time_point leave(RawClient& client, Leave how, bool receiving = false) {
+  const auto now = Clock::now();
+  if (how == Leave::kRst) {
+    client.closeWithRst();
+  } else if (receiving) {
+    client.shutdownWrite();
+  } else {
+    client.close();
+  }
+  return now;
+}
+
+std::string dumpLog(const TetherInstance& tether) {
+  std::string all;
+  for (const auto& line : tether.logLines()) all += line + "\n";
+  return all;
+}
+
+// Log lines other than the "startup" line tether writes once it listens.
+size_t requestLogLines(const TetherInstance& tether) {
+  size_t n = 0;
+  for (const auto& line : tether.logLines()) {
+    if (line.find("\"event\":\"startup\"") == std::string::npos) ++n;
+  }
+  return n;
+}
+
+// The `n`-th upstream connection closes within kCloseBound of `left`.
+void expectUpstreamClosedSoon(const TestUpstream& upstream, int n, Clock::time_point left) {
+  ASSERT_TRUE(upstream.waitForConnectionClosed(n, 3s)) << "the upstream connection was not closed";
+  const auto closed_at = upstream.lastCloseTime();
+  ASSERT_TRUE(closed_at);
+  EXPECT_GE(*closed_at, left) << "closed before the client left";
+  EXPECT_LT(*closed_at - left, kCloseBound)
+      << "upstream noticed after "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(*closed_at - left).count() << " ms";
+}
+
+// The fields every request_cancelled line of a client departure carries.
+void expectCancelledLine(const JsonValue& line, const std::string& id, const std::string& phase,
+                         const std::string& reason, int status) {
+  EXPECT_EQ(line.str("event"), "request_cancelled");
+  EXPECT_EQ(line.str("request_id"), id);
+  EXPECT_EQ(line.str("phase"), phase);
+  EXPECT_EQ(line.str("reason"), reason);
+  EXPECT_EQ(line.integerAt("status"), status);
+}
+
+// A request after a cancellation: it gets a 200 over a NEW upstream connection (the cancelled one
+// was not pooled), and its request_completed line is a barrier: every line the cancellation wrote
+// on this (single) worker is in the log once it is.
+void expectNextRequestUsesNewConnection(const TetherInstance& tether, const TestUpstream& upstream,
+                                        const std::string& id) {
+  const int accepted_before = upstream.acceptedConnections();
+  const size_t requests_before = upstream.requests().size();
+  upstream.waitForConnectionClosed(accepted_before, 1s);
+  RawClient next;
+  ASSERT_TRUE(next.connect(tether.port()));
+  ASSERT_TRUE(next.send(getRequest("/next", "X-Request-Id: " + id + "\r\n")));
+  const auto response = next.readResponse(5s);
+  ASSERT_TRUE(response) << "tether did not answer after the cancellation";
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(upstream.acceptedConnections(), accepted_before + 1) << "a cancelled upstream connection was reused";
+  const auto requests = upstream.requests();
+  ASSERT_EQ(requests.size(), requests_before + 1);
+  EXPECT_EQ(requests.back().connection, accepted_before + 1);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", id, 1, 3s).size(), 1u) << dumpLog(tether);
+}
+
+// Exactly one request_cancelled line for `id`, and `total` request_cancelled lines in all.
+JsonValue expectOneCancellation(const TetherInstance& tether, const std::string& id, size_t total = 1) {
+  const auto lines = tether.logEvents("request_cancelled", id);
+  EXPECT_EQ(lines.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), total) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
+  return lines.empty() ? JsonValue{} : lines.front();
+}
+
+Reply delayed(std::chrono::milliseconds delay) {
+  Reply reply;
+  reply.delay = delay;
+  reply.body = "slow";
+  return reply;
+}
+
+// ---- reading_request: the upstream accepted and reads a body that never ends -------------------
+
+void runReadingRequest(Leave how) {
+  TestUpstream upstream;
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+  const std::string id = std::string("reading-") + (how == Leave::kFin ? "fin" : "rst");
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: " + id +
+                          "\r\nContent-Length: 1000\r\n\r\n0123456789"));
+  const Deadline accepted = deadlineAfter(3s);
+  while (upstream.acceptedConnections() < 1 && Clock::now() < accepted) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(upstream.acceptedConnections(), 1) << "tether did not connect while the body was arriving";
+  std::this_thread::sleep_for(100ms);  // the head and the 10 bytes reach the upstream
+  const auto left = leave(client, how);
+
+  expectUpstreamClosedSoon(upstream, 1, left);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 3s).size(), 1u) << dumpLog(tether);
+  expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
+  const auto line = expectOneCancellation(tether, id);
+  expectCancelledLine(line, id, "reading_request", reasonFor(how), 499);
+  EXPECT_EQ(line.str("method"), "POST");
+  EXPECT_EQ(line.integerAt("bytes_received"), 10);
+  EXPECT_EQ(line.integerAt("bytes_sent"), 0);
+  // The unfinished request never reached the upstream's handler.
+  const auto requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].target, "/next");
+}
+
+TEST(CancellationPhases, H1ClientFinReadingRequest_ClosesH1Upstream) { runReadingRequest(Leave::kFin); }
+TEST(CancellationPhases, H1ClientRstReadingRequest_ClosesH1Upstream) { runReadingRequest(Leave::kRst); }
+
+// ---- connecting (queued): the only allowed connection is busy -----------------------------------
+
+void runQueued(Leave how) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    return request.target == "/busy" ? delayed(5s) : delayed(0ms);
+  });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}, {{"max_connections_per_endpoint", "1"}}));
+  const std::string suffix = how == Leave::kFin ? "fin" : "rst";
+  const std::string busy_id = "busy-" + suffix;
+  const std::string id = "queued-" + suffix;
+
+  RawClient busy;
+  ASSERT_TRUE(busy.connect(tether.port()));
+  ASSERT_TRUE(busy.send(getRequest("/busy", "X-Request-Id: " + busy_id + "\r\n")));
+  ASSERT_TRUE(upstream.waitForRequests(1, 3s));
+
+  RawClient queued;
+  ASSERT_TRUE(queued.connect(tether.port()));
+  ASSERT_TRUE(queued.send(getRequest("/queued", "X-Request-Id: " + id + "\r\n")));
+  std::this_thread::sleep_for(200ms);  // tether parses it and queues it behind /busy
+  leave(queued, how);
+
+  const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 3s);
+  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  expectCancelledLine(lines[0], id, "connecting", reasonFor(how), 499);
+  ASSERT_TRUE(lines[0].find("endpoint"));
+  EXPECT_TRUE(lines[0].find("endpoint")->isNull());
+  ASSERT_TRUE(lines[0].find("upstream_elapsed_ms"));
+  EXPECT_TRUE(lines[0].find("upstream_elapsed_ms")->isNull());
+  // Dropping the queued request left the busy one alone.
+  EXPECT_EQ(upstream.closedConnections(), 0);
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+
+  // The busy client leaves too: its connection closes, and the queued request must not take it.
+  const auto left = leave(busy, how);
+  expectUpstreamClosedSoon(upstream, 1, left);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", busy_id, 1, 3s).size(), 1u) << dumpLog(tether);
+  expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
+  expectOneCancellation(tether, id, 2);
+  const auto requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].target, "/busy");
+  EXPECT_EQ(requests[1].target, "/next") << "the cancelled queued request reached the upstream";
+}
+
+TEST(CancellationPhases, H1ClientFinQueuedForConnection_NeverReachesH1Upstream) { runQueued(Leave::kFin); }
+TEST(CancellationPhases, H1ClientRstQueuedForConnection_NeverReachesH1Upstream) { runQueued(Leave::kRst); }
+
+// ---- connecting (connect in progress): the upstream's accept queue is full, the SYN is dropped ---
+
+int countSynSentTo(uint16_t port) {
+  int count = 0;
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    FILE* f = std::fopen(path, "r");
+    if (f == nullptr) continue;
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      unsigned remote_port = 0, state = 0;
+      char local[128], remote[128];
+      if (std::sscanf(line, "%*d: %127s %127s %x", local, remote, &state) != 3) continue;
+      const char* colon = std::strrchr(remote, ':');
+      if (colon == nullptr || std::sscanf(colon + 1, "%x", &remote_port) != 1) continue;
+      if (state == 0x02 && remote_port == port) ++count;  // TCP_SYN_SENT
+    }
+    std::fclose(f);
+  }
+  return count;
+}
+
+void runConnectInProgress(Leave how) {
+  // A listener that never accepts, with a backlog of 0: once one connection waits in its accept
+  // queue, further SYNs are dropped and tether's connect hangs.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = connectLoopback(port, deadlineAfter(300ms));
+    if (fd >= 0) fillers.push_back(fd);
+  }
+  ASSERT_FALSE(fillers.empty());
+  ASSERT_LT(fillers.size(), 3u) << "the accept queue never filled up";
+
+  const std::string id = std::string("connect-") + (how == Leave::kFin ? "fin" : "rst");
+  {
+    TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(port)}, {{"connect_timeout", "10s"}}));
+    RawClient client;
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(client.send(getRequest("/hang", "X-Request-Id: " + id + "\r\n")));
+    const Deadline syn = deadlineAfter(3s);
+    while (countSynSentTo(port) < 1 && Clock::now() < syn) std::this_thread::sleep_for(10ms);
+    ASSERT_GE(countSynSentTo(port), 1) << "tether's connect did not hang";
+    leave(client, how);
+
+    const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 3s);
+    ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+    expectCancelledLine(lines[0], id, "connecting", reasonFor(how), 499);
+    ASSERT_TRUE(lines[0].find("endpoint"));
+    EXPECT_TRUE(lines[0].find("endpoint")->isNull());
+    ASSERT_TRUE(lines[0].find("upstream_elapsed_ms"));
+    EXPECT_TRUE(lines[0].find("upstream_elapsed_ms")->isNull());
+    // The half-open connect is abandoned, not left to time out.
+    const Deadline gone = deadlineAfter(kCloseBound);
+    while (countSynSentTo(port) > 0 && Clock::now() < gone) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(countSynSentTo(port), 0) << "tether kept connecting for a client that left";
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  }
+  for (const int fd : fillers) ::close(fd);
+  ::close(listener);
+}
+
+TEST(CancellationPhases, H1ClientFinConnectInProgress_AbandonsH1UpstreamConnect) {
+  runConnectInProgress(Leave::kFin);
+}
+TEST(CancellationPhases, H1ClientRstConnectInProgress_AbandonsH1UpstreamConnect) {
+  runConnectInProgress(Leave::kRst);
+}
+
+// ---- reading_request under back-pressure: tether stopped reading the client ---------------------
+
+// CPU time (user + system) a process has used, from /proc/<pid>/stat.
+std::chrono::milliseconds cpuTime(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return std::chrono::milliseconds(0);
+  char buf[1024];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may contain spaces
+  unsigned long utime = 0, stime = 0;
+  if (p == nullptr ||
+      std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
+    return std::chrono::milliseconds(0);
+  }
+  return std::chrono::milliseconds((utime + stime) * 1000 / static_cast<unsigned long>(sysconf(_SC_CLK_TCK)));
+}
+
+// The upstream accepts but never reads: its buffers fill, tether pauses reading the client's body
+// (bounded memory), and then the client resets. Nothing is being read from the client socket at
+// that moment, yet the reset must still cancel the upload.
+TEST(CancellationPhases, H1ClientRstWhileRequestBodyBackpressured_ClosesH1Upstream) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
+
+  int upstream_fd = -1;
+  {
+    TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(port)}));
+    RawClient client;
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: paused-rst\r\n"
+                            "Content-Length: 1073741824\r\n\r\n"));
+    pollfd pfd{listener, POLLIN, 0};
+    ASSERT_EQ(poll(&pfd, 1, 3000), 1) << "tether did not connect upstream";
+    upstream_fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    ASSERT_GE(upstream_fd, 0);
+
+    // Push body until every buffer on the way is full and the client's writes stall.
+    const std::string chunk(64 * 1024, 'b');
+    uint64_t pushed = 0;
+    while (pushed < (256ull << 20) && client.send(chunk, 300ms)) pushed += chunk.size();
+    ASSERT_LT(pushed, 256ull << 20) << "tether never applied back-pressure";
+    std::this_thread::sleep_for(100ms);
+
+    const auto cpu_before = cpuTime(tether.pid());
+    const auto left = Clock::now();
+    client.closeWithRst();
+
+    pollfd up{upstream_fd, POLLRDHUP, 0};
+    const int ready = poll(&up, 1, 2000);
+    const auto noticed = Clock::now();
+    EXPECT_EQ(ready, 1) << "the upstream connection stayed open after the client reset";
+    if (ready == 1) EXPECT_LT(noticed - left, kCloseBound);
+    const auto lines = tether.waitForLogEvents("request_cancelled", "paused-rst", 1, 1s);
+    ASSERT_EQ(lines.size(), 1u) << "the reset of a back-pressured client went unnoticed\n" << dumpLog(tether);
+    expectCancelledLine(lines[0], "paused-rst", "reading_request", "client_reset", 499);
+    // Noticing must not cost a spinning event loop either.
+    std::this_thread::sleep_for(500ms);
+    EXPECT_LT(cpuTime(tether.pid()) - cpu_before, 300ms) << "tether burns CPU after the client reset";
+  }
+  if (upstream_fd >= 0) ::close(upstream_fd);
+  ::close(listener);
+}
+
+// ---- awaiting_response with a full input buffer of pipelined bytes ------------------------------
+
+// Bytes waiting unread in the receive queue of the socket 127.0.0.1:<local_port> <-> :<remote_port>
+// (/proc/net/tcp rx_queue), -1 if there is no such socket.
+long receiveQueue(uint16_t local_port, uint16_t remote_port) {
+  FILE* f = std::fopen("/proc/net/tcp", "r");
+  if (f == nullptr) return -1;
+  char line[512];
+  long found = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned local = 0, remote = 0, state = 0;
+    unsigned long tx = 0, rx = 0;
+    if (std::sscanf(line, "%*d: %*8x:%x %*8x:%x %x %lx:%lx", &local, &remote, &state, &tx, &rx) == 5 &&
+        local == local_port && remote == remote_port) {
+      found = static_cast<long>(rx);
+    }
+  }
+  std::fclose(f);
+  return found;
+}
+
+uint16_t localPort(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  return ntohs(addr.sin_port);
+}
+
+// Bytes the client has written that its kernel has not yet handed to the peer (SIOCOUTQ).
+int unsentBytes(int fd) {
+  int n = -1;
+  return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
+// The client pipelines more than tether buffers (64 KiB) behind a slow request, so tether has stopped
+// reading its socket; the departure must still be seen. The backlog is small enough to fit in
+// tether's socket receive buffer: a FIN queued behind bytes the peer has no window for could not be
+// seen by anyone (the RST, which needs no window, is then the only signal).
+void runPipelinedBacklog(Leave how) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    return request.target == "/slow" ? delayed(5s) : delayed(0ms);
+  });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+  const std::string id = std::string("backlog-") + (how == Leave::kFin ? "fin" : "rst");
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  std::string backlog;
+  while (backlog.size() < 96 * 1024) backlog += getRequest("/queued-behind", "X-Pad: " + std::string(1000, 'p') + "\r\n");
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: " + id + "\r\n") + backlog));
+  ASSERT_TRUE(upstream.waitForRequests(1, 3s));
+  const Deadline flushed = deadlineAfter(1s);
+  while (unsentBytes(client.fd()) != 0 && Clock::now() < flushed) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(unsentBytes(client.fd()), 0) << "the backlog did not fit into tether's receive buffer";
+  std::this_thread::sleep_for(100ms);
+  EXPECT_GT(receiveQueue(tether.port(), localPort(client.fd())), 0) << "tether was still reading the client";
+  const auto left = leave(client, how);
+
+  expectUpstreamClosedSoon(upstream, 1, left);
+  const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 2s);
+  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  expectCancelledLine(lines[0], id, "awaiting_response", reasonFor(how), 499);
+  // Nothing of the backlog was forwarded: the connection ended with the cancelled request.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(upstream.requests().size(), 1u);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+}
+
+TEST(CancellationPhases, H1ClientFinBehindPipelinedBacklog_ClosesH1Upstream) { runPipelinedBacklog(Leave::kFin); }
+TEST(CancellationPhases, H1ClientRstBehindPipelinedBacklog_ClosesH1Upstream) { runPipelinedBacklog(Leave::kRst); }
+
+// ---- awaiting_response: the upstream works 5 s on a GET ----------------------------------------
+
+void runAwaitingResponse(Leave how) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    return request.target == "/slow" ? delayed(5s) : delayed(0ms);
+  });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+  const std::string id = std::string("awaiting-") + (how == Leave::kFin ? "fin" : "rst");
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: " + id + "\r\n")));
+  ASSERT_TRUE(upstream.waitForRequests(1, 3s));
+  std::this_thread::sleep_for(50ms);
+  const auto left = leave(client, how);
+
+  expectUpstreamClosedSoon(upstream, 1, left);
+  EXPECT_EQ(upstream.requestsServed(), 0);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 3s).size(), 1u) << dumpLog(tether);
+  expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
+  const auto line = expectOneCancellation(tether, id);
+  expectCancelledLine(line, id, "awaiting_response", reasonFor(how), 499);
+  EXPECT_EQ(line.str("endpoint"), upstream.address());
+  ASSERT_TRUE(line.integerAt("upstream_elapsed_ms"));
+  EXPECT_GE(*line.integerAt("upstream_elapsed_ms"), 40);
+  EXPECT_EQ(line.integerAt("bytes_sent"), 0);
+}
+
+TEST(CancellationPhases, H1ClientFinAwaitingResponse_ClosesH1Upstream) { runAwaitingResponse(Leave::kFin); }
+TEST(CancellationPhases, H1ClientRstAwaitingResponse_ClosesH1Upstream) { runAwaitingResponse(Leave::kRst); }
+
+// ---- streaming_response: 50 MiB trickling at ~1.6 MB/s -------------------------------------------
+
+void runStreamingResponse(Leave how) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    Reply reply;
+    if (request.target == "/stream") {
+      reply.stream_bytes = 50ull << 20;
+      reply.stream_interval = 10ms;
+    } else {
+      reply.body = "ok";
+    }
+    return reply;
+  });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+  const std::string id = std::string("streaming-") + (how == Leave::kFin ? "fin" : "rst");
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/stream", "X-Request-Id: " + id + "\r\n")));
+  std::string received;
+  const Deadline deadline = deadlineAfter(5s);
+  size_t head_end = std::string::npos;
+  while (Clock::now() < deadline) {
+    received += client.recvSome(500ms);
+    head_end = received.find("\r\n\r\n");
+    if (head_end != std::string::npos && received.size() >= head_end + 4 + 32 * 1024) break;
+  }
+  ASSERT_NE(head_end, std::string::npos) << "no response head";
+  ASSERT_EQ(received.compare(0, 12, "HTTP/1.1 200"), 0) << received.substr(0, 200);
+  ASSERT_GE(received.size(), head_end + 4 + 32 * 1024) << "the body did not start flowing";
+  const auto left = leave(client, how, /*receiving=*/true);
+
+  expectUpstreamClosedSoon(upstream, 1, left);
+  EXPECT_EQ(upstream.requestsServed(), 0);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 3s).size(), 1u) << dumpLog(tether);
+  expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
+  const auto line = expectOneCancellation(tether, id);
+  expectCancelledLine(line, id, "streaming_response", reasonFor(how), 499);
+  ASSERT_TRUE(line.integerAt("bytes_sent"));
+  EXPECT_GE(*line.integerAt("bytes_sent"), 32 * 1024);
+  EXPECT_LT(*line.integerAt("bytes_sent"), 50ll << 20);
+}
+
+TEST(CancellationPhases, H1ClientFinStreamingResponse_ClosesH1Upstream) { runStreamingResponse(Leave::kFin); }
+TEST(CancellationPhases, H1ClientRstStreamingResponse_ClosesH1Upstream) { runStreamingResponse(Leave::kRst); }
+
+// ---- route deadline --------------------------------------------------------------------------
+
+TEST(CancellationDeadline, H1ClientRouteTimeout_Returns504AndClosesH1Upstream) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    return request.target == "/slow" ? delayed(3s) : delayed(0ms);
+  });
+  TetherOptions options;
+  options.addUpstream("backend", {upstream.address()})
+      .addRoute("timed", "{path_prefix: /}", "backend", {{"timeout", "300ms"}});
+  TetherInstance tether(options);
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  const auto sent = Clock::now();
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: deadline-1\r\n")));
+  const auto response = client.readResponse(5s);
+  ASSERT_TRUE(response);
+  const auto answered = Clock::now();
+  EXPECT_EQ(response->status, 504);
+  EXPECT_GE(answered - sent, 280ms);
+  EXPECT_LT(answered - sent, 300ms + kCloseBound);
+  ASSERT_FALSE(response->body.empty());
+  EXPECT_EQ(response->body.front(), '{') << response->body;
+  EXPECT_NE(response->body.find("\"deadline-1\""), std::string::npos) << response->body;
+  ASSERT_TRUE(response->header("Content-Type"));
+  EXPECT_NE(response->header("Content-Type")->find("json"), std::string::npos);
+  const auto body = parseJson(response->body);
+  ASSERT_TRUE(body) << "504 body is not JSON: " << response->body;
+  EXPECT_EQ(body->str("error"), "gateway_timeout");
+  EXPECT_EQ(body->integerAt("status"), 504);
+  EXPECT_EQ(body->str("message"), "route timeout exceeded");
+  EXPECT_EQ(body->str("request_id"), "deadline-1");
+
+  // The upstream learns within the bound of the deadline (sent + 300 ms).
+  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 3s));
+  ASSERT_TRUE(upstream.lastCloseTime());
+  EXPECT_LT(*upstream.lastCloseTime() - (sent + 300ms), kCloseBound);
+  EXPECT_GE(*upstream.lastCloseTime() - sent, 280ms);
+  EXPECT_EQ(upstream.requestsServed(), 0);
+
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "deadline-1", 1, 3s).size(), 1u) << dumpLog(tether);
+  expectNextRequestUsesNewConnection(tether, upstream, "deadline-1-next");
+  const auto line = expectOneCancellation(tether, "deadline-1");
+  expectCancelledLine(line, "deadline-1", "awaiting_response", "deadline_exceeded", 504);
+  EXPECT_TRUE(tether.logEvents("request_completed", "deadline-1").empty()) << dumpLog(tether);
+}
+
+// "X-Request-Timeout-Ms: <remaining ms>" exactly once, an integer in [0, timeout].
+int64_t deadlineHeaderValue(const RecordedRequest& request) {
+  int count = 0;
+  std::string value;
+  for (const auto& [name, v] : request.headers) {
+    if (equalsIgnoreCase(name, "X-Request-Timeout-Ms")) {
+      ++count;
+      value = v;
+    }
+  }
+  EXPECT_EQ(count, 1) << "deadline header missing or repeated";
+  EXPECT_FALSE(value.empty());
+  EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << "not an integer: " << value;
+  if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int64_t ms = std::stoll(value);
+  EXPECT_GE(ms, 0);
+  EXPECT_LE(ms, 5000);
+  return ms;
+}
+
+TEST(CancellationDeadline, H1ClientDeadlineHeader_H1UpstreamSeesRemainingBudget) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    return request.target == "/hold" ? delayed(1000ms) : delayed(0ms);
+  });
+  TetherOptions options;
+  options.addUpstream("backend", {upstream.address()}, {{"max_connections_per_endpoint", "1"}})
+      .addRoute("timed", "{path_prefix: /}", "backend",
+                {{"timeout", "5s"}, {"deadline_header", "X-Request-Timeout-Ms"}});
+  TetherInstance tether(options);
+
+  // Straight through: nearly the whole budget is left.
+  RawClient first;
+  ASSERT_TRUE(first.connect(tether.port()));
+  // A client's own header of that name never reaches the upstream: only tether's value does.
+  ASSERT_TRUE(first.send(getRequest("/direct", "X-Request-Timeout-Ms: 999999\r\n")));
+  const auto direct = first.readResponse(5s);
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->status, 200);
+  ASSERT_EQ(upstream.requests().size(), 1u);
+  const int64_t direct_ms = deadlineHeaderValue(upstream.requests()[0]);
+  EXPECT_GE(direct_ms, 4000) << "the whole budget was not sent for an immediate request";
+
+  // Queued ~1 s behind /hold (one connection allowed): the header carries what is left, not 5000.
+  RawClient hold;
+  ASSERT_TRUE(hold.connect(tether.port()));
+  ASSERT_TRUE(hold.send(getRequest("/hold")));
+  ASSERT_TRUE(upstream.waitForRequests(2, 3s));
+  RawClient queued;
+  ASSERT_TRUE(queued.connect(tether.port()));
+  ASSERT_TRUE(queued.send(getRequest("/queued")));
+  ASSERT_TRUE(hold.readResponse(5s));
+  const auto response = queued.readResponse(5s);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  const auto requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[2].target, "/queued");
+  const int64_t queued_ms = deadlineHeaderValue(requests[2]);
+  EXPECT_LE(queued_ms, 4300) << "the time spent waiting for a connection was not subtracted";
+  EXPECT_GE(queued_ms, 3000);
+}
+
+// ---- what is not a cancellation ----------------------------------------------------------------
+
+TEST(CancellationNone, H1ClientPipelinedRequests_BothCompleteNoCancellation) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    Reply reply = delayed(request.target == "/first" ? 500ms : 0ms);
+    reply.body = request.target;
+    return reply;
+  });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/first", "X-Request-Id: pipe-1\r\n") +
+                          getRequest("/second", "X-Request-Id: pipe-2\r\n")));
+  const auto first = client.readResponse(5s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->body, "/first");
+  const auto second = client.readResponse(5s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, "/second");
+
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "pipe-2", 1, 3s).size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_completed", "pipe-1").size(), 1u) << dumpLog(tether);
+
+  // Bytes that arrive while a request is in flight are the next request, not a departure.
+  ASSERT_TRUE(client.send(getRequest("/first", "X-Request-Id: pipe-3\r\n")));
+  ASSERT_TRUE(upstream.waitForRequests(3, 3s));
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(client.send(getRequest("/second", "X-Request-Id: pipe-4\r\n")));
+  const auto third = client.readResponse(5s);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->body, "/first");
+  const auto fourth = client.readResponse(5s);
+  ASSERT_TRUE(fourth);
+  EXPECT_EQ(fourth->body, "/second");
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "pipe-4", 1, 3s).size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_completed").size(), 4u) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
+  EXPECT_EQ(upstream.closedConnections(), 0);
+}
+
+TEST(CancellationNone, H1ClientClosesIdleKeepAlive_LogsOnlyCompletion) {
+  TestUpstream upstream;
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+
+  for (const Leave how : {Leave::kFin, Leave::kRst}) {
+    const std::string id = how == Leave::kFin ? "idle-fin" : "idle-rst";
+    RawClient client;
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(client.send(getRequest("/x", "X-Request-Id: " + id + "\r\n")));
+    const auto response = client.readResponse(5s);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 3s).size(), 1u);
+    leave(client, how);  // idle between requests: nothing is in flight
+  }
+  std::this_thread::sleep_for(300ms);
+  RawClient barrier;
+  ASSERT_TRUE(barrier.connect(tether.port()));
+  ASSERT_TRUE(barrier.send(getRequest("/x", "X-Request-Id: idle-barrier\r\n")));
+  ASSERT_TRUE(barrier.readResponse(5s));
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", "idle-barrier", 1, 3s).size(), 1u);
+
+  EXPECT_EQ(requestLogLines(tether), 3u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_completed").size(), 3u) << dumpLog(tether);
+  // The pooled upstream connection was reused throughout: a client leaving idle touches nothing.
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+  EXPECT_EQ(upstream.closedConnections(), 0);
+}
+
+TEST(CancellationNone, H1ClientNormalRequest_LogsCompletedOnly) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) { return delayed(100ms); });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/plain", "X-Request-Id: plain-1\r\nConnection: close\r\n")));
+  const auto response = client.readResponse(5s);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(client.waitClosed(2s));
+  client.close();
+
+  const auto completed = tether.waitForLogEvents("request_completed", "plain-1", 1, 3s);
+  ASSERT_EQ(completed.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(completed[0].integerAt("status"), 200);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(requestLogLines(tether), 1u) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty());
+  EXPECT_EQ(upstream.requestsServed(), 1);
+}
+
+}  // namespace
+}  // namespace tether::testing

@@ -1,0 +1,380 @@
+// A route's `cancellation:` policy decides what a client leaving does to the upstream work:
+// `mode: ignore` and methods outside `methods` let it run to completion (client_gone), `grace` and
+// `grace_bytes` let it run a bounded while (then drain_limit), `half_close: wait` treats a FIN after
+// a complete request as "done sending" rather than "gone".
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "support/raw_client.h"
+#include "support/socket_io.h"
+#include "support/test_upstream.h"
+#include "support/tether_fixture.h"
+
+namespace tether::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Reply = TestUpstream::Reply;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kCloseBound = 500ms;
+
+std::string dumpLog(const TetherInstance& tether) {
+  std::string all;
+  for (const auto& line : tether.logLines()) all += line + "\n";
+  return all;
+}
+
+int64_t millis(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+Reply delayed(std::chrono::milliseconds delay) {
+  Reply reply;
+  reply.delay = delay;
+  reply.body = "done";
+  return reply;
+}
+
+// One upstream "backend" and one catch-all route "all" with this cancellation policy (YAML flow map).
+TetherOptions withPolicy(const TestUpstream& upstream, const std::string& policy) {
+  TetherOptions options;
+  options.addUpstream("backend", {upstream.address()})
+      .addRoute("all", "{path_prefix: /}", "backend", {{"cancellation", policy}});
+  return options;
+}
+
+bool waitForServed(const TestUpstream& upstream, int n, std::chrono::milliseconds timeout) {
+  const Deadline deadline = deadlineAfter(timeout);
+  while (upstream.requestsServed() < n && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  return upstream.requestsServed() >= n;
+}
+
+// Sends `request`, waits until the upstream has it (the `n`-th request), then closes: FIN.
+Clock::time_point sendAndLeave(const TetherInstance& tether, const TestUpstream& upstream, const std::string& request,
+                               int n, bool reset = false) {
+  RawClient client;
+  EXPECT_TRUE(client.connect(tether.port()));
+  EXPECT_TRUE(client.send(request));
+  EXPECT_TRUE(upstream.waitForRequests(n, 3s)) << "the request did not reach the upstream";
+  std::this_thread::sleep_for(30ms);
+  const auto left = Clock::now();
+  if (reset) {
+    client.closeWithRst();
+  } else {
+    client.close();
+  }
+  return left;
+}
+
+void expectUpstreamClosedSoon(const TestUpstream& upstream, int n, Clock::time_point left,
+                              std::chrono::milliseconds bound = kCloseBound) {
+  ASSERT_TRUE(upstream.waitForConnectionClosed(n, 5s)) << "the upstream connection was not closed";
+  const auto closed_at = upstream.lastCloseTime();
+  ASSERT_TRUE(closed_at);
+  EXPECT_GE(*closed_at, left);
+  EXPECT_LT(*closed_at - left, bound) << "upstream noticed after " << millis(*closed_at - left) << " ms";
+}
+
+// A later request on a fresh client connection answers 200; its request_completed line is a
+// barrier for every line written before it on the single worker.
+void barrier(const TetherInstance& tether, const std::string& id) {
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/barrier", "X-Request-Id: " + id + "\r\n")));
+  const auto response = client.readResponse(5s);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 3s).size(), 1u) << dumpLog(tether);
+}
+
+// The single client_gone line of `id` (upstream ran on after the client left).
+JsonValue oneClientGone(const TetherInstance& tether, const std::string& id, const std::string& ended) {
+  const auto lines = tether.waitForLogEvents("client_gone", id, 1, 5s);
+  EXPECT_EQ(lines.size(), 1u) << dumpLog(tether);
+  if (lines.empty()) return {};
+  const auto& line = lines.front();
+  EXPECT_EQ(line.str("ended"), ended) << dumpLog(tether);
+  EXPECT_EQ(line.boolAt("upstream_left_running"), true);
+  EXPECT_EQ(line.integerAt("status"), 499);
+  return line;
+}
+
+// ---- mode: ignore ------------------------------------------------------------------------------
+
+TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToCompletion) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 800ms : 0ms); });
+  TetherInstance tether(withPolicy(upstream, "{mode: ignore}"));
+
+  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-1\r\n"), 1);
+  ASSERT_TRUE(waitForServed(upstream, 1, 3s)) << "the upstream did not finish";
+  EXPECT_GE(Clock::now() - left, 600ms);
+  EXPECT_EQ(upstream.closedConnections(), 0) << "mode: ignore closed the upstream connection";
+
+  const auto gone = oneClientGone(tether, "ignore-1", "completed");
+  EXPECT_EQ(gone.integerAt("upstream_status"), 200);
+  EXPECT_EQ(gone.str("reason"), "client_closed");
+  EXPECT_EQ(gone.str("phase"), "awaiting_response");
+  barrier(tether, "ignore-1-next");
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_completed", "ignore-1").empty()) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u);
+  // The completed upstream connection went back to the pool and served the next request.
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+  EXPECT_EQ(upstream.closedConnections(), 0);
+}
+
+// ---- methods: [GET] ----------------------------------------------------------------------------
+
+TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    return delayed(request.target == "/work" ? (request.method == "POST" ? 600ms : 5s) : 0ms);
+  });
+  TetherInstance tether(withPolicy(upstream, "{methods: [GET]}"));
+
+  // POST is outside the propagating set: it behaves as `ignore`.
+  sendAndLeave(tether, upstream,
+               "POST /work HTTP/1.1\r\nHost: test\r\nX-Request-Id: methods-post\r\nContent-Length: 4\r\n\r\ndata", 1);
+  ASSERT_TRUE(waitForServed(upstream, 1, 3s)) << "the POST was cancelled";
+  EXPECT_EQ(upstream.closedConnections(), 0);
+  const auto gone = oneClientGone(tether, "methods-post", "completed");
+  EXPECT_EQ(gone.str("method"), "POST");
+  EXPECT_EQ(gone.integerAt("upstream_status"), 200);
+
+  // GET propagates.
+  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: methods-get\r\n"), 2);
+  expectUpstreamClosedSoon(upstream, 1, left);
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "methods-get", 1, 3s);
+  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(cancelled[0].str("reason"), "client_closed");
+  EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
+  EXPECT_EQ(cancelled[0].integerAt("status"), 499);
+  barrier(tether, "methods-next");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(upstream.requestsServed(), 2);  // the POST and the barrier
+}
+
+// ---- grace ---------------------------------------------------------------------------------------
+
+TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 2s : 0ms); });
+  TetherInstance tether(withPolicy(upstream, "{grace: 300ms}"));
+
+  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-short\r\n"), 1);
+  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 3s)) << "the grace period never ended";
+  const auto after = *upstream.lastCloseTime() - left;
+  EXPECT_GE(after, 250ms) << "cancelled before the grace period: " << millis(after) << " ms";
+  EXPECT_LT(after, 300ms + kCloseBound) << "cancelled " << millis(after) << " ms after the client left";
+  EXPECT_EQ(upstream.requestsServed(), 0);
+
+  const auto gone = oneClientGone(tether, "grace-short", "drain_limit");
+  EXPECT_TRUE(gone.find("upstream_status") && gone.find("upstream_status")->isNull());
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-short", 1, 3s);
+  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
+  EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
+  EXPECT_EQ(cancelled[0].integerAt("status"), 499);
+  barrier(tether, "grace-short-next");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(upstream.acceptedConnections(), 2) << "the cancelled connection was reused";
+}
+
+TEST(CancellationPolicy, H1ClientFinUpstreamFinishesWithinGrace_H1UpstreamCompletes) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 200ms : 0ms); });
+  TetherInstance tether(withPolicy(upstream, "{grace: 2s}"));
+
+  sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-long\r\n"), 1);
+  ASSERT_TRUE(waitForServed(upstream, 1, 3s));
+  const auto gone = oneClientGone(tether, "grace-long", "completed");
+  EXPECT_EQ(gone.integerAt("upstream_status"), 200);
+  barrier(tether, "grace-long-next");
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_EQ(upstream.closedConnections(), 0);
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+}
+
+TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGrace) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    Reply reply;
+    if (request.target == "/download") {
+      reply.delay = 300ms;
+      reply.stream_bytes = 1 << 20;
+      reply.stream_interval = 10ms;  // 16 KiB every 10 ms: the whole MiB would take ~640 ms
+    } else {
+      reply.body = "ok";
+    }
+    return reply;
+  });
+  TetherInstance tether(withPolicy(upstream, "{grace: 5s, grace_bytes: 1000}"));
+
+  const auto left = sendAndLeave(tether, upstream, getRequest("/download", "X-Request-Id: grace-bytes\r\n"), 1);
+  // The first body bytes past 1000 end it: long before the 5 s grace and before the MiB is out.
+  expectUpstreamClosedSoon(upstream, 1, left, 300ms + kCloseBound);
+  EXPECT_EQ(upstream.requestsServed(), 0);
+  const auto gone = oneClientGone(tether, "grace-bytes", "drain_limit");
+  ASSERT_TRUE(gone.integerAt("bytes_discarded"));
+  EXPECT_GT(*gone.integerAt("bytes_discarded"), 1000);
+  EXPECT_LT(*gone.integerAt("bytes_discarded"), 1 << 20);
+  EXPECT_EQ(gone.integerAt("upstream_status"), 200);
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-bytes", 1, 3s);
+  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
+  barrier(tether, "grace-bytes-next");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+}
+
+// grace_bytes bounds only propagating requests: a method outside `methods` runs to completion.
+TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCompletes) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    Reply reply;
+    if (request.target == "/export") {
+      reply.delay = 300ms;
+      reply.stream_bytes = 256 * 1024;
+      reply.stream_interval = 5ms;
+    } else {
+      reply.body = "ok";
+    }
+    return reply;
+  });
+  TetherInstance tether(withPolicy(upstream, "{methods: [GET], grace_bytes: 1000}"));
+
+  sendAndLeave(tether, upstream,
+               "POST /export HTTP/1.1\r\nHost: test\r\nX-Request-Id: bytes-post\r\nContent-Length: 2\r\n\r\n{}", 1);
+  ASSERT_TRUE(waitForServed(upstream, 1, 5s)) << "grace_bytes cut a request outside `methods`";
+  const auto gone = oneClientGone(tether, "bytes-post", "completed");
+  EXPECT_EQ(gone.integerAt("bytes_discarded"), 256 * 1024);
+  barrier(tether, "bytes-post-next");
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_EQ(upstream.closedConnections(), 0);
+}
+
+// The route timeout still bounds work that runs on after the client left, even under `ignore`.
+TEST(CancellationPolicy, H1ClientFinModeIgnoreThenRouteTimeout_ClosesH1UpstreamAtDeadline) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 3s : 0ms); });
+  TetherOptions options;
+  options.addUpstream("backend", {upstream.address()})
+      .addRoute("all", "{path_prefix: /}", "backend", {{"timeout", "600ms"}, {"cancellation", "{mode: ignore}"}});
+  TetherInstance tether(options);
+
+  const auto sent = Clock::now();
+  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-timeout\r\n"), 1);
+  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 3s)) << "mode: ignore outlived the route timeout";
+  const auto closed_at = *upstream.lastCloseTime();
+  EXPECT_GE(closed_at - left, 300ms) << "cut right when the client left, despite mode: ignore";
+  EXPECT_GE(closed_at - sent, 580ms);
+  EXPECT_LT(closed_at - (sent + 600ms), kCloseBound);
+  EXPECT_EQ(upstream.requestsServed(), 0);
+
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "ignore-timeout", 1, 3s);
+  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(cancelled[0].str("reason"), "deadline_exceeded");
+  EXPECT_EQ(cancelled[0].integerAt("status"), 504);
+  oneClientGone(tether, "ignore-timeout", "deadline_exceeded");
+  barrier(tether, "ignore-timeout-next");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+}
+
+// ---- half_close ------------------------------------------------------------------------------------
+
+TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    Reply reply = delayed(300ms);
+    reply.body = std::string(10000, 'w');
+    return reply;
+  });
+  TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/half", "X-Request-Id: half-wait\r\n")));
+  client.shutdownWrite();
+  const auto response = client.readResponse(5s);
+  ASSERT_TRUE(response) << "no response after a half-close with half_close: wait\n" << dumpLog(tether);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::string(10000, 'w'));
+  EXPECT_TRUE(client.waitClosed(2s)) << "tether kept the half-closed connection open";
+
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", "half-wait", 1, 3s).size(), 1u) << dumpLog(tether);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
+  EXPECT_EQ(upstream.requestsServed(), 1);
+}
+
+TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) { return delayed(300ms); });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/half", "X-Request-Id: half-cancel\r\n")));
+  const auto left = Clock::now();
+  client.shutdownWrite();
+  EXPECT_TRUE(client.waitClosed(2s));
+  EXPECT_EQ(client.readUntilClosed(100ms), "") << "a response was sent to a client that half-closed";
+
+  const auto lines = tether.waitForLogEvents("request_cancelled", "half-cancel", 1, 3s);
+  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(lines[0].str("reason"), "client_closed");
+  const auto phase = lines[0].str("phase").value_or("");
+  EXPECT_TRUE(phase == "connecting" || phase == "awaiting_response") << phase;
+  EXPECT_EQ(lines[0].integerAt("status"), 499);
+  // Whatever reached the upstream was cancelled.
+  if (upstream.acceptedConnections() > 0) expectUpstreamClosedSoon(upstream, 1, left);
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(upstream.requestsServed(), 0);
+  barrier(tether, "half-cancel-next");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+}
+
+TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 5s : 0ms); });
+  TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
+
+  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: half-rst\r\n"), 1, true);
+  expectUpstreamClosedSoon(upstream, 1, left);
+  const auto lines = tether.waitForLogEvents("request_cancelled", "half-rst", 1, 3s);
+  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(lines[0].str("reason"), "client_reset");
+  EXPECT_EQ(lines[0].str("phase"), "awaiting_response");
+  barrier(tether, "half-rst-next");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+}
+
+// The client half-closes (allowed to wait), then resets: it is gone now and the work must stop.
+TEST(CancellationPolicy, H1ClientHalfCloseThenRstWithWait_ClosesH1Upstream) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 5s : 0ms); });
+  TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
+
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/work", "X-Request-Id: half-fin-rst\r\n")));
+  client.shutdownWrite();
+  ASSERT_TRUE(upstream.waitForRequests(1, 3s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(upstream.closedConnections(), 0) << "half_close: wait cancelled on the FIN";
+  const auto left = Clock::now();
+  client.closeWithRst();
+
+  expectUpstreamClosedSoon(upstream, 1, left);
+  const auto lines = tether.waitForLogEvents("request_cancelled", "half-fin-rst", 1, 1s);
+  ASSERT_EQ(lines.size(), 1u) << "the reset after a half-close went unnoticed\n" << dumpLog(tether);
+  EXPECT_EQ(lines[0].str("reason"), "client_reset");
+}
+
+}  // namespace
+}  // namespace tether::testing
