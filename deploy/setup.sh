@@ -8,6 +8,7 @@ PACKAGES=(
   libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev node-llhttp
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   curl nghttp2-client python3
+  prometheus  # promtool: the metrics tests validate /metrics with `promtool check metrics`
 )
 
 missing=()

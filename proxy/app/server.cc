@@ -10,7 +10,10 @@
 #include <chrono>
 #include <cstring>
 
+#include "admin/admin_server.h"
 #include "log/json_line.h"
+#include "metrics/metrics_registry.h"
+#include "tls/tls_context.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -80,6 +83,13 @@ bool Server::start(std::string* error) {
   }
   signal(SIGPIPE, SIG_IGN);
   if (!log_writer_->open(error)) return false;
+  for (const auto& listener : config_->listeners) {
+    // Each worker loads its own context; this first load is only to fail at startup with a clear message.
+    if (listener.tls && !tls::TlsContext::load(*listener.tls, error)) {
+      *error = "listener '" + listener.name + "': " + *error;
+      return false;
+    }
+  }
   std::vector<std::vector<int>> fds;
   if (!bindListeners(&fds, error)) return false;
   log_writer_->start();
@@ -88,6 +98,10 @@ bool Server::start(std::string* error) {
   }
   for (auto& worker : workers_) worker->start();
   started_ = true;
+  if (!startAdmin(error)) {
+    stop();
+    return false;
+  }
   std::string message = "listening on";
   for (const auto& listener : config_->listeners) message += " " + listener.address.toString();
   message += " with " + std::to_string(config_->workers) + " worker(s)";
@@ -98,10 +112,26 @@ bool Server::start(std::string* error) {
 void Server::stop() {
   if (!started_) return;
   started_ = false;
+  if (admin_) admin_->stop();
+  admin_.reset();
+  metrics_.reset();
   for (auto& worker : workers_) worker->stop();
   workers_.clear();
   logEvent("shutdown", "stopped");
   log_writer_->stop();
+}
+
+bool Server::startAdmin(std::string* error) {
+  std::vector<const metrics::WorkerMetrics*> sources;
+  for (const auto& worker : workers_) sources.push_back(&worker->metrics());
+  metrics_ = std::make_unique<metrics::MetricsRegistry>(*config_, std::move(sources));
+  log::LogWriter* log_writer = log_writer_.get();
+  admin_ = std::make_unique<admin::AdminServer>(config_, *metrics_, [log_writer] {
+    return metrics::ProcessCounters{.log_lines_dropped = log_writer->droppedLines()};
+  });
+  if (!admin_->start(error)) return false;
+  admin_->setReady(true);  // the workers run and the listeners are bound
+  return true;
 }
 
 void Server::logEvent(std::string_view event, std::string_view message) {

@@ -13,6 +13,12 @@
 namespace tether {
 
 class Worker;
+namespace admin {
+class AdminServer;
+}
+namespace metrics {
+class MetricsRegistry;
+}
 
 class Server {
  public:
@@ -29,14 +35,19 @@ class Server {
   int runUntilSignalled();
 
   log::LogWriter& logWriter() { return *log_writer_; }
+  // The admin listener while started (null before start() and after stop()): drain calls setReady(false) on it.
+  admin::AdminServer* adminServer() { return admin_.get(); }
 
  private:
   bool bindListeners(std::vector<std::vector<int>>* fds, std::string* error);
   void logEvent(std::string_view event, std::string_view message);
+  bool startAdmin(std::string* error);
 
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<log::LogWriter> log_writer_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<metrics::MetricsRegistry> metrics_;  // reads the workers' metrics
+  std::unique_ptr<admin::AdminServer> admin_;          // stopped before the workers
   bool started_ = false;
 };
 

@@ -21,11 +21,18 @@ struct ListenerLimits {
   std::optional<size_t> max_connections;  // overrides Limits::max_client_connections for this listener
 };
 
+// `tls: {cert, key}` on a listener: PEM files, the certificate file may hold the chain.
+struct ListenerTls {
+  std::string cert;
+  std::string key;
+};
+
 struct Listener {
   std::string name;
   std::string address_text;  // as written, e.g. "127.0.0.1:8080"
   net::SocketAddress address;
   ListenerLimits limits;
+  std::optional<ListenerTls> tls;  // TLS with ALPN h2 and http/1.1; plaintext (HTTP/1.1 and h2c) when absent
 };
 
 struct Endpoint {
@@ -70,12 +77,21 @@ struct Route {
   CancellationPolicy cancellation;
 };
 
+// HTTP/2 client connections (`limits.http2`).
+struct Http2Limits {
+  uint32_t max_concurrent_streams = 100;
+  size_t initial_window_size = 64 * 1024;   // request body bytes a stream may have in flight before tether reads
+  size_t max_header_list_size = 64 * 1024;  // decoded request head, RFC 9113 accounting
+  uint32_t reset_budget = 200;  // streams a client may reset before completion, per connection, then GOAWAY
+};
+
 struct Limits {
   size_t max_request_header_bytes = 64 * 1024;
   Duration header_read_timeout{10000};    // slowloris guard: whole request head must arrive in this time
   Duration client_idle_timeout{60000};    // keep-alive idle between requests
   size_t max_client_connections = 10000;  // per listener per worker unless the listener overrides
   size_t max_pipelined_bytes = 64 * 1024; // bytes buffered from a client while a request is in flight
+  Http2Limits http2;
 };
 
 struct Log {
@@ -91,6 +107,7 @@ struct Log {
 struct Admin {
   std::string address_text = "127.0.0.1:9901";
   net::SocketAddress address;
+  size_t recent_cancellations = 100;  // per worker, served by GET /cancellations; 0 keeps none
 };
 
 struct Config {

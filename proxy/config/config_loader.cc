@@ -486,7 +486,7 @@ void Loader::registerName(Registry& registry, const std::string& name, const Ent
 
 void Loader::parseListener(const Node& node, const std::string& path, size_t index) {
   Listener& listener = config_->listeners.emplace_back();
-  const Fields fields(node, path, {"name", "address", "limits"}, errors_);
+  const Fields fields(node, path, {"name", "address", "limits", "tls"}, errors_);
   if (!fields.valid()) return;
   if (fields.string("name", listener.name, true)) {
     registerName(listener_names_, listener.name, *fields.get("name"), fields.path("name"), "listener", index);
@@ -498,6 +498,12 @@ void Loader::parseListener(const Node& node, const std::string& path, size_t ind
     const Fields limit_fields(limits->value, fields.path("limits"), {"max_connections"}, errors_);
     size_t max_connections = 0;
     if (limit_fields.count("max_connections", max_connections, 1)) listener.limits.max_connections = max_connections;
+  }
+  if (const Entry* tls = fields.get("tls")) {
+    const Fields tls_fields(tls->value, fields.path("tls"), {"cert", "key"}, errors_);
+    ListenerTls& out = listener.tls.emplace();
+    tls_fields.string("cert", out.cert, true);
+    tls_fields.string("key", out.key, true);
   }
 }
 
@@ -623,13 +629,22 @@ void Loader::parseLimits(const Fields& root) {
   Limits& limits = config_->limits;
   const Fields fields(entry->value, "limits",
                       {"max_request_header_bytes", "header_read_timeout", "client_idle_timeout",
-                       "max_client_connections", "max_pipelined_bytes"},
+                       "max_client_connections", "max_pipelined_bytes", "http2"},
                       errors_);
   fields.size("max_request_header_bytes", limits.max_request_header_bytes, 1);
   fields.duration("header_read_timeout", limits.header_read_timeout, Duration{1});
   fields.duration("client_idle_timeout", limits.client_idle_timeout, Duration{1});
   fields.count("max_client_connections", limits.max_client_connections, 1);
   fields.size("max_pipelined_bytes", limits.max_pipelined_bytes);
+  if (const Entry* http2 = fields.get("http2")) {
+    const Fields h2(http2->value, fields.path("http2"),
+                    {"max_concurrent_streams", "initial_window_size", "max_header_list_size", "reset_budget"}, errors_);
+    h2.count("max_concurrent_streams", limits.http2.max_concurrent_streams, 1, 100000);
+    // RFC 9113 6.5.2: a window is at most 2^31-1 bytes.
+    h2.count("initial_window_size", limits.http2.initial_window_size, 1024, 0x7fffffff);
+    h2.size("max_header_list_size", limits.http2.max_header_list_size, 1024);
+    h2.count("reset_budget", limits.http2.reset_budget, 1);
+  }
 }
 
 void Loader::parseLog(const Fields& root) {
@@ -652,8 +667,9 @@ void Loader::parseLog(const Fields& root) {
 void Loader::parseAdmin(const Fields& root) {
   Admin& admin = config_->admin;
   const Entry* entry = root.get("admin");
-  const Fields fields(entry != nullptr ? entry->value : Node(), "admin", {"address"}, errors_);
+  const Fields fields(entry != nullptr ? entry->value : Node(), "admin", {"address", "recent_cancellations"}, errors_);
   fields.string("address", admin.address_text);
+  fields.count("recent_cancellations", admin.recent_cancellations, 0, 100000);
   const auto address = net::SocketAddress::parse(admin.address_text);
   const Entry* at = fields.get("address");
   if (!address) {

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include <event2/bufferevent_ssl.h>
+
 #include "downstream/http2_session.h"
 #include "http/error_response.h"
 #include "http2/server_codec.h"
@@ -15,6 +17,17 @@
 
 namespace tether {
 namespace {
+
+// A plain socket bufferevent, or a TLS one (server handshake first) on a `tls:` listener.
+bufferevent* newClientBufferEvent(Worker& worker, size_t listener, evutil_socket_t fd) {
+  const tls::TlsContext* tls = worker.tlsContext(listener);
+  if (tls == nullptr) return bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent* bev = bufferevent_openssl_socket_new(worker.base(), fd, tls->newConnection(),
+                                                    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  // Clients commonly close without close_notify; that is an EOF, not an error.
+  if (bev != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+  return bev;
+}
 
 // The exchange is told the client caught up when queued response bytes fall below this.
 constexpr size_t kWriteLowWatermark = 64 * 1024;
@@ -43,7 +56,7 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
     : worker_(worker),
       listener_(listener),
       client_(client),
-      bev_(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      bev_(newClientBufferEvent(worker, listener, fd)),
       timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
       resume_(event_new(worker.base(), -1, 0, &DownstreamSession::onResume, this)),
       // A duplicate descriptor lets the watch be edge-triggered (libevent refuses to mix ET and level-triggered
@@ -52,7 +65,8 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
       peer_closed_(event_new(worker.base(), watch_fd_.get(), EV_READ | EV_CLOSED | EV_ET | EV_PERSIST,
                              &DownstreamSession::onPeerClosed, this)),
       codec_(http::Http1Codec::Kind::Request, *this,
-             http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}) {}
+             http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}),
+      tls_(worker.tlsContext(listener) != nullptr) {}
 
 DownstreamSession::~DownstreamSession() = default;
 
@@ -286,7 +300,7 @@ void DownstreamSession::onEvent(bufferevent*, short what, void* arg) {
 }
 
 void DownstreamSession::handleEvent(short what) {
-  if (closed_) return;
+  if (closed_ || (what & BEV_EVENT_CONNECTED)) return;  // CONNECTED: a TLS handshake completed
   if (what & BEV_EVENT_EOF) {
     handlePeerGone(false);
     return;

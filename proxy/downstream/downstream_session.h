@@ -46,6 +46,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   void abort() override;
   void onExchangeComplete() override;
   std::string_view protocol() const override { return "http/1.1"; }
+  bool secure() const override { return tls_; }
   const net::SocketAddress& clientAddress() const override { return client_; }
 
  private:
@@ -106,6 +107,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   bool closed_ = false;
   bool in_read_ = false;
   bool half_closed_ = false;
+  bool tls_ = false;  // accepted on a `tls:` listener
   bool first_bytes_ = true;  // nothing read yet: the preface check is still to do
 };
 

@@ -2,6 +2,10 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
+
+#include <event2/bufferevent_ssl.h>
+
 #include "downstream/http2_stream.h"
 #include "worker/worker.h"
 
@@ -12,13 +16,12 @@ namespace {
 // own buffers (bounded by the exchange's watermark) until the client reads.
 constexpr size_t kOutputHigh = 128 * 1024;
 constexpr size_t kOutputLow = 64 * 1024;
-// Streams a client may reset before their exchange completed, over the connection's life. Browsers cancel a few
-// per page; thousands are an attack.
-constexpr uint64_t kResetBudget = 200;
-
-http2::ServerSettings settingsFrom(const config::Config&) {
-  // Constants for now; YAML keys under `limits.http2` later.
-  return http2::ServerSettings{};
+http2::ServerSettings settingsFrom(const config::Http2Limits& limits) {
+  http2::ServerSettings settings;
+  settings.max_concurrent_streams = limits.max_concurrent_streams;
+  settings.initial_window_size = static_cast<uint32_t>(limits.initial_window_size);  // validated <= 2^31-1
+  settings.max_header_list_size = static_cast<uint32_t>(std::min<size_t>(limits.max_header_list_size, UINT32_MAX));
+  return settings;
 }
 
 }  // namespace
@@ -29,7 +32,8 @@ Http2Session::Http2Session(Worker& worker, util::BufferEventPtr bev, const net::
       client_(client),
       bev_(std::move(bev)),
       on_closed_(std::move(on_closed)),
-      settings_(settingsFrom(worker.config())),
+      settings_(settingsFrom(worker.config().limits.http2)),
+      reset_budget_(worker.config().limits.http2.reset_budget),
       codec_(*this, settings_),
       flush_event_(event_new(worker.base(), -1, 0, &Http2Session::onFlush, this)),
       idle_timer_(evtimer_new(worker.base(), &Http2Session::onIdle, this)) {}
@@ -40,6 +44,7 @@ Http2Session::~Http2Session() {
 }
 
 void Http2Session::start() {
+  if (bufferevent_openssl_get_ssl(bev_.get()) != nullptr) protocol_ = "h2";
   if (!codec_.start()) {
     close();
     return;
@@ -123,7 +128,7 @@ void Http2Session::onWrite(bufferevent*, void* arg) {
 
 void Http2Session::onEvent(bufferevent*, short what, void* arg) {
   auto* self = static_cast<Http2Session*>(arg);
-  if (self->closed_) return;
+  if (self->closed_ || (what & BEV_EVENT_CONNECTED)) return;
   // EOF is the client's FIN; anything else (ECONNRESET, EPIPE) a reset.
   self->cancelAll((what & BEV_EVENT_EOF) ? CancelReason::ClientClosed : CancelReason::ClientReset,
                   NGHTTP2_NO_ERROR);
@@ -179,7 +184,8 @@ void Http2Session::close() {
 
 void Http2Session::noteEarlyReset() {
   ++resets_before_completion_;
-  if (resets_before_completion_ != kResetBudget + 1) return;
+  // Browsers cancel a few streams per page; hundreds on one connection are an attack.
+  if (resets_before_completion_ != reset_budget_ + 1) return;
   log::Logger& logger = *worker_.exchangeContext().logger;
   logger.line("h2_rapid_reset", config::Log::Level::Warn)
       .field("client", std::string_view(client_.toString()))

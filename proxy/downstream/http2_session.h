@@ -6,7 +6,7 @@
 //
 // Rapid Reset (CVE-2023-44487): a stream's request is dispatched to its Exchange only after the whole batch of
 // frames it arrived in was decoded, so a stream opened and reset in one read never creates upstream work; and a
-// connection that resets more than kResetBudget streams before their exchange completed gets
+// connection that resets more than `limits.http2.reset_budget` streams before their exchange completed gets
 // GOAWAY(ENHANCE_YOUR_CALM) and is closed.
 
 #include <cstdint>
@@ -44,6 +44,8 @@ class Http2Session : private http2::ServerCodecCallbacks {
   http2::ServerCodec& codec() { return codec_; }
   const http2::ServerSettings& settings() const { return settings_; }
   const net::SocketAddress& client() const { return client_; }
+  // "h2" over TLS (ALPN), "h2c" in cleartext.
+  std::string_view protocol() const { return protocol_; }
   // Frames were queued: write them out on the next loop turn (never from inside the codec).
   void scheduleFlush();
   uint64_t resetsBeforeCompletion() const { return resets_before_completion_; }
@@ -80,6 +82,8 @@ class Http2Session : private http2::ServerCodecCallbacks {
   util::BufferEventPtr bev_;
   std::function<void()> on_closed_;
   http2::ServerSettings settings_;
+  uint64_t reset_budget_;  // limits.http2.reset_budget
+  std::string_view protocol_ = "h2c";
   http2::ServerCodec codec_;
   util::EventPtr flush_event_;
   util::EventPtr idle_timer_;

@@ -17,10 +17,11 @@ namespace {
 // A paused exchange is told the client caught up when this stream's queued body falls below this.
 constexpr size_t kLowWatermark = 64 * 1024;
 
-// Fields HTTP/2 forbids (RFC 9113 8.2.2); the exchange strips most as hop-by-hop, this is the last line.
+// Fields HTTP/2 forbids (RFC 9113 8.2.2); the exchange strips most as hop-by-hop, this is the last line. The stream
+// writes X-Request-Id and Content-Length itself, once each.
 bool isConnectionSpecific(std::string_view name) {
   static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                                "upgrade", "te", "x-request-id"};
+                                                "upgrade", "te", "x-request-id", "content-length"};
   return std::any_of(std::begin(kNames), std::end(kNames),
                      [&](std::string_view n) { return n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0; });
 }
@@ -48,6 +49,10 @@ Http2Stream::Http2Stream(Http2Session& session, int32_t id)
 Http2Stream::~Http2Stream() = default;
 
 const net::SocketAddress& Http2Stream::clientAddress() const { return session_.client(); }
+
+std::string_view Http2Stream::protocol() const { return session_.protocol(); }
+
+bool Http2Stream::secure() const { return session_.protocol() == "h2"; }
 
 bool Http2Stream::addHeader(std::string_view name, std::string_view value) {
   header_bytes_ += name.size() + value.size() + 32;  // RFC 9113 6.5.2's accounting
@@ -97,6 +102,12 @@ void Http2Stream::onHeadEnd(bool end_stream) {
 void Http2Stream::dispatch() {
   if (dispatched_ || closed_) return;
   dispatched_ = true;
+  if (head_.method == "CONNECT" || head_.target.empty()) {
+    // An HTTP/2 CONNECT (RFC 9113 8.5) would be a tunnel over a stream: not something an HTTP/1.1 upstream
+    // request can carry here.
+    sendLocalResponse(501, {}, "CONNECT is not supported over HTTP/2");
+    return;
+  }
   exchange_ = std::make_unique<Exchange>(session_.worker().exchangeContext(), *this);
   exchange_->onRequestHead(head_);
   if (closed_ || !exchange_) return;

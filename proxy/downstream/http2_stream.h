@@ -59,7 +59,8 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   void tunnelToClient(evbuffer* data) override;
   void abort() override;
   void onExchangeComplete() override;
-  std::string_view protocol() const override { return "h2c"; }
+  std::string_view protocol() const override;
+  bool secure() const override;
   const net::SocketAddress& clientAddress() const override;
 
  private:

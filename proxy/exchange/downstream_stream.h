@@ -36,6 +36,8 @@ class DownstreamStream {
   virtual void onExchangeComplete() = 0;
 
   virtual std::string_view protocol() const = 0;
+  // The client connection is TLS: X-Forwarded-Proto says "https".
+  virtual bool secure() const { return false; }
   virtual const net::SocketAddress& clientAddress() const = 0;
 };
 

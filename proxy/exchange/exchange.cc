@@ -48,11 +48,14 @@ void removeHeader(http::HeaderList& headers, std::string_view name) {
 }  // namespace
 
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
-    : context_(context), downstream_(&downstream), started_(Clock::now()) {}
+    : context_(context), downstream_(&downstream), started_(Clock::now()) {
+  if (context_.metrics) context_.metrics->onExchangeCreated();
+}
 
 Exchange::~Exchange() {
   // Owners cancel() before dropping an unfinished exchange; this only makes sure no upstream work outlives us.
   abandonUpstream();
+  if (context_.metrics) context_.metrics->onExchangeDestroyed();
 }
 
 Phase Exchange::phase() const {
@@ -99,7 +102,8 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   host_header = head.find("host");
   host = host_header ? std::string_view(*host_header) : std::string_view();
   const std::string client_ip = downstream_->clientAddress().ip();
-  http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, "http", host, requestId()});
+  const std::string_view proto = downstream_->secure() ? "https" : "http";
+  http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, proto, host, requestId()});
   toOriginForm(head.target);
   if (!route_->deadline_header.empty()) removeHeader(head.headers, route_->deadline_header);  // only tether sets it
 
@@ -381,6 +385,7 @@ void Exchange::cancel(CancelReason reason) {
   if (finished_ || cancel_reason_ != CancelReason::None) return;
   cancel_reason_ = reason;
   const Phase at = client_left_ ? gone_phase_ : phase();
+  cancel_phase_ = at;
   abandonUpstream();
   if (reason == CancelReason::DeadlineExceeded) {
     status_ = 504;
@@ -410,6 +415,7 @@ void Exchange::finish() {
   } else if (cancel_reason_ == CancelReason::None) {
     logCompletion();
   }
+  if (context_.metrics) reportMetrics();
   if (downstream_) {
     downstream_->onExchangeComplete();
   } else if (client_left_) {
@@ -492,6 +498,32 @@ void Exchange::logClientGone() {
   line      .field("ran_on_ms", millisSince(*client_left_))
       .field("bytes_discarded", bytes_discarded_);
   logger.emit();
+}
+
+void Exchange::reportMetrics() {
+  const auto seconds = [](Clock::time_point since) {
+    return std::chrono::duration<double>(Clock::now() - since).count();
+  };
+  metrics::RequestOutcome outcome;
+  if (route_) {
+    outcome.route = static_cast<size_t>(route_ - context_.config->routes.data());
+    outcome.route_name = route_->name;
+  }
+  outcome.method = method_;
+  outcome.path = path_;
+  outcome.request_id = requestId();
+  outcome.protocol = protocol_;
+  if (pool_) outcome.upstream = pool_->config().name;
+  outcome.status = client_left_ ? 499 : status_;  // as logged
+  outcome.seconds = seconds(started_);
+  if (sent_upstream_) outcome.upstream_seconds = seconds(*sent_upstream_);
+  outcome.cancel_reason = cancel_reason_;
+  outcome.cancel_phase = cancel_phase_;
+  if (client_left_) {
+    outcome.gone_reason = gone_reason_;
+    outcome.gone_phase = gone_phase_;
+  }
+  context_.metrics->onExchangeFinished(outcome);
 }
 
 }  // namespace tether

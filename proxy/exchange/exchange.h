@@ -80,6 +80,7 @@ class Exchange : public util::Deletable,
   void logCompletion();
   void logCancellation(Phase phase);
   void logClientGone();
+  void reportMetrics();
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onGraceExpired(evutil_socket_t, short, void* arg);
 
@@ -126,6 +127,7 @@ class Exchange : public util::Deletable,
   CancelReason cancel_reason_ = CancelReason::None;
   CancelReason gone_reason_ = CancelReason::None;  // how the client left, when the upstream ran on
   Phase gone_phase_ = Phase::ReadingRequest;
+  Phase cancel_phase_ = Phase::ReadingRequest;  // where cancel() found it, for the metrics
 };
 
 }  // namespace tether

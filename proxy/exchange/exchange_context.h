@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "http/request_id.h"
 #include "log/logger.h"
+#include "metrics/worker_metrics.h"
 #include "routing/router.h"
 #include "upstream/upstream_pool.h"
 
@@ -35,6 +36,7 @@ struct ExchangeContext {
   log::Logger* logger = nullptr;
   http::RequestIdGenerator* request_ids = nullptr;
   DetachedExchanges* detached = nullptr;
+  metrics::WorkerMetrics* metrics = nullptr;  // null in tests that build a context by hand
 };
 
 }  // namespace tether

@@ -62,6 +62,7 @@ void UpstreamPool::acquire(UpstreamRequester& requester) {
     UpstreamConnection* connection = state.idle.back();
     state.idle.pop_back();
     connection->becomeActive();
+    publish();
     requester.onUpstreamReady(*connection);
     return;
   }
@@ -78,6 +79,7 @@ void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   ++requester.attempts_;
   requester.connecting_ = connection;
   connection_requesters_[connection] = &requester;
+  publish();
   if (!connection->connect(config_.connect_timeout)) onConnectFailed(*connection, UpstreamError::ConnectRefused);
 }
 
@@ -99,6 +101,7 @@ void UpstreamPool::onConnected(UpstreamConnection& connection) {
   if (it != connection_requesters_.end()) connection_requesters_.erase(it);
   endpoints_[connection.endpoint()].backoff_until = {};
   connection.becomeActive();
+  publish();
   if (!requester) {
     release(connection, Release::Reuse);
     return;
@@ -112,6 +115,8 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
   UpstreamRequester* requester = it == connection_requesters_.end() ? nullptr : it->second;
   if (it != connection_requesters_.end()) connection_requesters_.erase(it);
   const size_t failed_endpoint = connection.endpoint();
+  if (counters_) counters_->connect_errors.store(counters_->connect_errors.load(std::memory_order_relaxed) + 1,
+                                                 std::memory_order_relaxed);  // single writer: no RMW needed
   endpoints_[failed_endpoint].backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
   destroy(connection, false);
   if (!requester) return;
@@ -133,6 +138,7 @@ void UpstreamPool::release(UpstreamConnection& connection, Release how) {
     connection.becomeIdle(config_.keepalive_idle_timeout);
     state.idle.push_back(&connection);
     connection.idle_position_ = std::prev(state.idle.end());
+    publish();
     serveWaiters();
     return;
   }
@@ -155,6 +161,17 @@ void UpstreamPool::destroy(UpstreamConnection& connection, bool reset) {
   connection.close(reset);
   deleter_.defer(std::move(it->second));
   connections_.erase(it);
+  publish();
+}
+
+void UpstreamPool::publish() {
+  if (!counters_) return;
+  const size_t connecting = connection_requesters_.size();  // a connect in progress always has its requester
+  const size_t idle = idleCount();
+  const size_t total = connections_.size();
+  counters_->connecting.store(connecting, std::memory_order_relaxed);
+  counters_->idle.store(idle, std::memory_order_relaxed);
+  counters_->active.store(total > connecting + idle ? total - connecting - idle : 0, std::memory_order_relaxed);
 }
 
 void UpstreamPool::serveWaiters() {
@@ -169,6 +186,7 @@ void UpstreamPool::serveWaiters() {
       UpstreamConnection* connection = state.idle.back();
       state.idle.pop_back();
       connection->becomeActive();
+      publish();
       requester->onUpstreamReady(*connection);
     } else {
       startConnect(*requester, static_cast<size_t>(endpoint));

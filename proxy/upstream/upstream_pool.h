@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "metrics/upstream_counters.h"
 #include "upstream/upstream_connection.h"
 #include "util/deferred_deleter.h"
 
@@ -41,6 +42,8 @@ class UpstreamPool {
   ~UpstreamPool();
 
   const config::Upstream& config() const { return config_; }
+  // Where this pool publishes its connection counts and connect errors (its worker's metrics); may stay unset.
+  void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
 
   void acquire(UpstreamRequester& requester);
   // Abandons a pending acquire: a queued request leaves the queue, a connect in progress is dropped.
@@ -71,6 +74,8 @@ class UpstreamPool {
   void startConnect(UpstreamRequester& requester, size_t endpoint);
   void serveWaiters();
   void destroy(UpstreamConnection& connection, bool reset);
+  // Republishes the connecting/active/idle gauges; called after every change of a connection's state.
+  void publish();
   static void onQueueTimer(evutil_socket_t, short, void* arg);
 
   const config::Upstream& config_;
@@ -82,6 +87,7 @@ class UpstreamPool {
   std::unordered_map<UpstreamConnection*, UpstreamRequester*> connection_requesters_;
   std::deque<UpstreamRequester*> waiters_;
   util::EventPtr queue_timer_;
+  metrics::UpstreamCounters* counters_ = nullptr;
 };
 
 }  // namespace tether::upstream

@@ -10,6 +10,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
                log::LogQueue* log_queue)
     : index_(index),
       config_(std::move(config)),
+      metrics_(config_->routes.size(), config_->upstreams.size(), config_->admin.recent_cancellations),
       base_(event_base_new()),
       deleter_(base_.get()),
       logger_(log_queue, config_->log.level),
@@ -25,8 +26,14 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
   context_.logger = &logger_;
   context_.request_ids = &request_ids_;
   context_.detached = this;
+  context_.metrics = &metrics_;
+  for (size_t i = 0; i < pools_.size(); ++i) pools_[i]->setCounters(&metrics_.upstream(i));
 
   listeners_.resize(listen_fds.size());
+  for (const auto& listener : config_->listeners) {
+    std::string ignored;  // Server::start loaded the same files once and reported any error
+    tls_.push_back(listener.tls ? tls::TlsContext::load(*listener.tls, &ignored) : nullptr);
+  }
   accept_args_.reserve(listen_fds.size());
   for (size_t i = 0; i < listen_fds.size(); ++i) {
     const auto& listener = config_->listeners[i];
@@ -99,6 +106,7 @@ void Worker::accept(size_t listener, evutil_socket_t fd, sockaddr* address, int 
   auto session = std::make_unique<DownstreamSession>(*this, listener, fd, client);
   DownstreamSession* raw = session.get();
   sessions_.emplace(raw, std::move(session));
+  metrics_.onDownstreamOpened(config_->listeners[listener].tls ? metrics::Scheme::Https : metrics::Scheme::Http);
   if (++state.open >= state.max_connections && !state.paused) {
     // At the limit, stop accepting on this worker; the kernel queues (or another worker takes) new clients.
     state.paused = true;
@@ -116,6 +124,7 @@ void Worker::onSessionClosed(DownstreamSession& session) {
   if (listener < listeners_.size()) {
     auto& state = listeners_[listener];
     --state.open;
+    metrics_.onDownstreamClosed(config_->listeners[listener].tls ? metrics::Scheme::Https : metrics::Scheme::Http);
     if (state.paused && state.open < state.max_connections && state.listener) {
       state.paused = false;
       evconnlistener_enable(state.listener.get());

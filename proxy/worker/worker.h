@@ -13,7 +13,9 @@
 #include "exchange/exchange_context.h"
 #include "http/request_id.h"
 #include "log/logger.h"
+#include "metrics/worker_metrics.h"
 #include "routing/router.h"
+#include "tls/tls_context.h"
 #include "upstream/upstream_pool.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
@@ -39,6 +41,10 @@ class Worker : private DetachedExchanges {
   event_base* base() const { return base_.get(); }
   const config::Config& config() const { return *config_; }
   ExchangeContext& exchangeContext() { return context_; }
+  // The TLS context of a `tls:` listener, null for a plaintext one.
+  const tls::TlsContext* tlsContext(size_t listener) const {
+    return listener < tls_.size() ? tls_[listener].get() : nullptr;
+  }
   http::RequestIdGenerator& requestIds() { return request_ids_; }
   util::DeferredDeleter& deleter() { return deleter_; }
   DetachedExchanges& detached() { return *this; }
@@ -46,6 +52,8 @@ class Worker : private DetachedExchanges {
 
   unsigned index() const { return index_; }
   size_t sessionCount() const { return sessions_.size(); }
+  // Written by this worker's thread only; the admin thread reads it.
+  const metrics::WorkerMetrics& metrics() const { return metrics_; }
 
  private:
   struct ListenerState {
@@ -65,6 +73,7 @@ class Worker : private DetachedExchanges {
 
   unsigned index_;
   std::shared_ptr<const config::Config> config_;
+  metrics::WorkerMetrics metrics_;  // outlives every exchange, session and pool below
   util::EventBasePtr base_;
   util::DeferredDeleter deleter_;
   log::Logger logger_;
@@ -73,6 +82,7 @@ class Worker : private DetachedExchanges {
   std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;
   ExchangeContext context_;
   std::vector<ListenerState> listeners_;
+  std::vector<std::unique_ptr<tls::TlsContext>> tls_;  // indexed like config->listeners; Server validated them
   std::vector<std::pair<Worker*, size_t>> accept_args_;
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;

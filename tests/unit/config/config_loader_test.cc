@@ -207,6 +207,22 @@ TEST(ConfigLoader, EmptySectionsKeepDefaults) {
   EXPECT_EQ(cfg->admin.address.toString(), "127.0.0.1:9901");
 }
 
+TEST(ConfigLoader, Http2LimitsHaveDefaultsAndAreRead) {
+  const auto defaults = loaded(load(minimal()));
+  EXPECT_EQ(defaults->limits.http2.max_concurrent_streams, 100u);
+  EXPECT_EQ(defaults->limits.http2.initial_window_size, 65536u);
+  EXPECT_EQ(defaults->limits.http2.max_header_list_size, 65536u);
+  EXPECT_EQ(defaults->limits.http2.reset_budget, 200u);
+  const auto cfg = loaded(load(minimal() + "limits:\n  http2: {max_concurrent_streams: 7, initial_window_size: 1048576,"
+                                           " max_header_list_size: 16KiB, reset_budget: 5}\n"));
+  EXPECT_EQ(cfg->limits.http2.max_concurrent_streams, 7u);
+  EXPECT_EQ(cfg->limits.http2.initial_window_size, 1048576u);
+  EXPECT_EQ(cfg->limits.http2.max_header_list_size, 16384u);
+  EXPECT_EQ(cfg->limits.http2.reset_budget, 5u);
+  EXPECT_FALSE(load(minimal() + "limits:\n  http2: {initial_window_size: 2147483648}\n").ok());
+  EXPECT_FALSE(load(minimal() + "limits:\n  http2: {max_streams: 1}\n").ok());
+}
+
 TEST(ConfigLoader, WorkersAcceptsTheWholeRange) {
   EXPECT_EQ(loaded(load("workers: 1\n" + minimal()))->workers, 1u);
   EXPECT_EQ(loaded(load("workers: 256\n" + minimal()))->workers, 256u);
