@@ -328,7 +328,6 @@ void DownstreamSession::watchPeerClose(bool on) {
     event_add(peer_closed_.get(), nullptr);
   } else {
     event_del(peer_closed_.get());
-  watch_fd_.reset();
   }
 }
 
