@@ -398,20 +398,29 @@ int unsentBytes(int fd) {
 // reading its socket; the departure must still be seen. The backlog is small enough to fit in
 // tether's socket receive buffer: a FIN queued behind bytes the peer has no window for could not be
 // seen by anyone (the RST, which needs no window, is then the only signal).
-void runPipelinedBacklog(Leave how) {
+// `second_on_connection`: the watched request is not the connection's first, so the watch must survive the end of
+// an earlier exchange on the same keep-alive connection.
+void runPipelinedBacklog(Leave how, bool second_on_connection = false) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {
     return request.target == "/slow" ? delayed(5s) : delayed(0ms);
   });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
-  const std::string id = std::string("backlog-") + (how == Leave::kFin ? "fin" : "rst");
+  const std::string id = std::string(second_on_connection ? "second-" : "") + "backlog-" +
+                         (how == Leave::kFin ? "fin" : "rst");
 
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
+  if (second_on_connection) {
+    ASSERT_TRUE(client.send(getRequest("/first")));
+    auto first = client.readResponse(3s);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->status, 200);
+  }
   std::string backlog;
   while (backlog.size() < 96 * 1024) backlog += getRequest("/queued-behind", "X-Pad: " + std::string(1000, 'p') + "\r\n");
   ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: " + id + "\r\n") + backlog));
-  ASSERT_TRUE(upstream.waitForRequests(1, 3s));
+  ASSERT_TRUE(upstream.waitForRequests(second_on_connection ? 2 : 1, 3s));
   const Deadline flushed = deadlineAfter(1s);
   while (unsentBytes(client.fd()) != 0 && Clock::now() < flushed) std::this_thread::sleep_for(5ms);
   ASSERT_EQ(unsentBytes(client.fd()), 0) << "the backlog did not fit into tether's receive buffer";
@@ -425,12 +434,15 @@ void runPipelinedBacklog(Leave how) {
   expectCancelledLine(lines[0], id, "awaiting_response", reasonFor(how), 499);
   // Nothing of the backlog was forwarded: the connection ended with the cancelled request.
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(upstream.requests().size(), 1u);
+  EXPECT_EQ(upstream.requests().size(), second_on_connection ? 2u : 1u);
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
 }
 
 TEST(CancellationPhases, H1ClientFinBehindPipelinedBacklog_ClosesH1Upstream) { runPipelinedBacklog(Leave::kFin); }
 TEST(CancellationPhases, H1ClientRstBehindPipelinedBacklog_ClosesH1Upstream) { runPipelinedBacklog(Leave::kRst); }
+TEST(CancellationPhases, H1ClientRstBehindPipelinedBacklogOnSecondRequest_ClosesH1Upstream) {
+  runPipelinedBacklog(Leave::kRst, true);
+}
 
 // ---- awaiting_response: the upstream works 5 s on a GET ----------------------------------------
 
