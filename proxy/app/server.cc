@@ -156,11 +156,31 @@ int Server::runUntilSignalled() {
     } else if (signal_number == SIGHUP) {
       logEvent("config_reload_skipped", "reload on SIGHUP is not implemented yet; restart to apply changes");
     } else {
+      drain(set);
       break;
     }
   }
   stop();
   return 0;
+}
+
+void Server::drain(const sigset_t& signals) {
+  // Stop accepting, report not-ready, and give in-flight requests drain_timeout to finish; stop() then cancels
+  // what is left with reason `shutdown`. A second SIGINT/SIGTERM skips the wait.
+  logEvent("drain_started", "draining in-flight requests for up to " +
+                                std::to_string(config_->drain_timeout.count()) + " ms");
+  if (admin_) admin_->setReady(false);
+  for (auto& worker : workers_) worker->beginDrain();
+  const auto deadline = std::chrono::steady_clock::now() + config_->drain_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    uint64_t in_flight = 0;
+    for (const auto& worker : workers_) in_flight += worker->inFlight();
+    if (in_flight == 0) return;
+    const timespec poll{0, 50 * 1000 * 1000};
+    const int signal_number = sigtimedwait(&signals, nullptr, &poll);
+    if (signal_number == SIGINT || signal_number == SIGTERM) return;
+    if (signal_number == SIGUSR1) log_writer_->requestReopen();
+  }
 }
 
 }  // namespace tether

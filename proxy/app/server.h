@@ -3,6 +3,8 @@
 // The process-level owner: binds the listening sockets (one SO_REUSEPORT socket per listener per worker, so the
 // kernel spreads connections), starts the log writer and the workers, and stops them in order.
 
+#include <signal.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +41,7 @@ class Server {
   admin::AdminServer* adminServer() { return admin_.get(); }
 
  private:
+  void drain(const sigset_t& signals);
   bool bindListeners(std::vector<std::vector<int>>* fds, std::string* error);
   void logEvent(std::string_view event, std::string_view message);
   bool startAdmin(std::string* error);

@@ -116,6 +116,7 @@ struct Config {
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;
   Limits limits;
+  Duration drain_timeout{30000};  // SIGTERM/SIGINT: how long in-flight requests may finish before `shutdown`
   unsigned workers = 1;  // absent in the file: number of cores (the loader resolves it); 1..256
   Log log;
   Admin admin;

@@ -439,10 +439,11 @@ void Loader::parseRoot(const Node& root) {
     return errors_.add(root.Mark(), "",
                        "the configuration is empty (expected a mapping with listeners, upstreams and routes)");
   }
-  const Fields fields(root, "", {"workers", "listeners", "upstreams", "routes", "limits", "log", "admin"}, errors_);
+  const Fields fields(root, "", {"workers", "drain_timeout", "listeners", "upstreams", "routes", "limits", "log", "admin"}, errors_);
   if (!fields.valid()) return;
   config_->workers = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxWorkers);
   fields.count("workers", config_->workers, 1, kMaxWorkers);
+  fields.duration("drain_timeout", config_->drain_timeout);
 
   // Upstreams before routes, so routes can refer to them by name regardless of the order in the file.
   if (const Node* list = sequence(fields, "listeners")) {

@@ -269,7 +269,7 @@ void DownstreamSession::onExchangeComplete() {
   exchange_complete_ = true;
   if (closed_) return;
   if (!tunnel_) watchPeerClose(false);
-  if (!request_complete_ || close_after_response_ || tunnel_) {
+  if (!request_complete_ || close_after_response_ || tunnel_ || worker_.draining()) {
     // The rest of the request body (if any) is not worth reading: close once the response is out.
     closeAfterFlush();
     return;

@@ -31,6 +31,8 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   size_t listener() const { return listener_; }
   // Worker shutdown: cancel what is in flight and close.
   void shutdown(CancelReason reason);
+  // No request in flight (between keep-alive requests): safe to close when draining.
+  bool idle() const { return !http2_ && !exchange_; }
 
   // DownstreamStream
   void sendResponseHead(http::MessageHead& head, bool no_body) override;

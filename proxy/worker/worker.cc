@@ -15,7 +15,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
       deleter_(base_.get()),
       logger_(log_queue, config_->log.level),
       router_(*config_),
-      stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)) {
+      stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)),
+      drain_event_(event_new(base_.get(), -1, 0, &Worker::onDrain, this)) {
   for (const auto& upstream : config_->upstreams) {
     pools_.push_back(std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_));
   }
@@ -63,6 +64,21 @@ void Worker::stop() {
   if (!thread_.joinable()) return;
   event_active(stop_event_.get(), 0, 0);  // thread-safe once evthread_use_pthreads() ran
   thread_.join();
+}
+
+void Worker::beginDrain() {
+  draining_.store(true, std::memory_order_relaxed);
+  if (thread_.joinable()) event_active(drain_event_.get(), 0, 0);
+}
+
+void Worker::onDrain(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  self->listeners_.clear();  // new clients go to the kernel backlog of nobody: the process is leaving
+  std::vector<DownstreamSession*> idle;
+  for (auto& [raw, owned] : self->sessions_) {
+    if (raw->idle()) idle.push_back(raw);
+  }
+  for (auto* session : idle) session->shutdown(CancelReason::Shutdown);
 }
 
 void Worker::onStop(evutil_socket_t, short, void* arg) {

@@ -3,6 +3,7 @@
 // One worker thread: its own event loop, its own SO_REUSEPORT listening sockets, its own upstream pools and its
 // own log queue. Nothing on the request path is shared with other workers, so nothing takes a lock.
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -34,6 +35,10 @@ class Worker : private DetachedExchanges {
   Worker& operator=(const Worker&) = delete;
 
   void start();
+  // Thread-safe: stop accepting, close idle connections, and close the others once their exchange ends.
+  void beginDrain();
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  uint64_t inFlight() const { return metrics_.activeRequests(); }
   // Thread-safe: asks the loop to cancel what is in flight and exit, then joins.
   void stop();
 
@@ -65,6 +70,7 @@ class Worker : private DetachedExchanges {
 
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* arg);
   static void onStop(evutil_socket_t, short, void* arg);
+  static void onDrain(evutil_socket_t, short, void* arg);
   void accept(size_t listener, evutil_socket_t fd, sockaddr* address, int length);
   void shutdownSessions();
   // DetachedExchanges
@@ -87,6 +93,8 @@ class Worker : private DetachedExchanges {
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;
   util::EventPtr stop_event_;
+  util::EventPtr drain_event_;
+  std::atomic<bool> draining_{false};
   std::thread thread_;
 };
 
