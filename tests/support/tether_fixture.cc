@@ -64,6 +64,7 @@ TetherOptions& TetherOptions::withWorkers(unsigned n) {
 std::string TetherInstance::configYaml(const TetherOptions& options, uint16_t port, uint16_t admin_port,
                                        const std::string& log_path) {
   std::string out = "workers: " + std::to_string(options.workers) + "\n";
+  if (!options.drain_timeout.empty()) out += "drain_timeout: " + options.drain_timeout + "\n";
   out += "listeners:\n  - name: main\n    address: 127.0.0.1:" + std::to_string(port) + "\n";
   out += "upstreams:\n";
   for (const auto& upstream : options.upstreams) {

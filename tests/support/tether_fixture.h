@@ -45,6 +45,7 @@ struct TetherOptions {
   };
 
   unsigned workers = 1;
+  std::string drain_timeout;  // top-level `drain_timeout`, e.g. "500ms"; empty: the default
   std::vector<Upstream> upstreams;
   std::vector<Route> routes;
   Settings limits;  // max_request_header_bytes, ...
