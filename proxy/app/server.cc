@@ -21,6 +21,17 @@ namespace {
 
 constexpr int kListenBacklog = 4096;
 
+// The signals main() turns into actions: stop/drain, reload, reopen the log.
+sigset_t serverSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  return set;
+}
+
 int bindOne(const net::SocketAddress& address, std::string* error) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -42,12 +53,7 @@ int bindOne(const net::SocketAddress& address, std::string* error) {
 }  // namespace
 
 void blockServerSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
+  const sigset_t set = serverSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an EPIPE, not a process exit
 }
@@ -142,12 +148,7 @@ void Server::logEvent(std::string_view event, std::string_view message) {
 }
 
 int Server::runUntilSignalled() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
+  const sigset_t set = serverSignals();
   for (;;) {
     int signal_number = 0;
     if (sigwait(&set, &signal_number) != 0) continue;
