@@ -83,6 +83,7 @@ TEST(ConfigLoader, MinimalFileLoadsWithDefaults) {
   const Config& cfg = *config;
   EXPECT_EQ(cfg.source_path, "test.yaml");
   EXPECT_EQ(cfg.workers, std::clamp(std::thread::hardware_concurrency(), 1u, 256u));
+  EXPECT_EQ(cfg.drain_timeout, 30s);
   ASSERT_EQ(cfg.listeners.size(), 1u);
   EXPECT_EQ(cfg.listeners[0].name, "main");
   EXPECT_EQ(cfg.listeners[0].address_text, "127.0.0.1:8080");
@@ -179,6 +180,11 @@ admin: {address: 0.0.0.0:9999}
   EXPECT_FALSE(cfg.log.access_log);
   EXPECT_EQ(cfg.log.queue_lines, 16u);
   EXPECT_EQ(cfg.admin.address.toString(), "0.0.0.0:9999");
+}
+
+TEST(ConfigLoader, DrainTimeoutIsRead) {
+  const auto config = loaded(load("drain_timeout: 750ms\n" + minimal()));
+  EXPECT_EQ(config->drain_timeout, 750ms);
 }
 
 TEST(ConfigLoader, RoutesResolveUpstreamIndexByName) {
@@ -278,7 +284,7 @@ TEST(ConfigErrors, UnknownTopLevelKeySuggestsTheClosest) {
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsTheValidOnes) {
   expectError(singleError("colour: red\n" + minimal()), 1, 1, "colour",
-              "unknown key 'colour' (expected one of: workers, listeners, upstreams, routes, limits, log, admin)");
+              "unknown key 'colour' (expected one of: workers, drain_timeout, listeners, upstreams, routes, limits, log, admin)");
 }
 
 TEST(ConfigErrors, MisspelledKeyIsUnknownAndTheRealOneMissing) {
