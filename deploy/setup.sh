@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev node-llhttp
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  curl nghttp2-client python3
+  curl nghttp2-client python3 openssl
   prometheus  # promtool: the metrics tests validate /metrics with `promtool check metrics`
 )
 
