@@ -24,9 +24,13 @@ TEST(ShippedConfig, DemoLoads) {
   ASSERT_TRUE(result.ok()) << describe(result);
   const Config& cfg = *result.config;
   EXPECT_EQ(cfg.workers, 2u);
-  ASSERT_EQ(cfg.listeners.size(), 1u);
+  ASSERT_EQ(cfg.listeners.size(), 2u);
   EXPECT_EQ(cfg.listeners[0].name, "demo");
   EXPECT_EQ(cfg.listeners[0].address.toString(), "127.0.0.1:8080");
+  EXPECT_FALSE(cfg.listeners[0].tls);
+  EXPECT_EQ(cfg.listeners[1].address.toString(), "127.0.0.1:8443");
+  ASSERT_TRUE(cfg.listeners[1].tls);
+  EXPECT_EQ(cfg.listeners[1].tls->cert, "build/demo-tls/cert.pem");
   ASSERT_EQ(cfg.upstreams.size(), 1u);
   EXPECT_EQ(cfg.upstreams[0].name, "demo");
   ASSERT_EQ(cfg.upstreams[0].endpoints.size(), 1u);
