@@ -186,6 +186,7 @@ void Http2Session::noteEarlyReset() {
   ++resets_before_completion_;
   // Browsers cancel a few streams per page; hundreds on one connection are an attack.
   if (resets_before_completion_ != reset_budget_ + 1) return;
+  if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2RapidResetGoaway();
   log::Logger& logger = *worker_.exchangeContext().logger;
   logger.line("h2_rapid_reset", config::Log::Level::Warn)
       .field("client", std::string_view(client_.toString()))
@@ -246,7 +247,10 @@ void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   streams_.erase(it);
   // Still unfinished here means the client reset it (or broke it); a completed stream closes with both ends done.
   const bool unfinished = stream->onClose(CancelReason::StreamReset, error_code);
-  if (unfinished && stream->resetByClient()) noteEarlyReset();
+  if (unfinished && stream->resetByClient()) {
+    if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2StreamReset();
+    noteEarlyReset();
+  }
   worker_.deleter().defer(std::move(stream));  // its exchange may still be on the stack
   if (!closed_) updateIdleTimer();
 }

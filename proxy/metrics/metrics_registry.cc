@@ -116,6 +116,11 @@ void MetricsRegistry::writeConnections(ExpositionWriter& out) const {
     out.sample("upstream_connections", {{"upstream", name}, {"state", "idle"}},
                sum([&](const WorkerMetrics& w) { return w.upstream(u).idle.load(relaxed); }));
   }
+  out.family("h2_stream_resets_total", "counter", "HTTP/2 streams the client reset (RST_STREAM) before they completed.");
+  out.sample("h2_stream_resets_total", {}, sum([](const WorkerMetrics& w) { return w.h2StreamResets(); }));
+  out.family("h2_rapid_reset_goaways_total", "counter",
+             "HTTP/2 connections sent GOAWAY(ENHANCE_YOUR_CALM) for resetting too many streams (Rapid Reset).");
+  out.sample("h2_rapid_reset_goaways_total", {}, sum([](const WorkerMetrics& w) { return w.h2RapidResetGoaways(); }));
   out.family("upstream_connect_errors_total", "counter", "Upstream connects that failed (refused, timed out).");
   for (size_t u = 0; u < upstreams_.size(); ++u) {
     out.sample("upstream_connect_errors_total", {{"upstream", upstreams_[u]}},

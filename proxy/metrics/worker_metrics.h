@@ -39,6 +39,9 @@ class WorkerMetrics {
   void onDownstreamOpened(Scheme scheme) { add(downstream_[static_cast<size_t>(scheme)], 1); }
   void onDownstreamClosed(Scheme scheme) { add(downstream_[static_cast<size_t>(scheme)], -1); }
   UpstreamCounters& upstream(size_t index) { return upstreams_[index]; }
+  // HTTP/2: a client RST_STREAM on a stream not yet complete, and a connection sent GOAWAY(ENHANCE_YOUR_CALM).
+  void onH2StreamReset() { add(h2_stream_resets_, 1); }
+  void onH2RapidResetGoaway() { add(h2_rapid_reset_goaways_, 1); }
 
   // Any thread. `route` may be routes() for requests no route matched.
   size_t routes() const { return routes_; }
@@ -53,6 +56,8 @@ class WorkerMetrics {
   uint64_t downstreamConnections(Scheme scheme) const { return read(downstream_[static_cast<size_t>(scheme)]); }
   const UpstreamCounters& upstream(size_t index) const { return upstreams_[index]; }
   const CancellationRing& recentCancellations() const { return ring_; }
+  uint64_t h2StreamResets() const { return read(h2_stream_resets_); }
+  uint64_t h2RapidResetGoaways() const { return read(h2_rapid_reset_goaways_); }
 
  private:
   using Counter = std::atomic<uint64_t>;
@@ -76,6 +81,8 @@ class WorkerMetrics {
   std::unique_ptr<Counter[]> duration_sum_us_;  // [route]
   std::unique_ptr<UpstreamCounters[]> upstreams_;
   Counter active_requests_{0};
+  Counter h2_stream_resets_{0};
+  Counter h2_rapid_reset_goaways_{0};
   std::array<Counter, kSchemes.size()> downstream_{};
   CancellationRing ring_;
 };

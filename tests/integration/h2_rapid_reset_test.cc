@@ -78,6 +78,15 @@ TEST(H2RapidReset, OpenAndResetStormGetsGoawayAndSparesTheH1Upstream) {
   ASSERT_TRUE(goaway) << "no GOAWAY in " << server_bytes.size() << " bytes";
   EXPECT_EQ(*goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
   EXPECT_TRUE(tether.findLogLine({"\"h2_rapid_reset\""}, 5s));
+  {
+    RawClient admin;
+    ASSERT_TRUE(admin.connect(tether.adminPort()));
+    ASSERT_TRUE(admin.send("GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"));
+    const auto metrics = admin.readResponse(5s);
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("\ntether_h2_rapid_reset_goaways_total 1\n"), std::string::npos) << metrics->body;
+    EXPECT_EQ(metrics->body.find("\ntether_h2_stream_resets_total 0\n"), std::string::npos) << metrics->body;
+  }
 
   EXPECT_GE(served_during_attack, 1);
   const int32_t after = bystander.request("GET", "/after");
