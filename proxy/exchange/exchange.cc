@@ -332,12 +332,15 @@ bool Exchange::keepServingAfterFin() const {
 bool Exchange::policyLetsUpstreamRunOn() const {
   if (!route_ || !request_complete_ || tunnel_) return false;  // an unfinished request can never complete upstream
   const auto& policy = route_->cancellation;
-  if (policy.mode == config::CancellationPolicy::Mode::Ignore) return true;
-  if (!policy.methods.empty() &&
-      std::find(policy.methods.begin(), policy.methods.end(), method_) == policy.methods.end()) {
-    return true;  // this method is outside the propagating set: it behaves as `ignore`
-  }
+  if (!propagates()) return true;  // `ignore`, or a method outside `methods`
   return policy.grace.count() > 0 || policy.grace_bytes > 0;
+}
+
+bool Exchange::propagates() const {
+  const auto& policy = route_->cancellation;
+  return policy.mode == config::CancellationPolicy::Mode::Propagate &&
+         (policy.methods.empty() ||
+          std::find(policy.methods.begin(), policy.methods.end(), method_) != policy.methods.end());
 }
 
 bool Exchange::onDownstreamClosed(CancelReason reason) {
@@ -366,9 +369,7 @@ void Exchange::detach(CancelReason reason) {
     upstream_->resumeReading();  // nothing holds the response back any more: it is read and discarded
   }
   const auto& policy = route_->cancellation;
-  const bool propagating = policy.mode == config::CancellationPolicy::Mode::Propagate &&
-                           (policy.methods.empty() || std::find(policy.methods.begin(), policy.methods.end(),
-                                                                method_) != policy.methods.end());
+  const bool propagating = propagates();
   if (propagating) drain_bytes_limit_ = policy.grace_bytes;  // `ignore` lets the upstream finish, whatever it sends
   if (propagating && policy.grace.count() > 0) {
     grace_.reset(evtimer_new(context_.base, &Exchange::onGraceExpired, this));
@@ -438,6 +439,16 @@ void Exchange::writeCommonFields(log::JsonLine& line) {
   }
 }
 
+void Exchange::writeDepartureFields(log::JsonLine& line, Phase phase, CancelReason reason) {
+  if (!h2_error_.empty()) line.field("h2_error", std::string_view(h2_error_));
+  line.field("phase", toString(phase)).field("reason", toString(reason)).field("elapsed_ms", millisSince(started_));
+  if (sent_upstream_) {
+    line.field("upstream_elapsed_ms", millisSince(*sent_upstream_));
+  } else {
+    line.nullField("upstream_elapsed_ms");
+  }
+}
+
 void Exchange::logCompletion() {
   log::Logger& logger = *context_.logger;
   if (!context_.config->log.access_log || !logger.enabled(config::Log::Level::Info)) return;
@@ -454,15 +465,7 @@ void Exchange::logCancellation(Phase at) {
   log::Logger& logger = *context_.logger;
   auto& line = logger.line("request_cancelled", config::Log::Level::Warn);
   writeCommonFields(line);
-  if (!h2_error_.empty()) line.field("h2_error", std::string_view(h2_error_));
-  line.field("phase", toString(at))
-      .field("reason", toString(cancel_reason_))
-      .field("elapsed_ms", millisSince(started_));
-  if (sent_upstream_) {
-    line.field("upstream_elapsed_ms", millisSince(*sent_upstream_));
-  } else {
-    line.nullField("upstream_elapsed_ms");
-  }
+  writeDepartureFields(line, at, cancel_reason_);
   line.field("bytes_received", bytes_received_)
       .field("bytes_sent", bytes_sent_)
       .field("status", static_cast<int64_t>(status_));
@@ -473,15 +476,7 @@ void Exchange::logClientGone() {
   log::Logger& logger = *context_.logger;
   auto& line = logger.line("client_gone", config::Log::Level::Warn);
   writeCommonFields(line);
-  if (!h2_error_.empty()) line.field("h2_error", std::string_view(h2_error_));
-  line.field("phase", toString(gone_phase_))
-      .field("reason", toString(gone_reason_))
-      .field("elapsed_ms", millisSince(started_));
-  if (sent_upstream_) {
-    line.field("upstream_elapsed_ms", millisSince(*sent_upstream_));
-  } else {
-    line.nullField("upstream_elapsed_ms");
-  }
+  writeDepartureFields(line, gone_phase_, gone_reason_);
   const std::string_view ended = cancel_reason_ != CancelReason::None ? toString(cancel_reason_)
                                  : upstream_failed_                   ? std::string_view("upstream_error")
                                                                       : std::string_view("completed");

@@ -74,9 +74,13 @@ class Exchange : public util::Deletable,
   void releaseUpstream(upstream::UpstreamPool::Release how);
   void abandonUpstream();
   bool policyLetsUpstreamRunOn() const;
+  // The route's policy cancels this request's method when the client leaves (mode propagate, method listed).
+  bool propagates() const;
   void detach(CancelReason reason);
   void finish();
   void writeCommonFields(log::JsonLine& line);
+  // phase, reason, elapsed and upstream_elapsed: shared by request_cancelled and client_gone.
+  void writeDepartureFields(log::JsonLine& line, Phase phase, CancelReason reason);
   void logCompletion();
   void logCancellation(Phase phase);
   void logClientGone();

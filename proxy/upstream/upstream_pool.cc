@@ -56,17 +56,21 @@ void UpstreamPool::acquire(UpstreamRequester& requester) {
     }
     return;
   }
-  auto& state = endpoints_[static_cast<size_t>(endpoint)];
-  if (!state.idle.empty()) {
-    // Most recently used first: it is the least likely to have been closed by the upstream's idle timer.
-    UpstreamConnection* connection = state.idle.back();
-    state.idle.pop_back();
-    connection->becomeActive();
-    publish();
-    requester.onUpstreamReady(*connection);
+  serve(requester, static_cast<size_t>(endpoint));
+}
+
+void UpstreamPool::serve(UpstreamRequester& requester, size_t endpoint) {
+  auto& state = endpoints_[endpoint];
+  if (state.idle.empty()) {
+    startConnect(requester, endpoint);
     return;
   }
-  startConnect(requester, static_cast<size_t>(endpoint));
+  // Most recently used first: it is the least likely to have been closed by the upstream's idle timer.
+  UpstreamConnection* connection = state.idle.back();
+  state.idle.pop_back();
+  connection->becomeActive();
+  publish();
+  requester.onUpstreamReady(*connection);
 }
 
 void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
@@ -181,16 +185,7 @@ void UpstreamPool::serveWaiters() {
     UpstreamRequester* requester = waiters_.front();
     waiters_.pop_front();
     requester->queued_ = false;
-    auto& state = endpoints_[static_cast<size_t>(endpoint)];
-    if (!state.idle.empty()) {
-      UpstreamConnection* connection = state.idle.back();
-      state.idle.pop_back();
-      connection->becomeActive();
-      publish();
-      requester->onUpstreamReady(*connection);
-    } else {
-      startConnect(*requester, static_cast<size_t>(endpoint));
-    }
+    serve(*requester, static_cast<size_t>(endpoint));
   }
   event_del(queue_timer_.get());
 }

@@ -71,6 +71,8 @@ class UpstreamPool {
 
   // Picks the next endpoint round-robin that is neither backed off nor full; -1 when none.
   int pickEndpoint(int exclude);
+  // Hands the requester an idle connection of `endpoint`, or starts a connect to it.
+  void serve(UpstreamRequester& requester, size_t endpoint);
   void startConnect(UpstreamRequester& requester, size_t endpoint);
   void serveWaiters();
   void destroy(UpstreamConnection& connection, bool reset);
