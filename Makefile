@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup build demo test test-release test-asan clean
+.PHONY: setup build demo test test-release test-asan check-deploy clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,12 +11,16 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: test-release test-asan
+test: test-release check-deploy test-asan
 
 test-release: setup
 	cmake --preset release >/dev/null
 	cmake --build --preset release
 	ctest --preset release
+
+# yamllint, systemd-analyze verify, promtool and JSON checks on config/ and deploy/ (uses the release binary).
+check-deploy: test-release
+	TETHER_BIN=build/release/tether bash deploy/check.sh
 
 test-asan: setup
 	cmake --preset asan >/dev/null

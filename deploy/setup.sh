@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev node-llhttp
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  curl nghttp2-client python3 openssl
+  curl nghttp2-client python3 python3-yaml openssl
+  yamllint systemd  # deploy/check.sh: lint the YAML, `systemd-analyze verify` the unit
   prometheus  # promtool: the metrics tests validate /metrics with `promtool check metrics`
 )
 

@@ -50,6 +50,16 @@ AdminServer::AdminServer(std::shared_ptr<const config::Config> config, const met
 
 AdminServer::~AdminServer() { stop(); }
 
+void AdminServer::setConfig(std::shared_ptr<const config::Config> config) {
+  std::lock_guard lock(config_mutex_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const config::Config> AdminServer::currentConfig() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
 bool AdminServer::start(std::string* error) {
   const int fd = bindAdmin(config_->admin.address, error);
   if (fd < 0) return false;
@@ -103,9 +113,9 @@ void AdminServer::handle(evhttp_request* request) {
     const bool ready = ready_.load(std::memory_order_relaxed);
     reply(request, ready ? 200 : 503, kText, ready ? "ready\n" : "not ready\n");
   } else if (path == "/cancellations") {
-    reply(request, 200, kJson, registry_.recentCancellationsJson(config_->admin.recent_cancellations));
+    reply(request, 200, kJson, registry_.recentCancellationsJson(currentConfig()->admin.recent_cancellations));
   } else if (path == "/config") {
-    reply(request, 200, kJson, configToJson(*config_));
+    reply(request, 200, kJson, configToJson(*currentConfig()));
   } else {
     reply(request, 404, kText, "not found\n");
   }

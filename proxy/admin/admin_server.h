@@ -14,6 +14,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -41,6 +42,8 @@ class AdminServer {
   void stop();
   // Thread-safe: what /readyz answers.
   void setReady(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
+  // Thread-safe: what /config shows after a reload (admin.address itself needs a restart).
+  void setConfig(std::shared_ptr<const config::Config> config);
 
  private:
   struct HttpFree {
@@ -52,6 +55,9 @@ class AdminServer {
   void handle(evhttp_request* request);
   void reply(evhttp_request* request, int status, std::string_view content_type, std::string_view body);
 
+  std::shared_ptr<const config::Config> currentConfig() const;
+
+  mutable std::mutex config_mutex_;  // main thread (reload) against the admin thread; never a worker
   std::shared_ptr<const config::Config> config_;
   const metrics::MetricsRegistry& registry_;
   std::function<metrics::ProcessCounters()> process_counters_;

@@ -17,7 +17,7 @@ const char* usageText() {
          "  -v, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n"
          "\n"
-         "Signals: SIGINT/SIGTERM stop, SIGUSR1 reopens the log file.\n";
+         "Signals: SIGINT/SIGTERM drain and stop, SIGHUP reloads the config, SIGUSR1 reopens the log file.\n";
 }
 
 std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& args, std::string* error) {

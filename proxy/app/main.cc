@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   tether::blockServerSignals();  // before any thread starts, so only runUntilSignalled() sees them
-  tether::Server server(config);
+  tether::Server server(config, cl->config_path, cl->workers.has_value());
   if (!server.start(&error)) {
     std::cerr << "tether: " << error << "\n";
     return 1;

@@ -11,8 +11,10 @@
 #include <cstring>
 
 #include "admin/admin_server.h"
-#include "log/json_line.h"
+#include "config/config_loader.h"
+#include "config/startup_settings.h"
 #include "metrics/metrics_registry.h"
+#include "metrics/route_metrics.h"
 #include "tls/tls_context.h"
 #include "worker/worker.h"
 
@@ -58,8 +60,11 @@ void blockServerSignals() {
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an EPIPE, not a process exit
 }
 
-Server::Server(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)), log_writer_(std::make_unique<log::LogWriter>(config_->log)) {}
+Server::Server(std::shared_ptr<const config::Config> config, std::string config_path, bool workers_fixed)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      workers_fixed_(workers_fixed),
+      log_writer_(std::make_unique<log::LogWriter>(config_->log)) {}
 
 Server::~Server() { stop(); }
 
@@ -99,12 +104,14 @@ bool Server::start(std::string* error) {
   std::vector<std::vector<int>> fds;
   if (!bindListeners(&fds, error)) return false;
   log_writer_->start();
+  auto route_metrics = newRouteMetrics(*config_);
   for (unsigned w = 0; w < config_->workers; ++w) {
-    workers_.push_back(std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue()));
+    workers_.push_back(
+        std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue(), route_metrics[w]));
   }
   for (auto& worker : workers_) worker->start();
   started_ = true;
-  if (!startAdmin(error)) {
+  if (!startAdmin(std::move(route_metrics), error)) {
     stop();
     return false;
   }
@@ -127,24 +134,77 @@ void Server::stop() {
   log_writer_->stop();
 }
 
-bool Server::startAdmin(std::string* error) {
+std::vector<std::shared_ptr<metrics::RouteMetrics>> Server::newRouteMetrics(const config::Config& config) const {
+  std::vector<std::shared_ptr<metrics::RouteMetrics>> out;
+  for (unsigned w = 0; w < config.workers; ++w) {
+    out.push_back(std::make_shared<metrics::RouteMetrics>(config.routes.size(), config.upstreams.size()));
+  }
+  return out;
+}
+
+bool Server::startAdmin(std::vector<std::shared_ptr<metrics::RouteMetrics>> route_metrics, std::string* error) {
   std::vector<const metrics::WorkerMetrics*> sources;
   for (const auto& worker : workers_) sources.push_back(&worker->metrics());
-  metrics_ = std::make_unique<metrics::MetricsRegistry>(*config_, std::move(sources));
-  log::LogWriter* log_writer = log_writer_.get();
-  admin_ = std::make_unique<admin::AdminServer>(config_, *metrics_, [log_writer] {
-    return metrics::ProcessCounters{.log_lines_dropped = log_writer->droppedLines()};
+  metrics_ = std::make_unique<metrics::MetricsRegistry>(std::move(sources));
+  metrics_->addSnapshot(*config_, {route_metrics.begin(), route_metrics.end()});
+  admin_ = std::make_unique<admin::AdminServer>(config_, *metrics_, [this] {
+    return metrics::ProcessCounters{.log_lines_dropped = log_writer_->droppedLines(),
+                                    .config_reloads_success = reloads_succeeded_.load(std::memory_order_relaxed),
+                                    .config_reloads_failure = reloads_failed_.load(std::memory_order_relaxed)};
   });
   if (!admin_->start(error)) return false;
   admin_->setReady(true);  // the workers run and the listeners are bound
   return true;
 }
 
-void Server::logEvent(std::string_view event, std::string_view message) {
+void Server::logEvent(std::string_view event, std::string_view message, std::string_view level,
+                      const std::function<void(log::JsonLine&)>& fields) {
   log::JsonLine line;
   line.begin(event, std::chrono::system_clock::now());
-  line.field("level", std::string_view("info")).field("message", message);
+  line.field("level", level).field("message", message);
+  if (fields) fields(line);
   log_writer_->writeDirect(line.finish());
+}
+
+bool Server::reload() {
+  if (config_path_.empty()) {
+    logEvent("config_reload_failed", "no config file to reload", "error");
+    reloads_failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const config::LoadResult result = config::loadConfigFile(config_path_);
+  if (!result.ok()) {
+    // One line per problem, as `tether --check` prints them; the running config stays.
+    for (const config::ConfigError& e : result.errors) {
+      logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
+        line.field("file", std::string_view(e.file))
+            .field("line", static_cast<int64_t>(e.line))
+            .field("column", static_cast<int64_t>(e.column))
+            .field("key", std::string_view(e.key_path));
+      });
+    }
+    reloads_failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  auto next = std::make_shared<config::Config>(*result.config);
+  if (workers_fixed_) next->workers = config_->workers;
+  const std::vector<std::string> restart = config::keepStartupSettings(*config_, *next);
+  if (!restart.empty()) {
+    std::string keys;
+    for (const auto& key : restart) keys += (keys.empty() ? "" : ", ") + key;
+    logEvent("config_reload_restart_required", "changes to " + keys + " take effect only after a restart; "
+             "the running values are kept", "warn");
+  }
+  auto route_metrics = newRouteMetrics(*next);
+  if (metrics_) metrics_->addSnapshot(*next, {route_metrics.begin(), route_metrics.end()});
+  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->reload(next, route_metrics[w]);
+  config_ = next;
+  if (admin_) admin_->setConfig(config_);
+  reloads_succeeded_.fetch_add(1, std::memory_order_relaxed);
+  logEvent("config_reloaded", "new requests use " + std::to_string(next->routes.size()) + " route(s) and " +
+           std::to_string(next->upstreams.size()) + " upstream(s) from " + config_path_ +
+           "; requests in flight finish on the previous config");
+  return true;
 }
 
 int Server::runUntilSignalled() {
@@ -155,7 +215,7 @@ int Server::runUntilSignalled() {
     if (signal_number == SIGUSR1) {
       log_writer_->requestReopen();
     } else if (signal_number == SIGHUP) {
-      logEvent("config_reload_skipped", "reload on SIGHUP is not implemented yet; restart to apply changes");
+      reload();
     } else {
       drain(set);
       break;

@@ -5,11 +5,14 @@
 
 #include <signal.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "log/json_line.h"
 #include "log/log_writer.h"
 
 namespace tether {
@@ -20,11 +23,15 @@ class AdminServer;
 }
 namespace metrics {
 class MetricsRegistry;
+class RouteMetrics;
 }
 
 class Server {
  public:
-  explicit Server(std::shared_ptr<const config::Config> config);
+  // `config_path` is what SIGHUP reloads (empty: reload is refused). `workers_fixed`: the worker count came from
+  // the command line, so the file's `workers` is not compared on reload.
+  explicit Server(std::shared_ptr<const config::Config> config, std::string config_path = {},
+                  bool workers_fixed = false);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -33,8 +40,13 @@ class Server {
   bool start(std::string* error);
   // Cancels what is in flight, stops the workers and flushes the log.
   void stop();
-  // main(): runs until SIGINT/SIGTERM; SIGUSR1 reopens the log file. Returns the process exit code.
+  // main(): runs until SIGINT/SIGTERM; SIGHUP reloads the config, SIGUSR1 reopens the log file. Returns the
+  // process exit code.
   int runUntilSignalled();
+  // Loads config_path again. Invalid: logs every error (file:line:column) and keeps the running config. Valid:
+  // new requests use it, in-flight ones finish on the old one; startup-only changes are logged as needing a
+  // restart. Returns whether the new config was applied. Main thread only (loading resolves host names).
+  bool reload();
 
   log::LogWriter& logWriter() { return *log_writer_; }
   // The admin listener while started (null before start() and after stop()): drain calls setReady(false) on it.
@@ -43,10 +55,16 @@ class Server {
  private:
   void drain(const sigset_t& signals);
   bool bindListeners(std::vector<std::vector<int>>* fds, std::string* error);
-  void logEvent(std::string_view event, std::string_view message);
-  bool startAdmin(std::string* error);
+  void logEvent(std::string_view event, std::string_view message, std::string_view level = "info",
+                const std::function<void(log::JsonLine&)>& fields = {});
+  bool startAdmin(std::vector<std::shared_ptr<metrics::RouteMetrics>> route_metrics, std::string* error);
+  std::vector<std::shared_ptr<metrics::RouteMetrics>> newRouteMetrics(const config::Config& config) const;
 
-  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const config::Config> config_;  // the one applied last
+  std::string config_path_;
+  bool workers_fixed_ = false;
+  std::atomic<uint64_t> reloads_succeeded_{0};  // read by the admin thread
+  std::atomic<uint64_t> reloads_failed_{0};
   std::unique_ptr<log::LogWriter> log_writer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<metrics::MetricsRegistry> metrics_;  // reads the workers' metrics

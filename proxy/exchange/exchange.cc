@@ -48,7 +48,7 @@ void removeHeader(http::HeaderList& headers, std::string_view name) {
 }  // namespace
 
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
-    : context_(context), downstream_(&downstream), started_(Clock::now()) {
+    : context_(context), snapshot_(context.snapshot), downstream_(&downstream), started_(Clock::now()) {
   if (context_.metrics) context_.metrics->onExchangeCreated();
 }
 
@@ -79,7 +79,7 @@ void Exchange::assignRequestId(const http::MessageHead& head) {
 void Exchange::onRequestHead(http::MessageHead& head) {
   method_.assign(head.method);
   // The query string may carry tokens or personal data: logged only when the operator asks for it.
-  if (context_.config->log.include_query) {
+  if (snapshot_->config().log.include_query) {
     path_.assign(head.target);
   } else {
     path_.assign(head.path());
@@ -89,12 +89,12 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   assignRequestId(head);
   const std::string* host_header = head.find("host");
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
-  route_ = context_.router->match(host, head.path(), method_);
+  route_ = snapshot_->router().match(host, head.path(), method_);
   if (!route_) {
     respondLocally(404, "no route matches this request");
     return;
   }
-  pool_ = (*context_.pools)[route_->upstream_index].get();
+  pool_ = &snapshot_->pool(route_->upstream_index);
   request_upgrade_ = head.upgrade;
 
   http::removeHopByHop(head.headers, request_upgrade_);
@@ -451,7 +451,7 @@ void Exchange::writeDepartureFields(log::JsonLine& line, Phase phase, CancelReas
 
 void Exchange::logCompletion() {
   log::Logger& logger = *context_.logger;
-  if (!context_.config->log.access_log || !logger.enabled(config::Log::Level::Info)) return;
+  if (!snapshot_->config().log.access_log || !logger.enabled(config::Log::Level::Info)) return;
   auto& line = logger.line("request_completed");
   writeCommonFields(line);
   line.field("status", static_cast<int64_t>(status_))
@@ -501,7 +501,7 @@ void Exchange::reportMetrics() {
   };
   metrics::RequestOutcome outcome;
   if (route_) {
-    outcome.route = static_cast<size_t>(route_ - context_.config->routes.data());
+    outcome.route = static_cast<size_t>(route_ - snapshot_->config().routes.data());
     outcome.route_name = route_->name;
   }
   outcome.method = method_;
@@ -518,6 +518,7 @@ void Exchange::reportMetrics() {
     outcome.gone_reason = gone_reason_;
     outcome.gone_phase = gone_phase_;
   }
+  if (auto* route_metrics = snapshot_->metrics()) route_metrics->onExchangeFinished(outcome);
   context_.metrics->onExchangeFinished(outcome);
 }
 

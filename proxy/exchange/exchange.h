@@ -89,6 +89,7 @@ class Exchange : public util::Deletable,
   static void onGraceExpired(evutil_socket_t, short, void* arg);
 
   ExchangeContext& context_;
+  std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and pool_ alive
   DownstreamStream* downstream_;  // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;

@@ -1,18 +1,17 @@
 #pragma once
 
-// The per-worker services an Exchange uses. Owned by the Worker; every pointer outlives the exchanges.
+// The per-worker services an Exchange uses. Owned by the Worker; every pointer outlives the exchanges, and each
+// exchange keeps a reference to the config snapshot current when it started.
 
 #include <event2/event.h>
 
 #include <memory>
 #include <vector>
 
-#include "config/config.h"
+#include "exchange/config_snapshot.h"
 #include "http/request_id.h"
 #include "log/logger.h"
 #include "metrics/worker_metrics.h"
-#include "routing/router.h"
-#include "upstream/upstream_pool.h"
 
 namespace tether {
 
@@ -30,9 +29,7 @@ class DetachedExchanges {
 
 struct ExchangeContext {
   event_base* base = nullptr;
-  std::shared_ptr<const config::Config> config;
-  const routing::Router* router = nullptr;
-  std::vector<std::unique_ptr<upstream::UpstreamPool>>* pools = nullptr;  // indexed like config->upstreams
+  std::shared_ptr<ConfigSnapshot> snapshot;  // the current one; replaced by a reload
   log::Logger* logger = nullptr;
   http::RequestIdGenerator* request_ids = nullptr;
   DetachedExchanges* detached = nullptr;

@@ -26,6 +26,7 @@ class Logger {
   Logger(LogQueue* queue, Level min_level);
 
   bool enabled(Level level) const { return queue_ != nullptr && level >= min_level_; }
+  void setMinLevel(Level level) { min_level_ = level; }  // a reload changed log.level
 
   // Begins a line with "ts", "event" and "level"; add fields, then emit(). If `level` is not enabled the
   // line is built but emit() discards it (check enabled() first to skip the work).

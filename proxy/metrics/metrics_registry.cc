@@ -1,102 +1,168 @@
 #include "metrics/metrics_registry.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "metrics/exposition_writer.h"
 
 namespace tether::metrics {
 
-MetricsRegistry::MetricsRegistry(const config::Config& config, std::vector<const WorkerMetrics*> workers)
-    : workers_(std::move(workers)) {
-  for (const auto& route : config.routes) routes_.push_back(route.name);
-  for (const auto& upstream : config.upstreams) upstreams_.push_back(upstream.name);
+MetricsRegistry::MetricsRegistry(std::vector<const WorkerMetrics*> workers) : workers_(std::move(workers)) {}
+
+void MetricsRegistry::addSnapshot(const config::Config& config,
+                                  std::vector<std::shared_ptr<const RouteMetrics>> per_worker) {
+  Snapshot snapshot;
+  for (const auto& route : config.routes) snapshot.routes.push_back(route.name);
+  for (const auto& upstream : config.upstreams) snapshot.upstreams.push_back(upstream.name);
+  snapshot.workers = std::move(per_worker);
+  std::lock_guard lock(mutex_);
+  snapshots_.push_back(std::move(snapshot));
 }
 
-std::string_view MetricsRegistry::routeLabel(size_t route) const {
-  return route < routes_.size() ? std::string_view(routes_[route]) : kNoRouteLabel;
+size_t MetricsRegistry::liveSnapshots() const {
+  std::lock_guard lock(mutex_);
+  foldRetired();
+  return snapshots_.size();
+}
+
+void MetricsRegistry::foldRetired() const {
+  for (size_t i = 0; i + 1 < snapshots_.size();) {
+    const auto& workers = snapshots_[i].workers;
+    const bool unused = std::all_of(workers.begin(), workers.end(), [](const auto& w) { return w.use_count() == 1; });
+    if (!unused) {
+      ++i;
+      continue;
+    }
+    // Pairs with the release in the workers' last shared_ptr decrement: their final counts are visible.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    Totals folded;
+    accumulate(snapshots_[i], folded);
+    for (auto& [name, route] : folded.routes) {
+      RouteTotals& into = retired_.routes[name];
+      for (size_t k = 0; k < route.requests.size(); ++k) into.requests[k] += route.requests[k];
+      for (size_t k = 0; k < route.cancelled.size(); ++k) into.cancelled[k] += route.cancelled[k];
+      for (size_t k = 0; k < route.client_gone.size(); ++k) into.client_gone[k] += route.client_gone[k];
+      for (size_t k = 0; k < route.buckets.size(); ++k) into.buckets[k] += route.buckets[k];
+      into.cancelled_upstream_us += route.cancelled_upstream_us;
+      into.duration_us += route.duration_us;
+    }
+    for (auto& [name, upstream] : folded.upstreams) retired_.upstreams[name].connect_errors += upstream.connect_errors;
+    snapshots_.erase(snapshots_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+void MetricsRegistry::accumulate(const Snapshot& snapshot, Totals& totals) {
+  for (const auto& metrics : snapshot.workers) {
+    for (size_t r = 0; r <= snapshot.routes.size(); ++r) {
+      const std::string_view label = r < snapshot.routes.size() ? std::string_view(snapshot.routes[r]) : kNoRouteLabel;
+      auto it = totals.routes.find(label);
+      if (it == totals.routes.end()) it = totals.routes.emplace(std::string(label), RouteTotals{}).first;
+      RouteTotals& t = it->second;
+      for (size_t m = 0; m < kMethods.size(); ++m) {
+        for (size_t c = 0; c < kCodeCount; ++c) t.requests[m * kCodeCount + c] += metrics->requests(r, m, c);
+      }
+      for (size_t reason = 0; reason < kReasonCount; ++reason) {
+        for (size_t phase = 0; phase < kPhaseCount; ++phase) {
+          t.cancelled[reason * kPhaseCount + phase] += metrics->cancelled(r, reason, phase);
+          t.client_gone[reason * kPhaseCount + phase] += metrics->clientGone(r, reason, phase);
+        }
+      }
+      for (size_t b = 0; b < kBucketSlots; ++b) t.buckets[b] += metrics->durationBucket(r, b);
+      t.cancelled_upstream_us += metrics->cancelledUpstreamMicros(r);
+      t.duration_us += metrics->durationMicros(r);
+    }
+    for (size_t u = 0; u < snapshot.upstreams.size(); ++u) {
+      UpstreamTotals& t = totals.upstreams[snapshot.upstreams[u]];
+      const UpstreamCounters& counters = metrics->upstream(u);
+      const auto relaxed = std::memory_order_relaxed;
+      t.connecting += counters.connecting.load(relaxed);
+      t.active += counters.active.load(relaxed);
+      t.idle += counters.idle.load(relaxed);
+      t.connect_errors += counters.connect_errors.load(relaxed);
+    }
+  }
+}
+
+MetricsRegistry::Totals MetricsRegistry::totals() const {
+  std::lock_guard lock(mutex_);
+  foldRetired();
+  Totals totals = retired_;
+  for (const Snapshot& snapshot : snapshots_) accumulate(snapshot, totals);
+  return totals;
 }
 
 std::string MetricsRegistry::renderPrometheus(const ProcessCounters& process) const {
+  const Totals sums = totals();
   ExpositionWriter out;
-  writeRequests(out);
-  writeCancellations(out);
-  writeDurations(out);
-  writeConnections(out);
+  writeRequests(out, sums);
+  writeCancellations(out, sums);
+  writeDurations(out, sums);
+  writeConnections(out, sums);
   writeProcess(out, process);
   return out.text();
 }
 
 // Only the combinations that occurred: routes x methods x codes would be thousands of zero series.
-void MetricsRegistry::writeRequests(ExpositionWriter& out) const {
+void MetricsRegistry::writeRequests(ExpositionWriter& out, const Totals& totals) const {
   out.family("requests_total", "counter", "Requests that ended, by route, method and response status (code).");
   char scratch[4];
-  for (size_t route = 0; route <= routes_.size(); ++route) {
+  for (const auto& [route, t] : totals.routes) {
     for (size_t method = 0; method < kMethods.size(); ++method) {
       for (size_t code = 0; code < kCodeCount; ++code) {
-        const uint64_t n = sum([&](const WorkerMetrics& w) { return w.requests(route, method, code); });
+        const uint64_t n = t.requests[method * kCodeCount + code];
         if (n == 0) continue;
-        out.sample("requests_total",
-                   {{"route", routeLabel(route)}, {"method", kMethods[method]}, {"code", codeLabel(code, scratch)}}, n);
+        out.sample("requests_total", {{"route", route}, {"method", kMethods[method]}, {"code", codeLabel(code, scratch)}},
+                   n);
       }
     }
   }
 }
 
-void MetricsRegistry::writeCancellations(ExpositionWriter& out) const {
+void MetricsRegistry::writeCancellations(ExpositionWriter& out, const Totals& totals) const {
+  const auto byReasonAndPhase = [&](std::string_view family, auto counts) {
+    for (const auto& [route, t] : totals.routes) {
+      for (size_t reason = 0; reason < kReasonCount; ++reason) {
+        for (size_t phase = 0; phase < kPhaseCount; ++phase) {
+          const uint64_t n = (t.*counts)[reason * kPhaseCount + phase];
+          if (n == 0) continue;
+          out.sample(family, {{"route", route}, {"reason", toString(reasonAt(reason))}, {"phase", toString(phaseAt(phase))}},
+                     n);
+        }
+      }
+    }
+  };
   out.family("requests_cancelled_total", "counter",
              "Requests whose upstream work tether cancelled, by route, reason and the phase the request was in.");
-  for (size_t route = 0; route <= routes_.size(); ++route) {
-    for (size_t reason = 0; reason < kReasonCount; ++reason) {
-      for (size_t phase = 0; phase < kPhaseCount; ++phase) {
-        const uint64_t n = sum([&](const WorkerMetrics& w) { return w.cancelled(route, reason, phase); });
-        if (n == 0) continue;
-        out.sample("requests_cancelled_total",
-                   {{"route", routeLabel(route)}, {"reason", toString(reasonAt(reason))},
-                    {"phase", toString(phaseAt(phase))}}, n);
-      }
-    }
-  }
+  byReasonAndPhase("requests_cancelled_total", &RouteTotals::cancelled);
   out.family("requests_client_gone_total", "counter",
              "Requests whose client left while the route's policy let the upstream run on (not cancelled).");
-  for (size_t route = 0; route <= routes_.size(); ++route) {
-    for (size_t reason = 0; reason < kReasonCount; ++reason) {
-      for (size_t phase = 0; phase < kPhaseCount; ++phase) {
-        const uint64_t n = sum([&](const WorkerMetrics& w) { return w.clientGone(route, reason, phase); });
-        if (n == 0) continue;
-        out.sample("requests_client_gone_total",
-                   {{"route", routeLabel(route)}, {"reason", toString(reasonAt(reason))},
-                    {"phase", toString(phaseAt(phase))}}, n);
-      }
-    }
-  }
+  byReasonAndPhase("requests_client_gone_total", &RouteTotals::client_gone);
   out.family("cancelled_upstream_seconds_total", "counter",
              "Upstream time spent on requests that were then cancelled: from sending the request to the cancel.");
-  for (size_t route = 0; route < routes_.size(); ++route) {
-    const uint64_t us = sum([&](const WorkerMetrics& w) { return w.cancelledUpstreamMicros(route); });
-    out.sample("cancelled_upstream_seconds_total", {{"route", routeLabel(route)}}, static_cast<double>(us) / 1e6);
+  for (const auto& [route, t] : totals.routes) {
+    if (route == kNoRouteLabel) continue;  // no route, no upstream
+    out.sample("cancelled_upstream_seconds_total", {{"route", route}}, static_cast<double>(t.cancelled_upstream_us) / 1e6);
   }
 }
 
-void MetricsRegistry::writeDurations(ExpositionWriter& out) const {
+void MetricsRegistry::writeDurations(ExpositionWriter& out, const Totals& totals) const {
   out.family("request_duration_seconds", "histogram",
              "Time from the request head to the end of the exchange, whatever way it ended, by route.");
-  for (size_t route = 0; route <= routes_.size(); ++route) {
-    const std::string_view label = routeLabel(route);
+  for (const auto& [route, t] : totals.routes) {
     uint64_t cumulative = 0;
-    for (size_t bucket = 0; bucket <= kDurationBuckets.size(); ++bucket) {
-      cumulative += sum([&](const WorkerMetrics& w) { return w.durationBucket(route, bucket); });
+    for (size_t bucket = 0; bucket < kBucketSlots; ++bucket) {
+      cumulative += t.buckets[bucket];
       const double bound =
           bucket < kDurationBuckets.size() ? kDurationBuckets[bucket] : std::numeric_limits<double>::infinity();
-      out.bucket("request_duration_seconds", {{"route", label}}, bound, cumulative);
+      out.bucket("request_duration_seconds", {{"route", route}}, bound, cumulative);
     }
-    const uint64_t us = sum([&](const WorkerMetrics& w) { return w.durationMicros(route); });
-    out.sample("request_duration_seconds_sum", {{"route", label}}, static_cast<double>(us) / 1e6);
-    out.sample("request_duration_seconds_count", {{"route", label}}, cumulative);
+    out.sample("request_duration_seconds_sum", {{"route", route}}, static_cast<double>(t.duration_us) / 1e6);
+    out.sample("request_duration_seconds_count", {{"route", route}}, cumulative);
   }
 }
 
-void MetricsRegistry::writeConnections(ExpositionWriter& out) const {
+void MetricsRegistry::writeConnections(ExpositionWriter& out, const Totals& totals) const {
   out.family("active_requests", "gauge", "Exchanges in progress, including those running on after their client left.");
   out.sample("active_requests", {}, sum([](const WorkerMetrics& w) { return w.activeRequests(); }));
   out.family("downstream_connections", "gauge", "Open client connections, by listener scheme (http or https).");
@@ -106,15 +172,10 @@ void MetricsRegistry::writeConnections(ExpositionWriter& out) const {
                sum([&](const WorkerMetrics& w) { return w.downstreamConnections(scheme); }));
   }
   out.family("upstream_connections", "gauge", "Open upstream connections, by upstream and state.");
-  for (size_t u = 0; u < upstreams_.size(); ++u) {
-    const std::string_view name = upstreams_[u];
-    const auto relaxed = std::memory_order_relaxed;
-    out.sample("upstream_connections", {{"upstream", name}, {"state", "connecting"}},
-               sum([&](const WorkerMetrics& w) { return w.upstream(u).connecting.load(relaxed); }));
-    out.sample("upstream_connections", {{"upstream", name}, {"state", "active"}},
-               sum([&](const WorkerMetrics& w) { return w.upstream(u).active.load(relaxed); }));
-    out.sample("upstream_connections", {{"upstream", name}, {"state", "idle"}},
-               sum([&](const WorkerMetrics& w) { return w.upstream(u).idle.load(relaxed); }));
+  for (const auto& [name, t] : totals.upstreams) {
+    out.sample("upstream_connections", {{"upstream", name}, {"state", "connecting"}}, t.connecting);
+    out.sample("upstream_connections", {{"upstream", name}, {"state", "active"}}, t.active);
+    out.sample("upstream_connections", {{"upstream", name}, {"state", "idle"}}, t.idle);
   }
   out.family("h2_stream_resets_total", "counter", "HTTP/2 streams the client reset (RST_STREAM) before they completed.");
   out.sample("h2_stream_resets_total", {}, sum([](const WorkerMetrics& w) { return w.h2StreamResets(); }));
@@ -122,9 +183,8 @@ void MetricsRegistry::writeConnections(ExpositionWriter& out) const {
              "HTTP/2 connections sent GOAWAY(ENHANCE_YOUR_CALM) for resetting too many streams (Rapid Reset).");
   out.sample("h2_rapid_reset_goaways_total", {}, sum([](const WorkerMetrics& w) { return w.h2RapidResetGoaways(); }));
   out.family("upstream_connect_errors_total", "counter", "Upstream connects that failed (refused, timed out).");
-  for (size_t u = 0; u < upstreams_.size(); ++u) {
-    out.sample("upstream_connect_errors_total", {{"upstream", upstreams_[u]}},
-               sum([&](const WorkerMetrics& w) { return w.upstream(u).connect_errors.load(std::memory_order_relaxed); }));
+  for (const auto& [name, t] : totals.upstreams) {
+    out.sample("upstream_connect_errors_total", {{"upstream", name}}, t.connect_errors);
   }
 }
 

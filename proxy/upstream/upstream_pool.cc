@@ -137,7 +137,7 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
 }
 
 void UpstreamPool::release(UpstreamConnection& connection, Release how) {
-  if (how == Release::Reuse && connection.reusable()) {
+  if (how == Release::Reuse && connection.reusable() && !retired_) {
     auto& state = endpoints_[connection.endpoint()];
     connection.becomeIdle(config_.keepalive_idle_timeout);
     state.idle.push_back(&connection);
@@ -149,6 +149,13 @@ void UpstreamPool::release(UpstreamConnection& connection, Release how) {
   const bool reset = how == Release::Abort && config_.cancel_with == config::Upstream::CancelWith::Rst;
   destroy(connection, reset);
   serveWaiters();
+}
+
+void UpstreamPool::retire() {
+  retired_ = true;
+  std::vector<UpstreamConnection*> idle;
+  for (const auto& e : endpoints_) idle.insert(idle.end(), e.idle.begin(), e.idle.end());
+  for (UpstreamConnection* connection : idle) destroy(*connection, false);
 }
 
 void UpstreamPool::onIdleClosed(UpstreamConnection& connection) {

@@ -57,6 +57,10 @@ class UpstreamPool {
   void onConnectFailed(UpstreamConnection& connection, UpstreamError error);
   void onIdleClosed(UpstreamConnection& connection);
 
+  // The config snapshot this pool belongs to was replaced by a reload: idle connections close now, and connections
+  // of requests still running close when those end instead of going back to the pool.
+  void retire();
+
   size_t connectionCount() const { return connections_.size(); }
   size_t idleCount() const;
 
@@ -90,6 +94,7 @@ class UpstreamPool {
   std::deque<UpstreamRequester*> waiters_;
   util::EventPtr queue_timer_;
   metrics::UpstreamCounters* counters_ = nullptr;
+  bool retired_ = false;
 };
 
 }  // namespace tether::upstream

@@ -6,29 +6,31 @@
 
 namespace tether {
 
+namespace {
+
+// How often a worker checks whether the requests still running on a replaced config snapshot have all ended.
+constexpr timeval kSweepInterval{1, 0};
+
+}  // namespace
+
 Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
-               log::LogQueue* log_queue)
+               log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics)
     : index_(index),
       config_(std::move(config)),
-      metrics_(config_->routes.size(), config_->upstreams.size(), config_->admin.recent_cancellations),
+      metrics_(config_->admin.recent_cancellations),
       base_(event_base_new()),
       deleter_(base_.get()),
       logger_(log_queue, config_->log.level),
-      router_(*config_),
       stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)),
-      drain_event_(event_new(base_.get(), -1, 0, &Worker::onDrain, this)) {
-  for (const auto& upstream : config_->upstreams) {
-    pools_.push_back(std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_));
-  }
+      drain_event_(event_new(base_.get(), -1, 0, &Worker::onDrain, this)),
+      reload_event_(event_new(base_.get(), -1, 0, &Worker::onReload, this)),
+      sweep_timer_(evtimer_new(base_.get(), &Worker::onSweep, this)) {
   context_.base = base_.get();
-  context_.config = config_;
-  context_.router = &router_;
-  context_.pools = &pools_;
+  context_.snapshot = std::make_shared<ConfigSnapshot>(config_, std::move(route_metrics), base_.get(), deleter_);
   context_.logger = &logger_;
   context_.request_ids = &request_ids_;
   context_.detached = this;
   context_.metrics = &metrics_;
-  for (size_t i = 0; i < pools_.size(); ++i) pools_[i]->setCounters(&metrics_.upstream(i));
 
   listeners_.resize(listen_fds.size());
   for (const auto& listener : config_->listeners) {
@@ -52,7 +54,8 @@ Worker::~Worker() {
   sessions_.clear();
   detached_.clear();
   deleter_.flush();
-  pools_.clear();
+  retired_.clear();
+  context_.snapshot.reset();
   deleter_.flush();
 }
 
@@ -69,6 +72,43 @@ void Worker::stop() {
 void Worker::beginDrain() {
   draining_.store(true, std::memory_order_relaxed);
   if (thread_.joinable()) event_active(drain_event_.get(), 0, 0);
+}
+
+void Worker::reload(std::shared_ptr<const config::Config> config,
+                    std::shared_ptr<metrics::RouteMetrics> route_metrics) {
+  {
+    std::lock_guard lock(reload_mutex_);
+    pending_config_ = std::move(config);
+    pending_metrics_ = std::move(route_metrics);
+  }
+  event_active(reload_event_.get(), 0, 0);
+}
+
+void Worker::onReload(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->applyReload(); }
+
+void Worker::applyReload() {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<metrics::RouteMetrics> route_metrics;
+  {
+    std::lock_guard lock(reload_mutex_);
+    config = std::move(pending_config_);
+    route_metrics = std::move(pending_metrics_);
+  }
+  if (!config) return;
+  logger_.setMinLevel(config->log.level);
+  context_.snapshot->retire();
+  retired_.push_back(std::move(context_.snapshot));
+  context_.snapshot = std::make_shared<ConfigSnapshot>(std::move(config), std::move(route_metrics), base_.get(),
+                                                       deleter_);
+  if (!evtimer_pending(sweep_timer_.get(), nullptr)) evtimer_add(sweep_timer_.get(), &kSweepInterval);
+}
+
+void Worker::onSweep(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->sweepRetired(); }
+
+// Frees the snapshots no exchange holds any more. From a timer, so never inside one of their pools' callbacks.
+void Worker::sweepRetired() {
+  std::erase_if(retired_, [](const std::shared_ptr<ConfigSnapshot>& snapshot) { return snapshot.use_count() == 1; });
+  if (!retired_.empty()) evtimer_add(sweep_timer_.get(), &kSweepInterval);
 }
 
 void Worker::onDrain(evutil_socket_t, short, void* arg) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -14,10 +15,9 @@
 #include "exchange/exchange_context.h"
 #include "http/request_id.h"
 #include "log/logger.h"
+#include "metrics/route_metrics.h"
 #include "metrics/worker_metrics.h"
-#include "routing/router.h"
 #include "tls/tls_context.h"
-#include "upstream/upstream_pool.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
@@ -28,8 +28,9 @@ class DownstreamSession;
 class Worker : private DetachedExchanges {
  public:
   // `listen_fds[i]` is a bound, listening socket for config->listeners[i]; the worker owns it from here on.
+  // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too).
   Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
-         log::LogQueue* log_queue);
+         log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -41,10 +42,16 @@ class Worker : private DetachedExchanges {
   uint64_t inFlight() const { return metrics_.activeRequests(); }
   // Thread-safe: asks the loop to cancel what is in flight and exit, then joins.
   void stop();
+  // Thread-safe: new requests use `config` (routes, upstreams, limits, log level) from the loop's next turn;
+  // requests in flight finish on the snapshot they started with. Listeners stay as started.
+  void reload(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> route_metrics);
+  // Snapshots replaced by a reload whose requests have not all ended yet (worker thread, or tests after stop).
+  size_t retiredSnapshots() const { return retired_.size(); }
 
   // Session-facing.
   event_base* base() const { return base_.get(); }
-  const config::Config& config() const { return *config_; }
+  // The current snapshot's config (limits may change on reload; listeners are as started).
+  const config::Config& config() const { return context_.snapshot->config(); }
   ExchangeContext& exchangeContext() { return context_; }
   // The TLS context of a `tls:` listener, null for a plaintext one.
   const tls::TlsContext* tlsContext(size_t listener) const {
@@ -71,6 +78,10 @@ class Worker : private DetachedExchanges {
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* arg);
   static void onStop(evutil_socket_t, short, void* arg);
   static void onDrain(evutil_socket_t, short, void* arg);
+  static void onReload(evutil_socket_t, short, void* arg);
+  static void onSweep(evutil_socket_t, short, void* arg);
+  void applyReload();
+  void sweepRetired();
   void accept(size_t listener, evutil_socket_t fd, sockaddr* address, int length);
   void shutdownSessions();
   // DetachedExchanges
@@ -78,15 +89,14 @@ class Worker : private DetachedExchanges {
   void release(Exchange& exchange) override;
 
   unsigned index_;
-  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const config::Config> config_;  // as started: the listeners and their TLS come from it
   metrics::WorkerMetrics metrics_;  // outlives every exchange, session and pool below
   util::EventBasePtr base_;
   util::DeferredDeleter deleter_;
   log::Logger logger_;
   http::RequestIdGenerator request_ids_;
-  routing::Router router_;
-  std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;
   ExchangeContext context_;
+  std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;
   std::vector<std::unique_ptr<tls::TlsContext>> tls_;  // indexed like config->listeners; Server validated them
   std::vector<std::pair<Worker*, size_t>> accept_args_;
@@ -94,6 +104,11 @@ class Worker : private DetachedExchanges {
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;
   util::EventPtr stop_event_;
   util::EventPtr drain_event_;
+  util::EventPtr reload_event_;
+  util::EventPtr sweep_timer_;
+  std::mutex reload_mutex_;  // guards pending_*: taken by the main thread on reload and the loop once after
+  std::shared_ptr<const config::Config> pending_config_;
+  std::shared_ptr<metrics::RouteMetrics> pending_metrics_;
   std::atomic<bool> draining_{false};
   std::thread thread_;
 };

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "support/admin_client.h"
 #include "support/raw_client.h"
 #include "support/test_upstream.h"
 #include "support/tether_fixture.h"
@@ -17,21 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// Retried: the admin listener is bound just after the proxy listeners the fixture waits for.
-std::optional<RawClient::Response> adminRequest(uint16_t port, std::string_view path,
-                                                std::string_view method = "GET") {
-  const auto deadline = Clock::now() + 5s;
-  while (Clock::now() < deadline) {
-    RawClient client;
-    if (client.connect(port, 1s) && client.send(std::string(method) + " " + std::string(path) +
-                                                " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")) {
-      if (auto response = client.readResponse(5s)) return response;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return std::nullopt;
-}
 
 class AdminEndpoints : public ::testing::Test {
  protected:

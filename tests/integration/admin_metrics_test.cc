@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "support/admin_client.h"
 #include "support/process.h"
 #include "support/raw_client.h"
 #include "support/test_env.h"
@@ -23,54 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// One request to the admin listener. Server::start binds it right after the proxy listeners, so the first
-// request may come before it listens: retried for a while.
-std::optional<RawClient::Response> adminRequest(const TetherInstance& tether, std::string_view path,
-                                                std::string_view method = "GET") {
-  const auto deadline = Clock::now() + 5s;
-  while (Clock::now() < deadline) {
-    RawClient client;
-    if (client.connect(tether.adminPort(), 1s) &&
-        client.send(std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: admin\r\n" +
-                    "Connection: close\r\n\r\n")) {
-      if (auto response = client.readResponse(5s)) return response;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return std::nullopt;
-}
-
-std::string scrape(const TetherInstance& tether) {
-  const auto response = adminRequest(tether, "/metrics");
-  EXPECT_TRUE(response);
-  if (!response) return {};
-  EXPECT_EQ(response->status, 200);
-  return response->body;
-}
-
-// The value of the sample written exactly as `series` (name and labels), 0 if absent.
-double sampleValue(const std::string& text, const std::string& series) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
-      return std::strtod(line.c_str() + series.size() + 1, nullptr);
-    }
-  }
-  return 0;
-}
-
-// Waits until the sample reaches `at_least` (the worker counts it as the exchange ends, which may be a moment
-// after the client read its response), then returns it.
-double waitForSample(const TetherInstance& tether, const std::string& series, double at_least) {
-  const auto deadline = Clock::now() + 3s;
-  double value = sampleValue(scrape(tether), series);
-  while (value < at_least && Clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-    value = sampleValue(scrape(tether), series);
-  }
-  return value;
-}
 
 // `promtool check metrics` on the exposition; skipped when promtool is not installed.
 void expectPromtoolAccepts(const TetherInstance& tether, const std::string& text) {

@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.h"
 #include "metrics/metrics_registry.h"
+#include "metrics/route_metrics.h"
 
 namespace tether::admin {
 namespace {
@@ -60,7 +61,8 @@ class AdminServerTest : public ::testing::Test {
     config->routes.resize(1);
     config->routes[0].name = "only";
     config_ = config;
-    registry_ = std::make_unique<metrics::MetricsRegistry>(*config_, std::vector<const metrics::WorkerMetrics*>{});
+    registry_ = std::make_unique<metrics::MetricsRegistry>(std::vector<const metrics::WorkerMetrics*>{});
+    registry_->addSnapshot(*config_, {std::make_shared<metrics::RouteMetrics>(1, 0)});
     server_ = std::make_unique<AdminServer>(config_, *registry_, [] { return metrics::ProcessCounters{}; });
     std::string error;
     ASSERT_TRUE(server_->start(&error)) << error;

@@ -7,6 +7,7 @@
 #include "metrics/exposition_writer.h"
 #include "metrics/metric_labels.h"
 #include "metrics/metrics_registry.h"
+#include "metrics/route_metrics.h"
 #include "metrics/worker_metrics.h"
 
 namespace tether::metrics {
@@ -40,6 +41,18 @@ RequestOutcome cancelled(std::string_view id, double upstream_seconds) {
   outcome.cancel_phase = Phase::AwaitingResponse;
   return outcome;
 }
+
+// Two workers serving one config snapshot, as Server sets them up.
+struct TwoWorkers {
+  explicit TwoWorkers(const config::Config& config, size_t ring = 10) : wa(ring), wb(ring), registry({&wa, &wb}) {
+    registry.addSnapshot(config, {a, b});
+  }
+  std::shared_ptr<RouteMetrics> a = std::make_shared<RouteMetrics>(2, 1);
+  std::shared_ptr<RouteMetrics> b = std::make_shared<RouteMetrics>(2, 1);
+  WorkerMetrics wa;
+  WorkerMetrics wb;
+  MetricsRegistry registry;
+};
 
 bool has(const std::string& text, const std::string& line) { return text.find(line + "\n") != std::string::npos; }
 
@@ -78,16 +91,13 @@ TEST(ExpositionWriter, FormatsDoublesShortestAndInfinity) {
 }
 
 TEST(MetricsRegistry, SumsRequestsOverWorkers) {
-  const config::Config config = twoRoutes();
-  WorkerMetrics a(2, 1, 10);
-  WorkerMetrics b(2, 1, 10);
-  a.onExchangeFinished(completed(0, "GET", 200, 0.001));
-  a.onExchangeFinished(completed(0, "GET", 200, 0.002));
-  b.onExchangeFinished(completed(0, "GET", 200, 0.003));
-  b.onExchangeFinished(completed(1, "POST", 418, 0.2));
-  b.onExchangeFinished(completed(RequestOutcome::kNoRoute, "BREW", 404, 0.0001));
-  MetricsRegistry registry(config, {&a, &b});
-  const std::string text = registry.renderPrometheus({});
+  TwoWorkers m(twoRoutes());
+  m.a->onExchangeFinished(completed(0, "GET", 200, 0.001));
+  m.a->onExchangeFinished(completed(0, "GET", 200, 0.002));
+  m.b->onExchangeFinished(completed(0, "GET", 200, 0.003));
+  m.b->onExchangeFinished(completed(1, "POST", 418, 0.2));
+  m.b->onExchangeFinished(completed(RequestOutcome::kNoRoute, "BREW", 404, 0.0001));
+  const std::string text = m.registry.renderPrometheus({});
   EXPECT_TRUE(has(text, "# TYPE tether_requests_total counter")) << text;
   EXPECT_TRUE(has(text, "tether_requests_total{route=\"api\",method=\"GET\",code=\"200\"} 3")) << text;
   EXPECT_TRUE(has(text, "tether_requests_total{route=\"static\",method=\"POST\",code=\"4xx\"} 1")) << text;
@@ -96,13 +106,11 @@ TEST(MetricsRegistry, SumsRequestsOverWorkers) {
 }
 
 TEST(MetricsRegistry, HistogramBucketsAreCumulative) {
-  const config::Config config = twoRoutes();
-  WorkerMetrics a(2, 1, 10);
-  WorkerMetrics b(2, 1, 10);
-  a.onExchangeFinished(completed(0, "GET", 200, 0.004));  // le 0.005
-  b.onExchangeFinished(completed(0, "GET", 200, 0.2));    // le 0.25
-  b.onExchangeFinished(completed(0, "GET", 200, 100));    // +Inf only
-  const std::string text = MetricsRegistry(config, {&a, &b}).renderPrometheus({});
+  TwoWorkers m(twoRoutes());
+  m.a->onExchangeFinished(completed(0, "GET", 200, 0.004));  // le 0.005
+  m.b->onExchangeFinished(completed(0, "GET", 200, 0.2));    // le 0.25
+  m.b->onExchangeFinished(completed(0, "GET", 200, 100));    // +Inf only
+  const std::string text = m.registry.renderPrometheus({});
   EXPECT_TRUE(has(text, "# TYPE tether_request_duration_seconds histogram")) << text;
   EXPECT_TRUE(has(text, "tether_request_duration_seconds_bucket{route=\"api\",le=\"0.005\"} 1")) << text;
   EXPECT_TRUE(has(text, "tether_request_duration_seconds_bucket{route=\"api\",le=\"0.1\"} 1")) << text;
@@ -114,16 +122,14 @@ TEST(MetricsRegistry, HistogramBucketsAreCumulative) {
 }
 
 TEST(MetricsRegistry, CancellationsAndWastedUpstreamSeconds) {
-  const config::Config config = twoRoutes();
-  WorkerMetrics a(2, 1, 10);
-  WorkerMetrics b(2, 1, 10);
-  a.onExchangeFinished(cancelled("one", 0.25));
-  b.onExchangeFinished(cancelled("two", 0.5));
+  TwoWorkers m(twoRoutes());
+  m.a->onExchangeFinished(cancelled("one", 0.25));
+  m.b->onExchangeFinished(cancelled("two", 0.5));
   RequestOutcome gone = completed(1, "GET", 499, 1);
   gone.gone_reason = CancelReason::ClientReset;
   gone.gone_phase = Phase::StreamingResponse;
-  b.onExchangeFinished(gone);
-  const std::string text = MetricsRegistry(config, {&a, &b}).renderPrometheus({});
+  m.b->onExchangeFinished(gone);
+  const std::string text = m.registry.renderPrometheus({});
   EXPECT_TRUE(has(text, "tether_requests_cancelled_total{route=\"api\",reason=\"client_closed\","
                         "phase=\"awaiting_response\"} 2")) << text;
   EXPECT_TRUE(has(text, "tether_cancelled_upstream_seconds_total{route=\"api\"} 0.75")) << text;
@@ -134,20 +140,17 @@ TEST(MetricsRegistry, CancellationsAndWastedUpstreamSeconds) {
 }
 
 TEST(MetricsRegistry, GaugesAndProcessCounters) {
-  const config::Config config = twoRoutes();
-  WorkerMetrics a(2, 1, 10);
-  WorkerMetrics b(2, 1, 10);
-  a.onExchangeCreated();
-  b.onExchangeCreated();
-  b.onExchangeCreated();
-  b.onExchangeDestroyed();
-  a.onDownstreamOpened(Scheme::Https);
-  b.onDownstreamOpened(Scheme::Http);
-  a.upstream(0).idle.store(2);
-  b.upstream(0).idle.store(1);
-  b.upstream(0).connect_errors.store(4);
-  const std::string text =
-      MetricsRegistry(config, {&a, &b}).renderPrometheus({.log_lines_dropped = 7, .config_reloads_failure = 1});
+  TwoWorkers m(twoRoutes());
+  m.wa.onExchangeCreated();
+  m.wb.onExchangeCreated();
+  m.wb.onExchangeCreated();
+  m.wb.onExchangeDestroyed();
+  m.wa.onDownstreamOpened(Scheme::Https);
+  m.wb.onDownstreamOpened(Scheme::Http);
+  m.a->upstream(0).idle.store(2);
+  m.b->upstream(0).idle.store(1);
+  m.b->upstream(0).connect_errors.store(4);
+  const std::string text = m.registry.renderPrometheus({.log_lines_dropped = 7, .config_reloads_failure = 1});
   EXPECT_TRUE(has(text, "tether_active_requests 2")) << text;
   EXPECT_TRUE(has(text, "tether_downstream_connections{protocol=\"http\"} 1")) << text;
   EXPECT_TRUE(has(text, "tether_downstream_connections{protocol=\"https\"} 1")) << text;
@@ -160,9 +163,8 @@ TEST(MetricsRegistry, GaugesAndProcessCounters) {
 }
 
 TEST(MetricsRegistry, EveryFamilyHasHelpAndType) {
-  const config::Config config = twoRoutes();
-  WorkerMetrics a(2, 1, 10);
-  const std::string text = MetricsRegistry(config, {&a}).renderPrometheus({});
+  TwoWorkers m(twoRoutes());
+  const std::string text = m.registry.renderPrometheus({});
   for (const char* family : {"requests_total", "requests_cancelled_total", "requests_client_gone_total",
                              "cancelled_upstream_seconds_total", "request_duration_seconds", "active_requests",
                              "downstream_connections", "upstream_connections", "upstream_connect_errors_total",
@@ -172,16 +174,53 @@ TEST(MetricsRegistry, EveryFamilyHasHelpAndType) {
   }
 }
 
+// After a reload, requests still running on the old snapshot count into it and new ones into the new one; the
+// exposition sums them by route name, a route that only the new config has appears, and one the new config
+// dropped keeps its totals (counters never go back).
+TEST(MetricsRegistry, ReloadedSnapshotsSumByLabelName) {
+  TwoWorkers m(twoRoutes());
+  m.a->onExchangeFinished(completed(0, "GET", 200, 0.001));  // api
+  m.a->onExchangeFinished(completed(1, "GET", 200, 0.001));  // static
+  m.a->upstream(0).connect_errors.store(2);
+
+  config::Config next;  // "static" is gone, "api" moved to index 1, "new" appeared
+  next.routes.resize(2);
+  next.routes[0].name = "new";
+  next.routes[1].name = "api";
+  next.upstreams.resize(1);
+  next.upstreams[0].name = "backend";
+  auto a2 = std::make_shared<RouteMetrics>(2, 1);
+  auto b2 = std::make_shared<RouteMetrics>(2, 1);
+  m.registry.addSnapshot(next, {a2, b2});
+  a2->onExchangeFinished(completed(1, "GET", 200, 0.001));  // api, on the new snapshot
+  b2->onExchangeFinished(completed(0, "GET", 200, 0.001));  // new
+  b2->upstream(0).connect_errors.store(1);
+  m.b->onExchangeFinished(completed(0, "GET", 200, 0.001));  // api, in flight across the reload
+
+  const auto check = [&](const std::string& text) {
+    EXPECT_TRUE(has(text, "tether_requests_total{route=\"api\",method=\"GET\",code=\"200\"} 3")) << text;
+    EXPECT_TRUE(has(text, "tether_requests_total{route=\"static\",method=\"GET\",code=\"200\"} 1")) << text;
+    EXPECT_TRUE(has(text, "tether_requests_total{route=\"new\",method=\"GET\",code=\"200\"} 1")) << text;
+    EXPECT_TRUE(has(text, "tether_request_duration_seconds_count{route=\"api\"} 3")) << text;
+    EXPECT_TRUE(has(text, "tether_upstream_connect_errors_total{upstream=\"backend\"} 3")) << text;
+  };
+  check(m.registry.renderPrometheus({}));
+  EXPECT_EQ(m.registry.liveSnapshots(), 2u);
+
+  // The workers let go of the old snapshot: it is folded into the totals, which stay the same.
+  m.a.reset();
+  m.b.reset();
+  EXPECT_EQ(m.registry.liveSnapshots(), 1u);
+  check(m.registry.renderPrometheus({}));
+}
+
 TEST(MetricsRegistry, RecentCancellationsNewestLastAndBounded) {
-  const config::Config config = twoRoutes();
-  WorkerMetrics a(2, 1, 2);
-  WorkerMetrics b(2, 1, 2);
-  a.onExchangeFinished(cancelled("first", 0.1));
-  b.onExchangeFinished(cancelled("second", 0.1));
-  a.onExchangeFinished(cancelled("third", 0.1));
-  a.onExchangeFinished(cancelled("fourth", 0.1));  // a's ring holds two: "first" is gone
-  MetricsRegistry registry(config, {&a, &b});
-  const std::string all = registry.recentCancellationsJson(10);
+  TwoWorkers m(twoRoutes(), 2);
+  m.wa.onExchangeFinished(cancelled("first", 0.1));
+  m.wb.onExchangeFinished(cancelled("second", 0.1));
+  m.wa.onExchangeFinished(cancelled("third", 0.1));
+  m.wa.onExchangeFinished(cancelled("fourth", 0.1));  // a's ring holds two: "first" is gone
+  const std::string all = m.registry.recentCancellationsJson(10);
   EXPECT_EQ(all.find("first"), std::string::npos) << all;
   const size_t second = all.find("\"second\"");
   const size_t third = all.find("\"third\"");
@@ -191,10 +230,10 @@ TEST(MetricsRegistry, RecentCancellationsNewestLastAndBounded) {
   EXPECT_LT(third, fourth);
   EXPECT_NE(all.find("\"event\":\"request_cancelled\""), std::string::npos) << all;
   EXPECT_NE(all.find("\"phase\":\"awaiting_response\""), std::string::npos) << all;
-  const std::string two = registry.recentCancellationsJson(2);
+  const std::string two = m.registry.recentCancellationsJson(2);
   EXPECT_EQ(two.find("second"), std::string::npos) << two;
   EXPECT_NE(two.find("fourth"), std::string::npos) << two;
-  EXPECT_EQ(MetricsRegistry(config, {}).recentCancellationsJson(5), "[]\n");
+  EXPECT_EQ(MetricsRegistry({}).recentCancellationsJson(5), "[]\n");
 }
 
 }  // namespace

@@ -1,0 +1,175 @@
+// SIGHUP reloads the config file. A bad file changes nothing (the error is logged with file:line:column and
+// counted); a good one sends new requests to the new routes and upstreams while a request in flight finishes on
+// the old ones; startup-only settings (listeners) are reported as needing a restart and keep running as they were.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "support/admin_client.h"
+#include "support/raw_client.h"
+#include "support/test_upstream.h"
+#include "support/tether_fixture.h"
+
+namespace tether::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+// Rewrites tether's config file and sends SIGHUP; true once the log shows the outcome `event` for the n-th time.
+bool reloadWith(TetherInstance& tether, const std::string& text, std::string_view event, size_t n = 1) {
+  writeFile(tether.configPath(), text);
+  if (kill(tether.pid(), SIGHUP) != 0) return false;
+  return tether.waitForLogLineCount({"\"event\":\"" + std::string(event) + "\""}, n, 5s) >= n;
+}
+
+std::optional<RawClient::Response> get(uint16_t port, std::string_view path) {
+  RawClient client;
+  if (!client.connect(port, 1s) || !client.send(getRequest(path, "Connection: close\r\n"))) return std::nullopt;
+  return client.readResponse(5s);
+}
+
+TestUpstream::Handler answer(std::string name, std::chrono::milliseconds slow = 0ms) {
+  return [name, slow](const RecordedRequest& request) {
+    TestUpstream::Reply reply;
+    reply.body = name;
+    if (request.target == "/slow") reply.delay = slow;
+    if (request.target == "/warm") reply.delay = 300ms;  // long enough for two to overlap
+    return reply;
+  };
+}
+
+TEST(Reload, InvalidFileKeepsTheRunningConfigAndLogsWhereTheErrorIs) {
+  TestUpstream upstream;
+  upstream.setHandler(answer("old"));
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+  const std::string good = tether.configText();
+
+  // An unknown key on the line after the last one: reported at that line, column 1.
+  const size_t bad_line = static_cast<size_t>(std::count(good.begin(), good.end(), '\n')) + 1;
+  ASSERT_TRUE(reloadWith(tether, good + "no_such_key: 1\n", "config_reload_failed"));
+  const auto failed = tether.logEvents("config_reload_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].str("level"), "error");
+  EXPECT_EQ(failed[0].str("file"), tether.configPath());
+  EXPECT_EQ(failed[0].integerAt("line"), static_cast<int64_t>(bad_line));
+  EXPECT_EQ(failed[0].integerAt("column"), 1);
+  EXPECT_EQ(failed[0].str("key"), "no_such_key");
+  EXPECT_NE(failed[0].str("message")->find(tether.configPath() + ":" + std::to_string(bad_line) + ":1"),
+            std::string::npos);
+
+  // Broken YAML is refused the same way; the old config keeps serving throughout.
+  ASSERT_TRUE(reloadWith(tether, "routes: [\n", "config_reload_failed", 2));
+  auto response = get(tether.port(), "/after-bad-reloads");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "old");
+  EXPECT_TRUE(tether.running());
+
+  const std::string text = scrape(tether);
+  EXPECT_EQ(sampleValue(text, "tether_config_reloads_total{result=\"failure\"}"), 2) << text;
+  EXPECT_EQ(sampleValue(text, "tether_config_reloads_total{result=\"success\"}"), 0) << text;
+  EXPECT_EQ(tether.logEvents("config_reloaded").size(), 0u);
+}
+
+TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) {
+  TestUpstream old_upstream;
+  TestUpstream new_upstream;
+  old_upstream.setHandler(answer("old", 2500ms));
+  new_upstream.setHandler(answer("new"));
+  TetherOptions before;  // one worker: the idle connection and the slow request share a pool
+  before.addUpstream("old", {old_upstream.address()}).addRoute("all", "{path_prefix: /}", "old");
+  TetherInstance tether(before);
+
+  // Two overlapping requests leave two idle keep-alive connections in the old pool; /slow will reuse one.
+  RawClient warm[2];
+  for (auto& client : warm) ASSERT_TRUE(client.connect(tether.port()) && client.send(getRequest("/warm")));
+  for (auto& client : warm) {
+    auto response = client.readResponse(5s);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "old");
+  }
+  ASSERT_EQ(old_upstream.acceptedConnections(), 2);
+  RawClient in_flight;
+  ASSERT_TRUE(in_flight.connect(tether.port()));
+  ASSERT_TRUE(in_flight.send(getRequest("/slow", "X-Request-Id: reload-in-flight\r\n")));
+  ASSERT_TRUE(old_upstream.waitForRequests(1, 3s));
+
+  TetherOptions after;
+  after.addUpstream("new", {new_upstream.address()}).addRoute("all", "{path_prefix: /}", "new");
+  ASSERT_TRUE(reloadWith(tether, TetherInstance::configYaml(after, tether.port(), tether.adminPort(),
+                                                            tether.logPath()), "config_reloaded"));
+
+  // New connections go to the new upstream at once.
+  for (int i = 0; i < 6; ++i) {
+    auto response = get(tether.port(), "/fresh");
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "new");
+  }
+  EXPECT_EQ(old_upstream.requests().size(), 3u);  // /warm twice and /slow
+  // The old pool closes its idle connection at once, though a request still runs on that snapshot.
+  EXPECT_TRUE(old_upstream.waitForConnectionClosed(1, 1500ms));
+  EXPECT_EQ(old_upstream.closedConnections(), 1);
+
+  // The slow request started before the reload completes from the old upstream, not cancelled.
+  auto slow = in_flight.readResponse(5s);
+  ASSERT_TRUE(slow);
+  EXPECT_EQ(slow->status, 200);
+  EXPECT_EQ(slow->body, "old");
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 0u);
+  // Its keep-alive client connection is routed by the new config from its next request on...
+  ASSERT_TRUE(in_flight.send(getRequest("/next")));
+  auto next = in_flight.readResponse(5s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "new");
+  // ...and the old pool does not keep its upstream connection once that request ended.
+  EXPECT_TRUE(old_upstream.waitForConnectionClosed(2, 3s));
+
+  const std::string text = scrape(tether);
+  EXPECT_EQ(sampleValue(text, "tether_config_reloads_total{result=\"success\"}"), 1) << text;
+  // Counted by route name over both snapshots: 3 (old) + 6 + 1 (new).
+  EXPECT_EQ(waitForSample(tether, "tether_requests_total{route=\"all\",method=\"GET\",code=\"200\"}", 10), 10);
+  const auto config = adminRequest(tether, "/config");
+  ASSERT_TRUE(config);
+  EXPECT_NE(config->body.find(new_upstream.address()), std::string::npos) << config->body;
+  EXPECT_EQ(config->body.find(old_upstream.address()), std::string::npos) << config->body;
+}
+
+TEST(Reload, ListenerChangesAreReportedAsNeedingARestartAndTheRestIsApplied) {
+  TestUpstream first;
+  TestUpstream second;
+  first.setHandler(answer("first"));
+  second.setHandler(answer("second"));
+  TetherInstance tether(TetherOptions::proxyTo({first.address()}).withWorkers(2));
+
+  // Same file, but the listener moves to another port and the upstream changes.
+  TetherOptions after = TetherOptions::proxyTo({second.address()}).withWorkers(2);
+  const uint16_t other_port = static_cast<uint16_t>(tether.port() == 65535 ? 65534 : tether.port() + 1);
+  ASSERT_TRUE(reloadWith(tether, TetherInstance::configYaml(after, other_port, tether.adminPort(), tether.logPath()),
+                         "config_reloaded"));
+  const auto restart = tether.logEvents("config_reload_restart_required");
+  ASSERT_EQ(restart.size(), 1u);
+  EXPECT_EQ(restart[0].str("level"), "warn");
+  EXPECT_NE(restart[0].str("message")->find("listeners"), std::string::npos);
+
+  for (int i = 0; i < 8; ++i) {  // connections spread over both workers
+    auto response = get(tether.port(), "/still-here");  // still on the old listener...
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "second");  // ...with the new upstream, in every worker
+  }
+  const auto config = adminRequest(tether, "/config");
+  ASSERT_TRUE(config);
+  EXPECT_NE(config->body.find("127.0.0.1:" + std::to_string(tether.port())), std::string::npos) << config->body;
+}
+
+}  // namespace
+}  // namespace tether::testing
