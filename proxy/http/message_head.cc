@@ -13,7 +13,9 @@ void MessageHead::clear() {
   version_minor = 1;
   // Moving a std::string moves its heap buffer: the spare list keeps the capacity for addHeader(). Pushed in
   // reverse, so the next message's field i reuses this message's field i: heads of one shape stop allocating.
-  for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+  // Bounded: rewriting adds headers that were not parsed (X-Forwarded-*, X-Request-Id), so on a long keep-alive
+  // connection an unbounded spare list would grow by a few headers per message.
+  for (auto it = headers.rbegin(); it != headers.rend() && spare_.size() < kMaxSpareHeaders; ++it) {
     it->name.clear();
     it->value.clear();
     spare_.push_back(std::move(*it));

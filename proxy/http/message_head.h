@@ -38,6 +38,9 @@ struct MessageHead {
 
   // Appends an empty header whose strings reuse the buffers of headers dropped by an earlier clear().
   Header& addHeader();
+  // Cleared headers kept for reuse; never more than kMaxSpareHeaders.
+  size_t spareHeaders() const { return spare_.size(); }
+  static constexpr size_t kMaxSpareHeaders = 64;
 
  private:
   HeaderList spare_;  // cleared headers, kept for their string capacity

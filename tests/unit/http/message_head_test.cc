@@ -62,5 +62,19 @@ TEST(MessageHeadTest, ClearResetsAndReusesStringCapacity) {
   EXPECT_EQ(again.value.data(), value_buffer);  // the same heap buffer
 }
 
+// A proxy appends headers that were not parsed (X-Forwarded-*, X-Request-Id) to the heads it reuses: the spare
+// list must not grow by them on every message of a long keep-alive connection.
+TEST(MessageHeadTest, SpareHeadersStayBoundedWhenHeadersAreAppendedEveryMessage) {
+  MessageHead h;
+  for (int message = 0; message < 1000; ++message) {
+    for (int i = 0; i < 12; ++i) h.addHeader().name = "parsed";
+    h.headers.push_back(Header{"X-Forwarded-For", "127.0.0.1"});  // what the rewriting does
+    h.headers.push_back(Header{"X-Request-Id", std::string(32, 'a')});
+    h.clear();
+    ASSERT_LE(h.spareHeaders(), MessageHead::kMaxSpareHeaders) << "after message " << message;
+  }
+  EXPECT_GE(h.spareHeaders(), 14u);  // still keeps a whole head's worth for reuse
+}
+
 }  // namespace
 }  // namespace tether::http
