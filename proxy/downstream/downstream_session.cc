@@ -64,9 +64,11 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
       watch_fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)),
       peer_closed_(event_new(worker.base(), watch_fd_.get(), EV_READ | EV_CLOSED | EV_ET | EV_PERSIST,
                              &DownstreamSession::onPeerClosed, this)),
+      flush_(event_new(worker.base(), -1, 0, &DownstreamSession::onFlush, this)),
       codec_(http::Http1Codec::Kind::Request, *this,
              http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}),
-      tls_(worker.tlsContext(listener) != nullptr) {}
+      tls_(worker.tlsContext(listener) != nullptr),
+      direct_write_(!tls_) {}
 
 DownstreamSession::~DownstreamSession() = default;
 
@@ -75,12 +77,18 @@ void DownstreamSession::start() {
   setsockopt(bufferevent_getfd(bev_.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const auto& limits = worker_.config().limits;
   // The input buffer holds at most one head or the pipelined bytes that wait behind the current request.
-  const size_t read_high = std::max(limits.max_request_header_bytes, limits.max_pipelined_bytes);
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, read_high);
+  read_high_ = std::max(limits.max_request_header_bytes, limits.max_pipelined_bytes);
+  bufferevent_setwatermark(bev_.get(), EV_READ, 0, read_high_);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
   bufferevent_setcb(bev_.get(), &DownstreamSession::onRead, &DownstreamSession::onWrite, &DownstreamSession::onEvent,
                     this);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  if (direct_write_) {
+    bufferevent_disable(bev_.get(), EV_WRITE);  // see flush_
+    bufferevent_enable(bev_.get(), EV_READ);
+  } else {
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  }
+  event_add(peer_closed_.get(), nullptr);
   armTimer(TimerMode::Idle);
 }
 
@@ -154,7 +162,7 @@ void DownstreamSession::handleParseError() {
   }
   char id[64];
   worker_.requestIds().next(id);
-  http::writeErrorResponse(bufferevent_get_output(bev_.get()), status, std::string_view(id, 32), error.message, true);
+  http::writeErrorResponse(output(), status, std::string_view(id, 32), error.message, true);
   closeAfterFlush();
 }
 
@@ -210,16 +218,16 @@ void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) 
     }
   }
   setRequestId(head.headers, exchange_->requestId());
-  http::writeResponseHead(bufferevent_get_output(bev_.get()), head, response_framing_);
+  http::writeResponseHead(output(), head, response_framing_);
 }
 
 void DownstreamSession::sendInterimResponse(const http::MessageHead& head) {
   if (request_http10_) return;  // HTTP/1.0 clients do not understand 1xx
-  http::writeResponseHead(bufferevent_get_output(bev_.get()), head, http::BodyFraming::None);
+  http::writeResponseHead(output(), head, http::BodyFraming::None);
 }
 
 void DownstreamSession::sendResponseBody(const char* data, size_t len) {
-  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer* out = output();
   if (response_framing_ == http::BodyFraming::Chunked) {
     http::writeChunk(out, data, len);
   } else {
@@ -229,14 +237,14 @@ void DownstreamSession::sendResponseBody(const char* data, size_t len) {
 
 void DownstreamSession::sendResponseEnd(const http::HeaderList* trailers) {
   if (response_framing_ == http::BodyFraming::Chunked) {
-    http::writeLastChunk(bufferevent_get_output(bev_.get()), trailers);
+    http::writeLastChunk(output(), trailers);
   }
 }
 
 void DownstreamSession::sendLocalResponse(int status, std::string_view request_id, std::string_view message) {
   // A request whose body is still arriving cannot be followed by another on this connection.
   if (!request_complete_) close_after_response_ = true;
-  http::writeErrorResponse(bufferevent_get_output(bev_.get()), status, request_id, message, close_after_response_);
+  http::writeErrorResponse(output(), status, request_id, message, close_after_response_);
 }
 
 size_t DownstreamSession::pendingOutput() const { return evbuffer_get_length(bufferevent_get_output(bev_.get())); }
@@ -258,7 +266,7 @@ void DownstreamSession::startTunnel() {
   event_active(resume_.get(), 0, 0);  // bytes the client sent after its head belong to the tunnel
 }
 
-void DownstreamSession::tunnelToClient(evbuffer* data) { evbuffer_add_buffer(bufferevent_get_output(bev_.get()), data); }
+void DownstreamSession::tunnelToClient(evbuffer* data) { evbuffer_add_buffer(output(), data); }
 
 void DownstreamSession::abort() {
   close_after_response_ = true;
@@ -288,11 +296,46 @@ void DownstreamSession::startNextRequest() {
 
 void DownstreamSession::onWrite(bufferevent*, void* arg) {
   auto* self = static_cast<DownstreamSession*>(arg);
-  if (self->closing_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
-    self->closeNow();
+  // Back to direct writes once libevent emptied what the socket could not take at once.
+  if (self->direct_write_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
+    bufferevent_disable(self->bev_.get(), EV_WRITE);
+  }
+  self->afterDrained();
+}
+
+void DownstreamSession::afterDrained() {
+  if (closing_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+    closeNow();
     return;
   }
-  if (self->exchange_ && !self->exchange_->finished()) self->exchange_->onDownstreamDrained();
+  if (exchange_ && !exchange_->finished()) exchange_->onDownstreamDrained();
+}
+
+evbuffer* DownstreamSession::output() {
+  if (direct_write_) event_active(flush_.get(), 0, 0);  // once per loop turn: an active event is not re-added
+  return bufferevent_get_output(bev_.get());
+}
+
+void DownstreamSession::onFlush(evutil_socket_t, short, void* arg) { static_cast<DownstreamSession*>(arg)->flushOutput(); }
+
+void DownstreamSession::flushOutput() {
+  if (closed_ || !bev_) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (evbuffer_get_length(out) == 0) return;
+  // A bufferevent keeps the front of its output frozen: only it drains. Writing for it, we thaw it as it does.
+  evbuffer_unfreeze(out, 1);
+  const int written = evbuffer_write(out, bufferevent_getfd(bev_.get()));
+  const int error = errno;
+  evbuffer_freeze(out, 1);
+  if (written < 0 && error != EAGAIN && error != EINTR) {
+    handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR);  // EPIPE, ECONNRESET: the client is gone
+    return;
+  }
+  if (evbuffer_get_length(out) > 0) {
+    bufferevent_enable(bev_.get(), EV_WRITE);  // the socket is full: libevent writes the rest as it drains
+    return;
+  }
+  afterDrained();
 }
 
 void DownstreamSession::onEvent(bufferevent*, short what, void* arg) {
@@ -310,24 +353,31 @@ void DownstreamSession::handleEvent(short what) {
 }
 
 void DownstreamSession::onPeerClosed(evutil_socket_t fd, short, void* arg) {
-  // Woken by any change on the socket: the TCP state says whether the client really left (CLOSE_WAIT: FIN
-  // received; CLOSE: reset) or only sent more bytes (a pipelined request, which is not a disconnect).
+  // Woken by any change on the socket. Between exchanges the bufferevent's own read sees FIN and RST.
   auto* self = static_cast<DownstreamSession*>(arg);
+  if (self->watching_) self->checkPeer(fd);
+}
+
+void DownstreamSession::checkPeer(evutil_socket_t fd) {
+  // The TCP state says whether the client really left (CLOSE_WAIT: FIN received; CLOSE: reset) or only sent more
+  // bytes (a pipelined request, which is not a disconnect).
   tcp_info info{};
   socklen_t length = sizeof(info);
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
   if (info.tcpi_state == TCP_CLOSE_WAIT) {
-    if (!self->half_closed_) self->handlePeerGone(false);
+    if (!half_closed_) handlePeerGone(false);
   } else if (info.tcpi_state == TCP_CLOSE) {
-    self->handlePeerGone(true);
+    handlePeerGone(true);
   }
 }
 
 void DownstreamSession::watchPeerClose(bool on) {
-  if (on) {
-    event_add(peer_closed_.get(), nullptr);
-  } else {
-    event_del(peer_closed_.get());
+  watching_ = on;
+  // A FIN or RST that arrived while no exchange was in flight woke the watch then, and no edge will come again.
+  // The bufferevent reads it unless its input is full (libevent stopped reading): then look now.
+  // (From the loop, not this codec callback.)
+  if (on && evbuffer_get_length(bufferevent_get_input(bev_.get())) >= read_high_) {
+    event_active(peer_closed_.get(), EV_READ, 0);
   }
 }
 
@@ -356,7 +406,7 @@ void DownstreamSession::onTimer(evutil_socket_t, short, void* arg) {
   if (self->timer_mode_ == TimerMode::Head && !self->exchange_) {
     char id[64];
     self->worker_.requestIds().next(id);
-    http::writeErrorResponse(bufferevent_get_output(self->bev_.get()), 408, std::string_view(id, 32),
+    http::writeErrorResponse(self->output(), 408, std::string_view(id, 32),
                              "request header timeout", true);
     self->closeAfterFlush();
     return;
@@ -366,6 +416,9 @@ void DownstreamSession::onTimer(evutil_socket_t, short, void* arg) {
 
 void DownstreamSession::startHttp2() {
   armTimer(TimerMode::None);
+  watching_ = false;
+  event_del(peer_closed_.get());
+  event_del(flush_.get());
   http2_ = std::make_unique<Http2Session>(worker_, std::move(bev_), client_, [this] { closeNow(); });
   http2_->start();
 }
@@ -384,7 +437,11 @@ void DownstreamSession::closeAfterFlush() {
   closing_ = true;
   armTimer(TimerMode::None);
   bufferevent_disable(bev_.get(), EV_READ);
-  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) closeNow();
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+    closeNow();
+  } else if (direct_write_) {
+    event_active(flush_.get(), 0, 0);  // whatever is queued goes out, then afterDrained() closes
+  }
 }
 
 void DownstreamSession::closeNow() {
@@ -393,6 +450,8 @@ void DownstreamSession::closeNow() {
   evtimer_del(timer_.get());
   event_del(resume_.get());
   event_del(peer_closed_.get());
+  event_del(flush_.get());
+  watching_ = false;
   watch_fd_.reset();
   if (bev_) {  // an Http2Session took it over
     bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);

@@ -60,6 +60,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   static void onTimer(evutil_socket_t, short, void* arg);
   static void onResume(evutil_socket_t, short, void* arg);
   static void onPeerClosed(evutil_socket_t, short, void* arg);
+  static void onFlush(evutil_socket_t, short, void* arg);
 
   void handleRead();
   // h2c with prior knowledge: the connection preface hands the socket to an Http2Session.
@@ -69,6 +70,13 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   // The client sent FIN (reset = false) or RST while it may have a request in flight.
   void handlePeerGone(bool reset);
   void watchPeerClose(bool on);
+  // Reads the TCP state: FIN received (CLOSE_WAIT) or reset (CLOSE) ends the exchange in flight.
+  void checkPeer(evutil_socket_t fd);
+  // The output buffer, for writing a response: schedules one direct write after the current callback.
+  evbuffer* output();
+  void flushOutput();
+  // The output fell below the low watermark (or emptied): close if asked to, or let the exchange read on.
+  void afterDrained();
   void armTimer(TimerMode mode);
   void startNextRequest();
   void closeAfterFlush();
@@ -88,9 +96,15 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   util::EventPtr timer_;
   util::EventPtr resume_;
   // Watches the client socket while an exchange is in flight: notices FIN/RST even when tether is not reading the
-  // client (backpressure, pipelined bytes waiting, or simply waiting for the upstream).
+  // client (backpressure, pipelined bytes waiting, or simply waiting for the upstream). Registered once for the
+  // connection's life (no epoll_ctl per request); `watching_` says whether a wake-up matters.
   util::FileDescriptor watch_fd_;
   util::EventPtr peer_closed_;
+  // Plaintext connections write responses directly, right after the callback that produced them, instead of
+  // enabling EV_WRITE and waiting for an EPOLLOUT round trip (two epoll_ctl and a loop turn per response);
+  // EV_WRITE is enabled only while the socket cannot take everything. TLS goes through bufferevent_openssl.
+  util::EventPtr flush_;
+  size_t read_high_ = 0;  // the input buffer's high watermark: at it, libevent stops reading the client
   http::Http1Codec codec_;
   std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<Http2Session> http2_;  // set once the client sent the HTTP/2 preface; owns the socket then
@@ -109,7 +123,9 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   bool closed_ = false;
   bool in_read_ = false;
   bool half_closed_ = false;
+  bool watching_ = false;  // an exchange is in flight: a FIN or RST on the watch cancels it
   bool tls_ = false;  // accepted on a `tls:` listener
+  bool direct_write_ = false;  // plaintext: see flush_
   bool first_bytes_ = true;  // nothing read yet: the preface check is still to do
 };
 

@@ -126,7 +126,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   pool_->acquire(*this);
 }
 
-evbuffer* Exchange::requestSink() const { return upstream_ ? upstream_->output() : pending_request_.get(); }
+evbuffer* Exchange::requestSink() { return upstream_ ? upstream_->output() : pending_request_.get(); }
 
 void Exchange::onRequestBody(const char* data, size_t len) {
   bytes_received_ += len;

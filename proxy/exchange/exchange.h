@@ -68,7 +68,7 @@ class Exchange : public util::Deletable,
   void onTunnelClosed() override;
 
   void assignRequestId(const http::MessageHead& head);
-  evbuffer* requestSink() const;
+  evbuffer* requestSink();
   void sendRequestHead(upstream::UpstreamConnection& connection);
   void respondLocally(int status, std::string_view message);
   void releaseUpstream(upstream::UpstreamPool::Release how);

@@ -26,6 +26,7 @@ UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, even
       endpoint_(endpoint),
       address_(address),
       bev_(bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)),
+      flush_(event_new(base, -1, 0, &UpstreamConnection::onFlush, this)),
       codec_(http::Http1Codec::Kind::Response, *this, http::Http1Codec::Limits{}) {}
 
 UpstreamConnection::~UpstreamConnection() = default;
@@ -91,7 +92,37 @@ void UpstreamConnection::becomeIdle(std::chrono::milliseconds idle_timeout) {
 void UpstreamConnection::becomeActive() {
   state_ = State::Active;
   bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  bufferevent_disable(bev_.get(), EV_WRITE);  // see output()
+  bufferevent_enable(bev_.get(), EV_READ);
+}
+
+evbuffer* UpstreamConnection::output() {
+  if (state_ != State::Closed) event_active(flush_.get(), 0, 0);  // once per loop turn
+  return bufferevent_get_output(bev_.get());
+}
+
+void UpstreamConnection::onFlush(evutil_socket_t, short, void* arg) {
+  static_cast<UpstreamConnection*>(arg)->flushOutput();
+}
+
+void UpstreamConnection::flushOutput() {
+  if (state_ == State::Closed || state_ == State::Connecting) return;  // connecting: libevent writes once connected
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (evbuffer_get_length(out) == 0) return;
+  // A bufferevent keeps the front of its output frozen: only it drains. Writing for it, we thaw it as it does.
+  evbuffer_unfreeze(out, 1);
+  const int written = evbuffer_write(out, bufferevent_getfd(bev_.get()));
+  const int error = errno;
+  evbuffer_freeze(out, 1);
+  if (written < 0 && error != EAGAIN && error != EINTR) {
+    handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR);
+    return;
+  }
+  if (evbuffer_get_length(out) > 0) {
+    bufferevent_enable(bev_.get(), EV_WRITE);  // the socket is full: libevent writes the rest as it drains
+    return;
+  }
+  if (exchange_) exchange_->onUpstreamDrained();
 }
 
 void UpstreamConnection::close(bool reset) {
@@ -105,6 +136,7 @@ void UpstreamConnection::close(bool reset) {
     linger lg{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
+  event_del(flush_.get());
   bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
   bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
   bev_.reset();  // closes the socket now: the upstream must learn at once
@@ -114,7 +146,10 @@ void UpstreamConnection::onRead(bufferevent*, void* arg) { static_cast<UpstreamC
 
 void UpstreamConnection::onWrite(bufferevent*, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
-  if (self->exchange_ && self->state_ != State::Closed) self->exchange_->onUpstreamDrained();
+  if (self->state_ == State::Closed) return;
+  // Back to direct writes once libevent emptied what the socket could not take at once.
+  if (evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) bufferevent_disable(self->bev_.get(), EV_WRITE);
+  if (self->exchange_) self->exchange_->onUpstreamDrained();
 }
 
 void UpstreamConnection::onEvent(bufferevent*, short what, void* arg) {
