@@ -49,7 +49,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   void onExchangeComplete() override;
   std::string_view protocol() const override { return "http/1.1"; }
   bool secure() const override { return tls_; }
-  const net::SocketAddress& clientAddress() const override { return client_; }
+  const net::ClientEndpoint& client() const override { return client_; }
 
  private:
   enum class TimerMode { None, Idle, Head };
@@ -91,7 +91,7 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
 
   Worker& worker_;
   size_t listener_;
-  net::SocketAddress client_;
+  net::ClientEndpoint client_;
   util::BufferEventPtr bev_;
   util::EventPtr timer_;
   util::EventPtr resume_;

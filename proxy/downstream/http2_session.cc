@@ -26,7 +26,7 @@ http2::ServerSettings settingsFrom(const config::Http2Limits& limits) {
 
 }  // namespace
 
-Http2Session::Http2Session(Worker& worker, util::BufferEventPtr bev, const net::SocketAddress& client,
+Http2Session::Http2Session(Worker& worker, util::BufferEventPtr bev, const net::ClientEndpoint& client,
                            std::function<void()> on_closed)
     : worker_(worker),
       client_(client),
@@ -189,7 +189,7 @@ void Http2Session::noteEarlyReset() {
   if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2RapidResetGoaway();
   log::Logger& logger = *worker_.exchangeContext().logger;
   logger.line("h2_rapid_reset", config::Log::Level::Warn)
-      .field("client", std::string_view(client_.toString()))
+      .field("client", std::string_view(client_.text))
       .field("resets_before_completion", resets_before_completion_)
       .field("streams_opened", streams_opened_)
       .field("h2_error", "ENHANCE_YOUR_CALM");

@@ -17,7 +17,7 @@
 
 #include "exchange/cancellation.h"
 #include "http2/server_codec.h"
-#include "net/socket_address.h"
+#include "net/client_endpoint.h"
 #include "util/libevent.h"
 
 namespace tether {
@@ -29,7 +29,7 @@ class Http2Session : private http2::ServerCodecCallbacks {
  public:
   // Takes over `bev`, whose input buffer starts with the client preface. `on_closed` is called once, when the
   // connection is closed; the owner then deletes this session (deferred).
-  Http2Session(Worker& worker, util::BufferEventPtr bev, const net::SocketAddress& client,
+  Http2Session(Worker& worker, util::BufferEventPtr bev, const net::ClientEndpoint& client,
                std::function<void()> on_closed);
   ~Http2Session() override;
   Http2Session(const Http2Session&) = delete;
@@ -43,7 +43,7 @@ class Http2Session : private http2::ServerCodecCallbacks {
   Worker& worker() { return worker_; }
   http2::ServerCodec& codec() { return codec_; }
   const http2::ServerSettings& settings() const { return settings_; }
-  const net::SocketAddress& client() const { return client_; }
+  const net::ClientEndpoint& client() const { return client_; }
   // "h2" over TLS (ALPN), "h2c" in cleartext.
   std::string_view protocol() const { return protocol_; }
   // Frames were queued: write them out on the next loop turn (never from inside the codec).
@@ -78,7 +78,7 @@ class Http2Session : private http2::ServerCodecCallbacks {
   size_t readResponseBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) override;
 
   Worker& worker_;
-  net::SocketAddress client_;
+  net::ClientEndpoint client_;
   util::BufferEventPtr bev_;
   std::function<void()> on_closed_;
   http2::ServerSettings settings_;

@@ -48,7 +48,7 @@ Http2Stream::Http2Stream(Http2Session& session, int32_t id)
 
 Http2Stream::~Http2Stream() = default;
 
-const net::SocketAddress& Http2Stream::clientAddress() const { return session_.client(); }
+const net::ClientEndpoint& Http2Stream::client() const { return session_.client(); }
 
 std::string_view Http2Stream::protocol() const { return session_.protocol(); }
 

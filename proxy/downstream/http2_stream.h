@@ -61,7 +61,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   void onExchangeComplete() override;
   std::string_view protocol() const override;
   bool secure() const override;
-  const net::SocketAddress& clientAddress() const override;
+  const net::ClientEndpoint& client() const override;
 
  private:
   void deliverBody(const uint8_t* data, size_t len);

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "http/http1_codec.h"
-#include "net/socket_address.h"
+#include "net/client_endpoint.h"
 
 namespace tether {
 
@@ -38,7 +38,7 @@ class DownstreamStream {
   virtual std::string_view protocol() const = 0;
   // The client connection is TLS: X-Forwarded-Proto says "https".
   virtual bool secure() const { return false; }
-  virtual const net::SocketAddress& clientAddress() const = 0;
+  virtual const net::ClientEndpoint& client() const = 0;
 };
 
 }  // namespace tether

@@ -84,7 +84,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   } else {
     path_.assign(head.path());
   }
-  client_ = downstream_->clientAddress().toString();
+  client_ = downstream_->client().text;
   protocol_ = downstream_->protocol();
   assignRequestId(head);
   const std::string* host_header = head.find("host");
@@ -101,7 +101,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   // removeHopByHop compacts the list: find Host again rather than keep a view into moved strings.
   host_header = head.find("host");
   host = host_header ? std::string_view(*host_header) : std::string_view();
-  const std::string client_ip = downstream_->clientAddress().ip();
+  const std::string& client_ip = downstream_->client().ip;
   const std::string_view proto = downstream_->secure() ? "https" : "http";
   http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, proto, host, requestId()});
   toOriginForm(head.target);
@@ -152,7 +152,7 @@ void Exchange::onRequestComplete(const http::HeaderList* trailers) {
 
 void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
   upstream_ = &connection;
-  endpoint_ = connection.address();
+  endpoint_.assign(connection.addressText());
   sent_upstream_ = Clock::now();
   connection.bind(this, method_);
   sendRequestHead(connection);
@@ -432,8 +432,8 @@ void Exchange::writeCommonFields(log::JsonLine& line) {
       .field("client", std::string_view(client_))
       .field("protocol", protocol_)
       .field("upstream", pool_ ? std::string_view(pool_->config().name) : std::string_view());
-  if (endpoint_) {
-    line.field("endpoint", std::string_view(endpoint_->toString()));
+  if (!endpoint_.empty()) {
+    line.field("endpoint", std::string_view(endpoint_));
   } else {
     line.nullField("endpoint");
   }

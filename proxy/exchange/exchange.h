@@ -104,7 +104,7 @@ class Exchange : public util::Deletable,
   char request_id_[64];
   size_t request_id_len_ = 0;
   http::HeaderList response_trailers_;
-  std::optional<net::SocketAddress> endpoint_;
+  std::string endpoint_;  // the upstream connection's address as logged; empty until one is bound
   std::string client_;
   std::string_view protocol_ = "http/1.1";  // DownstreamStream::protocol(), a literal; kept for when the stream is gone
   std::string h2_error_;

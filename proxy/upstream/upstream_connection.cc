@@ -25,6 +25,7 @@ UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, even
     : pool_(pool),
       endpoint_(endpoint),
       address_(address),
+      address_text_(address.toString()),
       bev_(bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)),
       flush_(event_new(base, -1, 0, &UpstreamConnection::onFlush, this)),
       codec_(http::Http1Codec::Kind::Response, *this, http::Http1Codec::Limits{}) {}

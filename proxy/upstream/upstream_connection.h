@@ -67,6 +67,7 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   State state() const { return state_; }
   size_t endpoint() const { return endpoint_; }
   const net::SocketAddress& address() const { return address_; }
+  const std::string& addressText() const { return address_text_; }  // formatted once per connection
   uint32_t requestsServed() const { return requests_served_; }
   // True when the connection can carry another request: response complete, keep-alive on both ends.
   bool reusable() const;
@@ -96,6 +97,7 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   UpstreamPool& pool_;
   size_t endpoint_;
   net::SocketAddress address_;
+  std::string address_text_;
   util::BufferEventPtr bev_;
   util::EventPtr flush_;
   http::Http1Codec codec_;
