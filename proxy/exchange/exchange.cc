@@ -114,16 +114,22 @@ void Exchange::onRequestHead(http::MessageHead& head) {
     framing = http::BodyFraming::ContentLength;
   }
   request_chunked_ = framing == http::BodyFraming::Chunked;
-  pending_request_.reset(evbuffer_new());
-  http::writeRequestHead(pending_request_.get(), head, framing);
-  request_head_length_ = evbuffer_get_length(pending_request_.get());
 
   if (route_->timeout.count() > 0) {
     deadline_.reset(evtimer_new(context_.base, &Exchange::onDeadline, this));
     timeval tv = util::toTimeval(route_->timeout);
     evtimer_add(deadline_.get(), &tv);
   }
+  // An idle keep-alive connection is handed over inside acquire(): the head is then written straight into it.
+  // Otherwise (connecting, queued) it waits in pending_request_ until onUpstreamReady().
+  head_for_upstream_ = &head;
+  request_framing_ = framing;
   pool_->acquire(*this);
+  head_for_upstream_ = nullptr;
+  if (upstream_ || upstream_failed_ || finished_) return;
+  pending_request_.reset(evbuffer_new());
+  http::writeRequestHead(pending_request_.get(), head, framing);
+  request_head_length_ = evbuffer_get_length(pending_request_.get());
 }
 
 evbuffer* Exchange::requestSink() { return upstream_ ? upstream_->output() : pending_request_.get(); }
@@ -160,6 +166,14 @@ void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
 
 void Exchange::sendRequestHead(upstream::UpstreamConnection& connection) {
   evbuffer* out = connection.output();
+  if (head_for_upstream_) {  // handed a connection at once: no pending copy was made
+    if (!route_->deadline_header.empty() && route_->timeout.count() > 0) {
+      const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));
+      head_for_upstream_->headers.push_back({route_->deadline_header, std::to_string(remaining)});
+    }
+    http::writeRequestHead(out, *head_for_upstream_, request_framing_);
+    return;
+  }
   if (!route_->deadline_header.empty() && route_->timeout.count() > 0 && request_head_length_ >= 2) {
     // Tell a deadline-aware upstream how much of the route's budget is left now, not the configured total.
     const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "exchange/cancellation.h"
+#include "http/body_framing.h"
 #include "exchange/downstream_stream.h"
 #include "exchange/exchange_context.h"
 #include "upstream/upstream_pool.h"
@@ -96,6 +97,8 @@ class Exchange : public util::Deletable,
   upstream::UpstreamConnection* upstream_ = nullptr;
   util::EvBufferPtr pending_request_;  // request bytes produced before an upstream connection exists
   size_t request_head_length_ = 0;     // the head's bytes at the front of pending_request_
+  http::MessageHead* head_for_upstream_ = nullptr;  // the request head, only while onRequestHead runs
+  http::BodyFraming request_framing_ = http::BodyFraming::None;
   util::EventPtr deadline_;
   util::EventPtr grace_;
 

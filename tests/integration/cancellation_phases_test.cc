@@ -629,6 +629,9 @@ TEST(CancellationDeadline, H1ClientDeadlineHeader_H1UpstreamSeesRemainingBudget)
   const auto requests = upstream.requests();
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_EQ(requests[2].target, "/queued");
+  // /hold went out on /direct's idle keep-alive connection, whose head is written without a pending copy.
+  EXPECT_EQ(requests[1].target, "/hold");
+  EXPECT_GE(deadlineHeaderValue(requests[1]), 4000);
   const int64_t queued_ms = deadlineHeaderValue(requests[2]);
   EXPECT_LE(queued_ms, 4300) << "the time spent waiting for a connection was not subtracted";
   EXPECT_GE(queued_ms, 3000);
