@@ -51,7 +51,8 @@ void toOriginForm(std::string& target) {
   }
 }
 
-void setRequestId(http::HeaderList& headers, std::string_view id) {
+void setRequestId(http::MessageHead& head, std::string_view id) {
+  http::HeaderList& headers = head.headers;
   bool found = false;
   for (auto it = headers.begin(); it != headers.end();) {
     if (strcasecmp(it->name.c_str(), "x-request-id") != 0) {
@@ -64,7 +65,7 @@ void setRequestId(http::HeaderList& headers, std::string_view id) {
       it = headers.erase(it);
     }
   }
-  if (!found) headers.push_back({"X-Request-Id", std::string(id)});
+  if (!found) head.appendHeader("X-Request-Id", id);
 }
 
 // ---- isolated steps ----
@@ -129,7 +130,7 @@ void BM_Rewrite_ApplyRequestForwarding(benchmark::State& state) {
   for (auto _ : state) {
     reset(head, tmpl);
     const std::string* host = head.find("host");
-    http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, "http", *host, kRequestId});
+    http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, "http", *host, kRequestId});
     benchmark::DoNotOptimize(head.headers.data());
   }
   state.SetItemsProcessed(state.iterations());
@@ -140,7 +141,7 @@ http::MessageHead forwardedHead() {
   http::MessageHead head = parsedHead(kBrowserGet);
   http::removeHopByHop(head.headers, false);
   const std::string host = *head.find("host");
-  http::applyRequestForwarding(head.headers, http::ForwardingInfo{"203.0.113.7", "http", host, kRequestId});
+  http::applyRequestForwarding(head, http::ForwardingInfo{"203.0.113.7", "http", host, kRequestId});
   return head;
 }
 
@@ -177,7 +178,7 @@ BENCHMARK(BM_Rewrite_WriteRequestHead_NewEvbuffer);
 void BM_Rewrite_WriteResponseHead(benchmark::State& state) {
   http::MessageHead head = parsedHead(kApiResponse);
   http::removeHopByHop(head.headers, false);
-  setRequestId(head.headers, kRequestId);
+  setRequestId(head, kRequestId);
   util::EvBufferPtr out(evbuffer_new());
   AllocCounter allocs(state);
   for (auto _ : state) {
@@ -236,7 +237,7 @@ class RequestPath : public http::Http1CodecCallbacks {
     host_header = head.find("host");
     host = host_header ? std::string_view(*host_header) : std::string_view();
     const std::string client_ip = kClient.ip();
-    http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, "http", host, x.requestId()});
+    http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, "http", host, x.requestId()});
     toOriginForm(head.target);
     http::BodyFraming framing = http::BodyFraming::None;
     if (head.chunked) {
@@ -315,7 +316,7 @@ class ResponsePath : public http::Http1CodecCallbacks {
       framing = http::BodyFraming::ContentLength;
     }
     framing_ = framing;
-    setRequestId(head.headers, kRequestId);
+    setRequestId(head, kRequestId);
     http::writeResponseHead(out_, head, framing);
     return no_body ? HeadAction::NoBody : HeadAction::Continue;
   }

@@ -33,7 +33,8 @@ bufferevent* newClientBufferEvent(Worker& worker, size_t listener, evutil_socket
 constexpr size_t kWriteLowWatermark = 64 * 1024;
 
 // The client always learns the request id, whether the upstream echoed it or not, exactly once.
-void setRequestId(http::HeaderList& headers, std::string_view id) {
+void setRequestId(http::MessageHead& head, std::string_view id) {
+  http::HeaderList& headers = head.headers;
   bool found = false;
   for (auto it = headers.begin(); it != headers.end();) {
     if (strcasecmp(it->name.c_str(), "x-request-id") != 0) {
@@ -46,7 +47,7 @@ void setRequestId(http::HeaderList& headers, std::string_view id) {
       it = headers.erase(it);
     }
   }
-  if (!found) headers.push_back({"X-Request-Id", std::string(id)});
+  if (!found) head.appendHeader("X-Request-Id", id);
 }
 
 }  // namespace
@@ -212,12 +213,12 @@ void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) 
   if (response_framing_ == http::BodyFraming::UntilClose) close_after_response_ = true;
   if (head.status != 101) {
     if (close_after_response_) {
-      head.headers.push_back({"Connection", "close"});
+      head.appendHeader("Connection", "close");
     } else if (request_http10_) {
-      head.headers.push_back({"Connection", "keep-alive"});
+      head.appendHeader("Connection", "keep-alive");
     }
   }
-  setRequestId(head.headers, exchange_->requestId());
+  setRequestId(head, exchange_->requestId());
   http::writeResponseHead(output(), head, response_framing_);
 }
 

@@ -103,7 +103,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   host = host_header ? std::string_view(*host_header) : std::string_view();
   const std::string& client_ip = downstream_->client().ip;
   const std::string_view proto = downstream_->secure() ? "https" : "http";
-  http::applyRequestForwarding(head.headers, http::ForwardingInfo{client_ip, proto, host, requestId()});
+  http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, proto, host, requestId()});
   toOriginForm(head.target);
   if (!route_->deadline_header.empty()) removeHeader(head.headers, route_->deadline_header);  // only tether sets it
 
@@ -169,7 +169,7 @@ void Exchange::sendRequestHead(upstream::UpstreamConnection& connection) {
   if (head_for_upstream_) {  // handed a connection at once: no pending copy was made
     if (!route_->deadline_header.empty() && route_->timeout.count() > 0) {
       const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));
-      head_for_upstream_->headers.push_back({route_->deadline_header, std::to_string(remaining)});
+      head_for_upstream_->appendHeader(route_->deadline_header, std::to_string(remaining));
     }
     http::writeRequestHead(out, *head_for_upstream_, request_framing_);
     return;

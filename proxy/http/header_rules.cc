@@ -25,7 +25,8 @@ void markConnectionListed(HeaderList& headers, bool keep_upgrade) {
 }
 
 // Sets the first `name` field to `value` and drops the others; adds the field if there is none.
-void setHeader(HeaderList& headers, std::string_view name, std::string_view value) {
+void setHeader(MessageHead& head, std::string_view name, std::string_view value) {
+  HeaderList& headers = head.headers;
   bool seen = false;
   size_t out = 0;
   for (size_t i = 0; i < headers.size(); ++i) {
@@ -38,8 +39,7 @@ void setHeader(HeaderList& headers, std::string_view name, std::string_view valu
     ++out;
   }
   headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(out), headers.end());
-  // Built before push_back: `value` may point into a field that the vector's growth would move.
-  if (!seen) headers.push_back(Header{std::string(name), std::string(value)});
+  if (!seen) head.appendHeader(name, value);  // copies `value` before the list grows
 }
 
 }  // namespace
@@ -77,10 +77,11 @@ void removeHopByHop(HeaderList& headers, bool keep_upgrade) {
   if (keep_upgrade && has_upgrade && !kept_connection) headers.push_back(Header{"Connection", "upgrade"});
 }
 
-void applyRequestForwarding(HeaderList& headers, const ForwardingInfo& info) {
+void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info) {
+  HeaderList& headers = head.headers;
   // X-Forwarded-Host first: info.host may point into a field that the changes below move.
   if (!info.host.empty()) {
-    setHeader(headers, "X-Forwarded-Host", info.host);
+    setHeader(head, "X-Forwarded-Host", info.host);
   } else {
     std::erase_if(headers, [](const Header& header) { return named(header, "x-forwarded-host"); });
   }
@@ -89,14 +90,14 @@ void applyRequestForwarding(HeaderList& headers, const ForwardingInfo& info) {
     if (named(header, "x-forwarded-for")) forwarded_for = &header;  // the last one: its list ends the combined list
   }
   if (!forwarded_for) {
-    headers.push_back(Header{"X-Forwarded-For", std::string(info.client_ip)});
+    head.appendHeader("X-Forwarded-For", info.client_ip);
   } else if (trimOws(forwarded_for->value).empty()) {
     forwarded_for->value.assign(info.client_ip);
   } else {
     forwarded_for->value.append(", ").append(info.client_ip);
   }
-  setHeader(headers, "X-Forwarded-Proto", info.proto);
-  if (!info.request_id.empty()) setHeader(headers, "X-Request-Id", info.request_id);
+  setHeader(head, "X-Forwarded-Proto", info.proto);
+  if (!info.request_id.empty()) setHeader(head, "X-Request-Id", info.request_id);
 }
 
 }  // namespace tether::http

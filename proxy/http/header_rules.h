@@ -26,6 +26,7 @@ struct ForwardingInfo {
 
 // Appends client_ip to the last X-Forwarded-For (or adds one); sets X-Forwarded-Proto, X-Forwarded-Host (when host is
 // not empty) and X-Request-Id (when request_id is not empty), replacing any the client sent.
-void applyRequestForwarding(HeaderList& headers, const ForwardingInfo& info);
+// Fields are added through head.appendHeader(), reusing the buffers of an earlier message's fields.
+void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info);
 
 }  // namespace tether::http

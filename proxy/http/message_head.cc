@@ -35,6 +35,18 @@ Header& MessageHead::addHeader() {
   return headers.back();
 }
 
+Header& MessageHead::appendHeader(std::string_view name, std::string_view value) {
+  Header header;
+  if (!spare_.empty()) {
+    header = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  header.name.assign(name);
+  header.value.assign(value);
+  headers.push_back(std::move(header));
+  return headers.back();
+}
+
 const std::string* MessageHead::find(std::string_view name) const {
   for (const Header& header : headers) {
     if (equalsIgnoreCase(header.name, name)) return &header.value;

@@ -38,6 +38,9 @@ struct MessageHead {
 
   // Appends an empty header whose strings reuse the buffers of headers dropped by an earlier clear().
   Header& addHeader();
+  // Appends name: value the same way. The strings are copied before the list grows, so the views may point into
+  // this head's own fields.
+  Header& appendHeader(std::string_view name, std::string_view value);
   // Cleared headers kept for reuse; never more than kMaxSpareHeaders.
   size_t spareHeaders() const { return spare_.size(); }
   static constexpr size_t kMaxSpareHeaders = 64;

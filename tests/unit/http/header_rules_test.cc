@@ -69,55 +69,79 @@ TEST(HeaderRulesTest, KeepUpgradeWithoutUpgradeHeaderDropsConnection) {
   EXPECT_EQ(names(headers), "Host=a");
 }
 
+// A head with these fields, as the codec would leave it.
+MessageHead headWith(HeaderList headers) {
+  MessageHead head;
+  head.headers = std::move(headers);
+  return head;
+}
+
 TEST(HeaderRulesTest, ForwardingAddsHeaders) {
-  HeaderList headers = {{"Host", "example.com"}};
-  applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", "example.com", "abc123"});
-  EXPECT_EQ(names(headers),
+  MessageHead head = headWith({{"Host", "example.com"}});
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "example.com", "abc123"});
+  EXPECT_EQ(names(head.headers),
             "Host=example.com,X-Forwarded-Host=example.com,X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http,"
             "X-Request-Id=abc123");
 }
 
 TEST(HeaderRulesTest, ForwardingAppendsToTheLastForwardedForAndReplacesTheRest) {
-  HeaderList headers = {{"x-forwarded-for", "1.1.1.1"},
-                        {"X-Forwarded-Proto", "https"},
-                        {"X-Forwarded-For", "2.2.2.2, 3.3.3.3"},
-                        {"X-Forwarded-Proto", "ftp"},
-                        {"X-Forwarded-Host", "evil"},
-                        {"X-Request-Id", "client-id"},
-                        {"Host", "h"}};
-  applyRequestForwarding(headers, ForwardingInfo{"::1", "http", "h", "client-id"});
-  EXPECT_EQ(names(headers),
+  MessageHead head = headWith({{"x-forwarded-for", "1.1.1.1"},
+                               {"X-Forwarded-Proto", "https"},
+                               {"X-Forwarded-For", "2.2.2.2, 3.3.3.3"},
+                               {"X-Forwarded-Proto", "ftp"},
+                               {"X-Forwarded-Host", "evil"},
+                               {"X-Request-Id", "client-id"},
+                               {"Host", "h"}});
+  applyRequestForwarding(head, ForwardingInfo{"::1", "http", "h", "client-id"});
+  EXPECT_EQ(names(head.headers),
             "x-forwarded-for=1.1.1.1,X-Forwarded-Proto=http,X-Forwarded-For=2.2.2.2, 3.3.3.3, ::1,"
             "X-Forwarded-Host=h,X-Request-Id=client-id,Host=h");
 }
 
 TEST(HeaderRulesTest, ForwardingWithEmptyForwardedForValue) {
-  HeaderList headers = {{"X-Forwarded-For", ""}};
-  applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", "", ""});
-  EXPECT_EQ(names(headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http");
+  MessageHead head = headWith({{"X-Forwarded-For", ""}});
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "", ""});
+  EXPECT_EQ(names(head.headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http");
 }
 
 TEST(HeaderRulesTest, ForwardingWithoutHostRemovesForwardedHost) {
-  HeaderList headers = {{"X-Forwarded-Host", "a"}, {"X-Forwarded-Host", "b"}};
-  applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", "", "id"});
-  EXPECT_EQ(names(headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http,X-Request-Id=id");
+  MessageHead head = headWith({{"X-Forwarded-Host", "a"}, {"X-Forwarded-Host", "b"}});
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "", "id"});
+  EXPECT_EQ(names(head.headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http,X-Request-Id=id");
 }
 
 // The session passes the Host value as a view into the same list: growing or compacting the list must not break it.
 TEST(HeaderRulesTest, ForwardingHostMayPointIntoTheHeaders) {
   for (const std::string& host : {std::string("short.host"), std::string(100, 'h')}) {
-    HeaderList headers = {{"X-Forwarded-Host", "a"}, {"X-Forwarded-Host", "b"}, {"Host", host}};
-    headers.shrink_to_fit();
-    const std::string_view view = headers[2].value;
-    applyRequestForwarding(headers, ForwardingInfo{"10.0.0.1", "http", view, "id"});
-    ASSERT_EQ(headers[0].name, "X-Forwarded-Host");
-    EXPECT_EQ(headers[0].value, host);
+    MessageHead head = headWith({{"X-Forwarded-Host", "a"}, {"X-Forwarded-Host", "b"}, {"Host", host}});
+    head.headers.shrink_to_fit();
+    const std::string_view view = head.headers[2].value;
+    applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", view, "id"});
+    ASSERT_EQ(head.headers[0].name, "X-Forwarded-Host");
+    EXPECT_EQ(head.headers[0].value, host);
 
-    HeaderList fresh = {{"Host", host}};
-    fresh.shrink_to_fit();
-    applyRequestForwarding(fresh, ForwardingInfo{"10.0.0.1", "http", fresh[0].value, "id"});
-    EXPECT_EQ(fresh[1].value, host);
+    MessageHead fresh = headWith({{"Host", host}});
+    fresh.headers.shrink_to_fit();
+    applyRequestForwarding(fresh, ForwardingInfo{"10.0.0.1", "http", fresh.headers[0].value, "id"});
+    EXPECT_EQ(fresh.headers[1].value, host);
   }
+}
+
+// On a keep-alive connection the forwarding fields of the next request reuse the buffers of the previous ones.
+TEST(HeaderRulesTest, ForwardingReusesTheBuffersOfClearedFields) {
+  MessageHead head = headWith({{"Host", "example.com"}});
+  const std::string id(40, 'i');  // longer than the small-string buffer: heap-allocated
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "example.com", id});
+  const Header* request_id = nullptr;
+  for (const Header& h : head.headers) request_id = h.name == "X-Request-Id" ? &h : request_id;
+  ASSERT_NE(request_id, nullptr);
+  const char* buffer = request_id->value.data();
+  head.clear();
+  head.appendHeader("Host", "example.com");  // what the codec parses next, through the same spare list
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "example.com", id});
+  bool reused = false;
+  for (const Header& h : head.headers) reused = reused || h.value.data() == buffer;
+  EXPECT_TRUE(reused);
 }
 
 }  // namespace
