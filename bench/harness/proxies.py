@@ -1,0 +1,144 @@
+"""The three proxies under test: how to configure, start and account for each.
+
+All of them listen on 127.0.0.1 ports in 18000-18999, talk HTTP/1.1 with keep-alive to the same
+upstreams (fast_upstream for load, cancel_probe's slow upstream for /slow/), run ONE worker / thread,
+and are pinned by the caller with taskset.
+"""
+import os
+import string
+import subprocess
+import time
+import urllib.request
+
+import procs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UPSTREAM = "127.0.0.1:18001"   # fast_upstream
+PROBE = "127.0.0.1:18002"      # cancel_probe's slow upstream
+
+
+def render(template, dest, **values):
+    with open(os.path.join(HERE, "configs", template)) as f:
+        text = string.Template(f.read()).substitute(values)
+    with open(dest, "w") as f:
+        f.write(text)
+    return dest
+
+
+class Proxy:
+    name = ""       # key in results
+    label = ""      # shown in tables
+    h1 = h2 = ""    # listen addresses: HTTP/1.1 and h2c (prior knowledge); the same for tether
+
+    def __init__(self, outdir, cpus):
+        self.outdir, self.cpus, self.proc = outdir, cpus, None
+
+    def argv(self):
+        raise NotImplementedError
+
+    def start(self):
+        procs.wait_port_free(self.h1)
+        self.log = open(os.path.join(self.outdir, f"{self.name}.log"), "w")
+        self.proc = procs.start(self.argv(), cpus=self.cpus, stdout=self.log, stderr=subprocess.STDOUT)
+        procs.wait_port(self.h1)
+        procs.wait_port(self.h2)
+        time.sleep(0.3)  # let nginx fork its worker
+        self.get("/")    # one request so the upstream pool holds a connection
+        return self
+
+    def stop(self):
+        if self.proc:
+            procs.stop(self.proc)
+            self.proc = None
+            self.log.close()
+
+    def pids(self):
+        """Every process of this proxy (nginx: master and workers)."""
+        return [self.proc.pid] + procs.children(self.proc.pid)
+
+    def worker_pids(self):
+        return self.pids()
+
+    def rss_kib(self):
+        return sum(procs.rss_kib(p) for p in self.pids())
+
+    def disk_buffer_bytes(self):
+        """Bytes the proxy has buffered in temporary files (only nginx does that)."""
+        return None
+
+    def get(self, path):
+        with urllib.request.urlopen(f"http://{self.h1}{path}", timeout=5) as r:
+            r.read()
+            return r.status
+
+
+class Tether(Proxy):
+    name, label = "tether", "tether"
+
+    def __init__(self, outdir, cpus, binary, workers=1, port=18010, name="tether"):
+        super().__init__(outdir, cpus)
+        self.binary, self.workers = binary, workers
+        self.name = name  # also names its config and log files in the results directory
+        self.label = self.name
+        self.h1 = self.h2 = f"127.0.0.1:{port}"
+        self.admin = f"127.0.0.1:{port + 891}"
+
+    def argv(self):
+        cfg = render("tether.yaml", os.path.join(self.outdir, f"{self.name}.yaml"), workers=self.workers,
+                     h1=self.h1, upstream=UPSTREAM, probe=PROBE, admin=self.admin)
+        return [self.binary, "--config", cfg, "--workers", str(self.workers)]
+
+    def metrics(self):
+        try:
+            with urllib.request.urlopen(f"http://{self.admin}/metrics", timeout=5) as r:
+                return r.read().decode()
+        except OSError as e:
+            return f"# metrics unavailable: {e}\n"
+
+
+class Nginx(Proxy):
+    name, label = "nginx", "nginx"
+    h1, h2 = "127.0.0.1:18020", "127.0.0.1:18021"
+
+    def argv(self):
+        d = os.path.join(self.outdir, "nginx")
+        for sub in ("client", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.makedirs(os.path.join(d, "nginx-tmp", sub), exist_ok=True)
+        cfg = render("nginx.conf", os.path.join(d, "nginx.conf"), dir=d, h1=self.h1, h2=self.h2,
+                     upstream=UPSTREAM, probe=PROBE)
+        return ["nginx", "-p", d, "-c", cfg, "-e", os.path.join(d, "nginx-error.log")]
+
+    def worker_pids(self):
+        return procs.children(self.proc.pid)
+
+    def disk_buffer_bytes(self):
+        # Unlinked temp files do not show in the directory; count them through the worker's open fds.
+        total = 0
+        for pid in self.worker_pids():
+            fd_dir = f"/proc/{pid}/fd"
+            for fd in os.listdir(fd_dir) if os.path.isdir(fd_dir) else []:
+                try:
+                    target = os.readlink(os.path.join(fd_dir, fd))
+                    if "nginx-tmp" in target:
+                        total += os.stat(os.path.join(fd_dir, fd)).st_size
+                except OSError:
+                    pass
+        return total
+
+
+class Haproxy(Proxy):
+    name, label = "haproxy", "HAProxy"
+    h1, h2 = "127.0.0.1:18030", "127.0.0.1:18031"
+
+    def __init__(self, outdir, cpus, abortonclose=False):
+        super().__init__(outdir, cpus)
+        self.abortonclose = abortonclose
+        if abortonclose:
+            self.name, self.label = "haproxy-abortonclose", "HAProxy + abortonclose"
+            self.h1, self.h2 = "127.0.0.1:18040", "127.0.0.1:18041"
+
+    def argv(self):
+        cfg = render("haproxy.cfg", os.path.join(self.outdir, f"{self.name}.cfg"), h1=self.h1, h2=self.h2,
+                     upstream=UPSTREAM, probe=PROBE,
+                     abortonclose="option abortonclose" if self.abortonclose else "")
+        return ["haproxy", "-db", "-f", cfg]

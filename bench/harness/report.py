@@ -1,0 +1,321 @@
+"""results.json -> results.md (tables + targets) and chart.png."""
+import json
+import os
+import sys
+
+PEERS = ("nginx", "haproxy")
+KINDS = (("fin", "FIN (close)"), ("rst", "RST (linger 0)"), ("h2rst", "h2 RST_STREAM"))
+
+
+def fmt(v, digits=0, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        v = round(v, digits) if digits else int(round(v))
+    return f"{v:,}{unit}" if isinstance(v, int) else f"{v}{unit}"
+
+
+def get(results, proxy, *path):
+    node = results.get("proxies", {}).get(proxy)
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def spread(w):
+    if w.get("rps_min") is None or w.get("reps", 1) < 2:
+        return "–"
+    return f"{w['rps_min']:,.0f}–{w['rps_max']:,.0f}"
+
+
+def throughput_tables(r):
+    order = [p for p in ("tether", "nginx", "haproxy") if p in r.get("proxies", {})]
+    cfg = r["config"]
+    rows = []
+    for p in order:
+        w = get(r, p, "wrk") or {}
+        rows.append([get(r, p, "label"), fmt(w.get("rps")), spread(w), fmt(w.get("p50_us")), fmt(w.get("p99_us")),
+                     fmt(w.get("p999_us")), fmt(w.get("cpu_us_per_req"), 2), fmt(w.get("proxy_cpu_pct"), 1),
+                     fmt(w.get("loadgen_cpu_pct"), 1), fmt(w.get("errors")), fmt(w.get("non2xx")),
+                     fmt(w.get("other_busy_pct"), 1)])
+    md = [f"Each number is the median of {cfg.get('reps', 1)} interleaved runs (range = lowest–highest req/s).\n",
+          f"### HTTP/1.1 keep-alive, closed loop (wrk -t1 -c{cfg['connections']} -d{cfg['duration']}s)\n",
+          table(["proxy", "req/s", "range", "p50 µs", "p99 µs", "p99.9 µs", "proxy CPU µs/req", "proxy CPU %",
+                 "wrk CPU %", "socket errors", "non-2xx", "other load %"], rows)]
+    rows = []
+    for p in order:
+        f = get(r, p, "fixed_rate") or {}
+        rows.append([get(r, p, "label"), fmt(f.get("achieved_rps")), fmt(f.get("p50_us")), fmt(f.get("p90_us")),
+                     fmt(f.get("p99_us")), fmt(f.get("p999_us")), fmt(f.get("max_us")),
+                     fmt(f.get("cpu_us_per_req"), 2), fmt((f.get("errors") or 0) + (f.get("unfinished") or 0)),
+                     fmt(f.get("non2xx")), fmt(f.get("max_dispatch_lag_us")), fmt(f.get("other_busy_pct"), 1)])
+    md += [f"\n### HTTP/1.1 keep-alive, open loop at {cfg['rate']} req/s (bench/tools/fixed_rate, "
+           f"{cfg['connections']} connections, {cfg['duration']} s; latency from each request's due time)\n",
+           table(["proxy", "req/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "proxy CPU µs/req",
+                  "errors", "non-2xx", "worst send lag µs", "other load %"], rows)]
+    rows = []
+    for p in order:
+        h = get(r, p, "h2") or {}
+        rows.append([get(r, p, "label"), fmt(h.get("rps")), spread(h), fmt(h.get("p50_us")), fmt(h.get("p99_us")),
+                     fmt(h.get("p999_us")), fmt(h.get("cpu_us_per_req"), 2), fmt(h.get("proxy_cpu_pct"), 1),
+                     fmt((h.get("failed") or 0) + (h.get("errored") or 0)), fmt(h.get("non2xx")),
+                     fmt(h.get("other_busy_pct"), 1)])
+    md += [f"\n### HTTP/2 h2c prior knowledge (h2load -t1 -c{cfg['connections']} -m{cfg['h2_streams']} "
+           f"-D {cfg['duration']})\n",
+           table(["proxy", "req/s", "range", "p50 µs", "p99 µs", "p99.9 µs", "proxy CPU µs/req", "proxy CPU %",
+                  "failed", "non-2xx", "other load %"], rows)]
+    return "\n".join(md)
+
+
+def cancel_table(r):
+    rows = []
+    order = [p for p in ("tether", "nginx", "haproxy", "haproxy-abortonclose") if p in r.get("proxies", {})]
+    for p in order:
+        for kind, label in KINDS:
+            c = get(r, p, "cancel", kind)
+            if not c:
+                continue
+            how = f"{c['upstream_saw_rst']} RST / {c['upstream_saw_fin']} FIN"
+            rows.append([get(r, p, "label"), label, f"{c['noticed']}/{c['count']}", fmt(c["noticed_pct"], 1),
+                         fmt(c["p50_us"]), fmt(c["p99_us"]), fmt(c["max_us"]), how,
+                         fmt(c["not_received"] + c["failed_connect"])])
+    cfg = r["config"]
+    return (f"### Cancellation propagation ({cfg['cancel_count']} aborts per kind; noticed = the upstream saw "
+            f"its connection closed or reset within {cfg['cancel_window_ms']} ms)\n\n" +
+            table(["proxy", "client abort", "noticed", "%", "p50 µs", "p99 µs", "max µs",
+                   "upstream saw", "not started"], rows))
+
+
+def memory_table(r):
+    rows = []
+    cfg = r["config"]
+    for p in [p for p in ("tether", "nginx", "haproxy") if p in r.get("proxies", {})]:
+        m = get(r, p, "memory") or {}
+        rows.append([get(r, p, "label"), fmt(m.get("idle_kib")), fmt(m.get("conns_kib")),
+                     f"{fmt(m.get('conns_ok'))} ok / {fmt(m.get('conns_failed'))} failed",
+                     fmt(m.get("per_conn_bytes")), fmt(m.get("slow_before_kib")), fmt(m.get("slow_peak_kib")),
+                     fmt(m.get("slow_delta_kib")),
+                     fmt((m.get("slow_disk_buffer_bytes") or 0) / 1048576, 1) if m.get("slow_disk_buffer_bytes")
+                     is not None else "–",
+                     fmt((m.get("slow_read_bytes") or 0) / 1048576, 1)])
+    return (f"### Memory (VmRSS summed over the proxy's processes; nginx = master + worker)\n\n" +
+            table(["proxy", "idle KiB", f"{cfg['idle_conns']} idle conns KiB", "connections",
+                   "bytes / idle conn", "before streaming KiB", "streaming peak KiB", "streaming growth KiB",
+                   "buffered on disk MiB", f"MiB read in {cfg['slow_seconds']} s"], rows) +
+            f"\n\nStreaming: the upstream sends {cfg['big_bytes'] >> 20} MiB, the client reads 1 MiB/s for "
+            f"{cfg['slow_seconds']} s (one connection, after the idle-connection test; growth = peak − before).")
+
+
+def syscall_table(r):
+    order = [p for p in ("tether", "nginx", "haproxy") if get(r, p, "syscalls")]
+    if not order:
+        return ""
+    names = []
+    for p in order:  # the calls that matter for any proxy, most frequent first
+        for k, v in get(r, p, "syscalls", "per_req").items():
+            if v >= 0.05 and k not in names:
+                names.append(k)
+    rows = [[get(r, p, "label"), fmt(get(r, p, "syscalls", "total_per_req"), 2)] +
+            [fmt(get(r, p, "syscalls", "per_req").get(k, 0.0), 2) for k in names] for p in order]
+    return ("### System calls per request (strace -c on the worker during a 3 s wrk run; counts only, strace "
+            "makes everything slow)\n\n" + table(["proxy", "total"] + names, rows))
+
+
+def scaling_table(r):
+    s = r.get("scaling") or {}
+    if not s:
+        return ""
+    rows = []
+    for k in ("1w", "2w"):
+        w = s.get(k)
+        if w:
+            rows.append([k.replace("w", ""), fmt(w["rps"]), spread(w), fmt(w["p99_us"]), fmt(w["proxy_cpu_pct"], 1),
+                         fmt(w["loadgen_cpu_pct"], 1), fmt(w["upstream_cpu_pct"], 1),
+                         fmt(w["proxy_cpu_pct"] + w["loadgen_cpu_pct"] + w["upstream_cpu_pct"], 1),
+                         fmt(w["cpu_us_per_req"], 2), fmt(w["other_busy_pct"], 1)])
+    note = ""
+    if "1w" in s and "2w" in s:
+        w2 = s["2w"]
+        bench_pct = w2["proxy_cpu_pct"] + w2["loadgen_cpu_pct"] + w2["upstream_cpu_pct"]
+        other = 2 * w2["other_busy_pct"]  # other_busy_pct is a share of both cores; here: % of one core
+        note = (f"\n\nWith 2 workers, tether used {w2['proxy_cpu_pct']:.0f}%, wrk {w2['loadgen_cpu_pct']:.0f}% and "
+                f"the upstream {w2['upstream_cpu_pct']:.0f}% of one core ({bench_pct:.0f}% of the 200% the machine "
+                f"has), other processes {other:.0f}%. wrk and the upstream take "
+                f"{w2['loadgen_cpu_pct'] + w2['upstream_cpu_pct']:.0f}% that tether cannot use, so on this 2-core box "
+                "the second worker can at best get what is left: this measures the box, not tether's scaling "
+                "limit. " + ("The cores were saturated." if bench_pct + other > 180 else
+                             "The cores were NOT saturated: the load (wrk -t2, 50 connections) was too light or "
+                             "something stalled."))
+    return ("### tether 1 vs 2 workers (unpinned: tether, wrk -t2 and the upstream share CPUs 0-1)\n\n" +
+            table(["workers", "req/s", "range", "p99 µs", "tether CPU %", "wrk CPU %", "upstream CPU %", "sum CPU %",
+                   "tether CPU µs/req", "other load %"], rows) + note)
+
+
+def targets(r):
+    """Each target: (description, met?, ratio text)."""
+    out = []
+
+    def peer_vals(*path):
+        return {p: get(r, p, *path) for p in PEERS if get(r, p, *path) is not None}
+
+    def add(desc, tv, peers, lower_is_better, factor=1.0):
+        if tv is None or not peers:
+            out.append((desc, None, "no data"))
+            return
+        ref_name, ref = (min if lower_is_better else max)(peers.items(), key=lambda kv: kv[1])
+        ratio = tv / ref if ref else float("inf")
+        met = ratio <= factor if lower_is_better else ratio >= factor
+        out.append((desc, met, f"{ratio:.2f}x {ref_name} (tether {tv:,.2f} vs {ref:,.2f})"))
+
+    add("CPU/request (wrk) <= 0.8x best peer", get(r, "tether", "wrk", "cpu_us_per_req"),
+        peer_vals("wrk", "cpu_us_per_req"), True, 0.8)
+    add("req/s (wrk) >= best peer", get(r, "tether", "wrk", "rps"), peer_vals("wrk", "rps"), False)
+    add("p99 (wrk) <= best peer", get(r, "tether", "wrk", "p99_us"), peer_vals("wrk", "p99_us"), True)
+    add("p99 (fixed rate) <= best peer", get(r, "tether", "fixed_rate", "p99_us"),
+        peer_vals("fixed_rate", "p99_us"), True)
+    add("req/s (h2c) >= best peer", get(r, "tether", "h2", "rps"), peer_vals("h2", "rps"), False)
+    for kind, label in KINDS:
+        c = get(r, "tether", "cancel", kind)
+        if not c:
+            out.append((f"cancellation {label}: 100% noticed, p50 <= nginx, p99 <= 1 ms", None, "no data"))
+            continue
+        n = get(r, "nginx", "cancel", kind) or {}
+        all_ok = c["noticed"] == c["count"] and c["count"] > 0
+        p50_ok = n.get("p50_us") is None or (c["p50_us"] is not None and c["p50_us"] <= n["p50_us"])
+        p99_ok = c["p99_us"] is not None and c["p99_us"] <= 1000
+        ratio = (f"{c['noticed_pct']:.1f}% noticed, p50 {fmt(c['p50_us'])} µs vs nginx {fmt(n.get('p50_us'))} µs"
+                 f" ({(c['p50_us'] or 0) / n['p50_us']:.2f}x), p99 {fmt(c['p99_us'])} µs"
+                 if n.get("p50_us") else f"{c['noticed_pct']:.1f}% noticed, p99 {fmt(c['p99_us'])} µs")
+        out.append((f"cancellation {label}: 100% noticed, p50 <= nginx, p99 <= 1 ms", all_ok and p50_ok and p99_ok,
+                    ratio))
+    t_idle, n_idle = get(r, "tether", "memory", "idle_kib"), get(r, "nginx", "memory", "idle_kib")
+    add("RSS idle <= nginx", t_idle, {"nginx": n_idle} if n_idle else {}, True)
+    t_pc, n_pc = get(r, "tether", "memory", "per_conn_bytes"), get(r, "nginx", "memory", "per_conn_bytes")
+    add("RSS per idle connection <= nginx", t_pc, {"nginx": n_pc} if n_pc else {}, True)
+    s = r.get("scaling") or {}
+    if "1w" in s and "2w" in s:
+        ratio = s["2w"]["rps"] / s["1w"]["rps"]
+        out.append(("2 workers >= 1.7x one worker (req/s)", ratio >= 1.7,
+                    f"{ratio:.2f}x ({s['2w']['rps']:,.0f} vs {s['1w']['rps']:,.0f}; see the CPU split)"))
+    else:
+        out.append(("2 workers >= 1.7x one worker (req/s)", None, "no data"))
+    return out
+
+
+def targets_table(r):
+    rows = [[d, "–" if m is None else ("met" if m else "**not met**"), ratio] for d, m, ratio in targets(r)]
+    return "### Targets (ratios within this run)\n\n" + table(["target", "result", "ratio"], rows)
+
+
+def setup_text(r):
+    m = r["machine"]
+    cfg = r["config"]
+    other = [(p, k, get(r, p, k, "other_busy_pct")) for p in r.get("proxies", {}) for k in ("wrk", "fixed_rate", "h2")]
+    noisy = [f"{p}/{k} {v:.0f}%" for p, k, v in other if v is not None and v > 5]
+    warn = ("\n\n**Warning: other processes used CPU during the run** (share of all cores outside the benchmark: "
+            + ", ".join(noisy) + "). Numbers from a shared machine are noisy; rerun on an idle machine."
+            if noisy else "")
+    return (f"Run {r['started']} – {r.get('finished', '?')}, mode **{r['mode']}**. "
+            f"{m['nproc']} × {m['cpu_model']}, {m['mem_gib']} GiB, kernel {m['kernel']}; "
+            f"{m['nginx']}; {m['haproxy']}; {m['wrk']}; {m['h2load']}; tether {m['tether_commit']}"
+            f"{' + uncommitted proxy/ changes' if m.get('tether_dirty') else ''} "
+            f"(binary built {m.get('tether_binary_mtime', '?')}). "
+            f"Load average at start {' '.join(m['loadavg_at_start'])}; benchmark processes at nice {m.get('nice', 0)}.\n\n"
+            f"Pinning: each proxy has one worker/thread on CPU 1 (`taskset -c 1`); the upstream (fast_upstream, "
+            f"2 epoll threads, 13-byte 200 responses) and every load generator on CPU 0. All proxies run at once, "
+            f"only one is under load at a time; loads are interleaved ({cfg.get('reps', 1)} rounds, rotated order). "
+            f"All proxies use keep-alive to the upstream and no access log. Warm-up {cfg['warmup']} s before "
+            f"each closed-loop run.{warn}")
+
+
+def render_markdown(r):
+    failures = r.get("failures") or {}
+    parts = ["# tether macro benchmark\n", setup_text(r)]
+    if failures:
+        parts.append("**Failures:** " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
+    parts += [targets_table(r), throughput_tables(r), cancel_table(r), memory_table(r), scaling_table(r),
+              syscall_table(r)]
+    tlog = get(r, "tether", "log")
+    if tlog:
+        ev = ", ".join(f"{k} {v}" for k, v in sorted(tlog["events"].items()))
+        parts.append(f"### tether log\n\nEvents: {ev}." + (
+            "\n\nWarnings/errors (first 20):\n\n```\n" + "\n".join(tlog["problems"]) + "\n```"
+            if tlog["problems"] else " No warnings or errors besides request_cancelled."))
+    alive = {p: get(r, p, "survived") for p in r.get("proxies", {}) if get(r, p, "survived") is not None}
+    dead = [p for p, ok in alive.items() if not ok]
+    if dead:
+        parts.append("**Proxies that had exited before the harness stopped them: " + ", ".join(dead) + "**")
+    parts.append("![chart](chart.png)")
+    return "\n\n".join(parts) + "\n"
+
+
+def write_markdown(r, outdir):
+    text = render_markdown(r)
+    with open(os.path.join(outdir, "results.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def write_chart(r, outdir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = [p for p in ("tether", "nginx", "haproxy") if p in r.get("proxies", {})]
+    labels = [get(r, p, "label") for p in order]
+    colors = ["#d62728", "#2ca02c", "#1f77b4", "#9467bd"]
+    panels = [
+        ("HTTP/1.1 req/s (wrk)", [get(r, p, "wrk", "rps") for p in order]),
+        ("h2c req/s (h2load)", [get(r, p, "h2", "rps") for p in order]),
+        ("proxy CPU µs / request (wrk)", [get(r, p, "wrk", "cpu_us_per_req") for p in order]),
+        ("p99 µs (wrk, closed loop)", [get(r, p, "wrk", "p99_us") for p in order]),
+        (f"p99 µs (open loop {r['config']['rate']}/s)", [get(r, p, "fixed_rate", "p99_us") for p in order]),
+        ("RSS idle MiB", [(get(r, p, "memory", "idle_kib") or 0) / 1024 for p in order]),
+        ("bytes per idle connection", [get(r, p, "memory", "per_conn_bytes") for p in order]),
+    ]
+    corder = [p for p in ("tether", "nginx", "haproxy", "haproxy-abortonclose") if p in r.get("proxies", {})]
+    fig, axes = plt.subplots(3, 3, figsize=(15, 12))
+    axes = axes.flatten()
+    for ax, (title, vals) in zip(axes, panels):
+        ax.bar(labels, [v or 0 for v in vals], color=colors[:len(labels)])
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax, stat in zip(axes[len(panels):], ("p50_us", "p99_us")):
+        width = 0.8 / max(1, len(corder))
+        for i, p in enumerate(corder):
+            vals = [(get(r, p, "cancel", k, stat) or 0) for k, _ in KINDS]
+            ax.bar([x + i * width for x in range(len(KINDS))], vals, width, label=get(r, p, "label"),
+                   color=colors[i % len(colors)])
+        ax.set_xticks([x + width * (len(corder) - 1) / 2 for x in range(len(KINDS))])
+        ax.set_xticklabels([label for _, label in KINDS], fontsize=8)
+        ax.set_title(f"cancellation {stat.replace('_us', '')} µs (abort -> upstream notices; 0 = never)",
+                     fontsize=10)
+        ax.set_yscale("symlog", linthresh=100)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"tether macro benchmark ({r['mode']}, {r['started']})")
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, "chart.png"), dpi=90)
+    plt.close(fig)
+
+
+def write_all(r, outdir):
+    write_markdown(r, outdir)
+    try:
+        write_chart(r, outdir)
+    except Exception as e:  # a chart problem must not lose the tables
+        print(f"chart failed: {e}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    d = sys.argv[1]
+    with open(os.path.join(d, "results.json")) as f:
+        write_all(json.load(f), d)
+    print(open(os.path.join(d, "results.md")).read())

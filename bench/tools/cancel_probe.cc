@@ -1,0 +1,360 @@
+// cancel_probe: measures how fast a proxy propagates a client's abort to the upstream.
+//
+// One process plays both ends so both timestamps come from the same CLOCK_MONOTONIC:
+//   * a slow upstream (own thread, epoll) that never answers requests carrying `x-probe-id`; it records
+//     when each request arrives and when the proxy closes (FIN) or resets (RST) the upstream connection
+//     that carried it;
+//   * a client that, per probe, sends GET /slow/<id> through the proxy, waits until the upstream has the
+//     request, then aborts: `fin` = close(), `rst` = SO_LINGER{1,0} + close(), `h2rst` = RST_STREAM(CANCEL)
+//     on an h2c (prior knowledge) connection that stays open.
+// Result: noticed - aborted per probe, as JSON on stdout. Probes run one after another; a probe not noticed
+// within --settle-ms does not hold up the next one, and every probe gets --window-ms to be noticed.
+// Requests without x-probe-id get a small 200 so the proxies can be warmed up through the same route.
+//
+// usage: cancel_probe --upstream 127.0.0.1:18002 --target 127.0.0.1:18010 --kind fin|rst|h2rst
+//                     [--count 200] [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]
+#include <nghttp2/nghttp2.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+
+namespace {
+
+enum class Seen : uint8_t { None, Fin, Rst };
+
+// Shared between the upstream thread and the client (main) thread.
+struct Probes {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int64_t> received, aborted, noticed;
+  std::vector<Seen> how;
+  explicit Probes(size_t n) : received(n, 0), aborted(n, 0), noticed(n, 0), how(n, Seen::None) {}
+
+  void markReceived(long id, int64_t t) {
+    std::lock_guard lk(mu);
+    if (id >= 0 && size_t(id) < received.size() && received[id] == 0) received[id] = t;
+    cv.notify_all();
+  }
+  void markNoticed(long id, int64_t t, Seen s) {
+    std::lock_guard lk(mu);
+    if (id >= 0 && size_t(id) < noticed.size() && noticed[id] == 0) {
+      noticed[id] = t;
+      how[id] = s;
+    }
+    cv.notify_all();
+  }
+  // Waits until slot[id] is set or the deadline passes; true if set.
+  bool waitFor(std::vector<int64_t>& slot, long id, int64_t timeoutNs) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::nanoseconds(timeoutNs), [&] { return slot[id] != 0; });
+  }
+};
+
+constexpr std::string_view kSmallResponse =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nhello, world\n";
+
+// ---------------------------------------------------------------- slow upstream
+class SlowUpstream {
+ public:
+  SlowUpstream(const std::string& addr, Probes& probes) : probes_(probes) {
+    lfd_ = bench::listenOn(addr, false);
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    stop_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    add(lfd_, EPOLLIN);
+    add(stop_, EPOLLIN);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SlowUpstream() {
+    uint64_t one = 1;
+    (void)!write(stop_, &one, sizeof one);
+    thread_.join();
+    for (auto& [fd, c] : conns_) close(fd);
+    close(lfd_);
+    close(stop_);
+    close(ep_);
+  }
+
+ private:
+  struct Conn {
+    std::string in;
+    long probe = -1;  // id of the held request on this connection, -1 if none
+  };
+
+  void add(int fd, uint32_t events) {
+    epoll_event ev{events, {.fd = fd}};
+    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  void run() {
+    epoll_event events[256];
+    for (;;) {
+      int n = epoll_wait(ep_, events, 256, -1);
+      int64_t now = bench::monoNs();  // one timestamp per wake-up: the moment we learned of the events
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == stop_) return;
+        if (fd == lfd_) {
+          acceptAll();
+          continue;
+        }
+        onReadable(fd, now);
+      }
+    }
+  }
+
+  void acceptAll() {
+    int fd;
+    while ((fd = accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+      bench::setNoDelay(fd);
+      conns_[fd] = Conn{};
+      add(fd, EPOLLIN | EPOLLRDHUP);
+    }
+  }
+
+  void onReadable(int fd, int64_t now) {
+    Conn& c = conns_[fd];
+    char buf[8192];
+    for (;;) {
+      ssize_t r = recv(fd, buf, sizeof buf, 0);
+      if (r > 0) {
+        c.in.append(buf, size_t(r));
+        continue;
+      }
+      if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      // r == 0: orderly close (FIN); r < 0: reset or other error.
+      probes_.markNoticed(c.probe, now, r == 0 ? Seen::Fin : Seen::Rst);
+      close(fd);
+      conns_.erase(fd);
+      return;
+    }
+    parseRequests(fd, c, now);
+  }
+
+  void parseRequests(int fd, Conn& c, int64_t now) {
+    size_t end;
+    while (c.probe < 0 && (end = c.in.find("\r\n\r\n")) != std::string::npos) {
+      std::string_view head(c.in.data(), end + 4);
+      std::string_view id = bench::headerValue(head, "x-probe-id");
+      if (!id.empty()) {
+        c.probe = std::atol(std::string(id).c_str());
+        probes_.markReceived(c.probe, now);  // held: never answered
+      } else {
+        (void)!send(fd, kSmallResponse.data(), kSmallResponse.size(), MSG_NOSIGNAL);
+      }
+      c.in.erase(0, end + 4);
+    }
+  }
+
+  Probes& probes_;
+  int lfd_, ep_, stop_;
+  std::unordered_map<int, Conn> conns_;
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------- clients
+std::string h1Request(long id, const std::string& target) {
+  return "GET /slow/" + std::to_string(id) + " HTTP/1.1\r\nHost: " + target + "\r\nx-probe-id: " +
+         std::to_string(id) + "\r\n\r\n";
+}
+
+ssize_t sendAll(int fd, const void* data, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = send(fd, static_cast<const char*>(data) + done, len - done, MSG_NOSIGNAL);
+    if (n <= 0) return -1;
+    done += size_t(n);
+  }
+  return ssize_t(len);
+}
+
+// An h2c client connection with one request whose stream can be reset.
+struct H2Client {
+  int fd = -1;
+  nghttp2_session* session = nullptr;
+  int32_t stream = -1;
+
+  static ssize_t onSend(nghttp2_session*, const uint8_t* data, size_t len, int, void* user) {
+    int fd = int(reinterpret_cast<intptr_t>(user));  // the fd itself, so H2Client stays copyable
+    return sendAll(fd, data, len) < 0 ? ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE) : ssize_t(len);
+  }
+
+  bool start(const sockaddr_in& sa, const std::string& authority, long id) {
+    fd = bench::connectTo(sa);
+    if (fd < 0) return false;
+    nghttp2_session_callbacks* cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_send_callback(cbs, onSend);
+    nghttp2_session_client_new(&session, cbs, reinterpret_cast<void*>(intptr_t(fd)));
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+    std::string path = "/slow/" + std::to_string(id), idStr = std::to_string(id);
+    auto nv = [](const char* n, const std::string& v) {
+      return nghttp2_nv{(uint8_t*)n, (uint8_t*)v.data(), strlen(n), v.size(), NGHTTP2_NV_FLAG_NONE};
+    };
+    std::string get = "GET", http = "http";
+    nghttp2_nv hdrs[] = {nv(":method", get), nv(":scheme", http), nv(":authority", authority),
+                         nv(":path", path), nv("x-probe-id", idStr)};
+    stream = nghttp2_submit_request(session, nullptr, hdrs, 5, nullptr, nullptr);
+    return stream > 0 && nghttp2_session_send(session) == 0;
+  }
+
+  // Feeds whatever the proxy sent so far (SETTINGS etc.) so our RST_STREAM goes out after a proper ACK.
+  void drain() {
+    uint8_t buf[16384];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) nghttp2_session_mem_recv(session, buf, size_t(n));
+  }
+
+  void submitReset() { nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream, NGHTTP2_CANCEL); }
+  void flush() { nghttp2_session_send(session); }
+
+  void close() {
+    if (session) nghttp2_session_del(session);
+    if (fd >= 0) ::close(fd);
+    session = nullptr;
+    fd = -1;
+  }
+};
+
+struct Options {
+  std::string upstream, target, kind;
+  long count, windowMs, settleMs, receiveTimeoutMs;
+};
+
+// Runs all probes; returns the h2 clients still open (closed only after the measurement).
+std::vector<H2Client> runProbes(const Options& o, Probes& probes, long& failedConnect, long& notReceived) {
+  sockaddr_in sa = bench::parseAddr(o.target);
+  std::vector<H2Client> keep;
+  for (long id = 0; id < o.count; ++id) {
+    H2Client h2;
+    int fd = -1;
+    if (o.kind == "h2rst") {
+      if (!h2.start(sa, o.target, id)) {
+        ++failedConnect;
+        h2.close();
+        continue;
+      }
+    } else {
+      fd = bench::connectTo(sa);
+      std::string req = h1Request(id, o.target);
+      if (fd < 0 || sendAll(fd, req.data(), req.size()) < 0) {
+        ++failedConnect;
+        if (fd >= 0) close(fd);
+        continue;
+      }
+    }
+    // Abort only once the upstream holds the request: otherwise we would time the proxy's connect.
+    if (!probes.waitFor(probes.received, id, o.receiveTimeoutMs * 1'000'000)) {
+      ++notReceived;
+      if (fd >= 0) close(fd);
+      h2.close();
+      continue;
+    }
+    if (o.kind == "rst") {
+      linger lg{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    if (o.kind == "h2rst") {
+      h2.drain();
+      h2.submitReset();
+    }
+    int64_t t = bench::monoNs();
+    if (o.kind == "h2rst")
+      h2.flush();
+    else
+      close(fd);
+    {
+      std::lock_guard lk(probes.mu);
+      probes.aborted[id] = t;
+    }
+    if (o.kind == "h2rst") keep.push_back(h2);
+    probes.waitFor(probes.noticed, id, o.settleMs * 1'000'000);
+  }
+  return keep;
+}
+
+// Waits until every aborted probe was noticed or had its full window.
+void waitForStragglers(const Options& o, Probes& probes) {
+  int64_t last = 0;
+  {
+    std::lock_guard lk(probes.mu);
+    for (auto a : probes.aborted) last = std::max(last, a);
+  }
+  int64_t deadline = last + o.windowMs * 1'000'000;
+  std::unique_lock lk(probes.mu);
+  while (bench::monoNs() < deadline) {
+    bool all = true;
+    for (size_t i = 0; i < probes.aborted.size(); ++i)
+      if (probes.aborted[i] && !probes.noticed[i]) all = false;
+    if (all) break;
+    probes.cv.wait_for(lk, std::chrono::milliseconds(10));
+  }
+}
+
+void printJson(const Options& o, Probes& probes, long failedConnect, long notReceived) {
+  std::lock_guard lk(probes.mu);
+  long aborted = 0, noticed = 0, late = 0, fin = 0, rst = 0, early = 0;
+  std::string deltas;
+  for (size_t i = 0; i < probes.aborted.size(); ++i) {
+    if (!probes.aborted[i]) continue;
+    ++aborted;
+    if (!probes.noticed[i]) continue;
+    int64_t d = probes.noticed[i] - probes.aborted[i];
+    if (d < 0) {
+      ++early;  // upstream connection went away before we aborted: not caused by the abort
+      continue;
+    }
+    if (d > o.windowMs * 1'000'000) {
+      ++late;
+      continue;
+    }
+    ++noticed;
+    (probes.how[i] == Seen::Rst ? rst : fin)++;
+    if (!deltas.empty()) deltas += ',';
+    deltas += std::to_string(double(d) / 1000.0);
+  }
+  std::printf(
+      "{\"kind\":\"%s\",\"target\":\"%s\",\"count\":%ld,\"failed_connect\":%ld,\"not_received\":%ld,"
+      "\"aborted\":%ld,\"noticed\":%ld,\"late\":%ld,\"early\":%ld,\"upstream_saw_fin\":%ld,"
+      "\"upstream_saw_rst\":%ld,\"window_ms\":%ld,\"deltas_us\":[%s]}\n",
+      o.kind.c_str(), o.target.c_str(), o.count, failedConnect, notReceived, aborted, noticed, late, early, fin,
+      rst, o.windowMs, deltas.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::Args args{argc, argv};
+  Options o{args.get("--upstream", "127.0.0.1:18002"), args.get("--target", ""),   args.get("--kind", "fin"),
+            args.num("--count", 200),                  args.num("--window-ms", 2000), args.num("--settle-ms", 20),
+            args.num("--receive-timeout-ms", 2000)};
+  if (args.has("--help") || o.target.empty() || (o.kind != "fin" && o.kind != "rst" && o.kind != "h2rst")) {
+    std::fputs("usage: cancel_probe --upstream ADDR --target ADDR --kind fin|rst|h2rst [--count N]\n"
+               "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]\n",
+               stderr);
+    return args.has("--help") ? 0 : 2;
+  }
+  bench::raiseFdLimit();
+  Probes probes(size_t(std::max(o.count, 1L)));
+  long failedConnect = 0, notReceived = 0;
+  std::vector<H2Client> keep;
+  {
+    SlowUpstream upstream(o.upstream, probes);
+    keep = runProbes(o, probes, failedConnect, notReceived);
+    waitForStragglers(o, probes);
+    printJson(o, probes, failedConnect, notReceived);
+  }  // the upstream stops here, before the kept h2 clients close, so their closing is never counted
+  for (auto& c : keep) c.close();
+  return 0;
+}
