@@ -5,8 +5,11 @@
 
 #include <event2/buffer.h>
 
+#include <cassert>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace tether::http {
@@ -18,10 +21,28 @@ class WireBuffer {
   WireBuffer(const WireBuffer&) = delete;
   WireBuffer& operator=(const WireBuffer&) = delete;
 
-  void put(std::string_view s);
-  void put(char c);
-  void putDecimal(uint64_t n);
-  void putHex(uint64_t n);
+  // Inline: a head is written as ~50 small pieces.
+  void put(std::string_view s) {
+    assert(pos_ == nullptr || static_cast<size_t>(end_ - pos_) >= s.size());
+    if (!pos_ || static_cast<size_t>(end_ - pos_) < s.size()) return;
+    std::memcpy(pos_, s.data(), s.size());
+    pos_ += s.size();
+  }
+  void put(char c) {
+    assert(pos_ == nullptr || end_ != pos_);
+    if (!pos_ || end_ == pos_) return;
+    *pos_++ = c;
+  }
+  void putDecimal(uint64_t n) {
+    char digits[kMaxNumberLength];
+    const auto result = std::to_chars(digits, digits + sizeof(digits), n);
+    put(std::string_view(digits, static_cast<size_t>(result.ptr - digits)));
+  }
+  void putHex(uint64_t n) {
+    char digits[kMaxNumberLength];
+    const auto result = std::to_chars(digits, digits + sizeof(digits), n, 16);
+    put(std::string_view(digits, static_cast<size_t>(result.ptr - digits)));
+  }
 
   static constexpr size_t kMaxNumberLength = 20;  // digits of the largest uint64_t
 

@@ -1,5 +1,9 @@
 #include "log/json_escape.h"
 
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
 namespace tether::log {
 namespace {
 
@@ -38,6 +42,35 @@ Utf8Scan scanUtf8(const unsigned char* s, size_t n) {
 
 bool isPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
+// The high bit of each byte of `w` that is not plain (>= 0x80, < 0x20, '"' or '\\'). No false positive below the
+// first byte that is not plain: a subtraction only borrows out of a byte that matches, so the lowest bit set marks
+// the first such byte (and none is set for 8 plain bytes).
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+constexpr uint64_t zeroBytes(uint64_t v) { return (v - kOnes) & ~v & kHighs; }
+constexpr uint64_t specialBytes(uint64_t w) {
+  return (w | ((w - kOnes * 0x20) & ~w) | zeroBytes(w ^ (kOnes * '"')) | zeroBytes(w ^ (kOnes * '\\'))) & kHighs;
+}
+
+// Index of the first byte at or after `i` that is not plain, or n: 8 bytes at a time, then byte by byte.
+[[gnu::always_inline]] inline size_t skipPlain(const unsigned char* s, size_t i, size_t n) {
+  while (n - i >= sizeof(uint64_t)) {
+    uint64_t w;
+    std::memcpy(&w, s + i, sizeof(w));
+    const uint64_t special = specialBytes(w);
+    if (special != 0) {
+      if constexpr (std::endian::native == std::endian::little) {
+        return i + static_cast<size_t>(std::countr_zero(special)) / 8;
+      } else {
+        break;  // the byte loop below finds it
+      }
+    }
+    i += sizeof(w);
+  }
+  while (i < n && isPlain(s[i])) ++i;
+  return i;
+}
+
 void appendEscape(std::string& out, unsigned char c) {
   static constexpr char kHex[] = "0123456789abcdef";
   switch (c) {
@@ -55,16 +88,18 @@ void appendEscape(std::string& out, unsigned char c) {
 
 }  // namespace
 
+size_t plainAsciiPrefix(std::string_view text) {
+  return skipPlain(reinterpret_cast<const unsigned char*>(text.data()), 0, text.size());
+}
+
 void appendJsonEscaped(std::string& out, std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   size_t run_start = 0;  // bytes that need no escaping are appended in runs
   size_t i = 0;
-  while (i < n) {
-    if (isPlain(s[i])) {
-      ++i;
-      continue;
-    }
+  while (true) {
+    i = skipPlain(s, i, n);
+    if (i == n) break;
     if (s[i] >= 0x80) {
       const Utf8Scan scan = scanUtf8(s + i, n - i);
       if (scan.valid) {

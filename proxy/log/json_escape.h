@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -10,5 +11,9 @@ namespace tether::log {
 // subpart of an ill-formed sequence becomes \ufffd (the same replacement Unicode and Python recommend), so
 // the output is always valid UTF-8 whatever bytes a client sent us.
 void appendJsonEscaped(std::string& out, std::string_view text);
+
+// Length of the longest prefix of `text` made of plain ASCII (0x20..0x7f except '"' and '\\'), which
+// appendJsonEscaped copies unchanged.
+size_t plainAsciiPrefix(std::string_view text);
 
 }  // namespace tether::log

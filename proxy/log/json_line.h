@@ -14,7 +14,8 @@ namespace tether::log {
 
 // Builds one JSON Lines record: {"ts":"2026-11-23T11:50:49.123Z","event":"...",<fields>}\n
 // The buffer is reused from line to line, so after warm-up building a line does not allocate.
-// Keys and string values are escaped (see appendJsonEscaped); keys are expected to be unique per line.
+// Keys and string values are escaped (see appendJsonEscaped); keys are expected to be unique per line. A key that needs
+// no escaping (all literal keys) is copied together with the text around it in one append.
 // Not synchronized: one builder per thread.
 class JsonLine {
  public:
@@ -47,7 +48,10 @@ class JsonLine {
   std::string_view finish();
 
  private:
-  void appendKey(std::string_view key);
+  // ,"<key>": then `tail` (written as is).
+  void appendKey(std::string_view key, std::string_view tail = {});
+  template <typename Integer>
+  void appendNumberField(std::string_view key, Integer value);
 
   std::string buffer_;
   TimestampFormatter timestamps_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -102,6 +103,43 @@ TEST(JsonLine, KeysAndEventAreEscaped) {
   JsonLine line;
   const std::string_view text = line.begin("a\"b", kTime).field("k\\", 1).finish();
   EXPECT_NE(text.find(R"("event":"a\"b","k\\":1})"), std::string_view::npos) << text;
+}
+
+// Keys that need no escaping are copied without going through appendJsonEscaped; every other key still is escaped,
+// whatever the type of the value.
+TEST(JsonLine, EveryKindOfFieldEscapesItsKeyOnlyWhenNeeded) {
+  const std::string long_key(60, 'k');  // longer than a key copied in one piece
+  const std::string keys[] = {"", "k", "request_id", long_key, "a\"b", "k\\", "tab\there", "caf\xc3\xa9", "bad\xff",
+                              long_key + "\n"};
+  const std::string escaped_keys[] = {"", "k", "request_id", long_key, "a\\\"b", "k\\\\", "tab\\there",
+                                      "caf\xc3\xa9", "bad\\ufffd", long_key + "\\n"};
+  for (size_t k = 0; k < std::size(keys); ++k) {
+    const std::string& key = keys[k];
+    const std::string q = "\"" + escaped_keys[k] + "\":";
+    JsonLine line;
+    line.begin("e", kTime)
+        .field(key, std::string_view("v\""))
+        .field(key, "lit")
+        .field(key, std::numeric_limits<int64_t>::min())
+        .field(key, std::numeric_limits<uint64_t>::max())
+        .field(key, 0)
+        .field(key, 2.5)
+        .field(key, -std::numeric_limits<double>::max())
+        .field(key, std::nan(""))
+        .field(key, true)
+        .field(key, false)
+        .nullField(key)
+        .field(key, std::optional<int>{});
+    char max_digits[320];
+    const std::string max =
+        std::string(max_digits, std::to_chars(max_digits, max_digits + sizeof(max_digits),
+                                              -std::numeric_limits<double>::max(), std::chars_format::fixed, 3)
+                                    .ptr);
+    EXPECT_EQ(fieldsOf(line.finish()), "," + q + "\"v\\\"\"," + q + "\"lit\"," + q + "-9223372036854775808," + q +
+                                           "18446744073709551615," + q + "0," + q + "2.500," + q + max + "," + q +
+                                           "null," + q + "true," + q + "false," + q + "null," + q + "null")
+        << k;
+  }
 }
 
 TEST(JsonLine, BeginDiscardsThePreviousLine) {
