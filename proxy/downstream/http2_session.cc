@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include <event2/bufferevent_ssl.h>
 
@@ -45,6 +46,7 @@ Http2Session::~Http2Session() {
 
 void Http2Session::start() {
   if (bufferevent_openssl_get_ssl(bev_.get()) != nullptr) protocol_ = "h2";
+  direct_write_ = protocol_ != "h2";
   if (!codec_.start()) {
     close();
     return;
@@ -52,7 +54,12 @@ void Http2Session::start() {
   bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputLow, 0);
   bufferevent_setcb(bev_.get(), &Http2Session::onRead, &Http2Session::onWrite, &Http2Session::onEvent, this);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  if (direct_write_) {
+    bufferevent_disable(bev_.get(), EV_WRITE);
+    bufferevent_enable(bev_.get(), EV_READ);
+  } else {
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  }
   handleRead();  // the preface and whatever followed it are already in the input buffer
 }
 
@@ -106,6 +113,8 @@ void Http2Session::flush() {
     close();
     return;
   }
+  if (direct_write_) writeOut();
+  if (closed_) return;
   for (auto& [id, stream] : streams_) stream->afterFlush();
   if (closed_) return;
   if (!codec_.wantsRead() && !codec_.wantsWrite()) {
@@ -116,8 +125,31 @@ void Http2Session::flush() {
   updateIdleTimer();
 }
 
+void Http2Session::writeOut() {
+  evbuffer* output = bufferevent_get_output(bev_.get());
+  const size_t queued = evbuffer_get_length(output);
+  if (queued == 0 || (bufferevent_get_enabled(bev_.get()) & EV_WRITE)) return;  // libevent is already writing
+  evbuffer_unfreeze(output, 1);  // a bufferevent keeps the front of its output frozen: only it drains
+  const int written = evbuffer_write(output, bufferevent_getfd(bev_.get()));
+  const int error = errno;
+  evbuffer_freeze(output, 1);
+  if (written < 0 && error != EAGAIN && error != EINTR) {
+    cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);  // EPIPE, ECONNRESET: the client is gone
+    close();
+    return;
+  }
+  if (evbuffer_get_length(output) > 0) {
+    bufferevent_enable(bev_.get(), EV_WRITE);  // the socket is full: libevent writes the rest, then onWrite
+  } else if (queued >= kOutputHigh) {
+    scheduleFlush();  // send() stopped at the limit: nghttp2 may have more
+  }
+}
+
 void Http2Session::onWrite(bufferevent*, void* arg) {
   auto* self = static_cast<Http2Session*>(arg);
+  if (self->direct_write_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
+    bufferevent_disable(self->bev_.get(), EV_WRITE);  // back to direct writes
+  }
   if (self->closing_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0 &&
       !self->codec_.wantsWrite()) {
     self->close();

@@ -59,6 +59,9 @@ class Http2Session : private http2::ServerCodecCallbacks {
 
   void handleRead();
   void flush();
+  // h2c: writes what flush() queued now rather than after an EPOLLOUT round trip; EV_WRITE only while the socket is
+  // full (as DownstreamSession does for HTTP/1.1).
+  void writeOut();
   void dispatchPending();
   void cancelAll(CancelReason reason, uint32_t h2_error);
   void noteEarlyReset();
@@ -93,6 +96,7 @@ class Http2Session : private http2::ServerCodecCallbacks {
   uint64_t streams_opened_ = 0;
   bool closing_ = false;  // GOAWAY queued: close once it is written
   bool closed_ = false;
+  bool direct_write_ = false;  // cleartext (h2c); TLS writes through bufferevent_openssl
 };
 
 }  // namespace tether
