@@ -31,43 +31,6 @@ namespace {
 
 using http::Http1Codec;
 
-// ---- copies of the helpers exchange.cc and downstream_session.cc keep in anonymous namespaces ----
-
-bool isValidRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-}
-
-void toOriginForm(std::string& target) {
-  if (target.empty() || target[0] == '/' || target == "*") return;
-  const size_t scheme = target.find("://");
-  if (scheme == std::string::npos) return;
-  const size_t path = target.find('/', scheme + 3);
-  if (path == std::string::npos) {
-    const size_t query = target.find('?', scheme + 3);
-    target = query == std::string::npos ? "/" : "/" + target.substr(query);
-  } else {
-    target.erase(0, path);
-  }
-}
-
-void setRequestId(http::MessageHead& head, std::string_view id) {
-  http::HeaderList& headers = head.headers;
-  bool found = false;
-  for (auto it = headers.begin(); it != headers.end();) {
-    if (strcasecmp(it->name.c_str(), "x-request-id") != 0) {
-      ++it;
-    } else if (!found) {
-      found = true;
-      it->value.assign(id);
-      ++it;
-    } else {
-      it = headers.erase(it);
-    }
-  }
-  if (!found) head.appendHeader("X-Request-Id", id);
-}
-
 // ---- isolated steps ----
 
 http::MessageHead parsedHead(const std::string& input) {
@@ -178,7 +141,7 @@ BENCHMARK(BM_Rewrite_WriteRequestHead_NewEvbuffer);
 void BM_Rewrite_WriteResponseHead(benchmark::State& state) {
   http::MessageHead head = parsedHead(kApiResponse);
   http::removeHopByHop(head.headers, false);
-  setRequestId(head, kRequestId);
+  http::setRequestId(head, kRequestId);
   util::EvBufferPtr out(evbuffer_new());
   AllocCounter allocs(state);
   for (auto _ : state) {
@@ -219,7 +182,7 @@ class RequestPath : public http::Http1CodecCallbacks {
     x.client = kClient.toString();
     // assignRequestId
     const std::string* given = head.find("x-request-id");
-    if (given && isValidRequestId(*given)) {
+    if (given && http::isValidRequestId(*given)) {
       x.request_id_len = given->size();
       std::memcpy(x.request_id, given->data(), x.request_id_len);
     } else {
@@ -238,7 +201,7 @@ class RequestPath : public http::Http1CodecCallbacks {
     host = host_header ? std::string_view(*host_header) : std::string_view();
     const std::string client_ip = kClient.ip();
     http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, "http", host, x.requestId()});
-    toOriginForm(head.target);
+    http::toOriginForm(head.target);
     http::BodyFraming framing = http::BodyFraming::None;
     if (head.chunked) {
       framing = http::BodyFraming::Chunked;
@@ -316,7 +279,7 @@ class ResponsePath : public http::Http1CodecCallbacks {
       framing = http::BodyFraming::ContentLength;
     }
     framing_ = framing;
-    setRequestId(head, kRequestId);
+    http::setRequestId(head, kRequestId);
     http::writeResponseHead(out_, head, framing);
     return no_body ? HeadAction::NoBody : HeadAction::Continue;
   }

@@ -12,7 +12,9 @@
 
 #include "downstream/http2_session.h"
 #include "http/error_response.h"
+#include "http/header_rules.h"
 #include "http2/server_codec.h"
+#include "util/direct_write.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -31,24 +33,6 @@ bufferevent* newClientBufferEvent(Worker& worker, size_t listener, evutil_socket
 
 // The exchange is told the client caught up when queued response bytes fall below this.
 constexpr size_t kWriteLowWatermark = 64 * 1024;
-
-// The client always learns the request id, whether the upstream echoed it or not, exactly once.
-void setRequestId(http::MessageHead& head, std::string_view id) {
-  http::HeaderList& headers = head.headers;
-  bool found = false;
-  for (auto it = headers.begin(); it != headers.end();) {
-    if (strcasecmp(it->name.c_str(), "x-request-id") != 0) {
-      ++it;
-    } else if (!found) {
-      found = true;
-      it->value.assign(id);
-      ++it;
-    } else {
-      it = headers.erase(it);
-    }
-  }
-  if (!found) head.appendHeader("X-Request-Id", id);
-}
 
 }  // namespace
 
@@ -218,7 +202,7 @@ void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) 
       head.appendHeader("Connection", "keep-alive");
     }
   }
-  setRequestId(head, exchange_->requestId());
+  http::setRequestId(head, exchange_->requestId());
   http::writeResponseHead(output(), head, response_framing_);
 }
 
@@ -321,22 +305,12 @@ void DownstreamSession::onFlush(evutil_socket_t, short, void* arg) { static_cast
 
 void DownstreamSession::flushOutput() {
   if (closed_ || !bev_) return;
-  evbuffer* out = bufferevent_get_output(bev_.get());
-  if (evbuffer_get_length(out) == 0) return;
-  // A bufferevent keeps the front of its output frozen: only it drains. Writing for it, we thaw it as it does.
-  evbuffer_unfreeze(out, 1);
-  const int written = evbuffer_write(out, bufferevent_getfd(bev_.get()));
-  const int error = errno;
-  evbuffer_freeze(out, 1);
-  if (written < 0 && error != EAGAIN && error != EINTR) {
-    handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR);  // EPIPE, ECONNRESET: the client is gone
-    return;
+  switch (util::writeQueuedOutput(bev_.get())) {
+    case util::DirectWrite::Failed: handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR); break;  // the client is gone
+    case util::DirectWrite::Drained: afterDrained(); break;
+    case util::DirectWrite::Partial:  // onWrite follows as the socket drains
+    case util::DirectWrite::Nothing: break;
   }
-  if (evbuffer_get_length(out) > 0) {
-    bufferevent_enable(bev_.get(), EV_WRITE);  // the socket is full: libevent writes the rest as it drains
-    return;
-  }
-  afterDrained();
 }
 
 void DownstreamSession::onEvent(bufferevent*, short what, void* arg) {

@@ -3,11 +3,11 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include <event2/bufferevent_ssl.h>
 
 #include "downstream/http2_stream.h"
+#include "util/direct_write.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -126,22 +126,18 @@ void Http2Session::flush() {
 }
 
 void Http2Session::writeOut() {
-  evbuffer* output = bufferevent_get_output(bev_.get());
-  const size_t queued = evbuffer_get_length(output);
-  if (queued == 0 || (bufferevent_get_enabled(bev_.get()) & EV_WRITE)) return;  // libevent is already writing
-  evbuffer_unfreeze(output, 1);  // a bufferevent keeps the front of its output frozen: only it drains
-  const int written = evbuffer_write(output, bufferevent_getfd(bev_.get()));
-  const int error = errno;
-  evbuffer_freeze(output, 1);
-  if (written < 0 && error != EAGAIN && error != EINTR) {
-    cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);  // EPIPE, ECONNRESET: the client is gone
-    close();
-    return;
-  }
-  if (evbuffer_get_length(output) > 0) {
-    bufferevent_enable(bev_.get(), EV_WRITE);  // the socket is full: libevent writes the rest, then onWrite
-  } else if (queued >= kOutputHigh) {
-    scheduleFlush();  // send() stopped at the limit: nghttp2 may have more
+  if (bufferevent_get_enabled(bev_.get()) & EV_WRITE) return;  // libevent is already writing the rest
+  const size_t queued = evbuffer_get_length(bufferevent_get_output(bev_.get()));
+  switch (util::writeQueuedOutput(bev_.get())) {
+    case util::DirectWrite::Failed:  // EPIPE, ECONNRESET: the client is gone
+      cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);
+      close();
+      break;
+    case util::DirectWrite::Drained:
+      if (queued >= kOutputHigh) scheduleFlush();  // send() stopped at the limit: nghttp2 may have more
+      break;
+    case util::DirectWrite::Partial:  // onWrite follows as the socket drains
+    case util::DirectWrite::Nothing: break;
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "http/header_rules.h"
 #include "http/message_writer.h"
+#include "http/request_id.h"
 
 namespace tether {
 namespace {
@@ -18,25 +19,6 @@ using Clock = std::chrono::steady_clock;
 
 int64_t millisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
-bool isValidRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-}
-
-// Upstreams expect origin-form ("/path?q"); an absolute-form target ("http://host/path") is rewritten.
-void toOriginForm(std::string& target) {
-  if (target.empty() || target[0] == '/' || target == "*") return;
-  const size_t scheme = target.find("://");
-  if (scheme == std::string::npos) return;
-  const size_t path = target.find('/', scheme + 3);
-  if (path == std::string::npos) {
-    const size_t query = target.find('?', scheme + 3);
-    target = query == std::string::npos ? "/" : "/" + target.substr(query);
-  } else {
-    target.erase(0, path);
-  }
 }
 
 void removeHeader(http::HeaderList& headers, std::string_view name) {
@@ -67,7 +49,7 @@ Phase Exchange::phase() const {
 
 void Exchange::assignRequestId(const http::MessageHead& head) {
   const std::string* given = head.find("x-request-id");
-  if (given && isValidRequestId(*given)) {
+  if (given && http::isValidRequestId(*given)) {
     request_id_len_ = given->size();
     std::memcpy(request_id_, given->data(), request_id_len_);
     return;
@@ -104,7 +86,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   const std::string& client_ip = downstream_->client().ip;
   const std::string_view proto = downstream_->secure() ? "https" : "http";
   http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, proto, host, requestId()});
-  toOriginForm(head.target);
+  http::toOriginForm(head.target);
   if (!route_->deadline_header.empty()) removeHeader(head.headers, route_->deadline_header);  // only tether sets it
 
   http::BodyFraming framing = http::BodyFraming::None;

@@ -1,5 +1,6 @@
 #include "http/header_rules.h"
 
+#include <string>
 #include <vector>
 
 #include "http/header_chars.h"
@@ -98,6 +99,31 @@ void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info) {
   }
   setHeader(head, "X-Forwarded-Proto", info.proto);
   if (!info.request_id.empty()) setHeader(head, "X-Request-Id", info.request_id);
+}
+
+void toOriginForm(std::string& target) {
+  if (target.empty() || target[0] == '/' || target == "*") return;
+  const size_t scheme = target.find("://");
+  if (scheme == std::string::npos) return;
+  const size_t path = target.find('/', scheme + 3);
+  if (path == std::string::npos) {
+    const size_t query = target.find('?', scheme + 3);
+    target = query == std::string::npos ? "/" : "/" + target.substr(query);
+  } else {
+    target.erase(0, path);
+  }
+}
+
+void setRequestId(MessageHead& head, std::string_view id) {
+  bool found = false;
+  std::erase_if(head.headers, [&](Header& header) {
+    if (!named(header, "x-request-id")) return false;
+    if (found) return true;  // a second one goes
+    found = true;
+    header.value.assign(id);
+    return false;
+  });
+  if (!found) head.appendHeader("X-Request-Id", id);
 }
 
 }  // namespace tether::http

@@ -29,4 +29,11 @@ struct ForwardingInfo {
 // Fields are added through head.appendHeader(), reusing the buffers of an earlier message's fields.
 void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info);
 
+// Upstreams expect origin-form ("/path?q"): an absolute-form target ("http://host/path?q") is rewritten.
+void toOriginForm(std::string& target);
+
+// The response carries exactly one X-Request-Id, with this id (the client learns it whether the upstream echoed it
+// or not).
+void setRequestId(MessageHead& head, std::string_view id);
+
 }  // namespace tether::http

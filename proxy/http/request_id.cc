@@ -1,8 +1,15 @@
 #include "http/request_id.h"
 
+#include <algorithm>
+
 #include <random>
 
 namespace tether::http {
+
+bool isValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
 namespace {
 
 uint64_t splitmix64(uint64_t& x) {

@@ -13,6 +13,10 @@ struct RequestId {
   std::string_view view() const { return {chars, sizeof(chars)}; }
 };
 
+// A client's X-Request-Id is kept if it is 1-64 visible ASCII characters without quote or backslash (it is
+// logged inside JSON strings and echoed in headers); otherwise tether makes a new one.
+bool isValidRequestId(std::string_view id);
+
 class RequestIdGenerator {
  public:
   RequestIdGenerator();                        // seeded from std::random_device

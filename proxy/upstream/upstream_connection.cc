@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "upstream/upstream_pool.h"
+#include "util/direct_write.h"
 
 namespace tether::upstream {
 namespace {
@@ -108,22 +109,14 @@ void UpstreamConnection::onFlush(evutil_socket_t, short, void* arg) {
 
 void UpstreamConnection::flushOutput() {
   if (state_ == State::Closed || state_ == State::Connecting) return;  // connecting: libevent writes once connected
-  evbuffer* out = bufferevent_get_output(bev_.get());
-  if (evbuffer_get_length(out) == 0) return;
-  // A bufferevent keeps the front of its output frozen: only it drains. Writing for it, we thaw it as it does.
-  evbuffer_unfreeze(out, 1);
-  const int written = evbuffer_write(out, bufferevent_getfd(bev_.get()));
-  const int error = errno;
-  evbuffer_freeze(out, 1);
-  if (written < 0 && error != EAGAIN && error != EINTR) {
-    handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR);
-    return;
+  switch (util::writeQueuedOutput(bev_.get())) {
+    case util::DirectWrite::Failed: handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR); break;
+    case util::DirectWrite::Drained:
+      if (exchange_) exchange_->onUpstreamDrained();
+      break;
+    case util::DirectWrite::Partial:  // onWrite follows as the socket drains
+    case util::DirectWrite::Nothing: break;
   }
-  if (evbuffer_get_length(out) > 0) {
-    bufferevent_enable(bev_.get(), EV_WRITE);  // the socket is full: libevent writes the rest as it drains
-    return;
-  }
-  if (exchange_) exchange_->onUpstreamDrained();
 }
 
 void UpstreamConnection::close(bool reset) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tether::http {
 namespace {
@@ -142,6 +144,24 @@ TEST(HeaderRulesTest, ForwardingReusesTheBuffersOfClearedFields) {
   bool reused = false;
   for (const Header& h : head.headers) reused = reused || h.value.data() == buffer;
   EXPECT_TRUE(reused);
+}
+
+TEST(HeaderRulesTest, AbsoluteFormTargetsBecomeOriginForm) {
+  for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
+           {"http://h/p?q", "/p?q"}, {"http://h", "/"}, {"http://h?q", "/?q"}, {"/already", "/already"}, {"*", "*"}}) {
+    std::string target = in;
+    toOriginForm(target);
+    EXPECT_EQ(target, out) << in;
+  }
+}
+
+TEST(HeaderRulesTest, SetRequestIdLeavesExactlyOne) {
+  MessageHead head = headWith({{"x-request-id", "a"}, {"Other", "1"}, {"X-Request-Id", "b"}});
+  setRequestId(head, "mine");
+  EXPECT_EQ(names(head.headers), "x-request-id=mine,Other=1");
+  MessageHead none = headWith({{"Other", "1"}});
+  setRequestId(none, "mine");
+  EXPECT_EQ(names(none.headers), "Other=1,X-Request-Id=mine");
 }
 
 }  // namespace

@@ -49,5 +49,16 @@ TEST(RequestIdTest, AllNibblesAppear) {
   EXPECT_EQ(seen.size(), 16u);
 }
 
+TEST(RequestIdTest, ClientIdsAreKeptOnlyWhenSafeToLogAndEcho) {
+  EXPECT_TRUE(isValidRequestId("abc-123_XYZ"));
+  EXPECT_TRUE(isValidRequestId(std::string(64, 'a')));
+  EXPECT_FALSE(isValidRequestId(""));
+  EXPECT_FALSE(isValidRequestId(std::string(65, 'a')));
+  EXPECT_FALSE(isValidRequestId("has space"));
+  EXPECT_FALSE(isValidRequestId("quote\""));
+  EXPECT_FALSE(isValidRequestId("back\\slash"));
+  EXPECT_FALSE(isValidRequestId("caf\xc3\xa9"));
+}
+
 }  // namespace
 }  // namespace tether::http
