@@ -101,7 +101,7 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
   RawClient in_flight;
   ASSERT_TRUE(in_flight.connect(tether.port()));
   ASSERT_TRUE(in_flight.send(getRequest("/slow", "X-Request-Id: reload-in-flight\r\n")));
-  ASSERT_TRUE(old_upstream.waitForRequests(1, 3s));
+  ASSERT_TRUE(old_upstream.waitForRequests(3, 3s));  // the two /warm and /slow: the slow one is in flight
 
   TetherOptions after;
   after.addUpstream("new", {new_upstream.address()}).addRoute("all", "{path_prefix: /}", "new");
