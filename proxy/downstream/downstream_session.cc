@@ -1,6 +1,5 @@
 #include "downstream/downstream_session.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -8,27 +7,22 @@
 
 #include <cerrno>
 
-#include <event2/bufferevent_ssl.h>
-
 #include "downstream/http2_session.h"
 #include "http/error_response.h"
 #include "http/header_rules.h"
 #include "http2/server_codec.h"
-#include "util/direct_write.h"
+#include "net/socket_transport.h"
+#include "tls/tls_transport.h"
 #include "worker/worker.h"
 
 namespace tether {
 namespace {
 
-// A plain socket bufferevent, or a TLS one (server handshake first) on a `tls:` listener.
-bufferevent* newClientBufferEvent(Worker& worker, size_t listener, evutil_socket_t fd) {
+// Cleartext, or TLS (server handshake first) on a `tls:` listener. Null if TLS could not be set up.
+std::unique_ptr<net::Transport> newClientTransport(Worker& worker, size_t listener, evutil_socket_t fd) {
   const tls::TlsContext* tls = worker.tlsContext(listener);
-  if (tls == nullptr) return bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent* bev = bufferevent_openssl_socket_new(worker.base(), fd, tls->newConnection(),
-                                                    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-  // Clients commonly close without close_notify; that is an EOF, not an error.
-  if (bev != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-  return bev;
+  if (tls == nullptr) return std::make_unique<net::SocketTransport>(worker.base(), fd);
+  return tls::TlsTransport::accept(worker.base(), *tls, fd);
 }
 
 // The exchange is told the client caught up when queued response bytes fall below this.
@@ -41,39 +35,24 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
     : worker_(worker),
       listener_(listener),
       client_(client),
-      bev_(newClientBufferEvent(worker, listener, fd)),
+      transport_(newClientTransport(worker, listener, fd)),
       timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
-      resume_(event_new(worker.base(), -1, 0, &DownstreamSession::onResume, this)),
-      // A duplicate descriptor lets the watch be edge-triggered (libevent refuses to mix ET and level-triggered
-      // events on one fd): it wakes once per arrival of data, FIN or RST, never spins on unread pipelined bytes.
-      watch_fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)),
-      peer_closed_(event_new(worker.base(), watch_fd_.get(), EV_READ | EV_CLOSED | EV_ET | EV_PERSIST,
-                             &DownstreamSession::onPeerClosed, this)),
-      flush_(event_new(worker.base(), -1, 0, &DownstreamSession::onFlush, this)),
       codec_(http::Http1Codec::Kind::Request, *this,
              http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}),
-      tls_(worker.tlsContext(listener) != nullptr),
-      direct_write_(!tls_) {}
+      tls_(worker.tlsContext(listener) != nullptr) {}
 
 DownstreamSession::~DownstreamSession() = default;
 
 void DownstreamSession::start() {
-  int one = 1;
-  setsockopt(bufferevent_getfd(bev_.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (!transport_) {
+    closeNow();
+    return;
+  }
   const auto& limits = worker_.config().limits;
   // The input buffer holds at most one head or the pipelined bytes that wait behind the current request.
   read_high_ = std::max(limits.max_request_header_bytes, limits.max_pipelined_bytes);
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, read_high_);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
-  bufferevent_setcb(bev_.get(), &DownstreamSession::onRead, &DownstreamSession::onWrite, &DownstreamSession::onEvent,
-                    this);
-  if (direct_write_) {
-    bufferevent_disable(bev_.get(), EV_WRITE);  // see flush_
-    bufferevent_enable(bev_.get(), EV_READ);
-  } else {
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-  }
-  event_add(peer_closed_.get(), nullptr);
+  transport_->setWatermarks(read_high_, kWriteLowWatermark);
+  transport_->start(*this);
   armTimer(TimerMode::Idle);
 }
 
@@ -88,15 +67,9 @@ void DownstreamSession::armTimer(TimerMode mode) {
   evtimer_add(timer_.get(), &tv);
 }
 
-void DownstreamSession::onRead(bufferevent*, void* arg) { static_cast<DownstreamSession*>(arg)->handleRead(); }
-
-void DownstreamSession::onResume(evutil_socket_t, short, void* arg) {
-  static_cast<DownstreamSession*>(arg)->handleRead();
-}
-
-void DownstreamSession::handleRead() {
+void DownstreamSession::onReadable() {
   if (closed_ || in_read_) return;
-  evbuffer* input = bufferevent_get_input(bev_.get());
+  evbuffer* input = transport_->input();
   if (closing_) {
     evbuffer_drain(input, evbuffer_get_length(input));
     return;
@@ -132,6 +105,10 @@ void DownstreamSession::handleRead() {
     if (status != http::Http1Codec::Status::Ok || used < vec.iov_len) break;
   }
   in_read_ = false;
+  if (!closed_ && peer_check_pending_) {
+    peer_check_pending_ = false;
+    checkPeer();
+  }
   if (!closed_ && exchange_complete_ && request_complete_) startNextRequest();
 }
 
@@ -232,23 +209,23 @@ void DownstreamSession::sendLocalResponse(int status, std::string_view request_i
   http::writeErrorResponse(output(), status, request_id, message, close_after_response_);
 }
 
-size_t DownstreamSession::pendingOutput() const { return evbuffer_get_length(bufferevent_get_output(bev_.get())); }
+size_t DownstreamSession::pendingOutput() const { return transport_ ? transport_->pendingOutput() : 0; }
 
 void DownstreamSession::pauseRequestBody() {
   reading_paused_ = true;
-  bufferevent_disable(bev_.get(), EV_READ);
+  transport_->setReading(false);
 }
 
 void DownstreamSession::resumeRequestBody() {
   if (!reading_paused_ || closed_) return;
   reading_paused_ = false;
-  bufferevent_enable(bev_.get(), EV_READ);
-  event_active(resume_.get(), 0, 0);  // bytes may already wait in the input buffer
+  transport_->setReading(true);
+  transport_->wake();  // bytes may already wait in the input buffer
 }
 
 void DownstreamSession::startTunnel() {
   tunnel_ = true;
-  event_active(resume_.get(), 0, 0);  // bytes the client sent after its head belong to the tunnel
+  transport_->wake();  // bytes the client sent after its head belong to the tunnel
 }
 
 void DownstreamSession::tunnelToClient(evbuffer* data) { evbuffer_add_buffer(output(), data); }
@@ -267,7 +244,7 @@ void DownstreamSession::onExchangeComplete() {
     closeAfterFlush();
     return;
   }
-  if (!in_read_) event_active(resume_.get(), 0, 0);  // next pipelined request, off this call stack
+  if (!in_read_) transport_->wake();  // next pipelined request, off this call stack
 }
 
 void DownstreamSession::startNextRequest() {
@@ -276,20 +253,12 @@ void DownstreamSession::startNextRequest() {
   request_complete_ = false;
   codec_.resume();
   armTimer(TimerMode::Idle);
-  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) event_active(resume_.get(), 0, 0);
+  if (evbuffer_get_length(transport_->input()) > 0) transport_->wake();
 }
 
-void DownstreamSession::onWrite(bufferevent*, void* arg) {
-  auto* self = static_cast<DownstreamSession*>(arg);
-  // Back to direct writes once libevent emptied what the socket could not take at once.
-  if (self->direct_write_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
-    bufferevent_disable(self->bev_.get(), EV_WRITE);
-  }
-  self->afterDrained();
-}
-
-void DownstreamSession::afterDrained() {
-  if (closing_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+void DownstreamSession::onDrained() {
+  if (closed_) return;
+  if (closing_ && transport_->pendingOutput() == 0) {
     closeNow();
     return;
   }
@@ -297,66 +266,36 @@ void DownstreamSession::afterDrained() {
 }
 
 evbuffer* DownstreamSession::output() {
-  if (direct_write_) event_active(flush_.get(), 0, 0);  // once per loop turn: an active event is not re-added
-  return bufferevent_get_output(bev_.get());
+  transport_->scheduleFlush();  // once per loop turn, however many pieces the response is written in
+  return transport_->output();
 }
 
-void DownstreamSession::onFlush(evutil_socket_t, short, void* arg) { static_cast<DownstreamSession*>(arg)->flushOutput(); }
-
-void DownstreamSession::flushOutput() {
-  if (closed_ || !bev_) return;
-  switch (util::writeQueuedOutput(bev_.get())) {
-    case util::DirectWrite::Failed: handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR); break;  // the client is gone
-    case util::DirectWrite::Drained: afterDrained(); break;
-    case util::DirectWrite::Partial:  // onWrite follows as the socket drains
-    case util::DirectWrite::Nothing: break;
-  }
+void DownstreamSession::onHangup() {
+  // Between exchanges the transport's own read sees FIN and RST.
+  if (watching_ && !closed_) checkPeer();
 }
 
-void DownstreamSession::onEvent(bufferevent*, short what, void* arg) {
-  static_cast<DownstreamSession*>(arg)->handleEvent(what);
-}
-
-void DownstreamSession::handleEvent(short what) {
-  if (closed_ || (what & BEV_EVENT_CONNECTED)) return;  // CONNECTED: a TLS handshake completed
-  if (what & BEV_EVENT_EOF) {
-    handlePeerGone(false);
-    return;
-  }
-  // Any other error on the client socket (ECONNRESET, EPIPE on write, ...) means the client is gone for good.
-  handlePeerGone(true);
-}
-
-void DownstreamSession::onPeerClosed(evutil_socket_t fd, short, void* arg) {
-  // Woken by any change on the socket. Between exchanges the bufferevent's own read sees FIN and RST.
-  auto* self = static_cast<DownstreamSession*>(arg);
-  if (self->watching_) self->checkPeer(fd);
-}
-
-void DownstreamSession::checkPeer(evutil_socket_t fd) {
+void DownstreamSession::checkPeer() {
   // The TCP state says whether the client really left (CLOSE_WAIT: FIN received; CLOSE: reset) or only sent more
   // bytes (a pipelined request, which is not a disconnect).
   tcp_info info{};
   socklen_t length = sizeof(info);
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
+  if (getsockopt(transport_->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
   if (info.tcpi_state == TCP_CLOSE_WAIT) {
-    if (!half_closed_) handlePeerGone(false);
+    if (!half_closed_) onPeerGone(false);
   } else if (info.tcpi_state == TCP_CLOSE) {
-    handlePeerGone(true);
+    onPeerGone(true);
   }
 }
 
 void DownstreamSession::watchPeerClose(bool on) {
   watching_ = on;
-  // A FIN or RST that arrived while no exchange was in flight woke the watch then, and no edge will come again.
-  // The bufferevent reads it unless its input is full (libevent stopped reading): then look now.
-  // (From the loop, not this codec callback.)
-  if (on && evbuffer_get_length(bufferevent_get_input(bev_.get())) >= read_high_) {
-    event_active(peer_closed_.get(), EV_READ, 0);
-  }
+  // A FIN or RST reported before this exchange began is not reported again; the transport reads it unless it had
+  // stopped reading (input full): then look once the codec callback that started the exchange returned.
+  if (on && transport_->hangupSeen()) peer_check_pending_ = true;
 }
 
-void DownstreamSession::handlePeerGone(bool reset) {
+void DownstreamSession::onPeerGone(bool reset) {
   if (closed_) return;
   if (!exchange_ || exchange_->finished()) {
     closeNow();  // nothing in flight (idle keep-alive, or a response still flushing): not a cancellation
@@ -367,7 +306,7 @@ void DownstreamSession::handlePeerGone(bool reset) {
     // The watch stays on: a reset after the FIN still cancels.
     half_closed_ = true;
     close_after_response_ = true;
-    bufferevent_disable(bev_.get(), EV_READ);
+    transport_->setReading(false);
     return;
   }
   if (exchange_->onDownstreamClosed(reset ? CancelReason::ClientReset : CancelReason::ClientClosed)) {
@@ -392,9 +331,7 @@ void DownstreamSession::onTimer(evutil_socket_t, short, void* arg) {
 void DownstreamSession::startHttp2() {
   armTimer(TimerMode::None);
   watching_ = false;
-  event_del(peer_closed_.get());
-  event_del(flush_.get());
-  http2_ = std::make_unique<Http2Session>(worker_, std::move(bev_), client_, [this] { closeNow(); });
+  http2_ = std::make_unique<Http2Session>(worker_, std::move(transport_), client_, [this] { closeNow(); });
   http2_->start();
 }
 
@@ -411,11 +348,11 @@ void DownstreamSession::closeAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;
   armTimer(TimerMode::None);
-  bufferevent_disable(bev_.get(), EV_READ);
-  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+  transport_->setReading(false);
+  if (transport_->pendingOutput() == 0) {
     closeNow();
-  } else if (direct_write_) {
-    event_active(flush_.get(), 0, 0);  // whatever is queued goes out, then afterDrained() closes
+  } else {
+    transport_->scheduleFlush();  // whatever is queued goes out, then onDrained() closes
   }
 }
 
@@ -423,16 +360,8 @@ void DownstreamSession::closeNow() {
   if (closed_) return;
   closed_ = true;
   evtimer_del(timer_.get());
-  event_del(resume_.get());
-  event_del(peer_closed_.get());
-  event_del(flush_.get());
   watching_ = false;
-  watch_fd_.reset();
-  if (bev_) {  // an Http2Session took it over
-    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
-    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-    bev_.reset();
-  }
+  transport_.reset();  // closes the socket now (unless an Http2Session took it over)
   worker_.onSessionClosed(*this);
 }
 

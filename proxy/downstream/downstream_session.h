@@ -12,6 +12,7 @@
 #include "exchange/exchange.h"
 #include "http/http1_codec.h"
 #include "http/message_writer.h"
+#include "net/transport.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
@@ -20,7 +21,10 @@ namespace tether {
 class Worker;
 class Http2Session;
 
-class DownstreamSession : public util::Deletable, public DownstreamStream, private http::Http1CodecCallbacks {
+class DownstreamSession : public util::Deletable,
+                          public DownstreamStream,
+                          private http::Http1CodecCallbacks,
+                          private net::TransportCallbacks {
  public:
   DownstreamSession(Worker& worker, size_t listener, evutil_socket_t fd, const net::SocketAddress& client);
   ~DownstreamSession() override;
@@ -54,29 +58,24 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
  private:
   enum class TimerMode { None, Idle, Head };
 
-  static void onRead(bufferevent*, void* arg);
-  static void onWrite(bufferevent*, void* arg);
-  static void onEvent(bufferevent*, short what, void* arg);
   static void onTimer(evutil_socket_t, short, void* arg);
-  static void onResume(evutil_socket_t, short, void* arg);
-  static void onPeerClosed(evutil_socket_t, short, void* arg);
-  static void onFlush(evutil_socket_t, short, void* arg);
 
-  void handleRead();
+  // net::TransportCallbacks
+  void onReadable() override;
+  // The output fell below the low watermark (or emptied): close if asked to, or let the exchange read on.
+  void onDrained() override;
+  // The client sent FIN (reset = false) or RST while it may have a request in flight.
+  void onPeerGone(bool reset) override;
+  void onHangup() override;
+
   // h2c with prior knowledge: the connection preface hands the socket to an Http2Session.
   void startHttp2();
   void handleParseError();
-  void handleEvent(short what);
-  // The client sent FIN (reset = false) or RST while it may have a request in flight.
-  void handlePeerGone(bool reset);
   void watchPeerClose(bool on);
   // Reads the TCP state: FIN received (CLOSE_WAIT) or reset (CLOSE) ends the exchange in flight.
-  void checkPeer(evutil_socket_t fd);
-  // The output buffer, for writing a response: schedules one direct write after the current callback.
+  void checkPeer();
+  // The output buffer, for writing a response: the transport writes it right after the current callback.
   evbuffer* output();
-  void flushOutput();
-  // The output fell below the low watermark (or emptied): close if asked to, or let the exchange read on.
-  void afterDrained();
   void armTimer(TimerMode mode);
   void startNextRequest();
   void closeAfterFlush();
@@ -92,19 +91,11 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   Worker& worker_;
   size_t listener_;
   net::ClientEndpoint client_;
-  util::BufferEventPtr bev_;
+  // The client connection. While an exchange is in flight its hangup reports (FIN/RST seen while tether is not
+  // reading: backpressure, pipelined bytes waiting) are checked against the TCP state; `watching_` says so.
+  std::unique_ptr<net::Transport> transport_;
   util::EventPtr timer_;
-  util::EventPtr resume_;
-  // Watches the client socket while an exchange is in flight: notices FIN/RST even when tether is not reading the
-  // client (backpressure, pipelined bytes waiting, or simply waiting for the upstream). Registered once for the
-  // connection's life (no epoll_ctl per request); `watching_` says whether a wake-up matters.
-  util::FileDescriptor watch_fd_;
-  util::EventPtr peer_closed_;
-  // Plaintext connections write responses directly, right after the callback that produced them, instead of
-  // enabling EV_WRITE and waiting for an EPOLLOUT round trip (two epoll_ctl and a loop turn per response);
-  // EV_WRITE is enabled only while the socket cannot take everything. TLS goes through bufferevent_openssl.
-  util::EventPtr flush_;
-  size_t read_high_ = 0;  // the input buffer's high watermark: at it, libevent stops reading the client
+  size_t read_high_ = 0;  // the input buffer's high watermark: at it, the transport stops reading the client
   http::Http1Codec codec_;
   std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<Http2Session> http2_;  // set once the client sent the HTTP/2 preface; owns the socket then
@@ -124,8 +115,8 @@ class DownstreamSession : public util::Deletable, public DownstreamStream, priva
   bool in_read_ = false;
   bool half_closed_ = false;
   bool watching_ = false;  // an exchange is in flight: a FIN or RST on the watch cancels it
+  bool peer_check_pending_ = false;  // a hangup may have come before the exchange: check once the codec returns
   bool tls_ = false;  // accepted on a `tls:` listener
-  bool direct_write_ = false;  // plaintext: see flush_
   bool first_bytes_ = true;  // nothing read yet: the preface check is still to do
 };
 

@@ -4,10 +4,7 @@
 
 #include <algorithm>
 
-#include <event2/bufferevent_ssl.h>
-
 #include "downstream/http2_stream.h"
-#include "util/direct_write.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -27,11 +24,11 @@ http2::ServerSettings settingsFrom(const config::Http2Limits& limits) {
 
 }  // namespace
 
-Http2Session::Http2Session(Worker& worker, util::BufferEventPtr bev, const net::ClientEndpoint& client,
-                           std::function<void()> on_closed)
+Http2Session::Http2Session(Worker& worker, std::unique_ptr<net::Transport> transport,
+                           const net::ClientEndpoint& client, std::function<void()> on_closed)
     : worker_(worker),
       client_(client),
-      bev_(std::move(bev)),
+      transport_(std::move(transport)),
       on_closed_(std::move(on_closed)),
       settings_(settingsFrom(worker.config().limits.http2)),
       reset_budget_(worker.config().limits.http2.reset_budget),
@@ -45,22 +42,15 @@ Http2Session::~Http2Session() {
 }
 
 void Http2Session::start() {
-  if (bufferevent_openssl_get_ssl(bev_.get()) != nullptr) protocol_ = "h2";
-  direct_write_ = protocol_ != "h2";
+  if (transport_->secure()) protocol_ = "h2";
   if (!codec_.start()) {
     close();
     return;
   }
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputLow, 0);
-  bufferevent_setcb(bev_.get(), &Http2Session::onRead, &Http2Session::onWrite, &Http2Session::onEvent, this);
-  if (direct_write_) {
-    bufferevent_disable(bev_.get(), EV_WRITE);
-    bufferevent_enable(bev_.get(), EV_READ);
-  } else {
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-  }
-  handleRead();  // the preface and whatever followed it are already in the input buffer
+  transport_->setWatermarks(0, kOutputLow);
+  transport_->setCallbacks(*this);
+  transport_->setReading(true);
+  onReadable();  // the preface and whatever followed it are already in the input buffer
 }
 
 Http2Stream* Http2Session::find(int32_t stream_id) {
@@ -68,11 +58,9 @@ Http2Stream* Http2Session::find(int32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
-void Http2Session::onRead(bufferevent*, void* arg) { static_cast<Http2Session*>(arg)->handleRead(); }
-
-void Http2Session::handleRead() {
+void Http2Session::onReadable() {
   if (closed_) return;
-  evbuffer* input = bufferevent_get_input(bev_.get());
+  evbuffer* input = transport_->input();
   while (!closing_ && evbuffer_get_length(input) > 0) {
     evbuffer_iovec vec;
     if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
@@ -107,14 +95,13 @@ void Http2Session::onFlush(evutil_socket_t, short, void* arg) { static_cast<Http
 
 void Http2Session::flush() {
   if (closed_) return;
-  evbuffer* output = bufferevent_get_output(bev_.get());
+  evbuffer* output = transport_->output();
   if (!codec_.send(output, kOutputHigh)) {
     cancelAll(CancelReason::ClientReset, NGHTTP2_INTERNAL_ERROR);
     close();
     return;
   }
-  if (direct_write_) writeOut();
-  if (closed_) return;
+  if (evbuffer_get_length(output) > 0) transport_->scheduleFlush();
   for (auto& [id, stream] : streams_) stream->afterFlush();
   if (closed_) return;
   if (!codec_.wantsRead() && !codec_.wantsWrite()) {
@@ -125,42 +112,20 @@ void Http2Session::flush() {
   updateIdleTimer();
 }
 
-void Http2Session::writeOut() {
-  if (bufferevent_get_enabled(bev_.get()) & EV_WRITE) return;  // libevent is already writing the rest
-  const size_t queued = evbuffer_get_length(bufferevent_get_output(bev_.get()));
-  switch (util::writeQueuedOutput(bev_.get())) {
-    case util::DirectWrite::Failed:  // EPIPE, ECONNRESET: the client is gone
-      cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);
-      close();
-      break;
-    case util::DirectWrite::Drained:
-      if (queued >= kOutputHigh) scheduleFlush();  // send() stopped at the limit: nghttp2 may have more
-      break;
-    case util::DirectWrite::Partial:  // onWrite follows as the socket drains
-    case util::DirectWrite::Nothing: break;
-  }
-}
-
-void Http2Session::onWrite(bufferevent*, void* arg) {
-  auto* self = static_cast<Http2Session*>(arg);
-  if (self->direct_write_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
-    bufferevent_disable(self->bev_.get(), EV_WRITE);  // back to direct writes
-  }
-  if (self->closing_ && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0 &&
-      !self->codec_.wantsWrite()) {
-    self->close();
+void Http2Session::onDrained() {
+  if (closed_) return;
+  if (closing_ && transport_->pendingOutput() == 0 && !codec_.wantsWrite()) {
+    close();
     return;
   }
-  self->flush();
+  flush();  // send() may have stopped at kOutputHigh, and streams wait for room to resume
 }
 
-void Http2Session::onEvent(bufferevent*, short what, void* arg) {
-  auto* self = static_cast<Http2Session*>(arg);
-  if (self->closed_ || (what & BEV_EVENT_CONNECTED)) return;
+void Http2Session::onPeerGone(bool reset) {
+  if (closed_) return;
   // EOF is the client's FIN; anything else (ECONNRESET, EPIPE) a reset.
-  self->cancelAll((what & BEV_EVENT_EOF) ? CancelReason::ClientClosed : CancelReason::ClientReset,
-                  NGHTTP2_NO_ERROR);
-  self->close();
+  cancelAll(reset ? CancelReason::ClientReset : CancelReason::ClientClosed, NGHTTP2_NO_ERROR);
+  close();
 }
 
 void Http2Session::updateIdleTimer() {
@@ -199,11 +164,7 @@ void Http2Session::close() {
   closed_ = true;
   evtimer_del(idle_timer_.get());
   event_del(flush_event_.get());
-  if (bev_) {
-    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
-    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-    bev_.reset();
-  }
+  transport_.reset();  // closes the socket now
   if (on_closed_) {
     auto on_closed = std::move(on_closed_);
     on_closed();

@@ -18,6 +18,7 @@
 #include "exchange/cancellation.h"
 #include "http2/server_codec.h"
 #include "net/client_endpoint.h"
+#include "net/transport.h"
 #include "util/libevent.h"
 
 namespace tether {
@@ -25,11 +26,11 @@ namespace tether {
 class Worker;
 class Http2Stream;
 
-class Http2Session : private http2::ServerCodecCallbacks {
+class Http2Session : private http2::ServerCodecCallbacks, private net::TransportCallbacks {
  public:
-  // Takes over `bev`, whose input buffer starts with the client preface. `on_closed` is called once, when the
+  // Takes over `transport`, whose input buffer starts with the client preface. `on_closed` is called once, when the
   // connection is closed; the owner then deletes this session (deferred).
-  Http2Session(Worker& worker, util::BufferEventPtr bev, const net::ClientEndpoint& client,
+  Http2Session(Worker& worker, std::unique_ptr<net::Transport> transport, const net::ClientEndpoint& client,
                std::function<void()> on_closed);
   ~Http2Session() override;
   Http2Session(const Http2Session&) = delete;
@@ -51,17 +52,15 @@ class Http2Session : private http2::ServerCodecCallbacks {
   uint64_t resetsBeforeCompletion() const { return resets_before_completion_; }
 
  private:
-  static void onRead(bufferevent*, void* arg);
-  static void onWrite(bufferevent*, void* arg);
-  static void onEvent(bufferevent*, short what, void* arg);
   static void onFlush(evutil_socket_t, short, void* arg);
   static void onIdle(evutil_socket_t, short, void* arg);
 
-  void handleRead();
+  // net::TransportCallbacks
+  void onReadable() override;
+  void onDrained() override;
+  void onPeerGone(bool reset) override;
+
   void flush();
-  // h2c: writes what flush() queued now rather than after an EPOLLOUT round trip; EV_WRITE only while the socket is
-  // full (as DownstreamSession does for HTTP/1.1).
-  void writeOut();
   void dispatchPending();
   void cancelAll(CancelReason reason, uint32_t h2_error);
   void noteEarlyReset();
@@ -82,7 +81,7 @@ class Http2Session : private http2::ServerCodecCallbacks {
 
   Worker& worker_;
   net::ClientEndpoint client_;
-  util::BufferEventPtr bev_;
+  std::unique_ptr<net::Transport> transport_;
   std::function<void()> on_closed_;
   http2::ServerSettings settings_;
   uint64_t reset_budget_;  // limits.http2.reset_budget
@@ -96,7 +95,6 @@ class Http2Session : private http2::ServerCodecCallbacks {
   uint64_t streams_opened_ = 0;
   bool closing_ = false;  // GOAWAY queued: close once it is written
   bool closed_ = false;
-  bool direct_write_ = false;  // cleartext (h2c); TLS writes through bufferevent_openssl
 };
 
 }  // namespace tether

@@ -1,6 +1,5 @@
 #include "upstream/upstream_connection.h"
 
-#include <event2/bufferevent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,7 +8,6 @@
 #include <cerrno>
 
 #include "upstream/upstream_pool.h"
-#include "util/direct_write.h"
 
 namespace tether::upstream {
 namespace {
@@ -27,26 +25,40 @@ UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, even
       endpoint_(endpoint),
       address_(address),
       address_text_(address.toString()),
-      bev_(bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)),
-      flush_(event_new(base, -1, 0, &UpstreamConnection::onFlush, this)),
+      base_(base),
+      timer_(evtimer_new(base, &UpstreamConnection::onTimer, this)),
       codec_(http::Http1Codec::Kind::Response, *this, http::Http1Codec::Limits{}) {}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
 bool UpstreamConnection::connect(std::chrono::milliseconds timeout) {
-  if (!bev_) return false;
-  bufferevent_setcb(bev_.get(), &UpstreamConnection::onRead, &UpstreamConnection::onWrite,
-                    &UpstreamConnection::onEvent, this);
-  timeval tv = util::toTimeval(timeout);
-  bufferevent_set_timeouts(bev_.get(), nullptr, &tv);  // bounds the connect
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, kReadHighWatermark);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
-  if (bufferevent_socket_connect(bev_.get(), address_.sockaddr_ptr(), static_cast<int>(address_.length())) != 0) {
-    return false;
-  }
-  int one = 1;
-  setsockopt(bufferevent_getfd(bev_.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  transport_ = net::SocketTransport::connect(base_, address_);
+  if (!transport_) return false;
+  transport_->setWatermarks(kReadHighWatermark, kWriteLowWatermark);
+  transport_->start(*this);
+  armTimer(TimerMode::Connect, timeout);
   return true;
+}
+
+void UpstreamConnection::armTimer(TimerMode mode, std::chrono::milliseconds timeout) {
+  timer_mode_ = mode;
+  if (mode == TimerMode::None) {
+    evtimer_del(timer_.get());
+    return;
+  }
+  timeval tv = util::toTimeval(timeout);
+  evtimer_add(timer_.get(), &tv);
+}
+
+void UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  const TimerMode mode = self->timer_mode_;
+  self->timer_mode_ = TimerMode::None;
+  if (mode == TimerMode::Connect && self->state_ == State::Connecting) {
+    self->pool_.onConnectFailed(*self, UpstreamError::ConnectTimeout);
+  } else if (mode == TimerMode::Idle && self->state_ == State::Idle) {
+    self->pool_.onIdleClosed(*self);
+  }
 }
 
 void UpstreamConnection::bind(UpstreamConnectionCallbacks* exchange, std::string_view method) {
@@ -60,25 +72,25 @@ void UpstreamConnection::bind(UpstreamConnectionCallbacks* exchange, std::string
 
 void UpstreamConnection::unbind() { exchange_ = nullptr; }
 
-void UpstreamConnection::pauseReading() { bufferevent_disable(bev_.get(), EV_READ); }
+void UpstreamConnection::pauseReading() {
+  if (transport_) transport_->setReading(false);
+}
 
 void UpstreamConnection::resumeReading() {
   if (state_ == State::Closed) return;
-  bufferevent_enable(bev_.get(), EV_READ);
+  transport_->setReading(true);
   // Bytes may already be buffered from before the pause.
-  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) handleRead();
+  if (evbuffer_get_length(transport_->input()) > 0) onReadable();
 }
 
 void UpstreamConnection::enterTunnel() {
   state_ = State::Tunnel;
-  bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0 && exchange_) {
-    exchange_->onTunnelData(bufferevent_get_input(bev_.get()));
-  }
+  armTimer(TimerMode::None, {});
+  if (evbuffer_get_length(transport_->input()) > 0 && exchange_) exchange_->onTunnelData(transport_->input());
 }
 
 bool UpstreamConnection::reusable() const {
-  // Bytes beyond the response are checked once the codec's caller has drained what it consumed (handleRead).
+  // Bytes beyond the response are checked once the codec's caller has drained what it consumed (onReadable).
   return state_ == State::Active && response_complete_ && response_keep_alive_ && !codec_.inMessage();
 }
 
@@ -86,72 +98,46 @@ void UpstreamConnection::becomeIdle(std::chrono::milliseconds idle_timeout) {
   state_ = State::Idle;
   exchange_ = nullptr;
   // While idle, any readable event means the upstream closed (or misbehaved): the pool drops the connection.
-  timeval tv = util::toTimeval(idle_timeout);
-  bufferevent_set_timeouts(bev_.get(), &tv, nullptr);
-  bufferevent_enable(bev_.get(), EV_READ);
+  armTimer(TimerMode::Idle, idle_timeout);
+  transport_->setReading(true);
 }
 
 void UpstreamConnection::becomeActive() {
   state_ = State::Active;
-  bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-  bufferevent_disable(bev_.get(), EV_WRITE);  // see output()
-  bufferevent_enable(bev_.get(), EV_READ);
+  armTimer(TimerMode::None, {});
+  transport_->setReading(true);
 }
 
 evbuffer* UpstreamConnection::output() {
-  if (state_ != State::Closed) event_active(flush_.get(), 0, 0);  // once per loop turn
-  return bufferevent_get_output(bev_.get());
-}
-
-void UpstreamConnection::onFlush(evutil_socket_t, short, void* arg) {
-  static_cast<UpstreamConnection*>(arg)->flushOutput();
-}
-
-void UpstreamConnection::flushOutput() {
-  if (state_ == State::Closed || state_ == State::Connecting) return;  // connecting: libevent writes once connected
-  switch (util::writeQueuedOutput(bev_.get())) {
-    case util::DirectWrite::Failed: handleEvent(BEV_EVENT_WRITING | BEV_EVENT_ERROR); break;
-    case util::DirectWrite::Drained:
-      if (exchange_) exchange_->onUpstreamDrained();
-      break;
-    case util::DirectWrite::Partial:  // onWrite follows as the socket drains
-    case util::DirectWrite::Nothing: break;
-  }
+  if (state_ != State::Closed) transport_->scheduleFlush();  // once per loop turn
+  return transport_->output();
 }
 
 void UpstreamConnection::close(bool reset) {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
   exchange_ = nullptr;
-  evutil_socket_t fd = bufferevent_getfd(bev_.get());
-  if (reset && fd >= 0) {
+  armTimer(TimerMode::None, {});
+  if (reset && transport_) {
     // SO_LINGER 0: the close sends RST and leaves no TIME_WAIT on our side (a cancellation storm would otherwise
     // exhaust ephemeral ports towards the upstream).
     linger lg{1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    setsockopt(transport_->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
-  event_del(flush_.get());
-  bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
-  bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-  bev_.reset();  // closes the socket now: the upstream must learn at once
+  transport_.reset();  // closes the socket now: the upstream must learn at once
 }
 
-void UpstreamConnection::onRead(bufferevent*, void* arg) { static_cast<UpstreamConnection*>(arg)->handleRead(); }
-
-void UpstreamConnection::onWrite(bufferevent*, void* arg) {
-  auto* self = static_cast<UpstreamConnection*>(arg);
-  if (self->state_ == State::Closed) return;
-  // Back to direct writes once libevent emptied what the socket could not take at once.
-  if (evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) bufferevent_disable(self->bev_.get(), EV_WRITE);
-  if (self->exchange_) self->exchange_->onUpstreamDrained();
+void UpstreamConnection::onConnected() {
+  armTimer(TimerMode::None, {});
+  pool_.onConnected(*this);
 }
 
-void UpstreamConnection::onEvent(bufferevent*, short what, void* arg) {
-  static_cast<UpstreamConnection*>(arg)->handleEvent(what);
+void UpstreamConnection::onDrained() {
+  if (state_ != State::Closed && exchange_) exchange_->onUpstreamDrained();
 }
 
-void UpstreamConnection::handleRead() {
-  evbuffer* input = bufferevent_get_input(bev_.get());
+void UpstreamConnection::onReadable() {
+  evbuffer* input = transport_->input();
   if (state_ == State::Idle) {
     pool_.onIdleClosed(*this);  // unsolicited bytes on an idle connection: not safe to reuse
     return;
@@ -182,15 +168,10 @@ void UpstreamConnection::handleRead() {
   if (state_ == State::Idle && evbuffer_get_length(input) > 0) pool_.onIdleClosed(*this);
 }
 
-void UpstreamConnection::handleEvent(short what) {
-  if (what & BEV_EVENT_CONNECTED) {
-    bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-    pool_.onConnected(*this);
-    return;
-  }
+void UpstreamConnection::onPeerGone(bool reset) {
+  if (state_ == State::Closed) return;
   if (state_ == State::Connecting) {
-    pool_.onConnectFailed(*this, (what & BEV_EVENT_TIMEOUT) ? UpstreamError::ConnectTimeout
-                                                           : UpstreamError::ConnectRefused);
+    pool_.onConnectFailed(*this, UpstreamError::ConnectRefused);
     return;
   }
   if (state_ == State::Idle) {
@@ -202,8 +183,8 @@ void UpstreamConnection::handleEvent(short what) {
     return;
   }
   // Active: EOF may legitimately end a read-until-close response.
-  if ((what & BEV_EVENT_EOF) && exchange_) {
-    handleRead();
+  if (!reset && exchange_) {
+    onReadable();
     if (state_ == State::Closed || !exchange_) return;
     if (response_started_ && !response_complete_ && codec_.finishOnEof()) {
       response_keep_alive_ = false;

@@ -9,6 +9,7 @@
 
 #include "http/http1_codec.h"
 #include "net/socket_address.h"
+#include "net/socket_transport.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
@@ -41,7 +42,7 @@ class UpstreamConnectionCallbacks {
   virtual void onTunnelClosed() = 0;
 };
 
-class UpstreamConnection : public util::Deletable, private http::Http1CodecCallbacks {
+class UpstreamConnection : public util::Deletable, private http::Http1CodecCallbacks, private net::TransportCallbacks {
  public:
   enum class State { Connecting, Active, Idle, Tunnel, Closed };
 
@@ -54,11 +55,9 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   void bind(UpstreamConnectionCallbacks* exchange, std::string_view method);
   void unbind();
 
-  // For writing the request: what is added goes out in one direct write right after the current callback (no
-  // EV_WRITE round trip, which costs two epoll_ctl and a loop turn per request); EV_WRITE is enabled only while
-  // the socket cannot take everything.
+  // For writing the request: what is added goes out in one write right after the current callback.
   evbuffer* output();
-  size_t outputLength() const { return evbuffer_get_length(bufferevent_get_output(bev_.get())); }
+  size_t outputLength() const { return transport_ ? transport_->pendingOutput() : 0; }
   void pauseReading();
   void resumeReading();
   void enterTunnel();
@@ -79,13 +78,16 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   std::list<UpstreamConnection*>::iterator idle_position_;
 
  private:
-  static void onRead(bufferevent*, void* arg);
-  static void onWrite(bufferevent*, void* arg);
-  static void onEvent(bufferevent*, short what, void* arg);
-  static void onFlush(evutil_socket_t, short, void* arg);
-  void flushOutput();
-  void handleRead();
-  void handleEvent(short what);
+  enum class TimerMode { None, Connect, Idle };
+  static void onTimer(evutil_socket_t, short, void* arg);
+  void armTimer(TimerMode mode, std::chrono::milliseconds timeout);
+
+  // net::TransportCallbacks
+  void onReadable() override;
+  void onDrained() override;
+  void onPeerGone(bool reset) override;
+  void onConnected() override;
+
   void fail(UpstreamError error);
 
   // http::Http1CodecCallbacks
@@ -98,8 +100,10 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   size_t endpoint_;
   net::SocketAddress address_;
   std::string address_text_;
-  util::BufferEventPtr bev_;
-  util::EventPtr flush_;
+  event_base* base_;
+  std::unique_ptr<net::SocketTransport> transport_;
+  util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
+  TimerMode timer_mode_ = TimerMode::None;
   http::Http1Codec codec_;
   UpstreamConnectionCallbacks* exchange_ = nullptr;
   State state_ = State::Connecting;

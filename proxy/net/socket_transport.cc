@@ -1,0 +1,251 @@
+#include "net/socket_transport.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace tether::net {
+namespace {
+
+// One read takes at most this much; a short read means the socket is empty.
+constexpr size_t kReadChunk = 16 * 1024;
+
+void setNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace
+
+// Marks a callback in progress: if the callback destroys the transport, the destructor clears `alive`.
+class AliveGuard {
+ public:
+  explicit AliveGuard(bool*& slot) : slot_(slot), outer_(slot) { slot_ = &alive_; }
+  ~AliveGuard() {
+    if (alive_) slot_ = outer_;
+    if (!alive_ && outer_ != nullptr) *outer_ = false;
+  }
+  bool alive() const { return alive_; }
+
+ private:
+  bool*& slot_;
+  bool* outer_;
+  bool alive_ = true;
+};
+
+SocketTransport::SocketTransport(event_base* base, int fd)
+    : base_(base),
+      fd_(fd),
+      input_(evbuffer_new()),
+      output_(evbuffer_new()),
+      deferred_(event_new(base, -1, 0, &SocketTransport::onDeferred, this)) {
+  setNoDelay(fd_);
+}
+
+std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address) {
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return nullptr;
+  auto transport = std::make_unique<SocketTransport>(base, fd);
+  transport->connecting_ = true;
+  transport->read_ready_ = false;
+  if (::connect(fd, address.sockaddr_ptr(), address.length()) != 0 && errno != EINPROGRESS) {
+    // Refused at once (loopback does that): report it from the loop like an asynchronous failure.
+    transport->connect_error_ = errno;
+  }
+  return transport;
+}
+
+SocketTransport::~SocketTransport() {
+  if (alive_ != nullptr) *alive_ = false;
+  io_.reset();
+  deferred_.reset();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SocketTransport::start(TransportCallbacks& callbacks) {
+  callbacks_ = &callbacks;
+  io_.reset(event_new(base_, fd_, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, &SocketTransport::onIo, this));
+  event_add(io_.get(), nullptr);
+  if (connect_error_ != 0) event_active(deferred_.get(), 0, 0);
+}
+
+void SocketTransport::setWatermarks(size_t read_high, size_t write_low) {
+  read_high_ = read_high;
+  write_low_ = write_low;
+}
+
+void SocketTransport::scheduleFlush() {
+  if (flush_pending_ || gone_) return;
+  flush_pending_ = true;
+  event_active(deferred_.get(), 0, 0);
+}
+
+void SocketTransport::wake() {
+  if (wake_pending_ || gone_) return;
+  wake_pending_ = true;
+  event_active(deferred_.get(), 0, 0);
+}
+
+void SocketTransport::setReading(bool on) {
+  if (reading_ == on) return;
+  reading_ = on;
+  // Bytes (or EOF) may have arrived while paused: their edge is gone, so look from the loop.
+  if (on && (read_ready_ || evbuffer_get_length(input_.get()) > 0)) wake();
+}
+
+void SocketTransport::onIo(evutil_socket_t, short what, void* arg) { static_cast<SocketTransport*>(arg)->handleIo(what); }
+
+void SocketTransport::onDeferred(evutil_socket_t, short, void* arg) {
+  static_cast<SocketTransport*>(arg)->handleDeferred();
+}
+
+void SocketTransport::handleIo(short what) {
+  if (gone_) return;
+  if (connecting_) {
+    finishConnect();
+    return;
+  }
+  if (what & EV_CLOSED) peer_shut_ = true;
+  if (what & (EV_READ | EV_CLOSED)) read_ready_ = true;
+  if ((what & EV_WRITE) && write_blocked_) {
+    write_blocked_ = false;
+    if (!flushNow()) return;
+  }
+  if (gone_) return;
+  const bool stalled = !reading_ || (read_high_ != 0 && evbuffer_get_length(input_.get()) >= read_high_);
+  if (stalled) {
+    // libevent reports a reset (EPOLLHUP|EPOLLERR) as plain EV_READ|EV_WRITE, not EV_CLOSED: any wake-up while
+    // not reading may be the peer leaving.
+    hangup_seen_ = true;
+    AliveGuard guard(alive_);
+    callbacks_->onHangup();
+    return;
+  }
+  bool delivered = false;
+  readInput(&delivered);
+}
+
+void SocketTransport::finishConnect() {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error == EINPROGRESS || error == EALREADY) return;
+  connecting_ = false;
+  if (error != 0) {
+    reportGone(true);
+    return;
+  }
+  read_ready_ = true;
+  {
+    AliveGuard guard(alive_);
+    callbacks_->onConnected();
+    if (!guard.alive()) return;
+  }
+  flushNow();  // the request may have been queued while connecting
+}
+
+void SocketTransport::handleDeferred() {
+  if (gone_) return;
+  if (connect_error_ != 0) {
+    connecting_ = false;
+    reportGone(true);
+    return;
+  }
+  if (flush_pending_) {
+    flush_pending_ = false;
+    if (!connecting_ && !write_blocked_ && !flushNow()) return;
+    if (gone_) return;
+  }
+  if (wake_pending_) {
+    wake_pending_ = false;
+    bool delivered = false;
+    if (!readInput(&delivered) || gone_) return;
+    if (!delivered) {
+      {
+        AliveGuard guard(alive_);
+        callbacks_->onReadable();
+        if (!guard.alive() || gone_) return;
+      }
+      readInput(&delivered);  // the owner may have drained a full input: the socket's bytes have no edge left
+    }
+  }
+}
+
+bool SocketTransport::readInput(bool* delivered) {
+  evbuffer* in = input_.get();
+  while (reading_ && read_ready_ && !gone_ && !eof_) {
+    const size_t buffered = evbuffer_get_length(in);
+    if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
+    const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
+    evbuffer_iovec vec[2];
+    const int count = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), vec, 2);
+    if (count <= 0) break;
+    iovec iov[2];
+    size_t room = want;
+    int used = 0;
+    for (int i = 0; i < count && room > 0; ++i, ++used) {
+      iov[i].iov_base = vec[i].iov_base;
+      iov[i].iov_len = std::min(vec[i].iov_len, room);
+      room -= iov[i].iov_len;
+    }
+    const ssize_t got = ::readv(fd_, iov, used);
+    if (got <= 0) {
+      evbuffer_commit_space(in, vec, 0);
+      if (got < 0 && errno == EINTR) continue;
+      read_ready_ = false;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (got == 0) hangup_seen_ = false;
+      return reportGone(got < 0);
+    }
+    size_t left = static_cast<size_t>(got);
+    for (int i = 0; i < used; ++i) {
+      vec[i].iov_len = std::min(iov[i].iov_len, left);
+      left -= vec[i].iov_len;
+    }
+    evbuffer_commit_space(in, vec, used);
+    // A short read emptied the socket; after EPOLLRDHUP keep reading until the EOF itself.
+    if (static_cast<size_t>(got) < want && !peer_shut_) read_ready_ = false;
+    *delivered = true;
+    AliveGuard guard(alive_);
+    callbacks_->onReadable();
+    if (!guard.alive()) return false;
+  }
+  return true;
+}
+
+bool SocketTransport::flushNow() {
+  evbuffer* out = output_.get();
+  const size_t before = evbuffer_get_length(out);
+  if (before == 0) return true;
+  while (evbuffer_get_length(out) > 0) {
+    // evbuffer_write sends at most a bounded number of chains per writev: loop until the socket says full.
+    if (evbuffer_write(out, fd_) >= 0) continue;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      write_blocked_ = true;  // the next EPOLLOUT edge resumes
+      break;
+    }
+    return reportGone(true);  // EPIPE, ECONNRESET: the peer is gone
+  }
+  if (evbuffer_get_length(out) > write_low_) return true;
+  AliveGuard guard(alive_);
+  callbacks_->onDrained();
+  return guard.alive();
+}
+
+bool SocketTransport::reportGone(bool reset) {
+  if (gone_ || (eof_ && !reset)) return true;
+  // After a FIN the peer may still read (a half-close): writing goes on; after a reset or error nothing does.
+  if (reset) gone_ = true;
+  eof_ = true;
+  AliveGuard guard(alive_);
+  callbacks_->onPeerGone(reset);
+  return guard.alive();
+}
+
+}  // namespace tether::net

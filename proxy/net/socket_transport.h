@@ -1,0 +1,77 @@
+#pragma once
+
+// Cleartext Transport on a non-blocking TCP socket, without bufferevents: one edge-triggered registration
+// (read, write and peer close) for the connection's whole life, so no epoll_ctl per request; reads go straight
+// into the input buffer (no FIONREAD ioctl first, as libevent's evbuffer_read does); writes happen right after the
+// callback that queued them, and EPOLLOUT is only waited for while the socket is full.
+//
+// Edge-triggered means a readiness edge is reported once: the transport remembers it (`read_ready_`) until a read
+// returns EAGAIN or short, so pausing, resuming and a full input buffer never lose data, FIN or RST.
+
+#include <memory>
+
+#include "net/socket_address.h"
+#include "net/transport.h"
+#include "util/libevent.h"
+
+namespace tether::net {
+
+class SocketTransport final : public Transport {
+ public:
+  // Takes ownership of an accepted, non-blocking socket.
+  SocketTransport(event_base* base, int fd);
+  // Starts a non-blocking connect; onConnected() or onPeerGone(true) follows from the loop once start() ran.
+  // Null if no socket could be created.
+  static std::unique_ptr<SocketTransport> connect(event_base* base, const SocketAddress& address);
+  ~SocketTransport() override;
+  SocketTransport(const SocketTransport&) = delete;
+  SocketTransport& operator=(const SocketTransport&) = delete;
+
+  void start(TransportCallbacks& callbacks) override;
+  void setCallbacks(TransportCallbacks& callbacks) override { callbacks_ = &callbacks; }
+  void setWatermarks(size_t read_high, size_t write_low) override;
+  evbuffer* input() override { return input_.get(); }
+  evbuffer* output() override { return output_.get(); }
+  void scheduleFlush() override;
+  size_t pendingOutput() const override { return evbuffer_get_length(output_.get()); }
+  void setReading(bool on) override;
+  void wake() override;
+  bool hangupSeen() const override { return hangup_seen_; }
+  int fd() const override { return fd_; }
+  bool secure() const override { return false; }
+
+ private:
+  static void onIo(evutil_socket_t, short what, void* arg);
+  static void onDeferred(evutil_socket_t, short, void* arg);
+  void handleIo(short what);
+  void handleDeferred();
+  void finishConnect();
+  // Each returns false when a callback destroyed this transport.
+  bool readInput(bool* delivered);
+  bool flushNow();
+  bool reportGone(bool reset);
+
+  event_base* base_;
+  int fd_;
+  util::EvBufferPtr input_;
+  util::EvBufferPtr output_;
+  util::EventPtr io_;
+  util::EventPtr deferred_;  // flush and wake-up requests, run from the loop after the current callback
+  TransportCallbacks* callbacks_ = nullptr;
+  bool* alive_ = nullptr;  // set while a callback runs: the destructor clears it
+  size_t read_high_ = 0;
+  size_t write_low_ = 0;
+  int connect_error_ = 0;  // a connect() that failed at once, reported from the loop
+  bool reading_ = true;
+  bool read_ready_ = true;   // the socket may hold unread bytes (or EOF)
+  bool peer_shut_ = false;   // EPOLLRDHUP seen: read until EOF even after a short read
+  bool write_blocked_ = false;  // the socket was full: the next EPOLLOUT edge resumes writing
+  bool connecting_ = false;
+  bool flush_pending_ = false;
+  bool wake_pending_ = false;
+  bool hangup_seen_ = false;
+  bool eof_ = false;   // the peer's FIN (or an error) was read: no more reading
+  bool gone_ = false;  // reset or socket error reported: nothing more happens
+};
+
+}  // namespace tether::net

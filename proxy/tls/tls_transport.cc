@@ -1,0 +1,91 @@
+#include "tls/tls_transport.h"
+
+#include <fcntl.h>
+
+#include <event2/bufferevent_ssl.h>
+
+namespace tether::tls {
+
+std::unique_ptr<TlsTransport> TlsTransport::accept(event_base* base, const TlsContext& context, int fd) {
+  SSL* ssl = context.newConnection();
+  bufferevent* bev =
+      ssl == nullptr ? nullptr
+                     : bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) {
+    if (ssl != nullptr) SSL_free(ssl);
+    ::close(fd);
+    return nullptr;
+  }
+  // Clients commonly close without close_notify; that is an EOF, not an error.
+  bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+  return std::unique_ptr<TlsTransport>(new TlsTransport(base, bev, fd));
+}
+
+TlsTransport::TlsTransport(event_base* base, bufferevent* bev, int fd)
+    : bev_(bev),
+      watch_fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)),
+      watch_(event_new(base, watch_fd_.get(), EV_READ | EV_CLOSED | EV_ET | EV_PERSIST, &TlsTransport::onWatch, this)),
+      wake_(event_new(base, -1, 0, &TlsTransport::onWake, this)) {}
+
+TlsTransport::~TlsTransport() {
+  watch_.reset();
+  wake_.reset();
+  if (bev_) {
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+  }
+}
+
+void TlsTransport::start(net::TransportCallbacks& callbacks) {
+  callbacks_ = &callbacks;
+  bufferevent_setcb(bev_.get(), &TlsTransport::onRead, &TlsTransport::onWrite, &TlsTransport::onEvent, this);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  event_add(watch_.get(), nullptr);
+}
+
+void TlsTransport::setWatermarks(size_t read_high, size_t write_low) {
+  read_high_ = read_high;
+  bufferevent_setwatermark(bev_.get(), EV_READ, 0, read_high);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, write_low, 0);
+}
+
+void TlsTransport::setReading(bool on) {
+  if (reading_ == on) return;
+  reading_ = on;
+  if (on) {
+    bufferevent_enable(bev_.get(), EV_READ);
+    if (evbuffer_get_length(input()) > 0) wake();  // bytes may already wait in the input buffer
+  } else {
+    bufferevent_disable(bev_.get(), EV_READ);
+  }
+}
+
+void TlsTransport::wake() { event_active(wake_.get(), 0, 0); }
+
+void TlsTransport::onRead(bufferevent*, void* arg) { static_cast<TlsTransport*>(arg)->callbacks_->onReadable(); }
+
+void TlsTransport::onWrite(bufferevent*, void* arg) { static_cast<TlsTransport*>(arg)->callbacks_->onDrained(); }
+
+void TlsTransport::onEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<TlsTransport*>(arg);
+  if (what & BEV_EVENT_CONNECTED) return;  // the handshake completed
+  // EOF is the client's FIN; any other error (ECONNRESET, EPIPE, a TLS failure) means it is gone for good.
+  self->callbacks_->onPeerGone((what & BEV_EVENT_EOF) == 0);
+}
+
+void TlsTransport::onWatch(evutil_socket_t, short, void* arg) {
+  // Woken by any change on the socket; while reading, the bufferevent itself sees FIN and RST.
+  // Reported either way (the owner reads the TCP state); remembered when it may not be followed by a read.
+  auto* self = static_cast<TlsTransport*>(arg);
+  if (!self->reading_ || (self->read_high_ != 0 && evbuffer_get_length(self->input()) >= self->read_high_)) {
+    self->hangup_seen_ = true;
+  }
+  self->callbacks_->onHangup();
+}
+
+void TlsTransport::onWake(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<TlsTransport*>(arg);
+  self->callbacks_->onReadable();
+}
+
+}  // namespace tether::tls
