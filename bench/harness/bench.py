@@ -65,6 +65,12 @@ def cpu_fields(cpu, requests, proxy_role="proxy"):
     wall = cpu["wall"]
     out = {"cpu_us_per_req": 1e6 * cpu[proxy_role] / requests if requests else None,
            "other_busy_pct": round(cpu["other_busy_pct"], 1)}
+    # User space vs kernel: the kernel part (syscalls, and loopback TCP delivery, which runs in the sender's
+    # context) is much the same for every proxy, so it bounds what optimising user space can gain.
+    user, system = cpu.get("split", {}).get(proxy_role, (None, None))
+    if requests and user is not None:
+        out["user_us_per_req"] = 1e6 * user / requests
+        out["sys_us_per_req"] = 1e6 * system / requests
     for role in ("proxy", "upstream", "loadgen"):
         if role in cpu:
             out[f"{role}_cpu_pct"] = round(100.0 * cpu[role] / wall, 1)
@@ -284,7 +290,8 @@ def run_interleaved(loads, pxs, upstream, cfg, store):
                 reps[(px.name, key)].append(res)
                 log(f"  rep {rep + 1} {key:10s} {px.label:10s} {res.get('rps') or res.get('achieved_rps'):>9.0f} "
                     f"req/s p99 {res.get('p99_us') or 0:>8.0f} us  proxy CPU "
-                    f"{res.get('cpu_us_per_req') or 0:.1f} us/req  other load {res.get('other_busy_pct')}%")
+                    f"{res.get('cpu_us_per_req') or 0:.1f} us/req (user {res.get('user_us_per_req') or 0:.1f})  "
+                    f"other load {res.get('other_busy_pct')}%")
     for (name, key), lst in reps.items():
         store[name][key] = median_of(lst)
         store[name][key + "_reps"] = lst

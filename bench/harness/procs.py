@@ -100,14 +100,19 @@ def children(pid):
     return out
 
 
-def cpu_ticks(pid):
-    """utime+stime of the whole process (all threads), in clock ticks (/proc/PID/stat fields 14, 15)."""
+def cpu_ticks_split(pid):
+    """(utime, stime) of the whole process (all threads), in clock ticks (/proc/PID/stat fields 14, 15)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # fields 14, 15 counted from 1 with pid and comm
+        return int(fields[11]), int(fields[12])  # fields 14, 15 counted from 1 with pid and comm
     except OSError:
-        return 0
+        return 0, 0
+
+
+def cpu_ticks(pid):
+    """utime+stime of the whole process (all threads), in clock ticks."""
+    return sum(cpu_ticks_split(pid))
 
 
 def rss_kib(pid):
@@ -138,7 +143,7 @@ class CpuMeter:
 
     def start(self):
         self.t0 = time.monotonic()
-        self.ticks0 = {r: sum(cpu_ticks(p) for p in ps) for r, ps in self.pids.items()}
+        self.ticks0 = {r: self._split(ps) for r, ps in self.pids.items()}
         self.sys0 = system_busy_ticks()
         return self
 
@@ -147,7 +152,11 @@ class CpuMeter:
         the benchmark, in % of all cores (builds of other people on a shared machine show up here).
         extra_seconds: {role: cpu seconds} measured elsewhere (load generators' rusage)."""
         wall = time.monotonic() - self.t0
-        out = {r: (sum(cpu_ticks(p) for p in ps) - self.ticks0[r]) / CLK_TCK for r, ps in self.pids.items()}
+        split = {}
+        for r, ps in self.pids.items():
+            u1, s1 = self._split(ps)
+            split[r] = ((u1 - self.ticks0[r][0]) / CLK_TCK, (s1 - self.ticks0[r][1]) / CLK_TCK)
+        out = {r: u + s for r, (u, s) in split.items()}
         out.update(extra_seconds or {})
         busy1, total1 = system_busy_ticks()
         busy = (busy1 - self.sys0[0]) / CLK_TCK
@@ -155,4 +164,10 @@ class CpuMeter:
         ours = sum(v for v in out.values())
         out["wall"] = wall
         out["other_busy_pct"] = max(0.0, 100.0 * (busy - ours) / total) if total > 0 else 0.0
+        out["split"] = split  # {role: (user seconds, system seconds)}
         return out
+
+    @staticmethod
+    def _split(pids):
+        ticks = [cpu_ticks_split(p) for p in pids]
+        return sum(t[0] for t in ticks), sum(t[1] for t in ticks)

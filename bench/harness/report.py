@@ -43,13 +43,14 @@ def throughput_tables(r):
     for p in order:
         w = get(r, p, "wrk") or {}
         rows.append([get(r, p, "label"), fmt(w.get("rps")), spread(w), fmt(w.get("p50_us")), fmt(w.get("p99_us")),
-                     fmt(w.get("p999_us")), fmt(w.get("cpu_us_per_req"), 2), fmt(w.get("proxy_cpu_pct"), 1),
+                     fmt(w.get("p999_us")), fmt(w.get("cpu_us_per_req"), 2), fmt(w.get("user_us_per_req"), 2),
+                     fmt(w.get("sys_us_per_req"), 2), fmt(w.get("proxy_cpu_pct"), 1),
                      fmt(w.get("loadgen_cpu_pct"), 1), fmt(w.get("errors")), fmt(w.get("non2xx")),
                      fmt(w.get("other_busy_pct"), 1)])
     md = [f"Each number is the median of {cfg.get('reps', 1)} interleaved runs (range = lowest–highest req/s).\n",
           f"### HTTP/1.1 keep-alive, closed loop (wrk -t1 -c{cfg['connections']} -d{cfg['duration']}s)\n",
-          table(["proxy", "req/s", "range", "p50 µs", "p99 µs", "p99.9 µs", "proxy CPU µs/req", "proxy CPU %",
-                 "wrk CPU %", "socket errors", "non-2xx", "other load %"], rows)]
+          table(["proxy", "req/s", "range", "p50 µs", "p99 µs", "p99.9 µs", "proxy CPU µs/req", "of which user",
+                 "of which kernel", "proxy CPU %", "wrk CPU %", "socket errors", "non-2xx", "other load %"], rows)]
     rows = []
     for p in order:
         f = get(r, p, "fixed_rate") or {}
@@ -65,13 +66,14 @@ def throughput_tables(r):
     for p in order:
         h = get(r, p, "h2") or {}
         rows.append([get(r, p, "label"), fmt(h.get("rps")), spread(h), fmt(h.get("p50_us")), fmt(h.get("p99_us")),
-                     fmt(h.get("p999_us")), fmt(h.get("cpu_us_per_req"), 2), fmt(h.get("proxy_cpu_pct"), 1),
+                     fmt(h.get("p999_us")), fmt(h.get("cpu_us_per_req"), 2), fmt(h.get("user_us_per_req"), 2),
+                     fmt(h.get("sys_us_per_req"), 2), fmt(h.get("proxy_cpu_pct"), 1),
                      fmt((h.get("failed") or 0) + (h.get("errored") or 0)), fmt(h.get("non2xx")),
                      fmt(h.get("other_busy_pct"), 1)])
     md += [f"\n### HTTP/2 h2c prior knowledge (h2load -t1 -c{cfg['connections']} -m{cfg['h2_streams']} "
            f"-D {cfg['duration']})\n",
-           table(["proxy", "req/s", "range", "p50 µs", "p99 µs", "p99.9 µs", "proxy CPU µs/req", "proxy CPU %",
-                  "failed", "non-2xx", "other load %"], rows)]
+           table(["proxy", "req/s", "range", "p50 µs", "p99 µs", "p99.9 µs", "proxy CPU µs/req", "of which user",
+                  "of which kernel", "proxy CPU %", "failed", "non-2xx", "other load %"], rows)]
     return "\n".join(md)
 
 

@@ -30,6 +30,7 @@ void writeUpstreams(JsonWriter& out, const config::Config& config) {
     out.beginObject().key("name").value(upstream.name).key("endpoints").strings(endpoints);
     out.key("connect_timeout_ms").value(ms(upstream.connect_timeout));
     out.key("max_connections_per_endpoint").value(uint64_t{upstream.max_connections_per_endpoint});
+    out.key("max_idle_connections_per_endpoint").value(uint64_t{upstream.max_idle_connections_per_endpoint});
     out.key("keepalive_idle_timeout_ms").value(ms(upstream.keepalive_idle_timeout));
     out.key("failure_backoff_ms").value(ms(upstream.failure_backoff));
     out.key("cancel_with").value(upstream.cancel_with == config::Upstream::CancelWith::Rst ? "rst" : "fin");

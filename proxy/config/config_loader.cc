@@ -526,8 +526,8 @@ void Loader::parseListenerAddress(const Entry& e, const std::string& path, Liste
 void Loader::parseUpstream(const Node& node, const std::string& path, size_t index) {
   Upstream& upstream = config_->upstreams.emplace_back();
   const Fields fields(node, path,
-                      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "keepalive_idle_timeout",
-                       "failure_backoff", "cancel_with"},
+                      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint",
+                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with"},
                       errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
@@ -539,6 +539,7 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   }
   fields.duration("connect_timeout", upstream.connect_timeout, Duration{1});
   fields.count("max_connections_per_endpoint", upstream.max_connections_per_endpoint, 1);
+  fields.count("max_idle_connections_per_endpoint", upstream.max_idle_connections_per_endpoint, 0);
   fields.duration("keepalive_idle_timeout", upstream.keepalive_idle_timeout, Duration{1});
   fields.duration("failure_backoff", upstream.failure_backoff);
   fields.choice("cancel_with", kCancelWith, upstream.cancel_with);

@@ -37,8 +37,6 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
       client_(client),
       transport_(newClientTransport(worker, listener, fd)),
       timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
-      codec_(http::Http1Codec::Kind::Request, *this,
-             http::Http1Codec::Limits{worker.config().limits.max_request_header_bytes}),
       tls_(worker.tlsContext(listener) != nullptr) {}
 
 DownstreamSession::~DownstreamSession() = default;
@@ -89,15 +87,19 @@ void DownstreamSession::onReadable() {
       return;
     }
   }
+  if (!codec_ && evbuffer_get_length(input) > 0) {
+    codec_ = worker_.codecPool().acquire(http::Http1Codec::Kind::Request, *this,
+                                         http::Http1Codec::Limits{worker_.config().limits.max_request_header_bytes});
+  }
   in_read_ = true;
   while (!closed_ && !closing_ && !reading_paused_ && evbuffer_get_length(input) > 0) {
     if (exchange_ && request_complete_) break;  // pipelined: waits for the current exchange
     evbuffer_iovec vec;
     if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
-    const size_t used = codec_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    const size_t used = codec_->feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
     if (closed_) break;
     evbuffer_drain(input, used);
-    const auto status = codec_.status();
+    const auto status = codec_->status();
     if (status == http::Http1Codec::Status::Error) {
       handleParseError();
       break;
@@ -113,7 +115,7 @@ void DownstreamSession::onReadable() {
 }
 
 void DownstreamSession::handleParseError() {
-  const auto& error = codec_.error();
+  const auto& error = codec_->error();
   const int status = error.kind == http::ParseErrorKind::HeaderTooLarge ? 431 : 400;
   close_after_response_ = true;
   if (exchange_) {
@@ -251,9 +253,13 @@ void DownstreamSession::startNextRequest() {
   worker_.deleter().defer(std::move(exchange_));
   exchange_complete_ = false;
   request_complete_ = false;
-  codec_.resume();
+  codec_->resume();
   armTimer(TimerMode::Idle);
-  if (evbuffer_get_length(transport_->input()) > 0) transport_->wake();
+  if (evbuffer_get_length(transport_->input()) > 0) {
+    transport_->wake();  // a pipelined request is waiting
+  } else {
+    worker_.codecPool().release(std::move(codec_));  // idle until the next request's first bytes
+  }
 }
 
 void DownstreamSession::onDrained() {

@@ -96,7 +96,8 @@ class DownstreamSession : public util::Deletable,
   std::unique_ptr<net::Transport> transport_;
   util::EventPtr timer_;
   size_t read_high_ = 0;  // the input buffer's high watermark: at it, the transport stops reading the client
-  http::Http1Codec codec_;
+  // Only while a request is being read or served: between keep-alive requests it goes back to the worker's pool.
+  std::unique_ptr<http::Http1Codec> codec_;
   std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<Http2Session> http2_;  // set once the client sent the HTTP/2 preface; owns the socket then
   const http::HeaderList* request_trailers_ = nullptr;

@@ -77,11 +77,32 @@ const llhttp_settings_t Http1Codec::Hooks::kSettings = {
 };
 
 Http1Codec::Http1Codec(Kind kind, Http1CodecCallbacks& cb, Limits limits)
-    : kind_(kind), cb_(cb), limits_(limits) {
+    : kind_(kind), cb_(&cb), limits_(limits) {
   // No llhttp_set_lenient_* call: every lenient flag stays off.
   llhttp_init(&parser_, kind == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE, &Hooks::kSettings);
   parser_.data = this;
   scanner_.reset(HeadScanner::Mode::Head);
+}
+
+void Http1Codec::reset(Http1CodecCallbacks& cb, Limits limits) {
+  cb_ = &cb;
+  limits_ = limits;
+  llhttp_init(&parser_, kind_ == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE, &Hooks::kSettings);
+  parser_.data = this;
+  scanner_.reset(HeadScanner::Mode::Head);
+  error_ = ParseError{};
+  framing_ = Framing{};
+  status_ = Status::Ok;
+  phase_ = Phase::Head;
+  field_state_ = FieldState::Idle;
+  in_message_ = false;
+  head_request_ = false;
+  upgrading_ = false;
+  keep_alive_ = true;
+  closed_ = false;
+  pause_requested_ = false;
+  in_complete_callback_ = false;
+  resumed_in_callback_ = false;
 }
 
 size_t Http1Codec::feed(const char* data, size_t len) {

@@ -40,6 +40,10 @@ class Http1Codec {
   Http1Codec(const Http1Codec&) = delete;  // llhttp keeps a pointer to us
   Http1Codec& operator=(const Http1Codec&) = delete;
 
+  // As good as new, for another connection (Http1CodecPool); the heads keep their recycled storage.
+  void reset(Http1CodecCallbacks& cb, Limits limits);
+  Kind kind() const { return kind_; }
+
   // Feeds bytes; returns how many were consumed. Stops consuming at a pause (after onMessageComplete returned true),
   // at an upgrade (after the head), or at an error. Unconsumed bytes belong to the next message / the tunnel.
   size_t feed(const char* data, size_t len);
@@ -100,8 +104,8 @@ class Http1Codec {
   int onMessageComplete();
 
   const Kind kind_;
-  Http1CodecCallbacks& cb_;
-  const Limits limits_;
+  Http1CodecCallbacks* cb_;
+  Limits limits_;
   llhttp_t parser_;
   HeadScanner scanner_;
   MessageHead head_;

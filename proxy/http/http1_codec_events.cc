@@ -57,7 +57,7 @@ int Http1Codec::onMessageBegin() {
   field_state_ = FieldState::Idle;
   in_message_ = true;
   upgrading_ = false;
-  cb_.onMessageBegin();
+  cb_->onMessageBegin();
   return 0;
 }
 
@@ -234,7 +234,7 @@ int Http1Codec::headAction() {
   const bool upgrade = head_.upgrade;
   const int s = head_.status;
   const bool no_body = kind_ == Kind::Response && (s < 200 || s == 204 || s == 304 || head_request_);
-  const Action action = cb_.onHead(head_);
+  const Action action = cb_->onHead(head_);
   if (upgrade || action == Action::Upgrade) {
     upgrading_ = true;
     return kUpgrade;
@@ -245,7 +245,7 @@ int Http1Codec::headAction() {
 }
 
 int Http1Codec::onBody(const char* at, size_t len) {
-  cb_.onBody(at, len);
+  cb_->onBody(at, len);
   return 0;
 }
 
@@ -268,10 +268,10 @@ int Http1Codec::onMessageComplete() {
   if (kind_ == Kind::Response && parser_.status_code >= 200) head_request_ = false;
   if (upgrading_) return 0;  // llhttp stops with HPE_PAUSED_UPGRADE: the message ended with its head
   closed_ = !keep_alive_;
-  if (!trailers_.headers.empty()) cb_.onTrailers(trailers_.headers);
+  if (!trailers_.headers.empty()) cb_->onTrailers(trailers_.headers);
   in_complete_callback_ = true;
   resumed_in_callback_ = false;
-  const bool pause = cb_.onMessageComplete();
+  const bool pause = cb_->onMessageComplete();
   in_complete_callback_ = false;
   pause_requested_ = pause && !resumed_in_callback_;
   return HPE_PAUSED;  // always: feed() regains control at every message end to restart the head checks

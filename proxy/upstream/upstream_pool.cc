@@ -137,8 +137,10 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
 }
 
 void UpstreamPool::release(UpstreamConnection& connection, Release how) {
-  if (how == Release::Reuse && connection.reusable() && !retired_) {
-    auto& state = endpoints_[connection.endpoint()];
+  auto& state = endpoints_[connection.endpoint()];
+  // Beyond the idle cap a burst's connections are closed as they free up rather than held for the idle timeout.
+  if (how == Release::Reuse && connection.reusable() && !retired_ &&
+      state.idle.size() < config_.max_idle_connections_per_endpoint) {
     connection.becomeIdle(config_.keepalive_idle_timeout);
     state.idle.push_back(&connection);
     connection.idle_position_ = std::prev(state.idle.end());

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "exchange/exchange.h"
 #include "exchange/exchange_context.h"
+#include "http/http1_codec_pool.h"
 #include "http/request_id.h"
 #include "log/logger.h"
 #include "metrics/route_metrics.h"
@@ -58,6 +59,7 @@ class Worker : private DetachedExchanges {
     return listener < tls_.size() ? tls_[listener].get() : nullptr;
   }
   http::RequestIdGenerator& requestIds() { return request_ids_; }
+  http::Http1CodecPool& codecPool() { return codec_pool_; }
   util::DeferredDeleter& deleter() { return deleter_; }
   DetachedExchanges& detached() { return *this; }
   void onSessionClosed(DownstreamSession& session);
@@ -95,6 +97,7 @@ class Worker : private DetachedExchanges {
   util::DeferredDeleter deleter_;
   log::Logger logger_;
   http::RequestIdGenerator request_ids_;
+  http::Http1CodecPool codec_pool_;
   ExchangeContext context_;
   std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;

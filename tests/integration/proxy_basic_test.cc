@@ -180,6 +180,33 @@ TEST(ProxyBasic, H1ClientH1Upstream_KeepAliveReusesUpstreamConnection) {
                                            << requests.back().header("Connection").value_or("(none)");
 }
 
+
+TEST(ProxyBasic, H1ClientH1Upstream_IdleUpstreamConnectionsBeyondTheCapAreClosed) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    Reply reply;
+    reply.delay = 300ms;  // three requests overlap: three upstream connections
+    reply.body = "ok";
+    return reply;
+  });
+  TetherInstance tether(
+      TetherOptions::proxyTo({upstream.address()}, {{"max_idle_connections_per_endpoint", "1"}}).withWorkers(1));
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawClient>());
+    ASSERT_TRUE(clients.back()->connect(tether.port()));
+    ASSERT_TRUE(clients.back()->send(getRequest("/burst/" + std::to_string(i))));
+  }
+  for (auto& client : clients) EXPECT_EQ(nextResponse(*client).status, 200);
+  EXPECT_EQ(upstream.acceptedConnections(), 3);
+  // Only one of the three is kept for reuse: the other two are closed as they are released.
+  EXPECT_TRUE(upstream.waitForConnectionClosed(2, 3s));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(upstream.closedConnections(), 2);
+  ASSERT_TRUE(clients[0]->send(getRequest("/again")));
+  EXPECT_EQ(nextResponse(*clients[0]).status, 200);
+  EXPECT_EQ(upstream.acceptedConnections(), 3);  // the kept one served it
+}
 TEST(ProxyBasic, H1ClientH1Upstream_ConnectionCloseFromUpstreamIsNotReused) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {

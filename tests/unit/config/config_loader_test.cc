@@ -99,6 +99,7 @@ TEST(ConfigLoader, MinimalFileLoadsWithDefaults) {
   EXPECT_EQ(up.endpoints[0].addresses[0].toString(), "127.0.0.1:5000");
   EXPECT_EQ(up.connect_timeout, 5s);
   EXPECT_EQ(up.max_connections_per_endpoint, 1024u);
+  EXPECT_EQ(up.max_idle_connections_per_endpoint, 256u);
   EXPECT_EQ(up.cancel_with, Upstream::CancelWith::Rst);
   ASSERT_EQ(cfg.routes.size(), 1u);
   EXPECT_EQ(cfg.routes[0].match.path_prefix, "/");
@@ -123,6 +124,7 @@ upstreams:
     endpoints: ["127.0.0.1:5000", "localhost:5001", "[::1]:5002"]
     connect_timeout: 250ms
     max_connections_per_endpoint: 8
+    max_idle_connections_per_endpoint: 0
     keepalive_idle_timeout: 2m
     failure_backoff: 0
     cancel_with: fin
@@ -152,6 +154,7 @@ admin: {address: 0.0.0.0:9999}
   EXPECT_EQ(up.endpoints[2].addresses.at(0).toString(), "[::1]:5002");
   EXPECT_EQ(up.connect_timeout, 250ms);
   EXPECT_EQ(up.max_connections_per_endpoint, 8u);
+  EXPECT_EQ(up.max_idle_connections_per_endpoint, 0u);
   EXPECT_EQ(up.keepalive_idle_timeout, 2min);
   EXPECT_EQ(up.failure_backoff, 0ms);
   EXPECT_EQ(up.cancel_with, Upstream::CancelWith::Fin);
