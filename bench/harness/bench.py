@@ -160,21 +160,34 @@ def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
 
 
 def phase_memory(t, px, cfg):
-    """RSS idle, with N idle keep-alive connections, and while streaming a big body to a slow reader."""
+    """RSS idle, with N idle keep-alive connections, and while streaming a big body to a slow reader.
+    The N connections come in two holders, N/10 then the rest, so the cost of one more idle connection (the slope
+    between the two) is reported apart from the average, which also carries what the first burst of concurrent
+    requests left behind (upstream keep-alive connections, allocator caches)."""
     mem = {"idle_kib": px.rss_kib()}
-    holder = procs.start([t["conn_holder"], "--target", px.h1, "--connections", str(cfg["idle_conns"]),
-                          "--hold-s", "120", "--timeout-s", "60"], cpus=LOADGEN_CPU,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = holder.stdout.readline().split()  # "ready ok failed"; bounded by --timeout-s
-    time.sleep(1.0)  # let the proxy settle (lazy frees, worker wake-ups)
-    mem["conns_kib"] = px.rss_kib()
-    mem["conns_ok"] = int(line[1]) if len(line) == 3 else 0
-    mem["conns_failed"] = int(line[2]) if len(line) == 3 else cfg["idle_conns"]
-    holder.stdin.close()
-    holder.wait(timeout=30)
-    procs.stop(holder)
+    first_n = max(1, cfg["idle_conns"] // 10)
+    holders, oks, fails, rss = [], [], [], []
+    for n in (first_n, cfg["idle_conns"] - first_n):
+        holder = procs.start([t["conn_holder"], "--target", px.h1, "--connections", str(n),
+                              "--hold-s", "120", "--timeout-s", "60"], cpus=LOADGEN_CPU,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holders.append(holder)
+        line = holder.stdout.readline().split()  # "ready ok failed"; bounded by --timeout-s
+        time.sleep(1.0)  # let the proxy settle (lazy frees, worker wake-ups)
+        rss.append(px.rss_kib())
+        oks.append(int(line[1]) if len(line) == 3 else 0)
+        fails.append(int(line[2]) if len(line) == 3 else n)
+    mem["conns_kib"] = rss[-1]
+    mem["conns_ok"] = sum(oks)
+    mem["conns_failed"] = sum(fails)
+    for holder in holders:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        procs.stop(holder)
     if mem["conns_ok"]:
         mem["per_conn_bytes"] = (mem["conns_kib"] - mem["idle_kib"]) * 1024 / mem["conns_ok"]
+    if oks[1]:
+        mem["per_conn_marginal_bytes"] = (rss[1] - rss[0]) * 1024 / oks[1]
     time.sleep(1.0)
     mem["after_conns_kib"] = px.rss_kib()
     mem.update(slow_reader(px, cfg))
@@ -305,7 +318,7 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
     for px in pxs:
         m = store[px.name]["memory"] = phase_memory(t, px, cfg)
         log(f"{px.label}: RSS idle {m['idle_kib']} KiB; {m['conns_ok']} idle conns {m['conns_kib']} KiB "
-            f"({m.get('per_conn_bytes') or 0:.0f} B/conn); streaming +{m['slow_delta_kib']} KiB")
+            f"({m.get('per_conn_bytes') or 0:.0f} B/conn average, {m.get('per_conn_marginal_bytes') or 0:.0f} B/conn slope); streaming +{m['slow_delta_kib']} KiB")
     run_interleaved([("wrk", lambda px, pids: phase_wrk(t, px, pids, cfg)),
                      ("fixed_rate", lambda px, pids: phase_fixed_rate(t, px, pids, cfg)),
                      ("h2", lambda px, pids: phase_h2load(t, px, pids, cfg, outdir))],

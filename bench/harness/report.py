@@ -103,15 +103,19 @@ def memory_table(r):
         m = get(r, p, "memory") or {}
         rows.append([get(r, p, "label"), fmt(m.get("idle_kib")), fmt(m.get("conns_kib")),
                      f"{fmt(m.get('conns_ok'))} ok / {fmt(m.get('conns_failed'))} failed",
-                     fmt(m.get("per_conn_bytes")), fmt(m.get("slow_before_kib")), fmt(m.get("slow_peak_kib")),
+                     fmt(m.get("per_conn_marginal_bytes")), fmt(m.get("per_conn_bytes")), fmt(m.get("slow_before_kib")), fmt(m.get("slow_peak_kib")),
                      fmt(m.get("slow_delta_kib")),
                      fmt((m.get("slow_disk_buffer_bytes") or 0) / 1048576, 1) if m.get("slow_disk_buffer_bytes")
                      is not None else "–",
                      fmt((m.get("slow_read_bytes") or 0) / 1048576, 1)])
     return (f"### Memory (VmRSS summed over the proxy's processes; nginx = master + worker)\n\n" +
             table(["proxy", "idle KiB", f"{cfg['idle_conns']} idle conns KiB", "connections",
-                   "bytes / idle conn", "before streaming KiB", "streaming peak KiB", "streaming growth KiB",
+                   "bytes / idle conn (slope)", "bytes / idle conn (average)", "before streaming KiB", "streaming peak KiB", "streaming growth KiB",
                    "buffered on disk MiB", f"MiB read in {cfg['slow_seconds']} s"], rows) +
+            f"\n\nSlope: RSS growth from the first {cfg['idle_conns'] // 10} idle connections to all of them, per "
+            f"connection (what one more idle connection costs). Average: RSS growth from idle, over all connections "
+            f"(also holds what the burst of concurrent first requests left: upstream keep-alive connections, "
+            f"allocator caches)."
             f"\n\nStreaming: the upstream sends {cfg['big_bytes'] >> 20} MiB, the client reads 1 MiB/s for "
             f"{cfg['slow_seconds']} s (one connection, after the idle-connection test; growth = peak − before).")
 
@@ -200,8 +204,9 @@ def targets(r):
                     ratio))
     t_idle, n_idle = get(r, "tether", "memory", "idle_kib"), get(r, "nginx", "memory", "idle_kib")
     add("RSS idle <= nginx", t_idle, {"nginx": n_idle} if n_idle else {}, True)
-    t_pc, n_pc = get(r, "tether", "memory", "per_conn_bytes"), get(r, "nginx", "memory", "per_conn_bytes")
-    add("RSS per idle connection <= nginx", t_pc, {"nginx": n_pc} if n_pc else {}, True)
+    t_pc = get(r, "tether", "memory", "per_conn_marginal_bytes")
+    n_pc = get(r, "nginx", "memory", "per_conn_marginal_bytes")
+    add("RSS per idle connection (slope) <= nginx", t_pc, {"nginx": n_pc} if n_pc else {}, True)
     s = r.get("scaling") or {}
     if "1w" in s and "2w" in s:
         ratio = s["2w"]["rps"] / s["1w"]["rps"]

@@ -23,6 +23,11 @@ void setNoDelay(int fd) {
 }  // namespace
 
 // Marks a callback in progress: if the callback destroys the transport, the destructor clears `alive`.
+// The transport points at the guard's flag only while the guard lives (restored on exit): GCC cannot see that.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 class AliveGuard {
  public:
   explicit AliveGuard(bool*& slot) : slot_(slot), outer_(slot) { slot_ = &alive_; }
@@ -37,13 +42,15 @@ class AliveGuard {
   bool* outer_;
   bool alive_ = true;
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 SocketTransport::SocketTransport(event_base* base, int fd)
-    : base_(base),
-      fd_(fd),
+    : fd_(fd),
       input_(evbuffer_new()),
       output_(evbuffer_new()),
-      deferred_(event_new(base, -1, 0, &SocketTransport::onDeferred, this)) {
+      io_(event_new(base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, &SocketTransport::onIo, this)) {
   setNoDelay(fd_);
 }
 
@@ -63,15 +70,18 @@ std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, cons
 SocketTransport::~SocketTransport() {
   if (alive_ != nullptr) *alive_ = false;
   io_.reset();
-  deferred_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
 
 void SocketTransport::start(TransportCallbacks& callbacks) {
   callbacks_ = &callbacks;
-  io_.reset(event_new(base_, fd_, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, &SocketTransport::onIo, this));
   event_add(io_.get(), nullptr);
-  if (connect_error_ != 0) event_active(deferred_.get(), 0, 0);
+  if (connect_error_ != 0) defer();
+}
+
+void SocketTransport::defer() {
+  // An active event is not activated twice: however many requests, one call per loop turn.
+  event_active(io_.get(), EV_TIMEOUT, 0);
 }
 
 void SocketTransport::setWatermarks(size_t read_high, size_t write_low) {
@@ -82,13 +92,13 @@ void SocketTransport::setWatermarks(size_t read_high, size_t write_low) {
 void SocketTransport::scheduleFlush() {
   if (flush_pending_ || gone_) return;
   flush_pending_ = true;
-  event_active(deferred_.get(), 0, 0);
+  defer();
 }
 
 void SocketTransport::wake() {
   if (wake_pending_ || gone_) return;
   wake_pending_ = true;
-  event_active(deferred_.get(), 0, 0);
+  defer();
 }
 
 void SocketTransport::setReading(bool on) {
@@ -98,10 +108,19 @@ void SocketTransport::setReading(bool on) {
   if (on && (read_ready_ || evbuffer_get_length(input_.get()) > 0)) wake();
 }
 
-void SocketTransport::onIo(evutil_socket_t, short what, void* arg) { static_cast<SocketTransport*>(arg)->handleIo(what); }
-
-void SocketTransport::onDeferred(evutil_socket_t, short, void* arg) {
-  static_cast<SocketTransport*>(arg)->handleDeferred();
+void SocketTransport::onIo(evutil_socket_t, short what, void* arg) {
+  auto* self = static_cast<SocketTransport*>(arg);
+  if (what & EV_TIMEOUT) {
+    // Deferred work first: a flush queued by the last callback goes out before more input is read.
+    bool alive = false;
+    {
+      AliveGuard guard(self->alive_);
+      self->handleDeferred();
+      alive = guard.alive();
+    }
+    if (!alive || (what & (EV_READ | EV_WRITE | EV_CLOSED)) == 0) return;
+  }
+  self->handleIo(what);
 }
 
 void SocketTransport::handleIo(short what) {

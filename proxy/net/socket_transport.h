@@ -42,7 +42,8 @@ class SocketTransport final : public Transport {
 
  private:
   static void onIo(evutil_socket_t, short what, void* arg);
-  static void onDeferred(evutil_socket_t, short, void* arg);
+  // Runs handleDeferred() from the loop, right after the current callback.
+  void defer();
   void handleIo(short what);
   void handleDeferred();
   void finishConnect();
@@ -51,12 +52,12 @@ class SocketTransport final : public Transport {
   bool flushNow();
   bool reportGone(bool reset);
 
-  event_base* base_;
   int fd_;
   util::EvBufferPtr input_;
   util::EvBufferPtr output_;
+  // The socket's one registration. Activated by hand with EV_TIMEOUT (it has no timeout of its own) it also runs
+  // flush and wake-up requests after the current callback, so a connection needs no second event.
   util::EventPtr io_;
-  util::EventPtr deferred_;  // flush and wake-up requests, run from the loop after the current callback
   TransportCallbacks* callbacks_ = nullptr;
   bool* alive_ = nullptr;  // set while a callback runs: the destructor clears it
   size_t read_high_ = 0;
