@@ -46,10 +46,9 @@ class AliveGuard {
 #pragma GCC diagnostic pop
 #endif
 
-SocketTransport::SocketTransport(event_base* base, int fd)
+SocketTransport::SocketTransport(event_base* base, int fd, BufferPool* buffers)
     : fd_(fd),
-      input_(evbuffer_new()),
-      output_(evbuffer_new()),
+      buffers_(buffers),
       io_(event_new(base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, &SocketTransport::onIo, this)) {
   setNoDelay(fd_);
 }
@@ -79,6 +78,23 @@ void SocketTransport::start(TransportCallbacks& callbacks) {
   if (connect_error_ != 0) defer();
 }
 
+evbuffer* SocketTransport::input() {
+  if (!input_) input_ = newBuffer();
+  return input_.get();
+}
+
+evbuffer* SocketTransport::output() {
+  if (!output_) output_ = newBuffer();
+  return output_.get();
+}
+
+void SocketTransport::releaseEmptyBuffers() {
+  // Only from the loop's entry point: no owner holds one of these pointers across a return to the loop.
+  if (buffers_ == nullptr) return;
+  if (input_ && evbuffer_get_length(input_.get()) == 0) buffers_->release(std::move(input_));
+  if (output_ && evbuffer_get_length(output_.get()) == 0) buffers_->release(std::move(output_));
+}
+
 void SocketTransport::defer() {
   // An active event is not activated twice: however many requests, one call per loop turn.
   event_active(io_.get(), EV_TIMEOUT, 0);
@@ -105,22 +121,17 @@ void SocketTransport::setReading(bool on) {
   if (reading_ == on) return;
   reading_ = on;
   // Bytes (or EOF) may have arrived while paused: their edge is gone, so look from the loop.
-  if (on && (read_ready_ || evbuffer_get_length(input_.get()) > 0)) wake();
+  if (on && (read_ready_ || (input_ && evbuffer_get_length(input_.get()) > 0))) wake();
 }
 
 void SocketTransport::onIo(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<SocketTransport*>(arg);
-  if (what & EV_TIMEOUT) {
-    // Deferred work first: a flush queued by the last callback goes out before more input is read.
-    bool alive = false;
-    {
-      AliveGuard guard(self->alive_);
-      self->handleDeferred();
-      alive = guard.alive();
-    }
-    if (!alive || (what & (EV_READ | EV_WRITE | EV_CLOSED)) == 0) return;
-  }
-  self->handleIo(what);
+  AliveGuard guard(self->alive_);
+  // Deferred work first: a flush queued by the last callback goes out before more input is read.
+  if (what & EV_TIMEOUT) self->handleDeferred();
+  if (!guard.alive()) return;
+  if (what & (EV_READ | EV_WRITE | EV_CLOSED)) self->handleIo(what);
+  if (guard.alive()) self->releaseEmptyBuffers();
 }
 
 void SocketTransport::handleIo(short what) {
@@ -136,7 +147,8 @@ void SocketTransport::handleIo(short what) {
     if (!flushNow()) return;
   }
   if (gone_) return;
-  const bool stalled = !reading_ || (read_high_ != 0 && evbuffer_get_length(input_.get()) >= read_high_);
+  const bool stalled =
+      !reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_);
   if (stalled) {
     // libevent reports a reset (EPOLLHUP|EPOLLERR) as plain EV_READ|EV_WRITE, not EV_CLOSED: any wake-up while
     // not reading may be the peer leaving.
@@ -196,8 +208,8 @@ void SocketTransport::handleDeferred() {
 }
 
 bool SocketTransport::readInput(bool* delivered) {
-  evbuffer* in = input_.get();
   while (reading_ && read_ready_ && !gone_ && !eof_) {
+    evbuffer* in = input();  // afresh each time: the owner's callback may have made it change
     const size_t buffered = evbuffer_get_length(in);
     if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
     const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
@@ -238,9 +250,8 @@ bool SocketTransport::readInput(bool* delivered) {
 }
 
 bool SocketTransport::flushNow() {
+  if (!output_ || evbuffer_get_length(output_.get()) == 0) return true;
   evbuffer* out = output_.get();
-  const size_t before = evbuffer_get_length(out);
-  if (before == 0) return true;
   while (evbuffer_get_length(out) > 0) {
     // evbuffer_write sends at most a bounded number of chains per writev: loop until the socket says full.
     if (evbuffer_write(out, fd_) >= 0) continue;

@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "net/buffer_pool.h"
 #include "net/socket_address.h"
 #include "net/transport.h"
 #include "util/libevent.h"
@@ -18,8 +19,9 @@ namespace tether::net {
 
 class SocketTransport final : public Transport {
  public:
-  // Takes ownership of an accepted, non-blocking socket.
-  SocketTransport(event_base* base, int fd);
+  // Takes ownership of an accepted, non-blocking socket. With `buffers`, the input and output buffers go back to
+  // that pool whenever they are empty after the loop ran this transport (idle keep-alive connections hold none).
+  SocketTransport(event_base* base, int fd, BufferPool* buffers = nullptr);
   // Starts a non-blocking connect; onConnected() or onPeerGone(true) follows from the loop once start() ran.
   // Null if no socket could be created.
   static std::unique_ptr<SocketTransport> connect(event_base* base, const SocketAddress& address);
@@ -30,10 +32,10 @@ class SocketTransport final : public Transport {
   void start(TransportCallbacks& callbacks) override;
   void setCallbacks(TransportCallbacks& callbacks) override { callbacks_ = &callbacks; }
   void setWatermarks(size_t read_high, size_t write_low) override;
-  evbuffer* input() override { return input_.get(); }
-  evbuffer* output() override { return output_.get(); }
+  evbuffer* input() override;
+  evbuffer* output() override;
   void scheduleFlush() override;
-  size_t pendingOutput() const override { return evbuffer_get_length(output_.get()); }
+  size_t pendingOutput() const override { return output_ ? evbuffer_get_length(output_.get()) : 0; }
   void setReading(bool on) override;
   void wake() override;
   bool hangupSeen() const override { return hangup_seen_; }
@@ -51,9 +53,12 @@ class SocketTransport final : public Transport {
   bool readInput(bool* delivered);
   bool flushNow();
   bool reportGone(bool reset);
+  util::EvBufferPtr newBuffer() { return buffers_ ? buffers_->acquire() : util::EvBufferPtr(evbuffer_new()); }
+  void releaseEmptyBuffers();
 
   int fd_;
-  util::EvBufferPtr input_;
+  BufferPool* buffers_;
+  util::EvBufferPtr input_;   // null while empty (with a pool), created on use
   util::EvBufferPtr output_;
   // The socket's one registration. Activated by hand with EV_TIMEOUT (it has no timeout of its own) it also runs
   // flush and wake-up requests after the current callback, so a connection needs no second event.

@@ -14,6 +14,7 @@
 #include "exchange/exchange.h"
 #include "exchange/exchange_context.h"
 #include "http/http1_codec_pool.h"
+#include "net/buffer_pool.h"
 #include "http/request_id.h"
 #include "log/logger.h"
 #include "metrics/route_metrics.h"
@@ -60,6 +61,7 @@ class Worker : private DetachedExchanges {
   }
   http::RequestIdGenerator& requestIds() { return request_ids_; }
   http::Http1CodecPool& codecPool() { return codec_pool_; }
+  net::BufferPool& bufferPool() { return buffer_pool_; }
   util::DeferredDeleter& deleter() { return deleter_; }
   DetachedExchanges& detached() { return *this; }
   void onSessionClosed(DownstreamSession& session);
@@ -98,6 +100,7 @@ class Worker : private DetachedExchanges {
   log::Logger logger_;
   http::RequestIdGenerator request_ids_;
   http::Http1CodecPool codec_pool_;
+  net::BufferPool buffer_pool_;
   ExchangeContext context_;
   std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;

@@ -213,6 +213,30 @@ TEST_F(SocketTransportTest, ConnectReportsConnectedOrRefused) {
   EXPECT_FALSE(refused_rec.connected);
 }
 
+TEST_F(SocketTransportTest, EmptyBuffersGoBackToThePoolBetweenExchanges) {
+  TcpPair pair;
+  BufferPool pool;
+  SocketTransport transport(base_.get(), pair.server, &pool);
+  struct Echo : Recorder {
+    void onReadable() override {
+      Recorder::onReadable();
+      evbuffer_add(transport->output(), "pong", 4);
+      transport->scheduleFlush();
+    }
+  } rec;
+  rec.transport = &transport;
+  transport.start(rec);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(::send(pair.client, "ping", 4, 0), 4);
+    char buf[8] = {};
+    ASSERT_EQ(::recv(pair.client, buf, sizeof(buf), MSG_DONTWAIT), -1);  // nothing before the loop runs
+    ASSERT_TRUE(runUntil([&] { return pool.spare() == 2 && transport.pendingOutput() == 0 && rec.readable > round; }));
+    EXPECT_EQ(::recv(pair.client, buf, sizeof(buf), 0), 4);
+    EXPECT_EQ(std::string(buf, 4), "pong");
+  }
+  EXPECT_EQ(rec.consumed, 12u);
+}
+
 TEST_F(SocketTransportTest, TheOwnerMayDestroyTheTransportFromItsCallback) {
   TcpPair pair;
   auto transport = std::make_unique<SocketTransport>(base_.get(), pair.server);
