@@ -36,7 +36,6 @@ DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_soc
       listener_(listener),
       client_(client),
       transport_(newClientTransport(worker, listener, fd)),
-      timer_(evtimer_new(worker.base(), &DownstreamSession::onTimer, this)),
       tls_(worker.tlsContext(listener) != nullptr) {}
 
 DownstreamSession::~DownstreamSession() = default;
@@ -57,12 +56,15 @@ void DownstreamSession::start() {
 void DownstreamSession::armTimer(TimerMode mode) {
   timer_mode_ = mode;
   if (mode == TimerMode::None) {
-    evtimer_del(timer_.get());
+    timeout_.cancel();
     return;
   }
   const auto& limits = worker_.config().limits;
-  timeval tv = util::toTimeval(mode == TimerMode::Idle ? limits.client_idle_timeout : limits.header_read_timeout);
-  evtimer_add(timer_.get(), &tv);
+  if (mode == TimerMode::Idle) {
+    worker_.idleTimeouts().add(timeout_, limits.client_idle_timeout);
+  } else {
+    worker_.headTimeouts().add(timeout_, limits.header_read_timeout);
+  }
 }
 
 void DownstreamSession::onReadable() {
@@ -321,8 +323,8 @@ void DownstreamSession::onPeerGone(bool reset) {
   closeNow();
 }
 
-void DownstreamSession::onTimer(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<DownstreamSession*>(arg);
+void DownstreamSession::onTimeout(void* session) {
+  auto* self = static_cast<DownstreamSession*>(session);
   if (self->timer_mode_ == TimerMode::Head && !self->exchange_) {
     char id[64];
     self->worker_.requestIds().next(id);
@@ -365,7 +367,7 @@ void DownstreamSession::closeAfterFlush() {
 void DownstreamSession::closeNow() {
   if (closed_) return;
   closed_ = true;
-  evtimer_del(timer_.get());
+  timeout_.cancel();
   watching_ = false;
   transport_.reset();  // closes the socket now (unless an Http2Session took it over)
   worker_.onSessionClosed(*this);

@@ -15,6 +15,7 @@
 #include "net/transport.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
+#include "util/timeout_list.h"
 
 namespace tether {
 
@@ -32,6 +33,8 @@ class DownstreamSession : public util::Deletable,
   DownstreamSession& operator=(const DownstreamSession&) = delete;
 
   void start();
+  // The worker's TimeoutLists call this when the idle or header read timeout of `session` expires.
+  static void onTimeout(void* session);
   size_t listener() const { return listener_; }
   // Worker shutdown: cancel what is in flight and close.
   void shutdown(CancelReason reason);
@@ -58,7 +61,6 @@ class DownstreamSession : public util::Deletable,
  private:
   enum class TimerMode { None, Idle, Head };
 
-  static void onTimer(evutil_socket_t, short, void* arg);
 
   // net::TransportCallbacks
   void onReadable() override;
@@ -94,7 +96,7 @@ class DownstreamSession : public util::Deletable,
   // The client connection. While an exchange is in flight its hangup reports (FIN/RST seen while tether is not
   // reading: backpressure, pipelined bytes waiting) are checked against the TCP state; `watching_` says so.
   std::unique_ptr<net::Transport> transport_;
-  util::EventPtr timer_;
+  util::TimeoutEntry timeout_{this};
   size_t read_high_ = 0;  // the input buffer's high watermark: at it, the transport stops reading the client
   // Only while a request is being read or served: between keep-alive requests it goes back to the worker's pool.
   std::unique_ptr<http::Http1Codec> codec_;

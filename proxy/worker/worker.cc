@@ -20,6 +20,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
       metrics_(config_->admin.recent_cancellations),
       base_(event_base_new()),
       deleter_(base_.get()),
+      idle_timeouts_(base_.get(), &DownstreamSession::onTimeout),
+      head_timeouts_(base_.get(), &DownstreamSession::onTimeout),
       logger_(log_queue, config_->log.level),
       stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)),
       drain_event_(event_new(base_.get(), -1, 0, &Worker::onDrain, this)),

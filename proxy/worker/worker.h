@@ -15,6 +15,7 @@
 #include "exchange/exchange_context.h"
 #include "http/http1_codec_pool.h"
 #include "net/buffer_pool.h"
+#include "util/timeout_list.h"
 #include "http/request_id.h"
 #include "log/logger.h"
 #include "metrics/route_metrics.h"
@@ -62,6 +63,8 @@ class Worker : private DetachedExchanges {
   http::RequestIdGenerator& requestIds() { return request_ids_; }
   http::Http1CodecPool& codecPool() { return codec_pool_; }
   net::BufferPool& bufferPool() { return buffer_pool_; }
+  util::TimeoutList& idleTimeouts() { return idle_timeouts_; }
+  util::TimeoutList& headTimeouts() { return head_timeouts_; }
   util::DeferredDeleter& deleter() { return deleter_; }
   DetachedExchanges& detached() { return *this; }
   void onSessionClosed(DownstreamSession& session);
@@ -97,6 +100,9 @@ class Worker : private DetachedExchanges {
   metrics::WorkerMetrics metrics_;  // outlives every exchange, session and pool below
   util::EventBasePtr base_;
   util::DeferredDeleter deleter_;
+  // Client connections' timeouts, one list per duration (DownstreamSession's idle and header read timeouts).
+  util::TimeoutList idle_timeouts_;
+  util::TimeoutList head_timeouts_;
   log::Logger logger_;
   http::RequestIdGenerator request_ids_;
   http::Http1CodecPool codec_pool_;
