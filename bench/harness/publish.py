@@ -61,7 +61,8 @@ as a share of all cores, from `/proc/stat`) and `results.md` warns when it is ab
 Proxy configuration (generated from `bench/harness/configs/`; everything not listed is the proxy's default):
 
 - **tether**: `workers: 1`, `log.access_log: false`, `limits.max_client_connections: 20000`; cancellation at its
-  defaults (`mode: propagate`, `half_close: cancel`, `cancel_with: rst`). One listener serves HTTP/1.1 and h2c.
+  defaults (`mode: propagate`, `half_close: cancel`, `cancel_with: rst`); upstream keep-alive pool at its default
+  `max_idle_connections_per_endpoint: 256` (as nginx's `keepalive 256`). One listener serves HTTP/1.1 and h2c.
 - **nginx 1.22**: `worker_processes 1`, `upstream { keepalive 256; }` with `proxy_http_version 1.1` and an empty
   `Connection` header (needed for upstream keep-alive), `keepalive_requests` raised from 1000 (else wrk
   reconnects every 1000 requests; the others have no such limit), `access_log off`, h2c on a second port
@@ -89,6 +90,9 @@ Proxy configuration (generated from `bench/harness/configs/`; everything not lis
 - **CPU per request**: utime+stime of the proxy's processes (`/proc/PID/stat` fields 14+15, all threads; nginx:
   master + worker) before and after the measured load, divided by the requests completed. "proxy CPU %" is the
   same over wall time: near 100% means the proxy was the bottleneck. Load generator CPU comes from its rusage.
+  "of which user / kernel" splits it (utime / stime): the kernel part is the TCP work of the proxy's system calls,
+  including loopback delivery to the peer, which runs in the sender's context; it is much the same for every
+  proxy, so it bounds what optimising a proxy's own code can gain.
 - **Cancellation**: `bench/tools/cancel_probe` runs a slow upstream (never answers requests carrying
   `x-probe-id`) in its own thread and the client in another, so both timestamps use one CLOCK_MONOTONIC. Per probe
   the client sends `GET /slow/<id>` through the proxy, waits until the upstream has the request, then aborts:
@@ -98,10 +102,11 @@ Proxy configuration (generated from `bench/harness/configs/`; everything not lis
   the share noticed within 2 s. 200 aborts per kind, one after another (a probe not noticed within 20 ms does not
   hold up the next; it still gets its 2 s).
 - **Memory**: VmRSS (`/proc/PID/status`, summed over the proxy's processes) right after start and one request
-  ("idle"); with 9,000 idle keep-alive client connections that each did one request (`bench/tools/conn_holder`)
-  — bytes per connection = (RSS with them − idle RSS) / connections (connections are opened 500 at a time, so
-  this includes whatever upstream connections each proxy keeps pooled afterwards: tether keeps up to
-  `max_connections_per_endpoint`, nginx `keepalive 256`); and the growth while the proxy streams a 1 GiB body from
+  ("idle"); with 9,000 idle keep-alive client connections that each did one request (`bench/tools/conn_holder`,
+  opened 50 at a time, each with its GET, in two holders: 900 then 8,100). Bytes per idle connection: the
+  **slope** = RSS growth from 900 to 9,000 connections / 8,100 (what one more idle connection costs), and the
+  **average** = (RSS with all − idle RSS) / 9,000, which also carries what the first requests left behind (pooled
+  upstream connections, allocator caches); and the growth while the proxy streams a 1 GiB body from
   the upstream to a client that reads 1 MiB/s, over 10 s (nginx's default `proxy_buffering` spools what the client
   cannot take yet to a temp file, reported as "buffered on disk").
   **fd limit**: this machine's hard `RLIMIT_NOFILE` is 20,000 and cannot be raised (no CAP_SYS_RESOURCE), so the

@@ -44,7 +44,9 @@ std::vector<http2::ServerCodec::Field> toFields(const http::HeaderList& headers,
 }  // namespace
 
 Http2Stream::Http2Stream(Http2Session& session, int32_t id)
-    : session_(session), id_(id), early_body_(evbuffer_new()), out_(evbuffer_new()) {}
+    : session_(session), id_(id), out_(evbuffer_new()) {
+  head_.headers.reserve(12);  // a browser's fields plus the forwarding headers, in one allocation
+}
 
 Http2Stream::~Http2Stream() = default;
 
@@ -111,7 +113,7 @@ void Http2Stream::dispatch() {
   exchange_ = std::make_unique<Exchange>(session_.worker().exchangeContext(), *this);
   exchange_->onRequestHead(head_);
   if (closed_ || !exchange_) return;
-  if (const size_t n = evbuffer_get_length(early_body_.get()); n > 0) {
+  if (const size_t n = early_body_ ? evbuffer_get_length(early_body_.get()) : 0; n > 0) {
     std::vector<uint8_t> bytes(n);
     evbuffer_remove(early_body_.get(), bytes.data(), n);
     deliverBody(bytes.data(), n);
@@ -123,6 +125,7 @@ void Http2Stream::dispatch() {
 void Http2Stream::onRequestData(const uint8_t* data, size_t len) {
   if (!dispatched_) {
     // Credit for these bytes is returned on dispatch: an undispatched stream holds at most one window.
+    if (!early_body_) early_body_.reset(evbuffer_new());
     evbuffer_add(early_body_.get(), data, len);
     return;
   }
@@ -180,14 +183,22 @@ void Http2Stream::afterFlush() {
 
 void Http2Stream::sendResponseHead(http::MessageHead& head, bool no_body) {
   if (closed_) return;
-  std::vector<std::string> storage;
-  auto fields = toFields(head.headers, storage);
+  // The head is ours to edit: names are lowercased in place and the fields are views into it (nghttp2 copies them
+  // on submit), so a response head costs no allocation here.
+  auto& fields = session_.codec().fieldScratch();
+  fields.clear();
+  for (auto& header : head.headers) {
+    if (isConnectionSpecific(header.name)) continue;
+    std::transform(header.name.begin(), header.name.end(), header.name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    fields.emplace_back(header.name, header.value);
+  }
   const std::string_view request_id = exchange_ ? exchange_->requestId() : std::string_view();
   if (!request_id.empty()) fields.emplace_back("x-request-id", request_id);
-  std::string length;
+  char length[24];
   if (head.content_length && !head.chunked) {
-    length = std::to_string(*head.content_length);
-    fields.emplace_back("content-length", length);
+    const auto end = std::to_chars(length, length + sizeof(length), *head.content_length).ptr;
+    fields.emplace_back("content-length", std::string_view(length, static_cast<size_t>(end - length)));
   }
   response_started_ = true;
   response_ended_ = no_body;

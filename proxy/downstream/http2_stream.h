@@ -72,7 +72,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   std::string cookie_;  // HTTP/2 splits Cookie into fields; HTTP/1.1 wants them joined with "; "
   http::HeaderList trailers_in_;
   std::unique_ptr<Exchange> exchange_;
-  util::EvBufferPtr early_body_;  // body bytes that arrived before dispatch
+  util::EvBufferPtr early_body_;  // body bytes that arrived before dispatch (created only then)
   util::EvBufferPtr out_;         // response body bytes not yet taken by the codec
   http::HeaderList trailers_out_;
   size_t header_bytes_ = 0;

@@ -75,6 +75,8 @@ class ServerCodec {
   bool submitResponse(int32_t stream_id, int status, const std::vector<Field>& fields, bool with_body);
   bool submitInterim(int32_t stream_id, int status, const std::vector<Field>& fields);
   bool submitTrailers(int32_t stream_id, const std::vector<Field>& fields);
+  // A vector for callers to collect the fields of one submit in, reused (no allocation per response once warm).
+  std::vector<Field>& fieldScratch() { return field_scratch_; }
   // More response body is available for a deferred stream.
   void resumeData(int32_t stream_id);
   void resetStream(int32_t stream_id, uint32_t error_code);
@@ -102,6 +104,8 @@ class ServerCodec {
   ServerCodecCallbacks& callbacks_;
   ServerSettings settings_;
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
+  std::vector<nghttp2_nv> nv_;  // reused by every submit
+  std::vector<Field> field_scratch_;
 };
 
 }  // namespace tether::http2

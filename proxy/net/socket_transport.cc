@@ -13,7 +13,7 @@ namespace tether::net {
 namespace {
 
 // One read takes at most this much; a short read means the socket is empty.
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = BufferPool::kScratchSize;
 
 void setNoDelay(int fd) {
   int one = 1;
@@ -213,32 +213,14 @@ bool SocketTransport::readInput(bool* delivered) {
     const size_t buffered = evbuffer_get_length(in);
     if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
     const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
-    evbuffer_iovec vec[2];
-    const int count = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), vec, 2);
-    if (count <= 0) break;
-    iovec iov[2];
-    size_t room = want;
-    int used = 0;
-    for (int i = 0; i < count && room > 0; ++i, ++used) {
-      iov[i].iov_base = vec[i].iov_base;
-      iov[i].iov_len = std::min(vec[i].iov_len, room);
-      room -= iov[i].iov_len;
-    }
-    const ssize_t got = ::readv(fd_, iov, used);
+    const ssize_t got = buffers_ != nullptr ? readViaScratch(in, want) : readIntoReserved(in, want);
     if (got <= 0) {
-      evbuffer_commit_space(in, vec, 0);
       if (got < 0 && errno == EINTR) continue;
       read_ready_ = false;
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (got == 0) hangup_seen_ = false;
       return reportGone(got < 0);
     }
-    size_t left = static_cast<size_t>(got);
-    for (int i = 0; i < used; ++i) {
-      vec[i].iov_len = std::min(iov[i].iov_len, left);
-      left -= vec[i].iov_len;
-    }
-    evbuffer_commit_space(in, vec, used);
     // A short read emptied the socket; after EPOLLRDHUP keep reading until the EOF itself.
     if (static_cast<size_t>(got) < want && !peer_shut_) read_ready_ = false;
     *delivered = true;
@@ -247,6 +229,39 @@ bool SocketTransport::readInput(bool* delivered) {
     if (!guard.alive()) return false;
   }
   return true;
+}
+
+ssize_t SocketTransport::readViaScratch(evbuffer* in, size_t want) {
+  const ssize_t got = ::read(fd_, buffers_->scratch(), want);
+  if (got > 0) evbuffer_add(in, buffers_->scratch(), static_cast<size_t>(got));
+  return got;
+}
+
+ssize_t SocketTransport::readIntoReserved(evbuffer* in, size_t want) {
+  evbuffer_iovec vec[2];
+  const int count = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), vec, 2);
+  if (count <= 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  iovec iov[2];
+  size_t room = want;
+  int used = 0;
+  for (int i = 0; i < count && room > 0; ++i, ++used) {
+    iov[i].iov_base = vec[i].iov_base;
+    iov[i].iov_len = std::min(vec[i].iov_len, room);
+    room -= iov[i].iov_len;
+  }
+  const ssize_t got = ::readv(fd_, iov, used);
+  const int error = errno;
+  size_t left = got > 0 ? static_cast<size_t>(got) : 0;
+  for (int i = 0; i < used; ++i) {
+    vec[i].iov_len = std::min(iov[i].iov_len, left);
+    left -= vec[i].iov_len;
+  }
+  evbuffer_commit_space(in, vec, got > 0 ? used : 0);
+  errno = error;
+  return got;
 }
 
 bool SocketTransport::flushNow() {

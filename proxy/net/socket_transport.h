@@ -51,6 +51,9 @@ class SocketTransport final : public Transport {
   void finishConnect();
   // Each returns false when a callback destroyed this transport.
   bool readInput(bool* delivered);
+  // One read of at most `want` bytes appended to `in`; returns what read(2) returned (errno set on -1).
+  ssize_t readViaScratch(evbuffer* in, size_t want);     // into the pool's scratch, then copied at its size
+  ssize_t readIntoReserved(evbuffer* in, size_t want);  // straight into reserved space (no pool)
   bool flushNow();
   bool reportGone(bool reset);
   util::EvBufferPtr newBuffer() { return buffers_ ? buffers_->acquire() : util::EvBufferPtr(evbuffer_new()); }
