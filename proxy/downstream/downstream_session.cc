@@ -21,7 +21,7 @@ namespace {
 // Cleartext, or TLS (server handshake first) on a `tls:` listener. Null if TLS could not be set up.
 std::unique_ptr<net::Transport> newClientTransport(Worker& worker, size_t listener, evutil_socket_t fd) {
   const tls::TlsContext* tls = worker.tlsContext(listener);
-  if (tls == nullptr) return std::make_unique<net::SocketTransport>(worker.base(), fd, &worker.bufferPool());
+  if (tls == nullptr) return std::make_unique<net::SocketTransport>(worker.base(), fd, &worker.io());
   return tls::TlsTransport::accept(worker.base(), *tls, fd);
 }
 

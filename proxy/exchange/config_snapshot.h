@@ -22,7 +22,7 @@ class ConfigSnapshot {
  public:
   // `metrics` may be null (tests that need no counters).
   ConfigSnapshot(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> metrics,
-                 event_base* base, util::DeferredDeleter& deleter);
+                 event_base* base, util::DeferredDeleter& deleter, net::IoContext* io = nullptr);
   ConfigSnapshot(const ConfigSnapshot&) = delete;
   ConfigSnapshot& operator=(const ConfigSnapshot&) = delete;
 

@@ -46,17 +46,18 @@ class AliveGuard {
 #pragma GCC diagnostic pop
 #endif
 
-SocketTransport::SocketTransport(event_base* base, int fd, BufferPool* buffers)
+SocketTransport::SocketTransport(event_base* base, int fd, IoContext* io)
     : fd_(fd),
-      buffers_(buffers),
+      io_ctx_(io),
       io_(event_new(base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, &SocketTransport::onIo, this)) {
   setNoDelay(fd_);
 }
 
-std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address) {
+std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address,
+                                                          IoContext* io) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return nullptr;
-  auto transport = std::make_unique<SocketTransport>(base, fd);
+  auto transport = std::make_unique<SocketTransport>(base, fd, io);
   transport->connecting_ = true;
   transport->read_ready_ = false;
   if (::connect(fd, address.sockaddr_ptr(), address.length()) != 0 && errno != EINPROGRESS) {
@@ -90,9 +91,9 @@ evbuffer* SocketTransport::output() {
 
 void SocketTransport::releaseEmptyBuffers() {
   // Only from the loop's entry point: no owner holds one of these pointers across a return to the loop.
-  if (buffers_ == nullptr) return;
-  if (input_ && evbuffer_get_length(input_.get()) == 0) buffers_->release(std::move(input_));
-  if (output_ && evbuffer_get_length(output_.get()) == 0) buffers_->release(std::move(output_));
+  if (io_ctx_ == nullptr) return;
+  if (input_ && evbuffer_get_length(input_.get()) == 0) io_ctx_->buffers.release(std::move(input_));
+  if (output_ && evbuffer_get_length(output_.get()) == 0) io_ctx_->buffers.release(std::move(output_));
 }
 
 void SocketTransport::defer() {
@@ -108,7 +109,18 @@ void SocketTransport::setWatermarks(size_t read_high, size_t write_low) {
 void SocketTransport::scheduleFlush() {
   if (flush_pending_ || gone_) return;
   flush_pending_ = true;
-  defer();
+  if (io_ctx_ != nullptr) {
+    io_ctx_->flushes.add(*this);  // runs when the current callback returns
+  } else {
+    defer();
+  }
+}
+
+void SocketTransport::onQueuedFlush() {
+  if (!flush_pending_) return;
+  flush_pending_ = false;
+  if (gone_ || connecting_ || write_blocked_) return;  // connecting / EPOLLOUT: written when the socket is ready
+  if (flushNow()) releaseEmptyBuffers();
 }
 
 void SocketTransport::wake() {
@@ -126,12 +138,16 @@ void SocketTransport::setReading(bool on) {
 
 void SocketTransport::onIo(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<SocketTransport*>(arg);
-  AliveGuard guard(self->alive_);
-  // Deferred work first: a flush queued by the last callback goes out before more input is read.
-  if (what & EV_TIMEOUT) self->handleDeferred();
-  if (!guard.alive()) return;
-  if (what & (EV_READ | EV_WRITE | EV_CLOSED)) self->handleIo(what);
-  if (guard.alive()) self->releaseEmptyBuffers();
+  IoContext* io = self->io_ctx_;
+  {
+    AliveGuard guard(self->alive_);
+    // Deferred work first: a flush queued by the last callback goes out before more input is read.
+    if (what & EV_TIMEOUT) self->handleDeferred();
+    if (guard.alive() && (what & (EV_READ | EV_WRITE | EV_CLOSED))) self->handleIo(what);
+    if (guard.alive()) self->releaseEmptyBuffers();
+  }
+  // What this callback queued, here or on other connections (the response to a client), goes out now.
+  if (io != nullptr) io->flushes.run();
 }
 
 void SocketTransport::handleIo(short what) {
@@ -213,7 +229,7 @@ bool SocketTransport::readInput(bool* delivered) {
     const size_t buffered = evbuffer_get_length(in);
     if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
     const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
-    const ssize_t got = buffers_ != nullptr ? readViaScratch(in, want) : readIntoReserved(in, want);
+    const ssize_t got = io_ctx_ != nullptr ? readViaScratch(in, want) : readIntoReserved(in, want);
     if (got <= 0) {
       if (got < 0 && errno == EINTR) continue;
       read_ready_ = false;
@@ -232,8 +248,8 @@ bool SocketTransport::readInput(bool* delivered) {
 }
 
 ssize_t SocketTransport::readViaScratch(evbuffer* in, size_t want) {
-  const ssize_t got = ::read(fd_, buffers_->scratch(), want);
-  if (got > 0) evbuffer_add(in, buffers_->scratch(), static_cast<size_t>(got));
+  const ssize_t got = ::read(fd_, io_ctx_->buffers.scratch(), want);
+  if (got > 0) evbuffer_add(in, io_ctx_->buffers.scratch(), static_cast<size_t>(got));
   return got;
 }
 

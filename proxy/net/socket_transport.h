@@ -10,21 +10,23 @@
 
 #include <memory>
 
-#include "net/buffer_pool.h"
+#include "net/io_context.h"
 #include "net/socket_address.h"
 #include "net/transport.h"
 #include "util/libevent.h"
 
 namespace tether::net {
 
-class SocketTransport final : public Transport {
+class SocketTransport final : public Transport, private FlushQueue::Member {
  public:
-  // Takes ownership of an accepted, non-blocking socket. With `buffers`, the input and output buffers go back to
-  // that pool whenever they are empty after the loop ran this transport (idle keep-alive connections hold none).
-  SocketTransport(event_base* base, int fd, BufferPool* buffers = nullptr);
+  // Takes ownership of an accepted, non-blocking socket. With the worker's `io`: reads go through its scratch, the
+  // input and output buffers go back to its pool whenever they are empty after the loop ran this transport (idle
+  // keep-alive connections hold none), and flushes go through its flush queue.
+  SocketTransport(event_base* base, int fd, IoContext* io = nullptr);
   // Starts a non-blocking connect; onConnected() or onPeerGone(true) follows from the loop once start() ran.
   // Null if no socket could be created.
-  static std::unique_ptr<SocketTransport> connect(event_base* base, const SocketAddress& address);
+  static std::unique_ptr<SocketTransport> connect(event_base* base, const SocketAddress& address,
+                                                  IoContext* io = nullptr);
   ~SocketTransport() override;
   SocketTransport(const SocketTransport&) = delete;
   SocketTransport& operator=(const SocketTransport&) = delete;
@@ -48,6 +50,7 @@ class SocketTransport final : public Transport {
   void defer();
   void handleIo(short what);
   void handleDeferred();
+  void onQueuedFlush() override;
   void finishConnect();
   // Each returns false when a callback destroyed this transport.
   bool readInput(bool* delivered);
@@ -56,11 +59,11 @@ class SocketTransport final : public Transport {
   ssize_t readIntoReserved(evbuffer* in, size_t want);  // straight into reserved space (no pool)
   bool flushNow();
   bool reportGone(bool reset);
-  util::EvBufferPtr newBuffer() { return buffers_ ? buffers_->acquire() : util::EvBufferPtr(evbuffer_new()); }
+  util::EvBufferPtr newBuffer() { return io_ctx_ ? io_ctx_->buffers.acquire() : util::EvBufferPtr(evbuffer_new()); }
   void releaseEmptyBuffers();
 
   int fd_;
-  BufferPool* buffers_;
+  IoContext* io_ctx_;
   util::EvBufferPtr input_;   // null while empty (with a pool), created on use
   util::EvBufferPtr output_;
   // The socket's one registration. Activated by hand with EV_TIMEOUT (it has no timeout of its own) it also runs

@@ -20,19 +20,20 @@ constexpr size_t kWriteLowWatermark = 32 * 1024;
 }  // namespace
 
 UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, event_base* base,
-                                       const net::SocketAddress& address)
+                                       const net::SocketAddress& address, net::IoContext* io)
     : pool_(pool),
       endpoint_(endpoint),
       address_(address),
       address_text_(address.toString()),
       base_(base),
+      io_(io),
       timer_(evtimer_new(base, &UpstreamConnection::onTimer, this)),
       codec_(http::Http1Codec::Kind::Response, *this, http::Http1Codec::Limits{}) {}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
 bool UpstreamConnection::connect(std::chrono::milliseconds timeout) {
-  transport_ = net::SocketTransport::connect(base_, address_);
+  transport_ = net::SocketTransport::connect(base_, address_, io_);
   if (!transport_) return false;
   transport_->setWatermarks(kReadHighWatermark, kWriteLowWatermark);
   transport_->start(*this);

@@ -46,7 +46,8 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
  public:
   enum class State { Connecting, Active, Idle, Tunnel, Closed };
 
-  UpstreamConnection(UpstreamPool& pool, size_t endpoint, event_base* base, const net::SocketAddress& address);
+  UpstreamConnection(UpstreamPool& pool, size_t endpoint, event_base* base, const net::SocketAddress& address,
+                     net::IoContext* io = nullptr);
   ~UpstreamConnection() override;
 
   // Starts a non-blocking connect; false if the socket could not even be created.
@@ -101,6 +102,7 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   net::SocketAddress address_;
   std::string address_text_;
   event_base* base_;
+  net::IoContext* io_;
   std::unique_ptr<net::SocketTransport> transport_;
   util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
   TimerMode timer_mode_ = TimerMode::None;

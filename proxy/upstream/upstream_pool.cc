@@ -4,9 +4,11 @@
 
 namespace tether::upstream {
 
-UpstreamPool::UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter)
+UpstreamPool::UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter,
+                           net::IoContext* io)
     : config_(upstream),
       base_(base),
+      io_(io),
       deleter_(deleter),
       queue_timer_(event_new(base, -1, EV_PERSIST, &UpstreamPool::onQueueTimer, this)) {
   endpoints_.resize(upstream.endpoints.size());
@@ -76,7 +78,7 @@ void UpstreamPool::serve(UpstreamRequester& requester, size_t endpoint) {
 void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   auto& state = endpoints_[endpoint];
   const auto& address = state.addresses[state.next_address++ % state.addresses.size()];
-  auto owned = std::make_unique<UpstreamConnection>(*this, endpoint, base_, address);
+  auto owned = std::make_unique<UpstreamConnection>(*this, endpoint, base_, address, io_);
   UpstreamConnection* connection = owned.get();
   connections_.emplace(connection, std::move(owned));
   ++state.open;

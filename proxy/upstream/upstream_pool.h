@@ -36,7 +36,9 @@ class UpstreamRequester {
 
 class UpstreamPool {
  public:
-  UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter);
+  // `io`: the worker's buffers and flush queue, shared by its connections (null: each has its own buffers).
+  UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter,
+               net::IoContext* io = nullptr);
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
   ~UpstreamPool();
@@ -86,6 +88,7 @@ class UpstreamPool {
 
   const config::Upstream& config_;
   event_base* base_;
+  net::IoContext* io_;
   util::DeferredDeleter& deleter_;
   std::vector<EndpointState> endpoints_;
   size_t round_robin_ = 0;

@@ -22,13 +22,14 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
       deleter_(base_.get()),
       idle_timeouts_(base_.get(), &DownstreamSession::onTimeout),
       head_timeouts_(base_.get(), &DownstreamSession::onTimeout),
+      io_(base_.get()),
       logger_(log_queue, config_->log.level),
       stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)),
       drain_event_(event_new(base_.get(), -1, 0, &Worker::onDrain, this)),
       reload_event_(event_new(base_.get(), -1, 0, &Worker::onReload, this)),
       sweep_timer_(evtimer_new(base_.get(), &Worker::onSweep, this)) {
   context_.base = base_.get();
-  context_.snapshot = std::make_shared<ConfigSnapshot>(config_, std::move(route_metrics), base_.get(), deleter_);
+  context_.snapshot = std::make_shared<ConfigSnapshot>(config_, std::move(route_metrics), base_.get(), deleter_, &io_);
   context_.logger = &logger_;
   context_.request_ids = &request_ids_;
   context_.detached = this;
@@ -101,7 +102,7 @@ void Worker::applyReload() {
   context_.snapshot->retire();
   retired_.push_back(std::move(context_.snapshot));
   context_.snapshot = std::make_shared<ConfigSnapshot>(std::move(config), std::move(route_metrics), base_.get(),
-                                                       deleter_);
+                                                       deleter_, &io_);
   if (!evtimer_pending(sweep_timer_.get(), nullptr)) evtimer_add(sweep_timer_.get(), &kSweepInterval);
 }
 

@@ -14,7 +14,7 @@
 #include "exchange/exchange.h"
 #include "exchange/exchange_context.h"
 #include "http/http1_codec_pool.h"
-#include "net/buffer_pool.h"
+#include "net/io_context.h"
 #include "util/timeout_list.h"
 #include "http/request_id.h"
 #include "log/logger.h"
@@ -62,7 +62,7 @@ class Worker : private DetachedExchanges {
   }
   http::RequestIdGenerator& requestIds() { return request_ids_; }
   http::Http1CodecPool& codecPool() { return codec_pool_; }
-  net::BufferPool& bufferPool() { return buffer_pool_; }
+  net::IoContext& io() { return io_; }
   util::TimeoutList& idleTimeouts() { return idle_timeouts_; }
   util::TimeoutList& headTimeouts() { return head_timeouts_; }
   util::DeferredDeleter& deleter() { return deleter_; }
@@ -103,10 +103,10 @@ class Worker : private DetachedExchanges {
   // Client connections' timeouts, one list per duration (DownstreamSession's idle and header read timeouts).
   util::TimeoutList idle_timeouts_;
   util::TimeoutList head_timeouts_;
+  net::IoContext io_;  // cleartext transports' buffers and flush queue
   log::Logger logger_;
   http::RequestIdGenerator request_ids_;
   http::Http1CodecPool codec_pool_;
-  net::BufferPool buffer_pool_;
   ExchangeContext context_;
   std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;

@@ -215,8 +215,9 @@ TEST_F(SocketTransportTest, ConnectReportsConnectedOrRefused) {
 
 TEST_F(SocketTransportTest, EmptyBuffersGoBackToThePoolBetweenExchanges) {
   TcpPair pair;
-  BufferPool pool;
-  SocketTransport transport(base_.get(), pair.server, &pool);
+  IoContext io(base_.get());
+  BufferPool& pool = io.buffers;
+  SocketTransport transport(base_.get(), pair.server, &io);
   struct Echo : Recorder {
     void onReadable() override {
       Recorder::onReadable();
