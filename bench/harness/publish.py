@@ -61,9 +61,11 @@ as a share of all cores, from `/proc/stat`) and `results.md` warns when it is ab
 Proxy configuration (generated from `bench/harness/configs/`; everything not listed is the proxy's default):
 
 - **tether**: `workers: 1`, `log.access_log: false`, `limits.max_client_connections: 20000`; cancellation at its
-  defaults (`mode: propagate`, `half_close: cancel`, `cancel_with: rst`); upstream keep-alive pool at its default
-  `max_idle_connections_per_endpoint: 256` (as nginx's `keepalive 256`). One listener serves HTTP/1.1 and h2c.
-- **nginx 1.22**: `worker_processes 1`, `upstream { keepalive 256; }` with `proxy_http_version 1.1` and an empty
+  defaults (`mode: propagate`, `half_close: cancel`, `cancel_with: rst`); upstream keep-alive pool at its defaults
+  (`max_connections_per_endpoint` and `max_idle_connections_per_endpoint` 1024). One listener serves HTTP/1.1 and
+  h2c.
+- **nginx 1.22**: `worker_processes 1`, `upstream { keepalive 1024; }` (as many idle upstream connections as the
+  others keep: with 256, h2c's 500 concurrent streams made it reconnect constantly) with `proxy_http_version 1.1` and an empty
   `Connection` header (needed for upstream keep-alive), `keepalive_requests` raised from 1000 (else wrk
   reconnects every 1000 requests; the others have no such limit), `access_log off`, h2c on a second port
   (`listen ... http2` without TLS = prior knowledge). Cancellation needs nothing: `proxy_ignore_client_abort off`

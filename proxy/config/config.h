@@ -47,7 +47,7 @@ struct Upstream {
   std::vector<Endpoint> endpoints;
   Duration connect_timeout{5000};
   size_t max_connections_per_endpoint = 1024;  // per worker
-  size_t max_idle_connections_per_endpoint = 256;  // per worker: kept for reuse; more are closed when released
+  size_t max_idle_connections_per_endpoint = 1024;  // per worker: kept for reuse; more are closed when released
   Duration keepalive_idle_timeout{60000};
   Duration failure_backoff{5000};  // an endpoint that refused a connection is skipped this long
   enum class CancelWith { Rst, Fin } cancel_with = CancelWith::Rst;

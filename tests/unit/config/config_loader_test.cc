@@ -99,7 +99,7 @@ TEST(ConfigLoader, MinimalFileLoadsWithDefaults) {
   EXPECT_EQ(up.endpoints[0].addresses[0].toString(), "127.0.0.1:5000");
   EXPECT_EQ(up.connect_timeout, 5s);
   EXPECT_EQ(up.max_connections_per_endpoint, 1024u);
-  EXPECT_EQ(up.max_idle_connections_per_endpoint, 256u);
+  EXPECT_EQ(up.max_idle_connections_per_endpoint, 1024u);
   EXPECT_EQ(up.cancel_with, Upstream::CancelWith::Rst);
   ASSERT_EQ(cfg.routes.size(), 1u);
   EXPECT_EQ(cfg.routes[0].match.path_prefix, "/");
