@@ -248,7 +248,8 @@ bool SocketTransport::readInput(bool* delivered) {
 }
 
 ssize_t SocketTransport::readViaScratch(evbuffer* in, size_t want) {
-  const ssize_t got = ::read(fd_, io_ctx_->buffers.scratch(), want);
+  // recv/sendmsg rather than read/writev: socket calls skip the VFS layer (fsnotify, file position locking).
+  const ssize_t got = ::recv(fd_, io_ctx_->buffers.scratch(), want, 0);
   if (got > 0) evbuffer_add(in, io_ctx_->buffers.scratch(), static_cast<size_t>(got));
   return got;
 }
@@ -268,7 +269,10 @@ ssize_t SocketTransport::readIntoReserved(evbuffer* in, size_t want) {
     iov[i].iov_len = std::min(vec[i].iov_len, room);
     room -= iov[i].iov_len;
   }
-  const ssize_t got = ::readv(fd_, iov, used);
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(used);
+  const ssize_t got = ::recvmsg(fd_, &msg, 0);
   const int error = errno;
   size_t left = got > 0 ? static_cast<size_t>(got) : 0;
   for (int i = 0; i < used; ++i) {
@@ -284,8 +288,7 @@ bool SocketTransport::flushNow() {
   if (!output_ || evbuffer_get_length(output_.get()) == 0) return true;
   evbuffer* out = output_.get();
   while (evbuffer_get_length(out) > 0) {
-    // evbuffer_write sends at most a bounded number of chains per writev: loop until the socket says full.
-    if (evbuffer_write(out, fd_) >= 0) continue;
+    if (sendSome(out) >= 0) continue;  // a bounded number of chains per call: loop until the socket says full
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       write_blocked_ = true;  // the next EPOLLOUT edge resumes
@@ -297,6 +300,22 @@ bool SocketTransport::flushNow() {
   AliveGuard guard(alive_);
   callbacks_->onDrained();
   return guard.alive();
+}
+
+ssize_t SocketTransport::sendSome(evbuffer* out) {
+  constexpr int kMaxChains = 64;
+  evbuffer_iovec chains[kMaxChains];
+  const int count = evbuffer_peek(out, -1, nullptr, chains, kMaxChains);
+  iovec iov[kMaxChains];
+  const int used = std::min(count, kMaxChains);
+  for (int i = 0; i < used; ++i) iov[i] = iovec{chains[i].iov_base, chains[i].iov_len};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(used);
+  // MSG_NOSIGNAL: a peer gone mid-write is an EPIPE here, whatever the process's SIGPIPE disposition.
+  const ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  if (sent > 0) evbuffer_drain(out, static_cast<size_t>(sent));
+  return sent;
 }
 
 bool SocketTransport::reportGone(bool reset) {

@@ -58,6 +58,8 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   ssize_t readViaScratch(evbuffer* in, size_t want);     // into the pool's scratch, then copied at its size
   ssize_t readIntoReserved(evbuffer* in, size_t want);  // straight into reserved space (no pool)
   bool flushNow();
+  // One sendmsg of what `out` holds (up to 64 chains); drains what was sent. Returns what sendmsg returned.
+  ssize_t sendSome(evbuffer* out);
   bool reportGone(bool reset);
   util::EvBufferPtr newBuffer() { return io_ctx_ ? io_ctx_->buffers.acquire() : util::EvBufferPtr(evbuffer_new()); }
   void releaseEmptyBuffers();
