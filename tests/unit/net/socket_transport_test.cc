@@ -81,6 +81,17 @@ struct Recorder : TransportCallbacks {
   bool connected = false;
 };
 
+// The server side of a fresh pair in a transport, started with a recorder.
+struct Started {
+  explicit Started(event_base* base) : transport(base, pair.server) {
+    rec.transport = &transport;
+    transport.start(rec);
+  }
+  TcpPair pair;
+  SocketTransport transport;
+  Recorder rec;
+};
+
 class SocketTransportTest : public ::testing::Test {
  protected:
   // Runs the loop until `done` holds or 3 s passed.
@@ -121,11 +132,8 @@ TEST_F(SocketTransportTest, StopsAtTheReadHighWatermarkAndLosesNothingAfterward)
 }
 
 TEST_F(SocketTransportTest, BytesAndFinArrivingWhilePausedAreReadOnResume) {
-  TcpPair pair;
-  SocketTransport transport(base_.get(), pair.server);
-  Recorder rec;
-  rec.transport = &transport;
-  transport.start(rec);
+  Started started(base_.get());
+  auto& [pair, transport, rec] = started;
   transport.setReading(false);
   ASSERT_EQ(::send(pair.client, "hello", 5, 0), 5);
   ::shutdown(pair.client, SHUT_WR);
@@ -139,11 +147,8 @@ TEST_F(SocketTransportTest, BytesAndFinArrivingWhilePausedAreReadOnResume) {
 }
 
 TEST_F(SocketTransportTest, ResetWhilePausedIsReportedAsHangupWithTcpStateClose) {
-  TcpPair pair;
-  SocketTransport transport(base_.get(), pair.server);
-  Recorder rec;
-  rec.transport = &transport;
-  transport.start(rec);
+  Started started(base_.get());
+  auto& [pair, transport, rec] = started;
   transport.setReading(false);
   ASSERT_TRUE(runUntil([&] { return true; }));
   pair.resetClient();
@@ -155,11 +160,8 @@ TEST_F(SocketTransportTest, ResetWhilePausedIsReportedAsHangupWithTcpStateClose)
 }
 
 TEST_F(SocketTransportTest, AfterTheClientsFinEverythingWrittenStillArrives) {
-  TcpPair pair;
-  SocketTransport transport(base_.get(), pair.server);
-  Recorder rec;
-  rec.transport = &transport;
-  transport.start(rec);
+  Started started(base_.get());
+  auto& [pair, transport, rec] = started;
   ::shutdown(pair.client, SHUT_WR);
   ASSERT_TRUE(runUntil([&] { return rec.gone; }));
   EXPECT_FALSE(rec.gone_reset);
