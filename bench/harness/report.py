@@ -205,22 +205,20 @@ def targets(r):
         met = ratio <= factor if lower_is_better else ratio >= factor
         out.append((desc, met, f"{ratio:.2f}x {ref_name} (tether {tv:,.2f} vs {ref:,.2f})"))
 
-    add("CPU/request (wrk) <= 0.8x best peer", get(r, "tether", "wrk", "cpu_us_per_req"),
-        peer_vals("wrk", "cpu_us_per_req"), True, 0.8)
-    floor = cpu_floor_text(r, "wrk")
-    if floor:
-        out.append(("… of which user space (kernel time is the floor)", None, floor))
-    add("req/s (wrk) >= best peer", get(r, "tether", "wrk", "rps"), peer_vals("wrk", "rps"), False)
-    add("p99 (wrk) <= best peer", get(r, "tether", "wrk", "p99_us"), peer_vals("wrk", "p99_us"), True)
+    def load_targets(load, name):
+        """CPU/request (with its user/kernel split), req/s and p99 of one closed-loop load."""
+        add(f"CPU/request ({name}) <= 0.8x best peer", get(r, "tether", load, "cpu_us_per_req"),
+            peer_vals(load, "cpu_us_per_req"), True, 0.8)
+        floor = cpu_floor_text(r, load)
+        if floor:
+            out.append(("… of which user space (kernel time is the floor)", None, floor))
+        add(f"req/s ({name}) >= best peer", get(r, "tether", load, "rps"), peer_vals(load, "rps"), False)
+        add(f"p99 ({name}) <= best peer", get(r, "tether", load, "p99_us"), peer_vals(load, "p99_us"), True)
+
+    load_targets("wrk", "wrk")
     add("p99 (fixed rate) <= best peer", get(r, "tether", "fixed_rate", "p99_us"),
         peer_vals("fixed_rate", "p99_us"), True)
-    add("CPU/request (h2c) <= 0.8x best peer", get(r, "tether", "h2", "cpu_us_per_req"),
-        peer_vals("h2", "cpu_us_per_req"), True, 0.8)
-    floor = cpu_floor_text(r, "h2")
-    if floor:
-        out.append(("… of which user space (kernel time is the floor)", None, floor))
-    add("req/s (h2c) >= best peer", get(r, "tether", "h2", "rps"), peer_vals("h2", "rps"), False)
-    add("p99 (h2c) <= best peer", get(r, "tether", "h2", "p99_us"), peer_vals("h2", "p99_us"), True)
+    load_targets("h2", "h2c")
     for kind, label in KINDS:
         c = get(r, "tether", "cancel", kind)
         if not c:
