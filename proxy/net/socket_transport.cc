@@ -12,7 +12,7 @@
 namespace tether::net {
 namespace {
 
-// One read takes at most this much; a short read means the socket is empty.
+// One read takes at most this much.
 constexpr size_t kReadChunk = BufferPool::kScratchSize;
 
 void setNoDelay(int fd) {
@@ -156,7 +156,6 @@ void SocketTransport::handleIo(short what) {
     finishConnect();
     return;
   }
-  if (what & EV_CLOSED) peer_shut_ = true;
   if (what & (EV_READ | EV_CLOSED)) read_ready_ = true;
   if ((what & EV_WRITE) && write_blocked_) {
     write_blocked_ = false;
@@ -237,8 +236,10 @@ bool SocketTransport::readInput(bool* delivered) {
       if (got == 0) hangup_seen_ = false;
       return reportGone(got < 0);
     }
-    // A short read emptied the socket; after EPOLLRDHUP keep reading until the EOF itself.
-    if (static_cast<size_t>(got) < want && !peer_shut_) read_ready_ = false;
+    // A short read emptied the receive queue, but not necessarily the socket: a reset that came with the bytes
+    // is only reported by the next read (libevent reports EPOLLERR|EPOLLHUP as plain EV_READ|EV_WRITE, and the
+    // edge is spent), so reading goes on until EAGAIN, EOF or the error. One extra recv per read event is the
+    // price of never losing a client's RST.
     *delivered = true;
     AliveGuard guard(alive_);
     callbacks_->onReadable();

@@ -6,7 +6,8 @@
 // callback that queued them, and EPOLLOUT is only waited for while the socket is full.
 //
 // Edge-triggered means a readiness edge is reported once: the transport remembers it (`read_ready_`) until a read
-// returns EAGAIN or short, so pausing, resuming and a full input buffer never lose data, FIN or RST.
+// returns EAGAIN (a short read is not enough: a reset may follow the bytes), so pausing, resuming and a full input
+// buffer never lose data, FIN or RST.
 
 #include <memory>
 
@@ -78,7 +79,6 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   int connect_error_ = 0;  // a connect() that failed at once, reported from the loop
   bool reading_ = true;
   bool read_ready_ = true;   // the socket may hold unread bytes (or EOF)
-  bool peer_shut_ = false;   // EPOLLRDHUP seen: read until EOF even after a short read
   bool write_blocked_ = false;  // the socket was full: the next EPOLLOUT edge resumes writing
   bool connecting_ = false;
   bool flush_pending_ = false;

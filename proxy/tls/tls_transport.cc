@@ -1,6 +1,8 @@
 #include "tls/tls_transport.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/bufferevent_ssl.h>
 
@@ -69,8 +71,14 @@ void TlsTransport::onWrite(bufferevent*, void* arg) { static_cast<TlsTransport*>
 void TlsTransport::onEvent(bufferevent*, short what, void* arg) {
   auto* self = static_cast<TlsTransport*>(arg);
   if (what & BEV_EVENT_CONNECTED) return;  // the handshake completed
-  // EOF is the client's FIN; any other error (ECONNRESET, EPIPE, a TLS failure) means it is gone for good.
-  self->callbacks_->onPeerGone((what & BEV_EVENT_EOF) == 0);
+  // What bufferevent_openssl reports does not say how the client left: with dirty shutdowns allowed a reset comes
+  // as EOF, and OpenSSL 3 turns a FIN without close_notify into an error. The TCP state does: CLOSE_WAIT is the
+  // client's FIN; anything else (CLOSE after a reset, or a TLS failure on a live connection) is gone for good.
+  tcp_info info{};
+  socklen_t length = sizeof(info);
+  const bool fin = getsockopt(self->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+                   info.tcpi_state == TCP_CLOSE_WAIT;
+  self->callbacks_->onPeerGone(!fin);
 }
 
 void TlsTransport::onWatch(evutil_socket_t, short, void* arg) {

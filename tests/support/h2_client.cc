@@ -248,6 +248,30 @@ std::string rstStream(int32_t stream_id, uint32_t error_code) {
   return frameHeader(4, NGHTTP2_RST_STREAM, 0, stream_id) + payload;
 }
 
+std::string headers(int32_t stream_id, const HeaderList& fields, bool end_stream) {
+  std::string block;
+  for (const auto& [name, value] : fields) {
+    block.push_back('\0');  // literal without indexing, new name (RFC 7541 6.2.2)
+    block.push_back(static_cast<char>(name.size()));
+    block.append(name);
+    block.push_back(static_cast<char>(value.size()));
+    block.append(value);
+  }
+  const uint8_t flags = NGHTTP2_FLAG_END_HEADERS | (end_stream ? NGHTTP2_FLAG_END_STREAM : 0);
+  return frameHeader(block.size(), NGHTTP2_HEADERS, flags, stream_id) + block;
+}
+
+std::string data(int32_t stream_id, std::string_view payload, bool end_stream) {
+  return frameHeader(payload.size(), NGHTTP2_DATA, end_stream ? NGHTTP2_FLAG_END_STREAM : 0, stream_id) +
+         std::string(payload);
+}
+
+std::string windowUpdate(int32_t stream_id, uint32_t increment) {
+  std::string payload(4, '\0');
+  for (int i = 0; i < 4; ++i) payload[i] = static_cast<char>((increment >> (24 - 8 * i)) & 0xff);
+  return frameHeader(4, NGHTTP2_WINDOW_UPDATE, 0, stream_id) + payload;
+}
+
 std::optional<uint32_t> findGoaway(std::string_view bytes) {
   size_t at = 0;
   while (bytes.size() - at >= 9) {

@@ -94,6 +94,11 @@ std::string preface();
 // HEADERS (END_STREAM | END_HEADERS) for "GET <path>" on `stream_id`, HPACK without indexing.
 std::string getHeaders(int32_t stream_id, std::string_view path, std::string_view authority = "test");
 std::string rstStream(int32_t stream_id, uint32_t error_code = NGHTTP2_CANCEL);
+// HEADERS (END_HEADERS, and END_STREAM if `end_stream`) carrying `fields` in order (pseudo-headers first), HPACK
+// literals without indexing; names and values shorter than 127 bytes.
+std::string headers(int32_t stream_id, const HeaderList& fields, bool end_stream);
+std::string data(int32_t stream_id, std::string_view payload, bool end_stream);
+std::string windowUpdate(int32_t stream_id, uint32_t increment);
 // Scans server bytes for a GOAWAY frame; returns its error code.
 std::optional<uint32_t> findGoaway(std::string_view server_bytes);
 }  // namespace h2frames

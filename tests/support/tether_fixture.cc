@@ -66,6 +66,9 @@ std::string TetherInstance::configYaml(const TetherOptions& options, uint16_t po
   std::string out = "workers: " + std::to_string(options.workers) + "\n";
   if (!options.drain_timeout.empty()) out += "drain_timeout: " + options.drain_timeout + "\n";
   out += "listeners:\n  - name: main\n    address: 127.0.0.1:" + std::to_string(port) + "\n";
+  if (!options.tls_cert.empty()) {
+    out += "    tls: {cert: " + quoted(options.tls_cert) + ", key: " + quoted(options.tls_key) + "}\n";
+  }
   out += "upstreams:\n";
   for (const auto& upstream : options.upstreams) {
     out += "  - name: " + upstream.name + "\n    endpoints: [";

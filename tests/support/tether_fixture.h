@@ -50,6 +50,9 @@ struct TetherOptions {
   std::vector<Route> routes;
   Settings limits;  // max_request_header_bytes, ...
   bool access_log = true;
+  // Both set: the listener is a `tls:` listener with this certificate and key (makeSelfSignedCertificate).
+  std::string tls_cert;
+  std::string tls_key;
   // ASan's quarantine keeps up to 256 MiB of freed memory resident, which hides whether tether's
   // own memory stays bounded; memory tests shrink it (no effect on builds without ASan).
   bool small_sanitizer_quarantine = false;
