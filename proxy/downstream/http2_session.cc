@@ -19,6 +19,9 @@ http2::ServerSettings settingsFrom(const config::Http2Limits& limits) {
   settings.max_concurrent_streams = limits.max_concurrent_streams;
   settings.initial_window_size = static_cast<uint32_t>(limits.initial_window_size);  // validated <= 2^31-1
   settings.max_header_list_size = static_cast<uint32_t>(std::min<size_t>(limits.max_header_list_size, UINT32_MAX));
+  // nghttp2's own RST_STREAM limiter is only a backstop, well above tether's bucket (see noteEarlyReset).
+  settings.reset_burst = std::max<uint64_t>(1000, 4 * uint64_t{limits.reset_budget});
+  settings.reset_rate = std::max<uint64_t>(33, 4 * uint64_t{limits.reset_rate});
   return settings;
 }
 
@@ -31,10 +34,12 @@ Http2Session::Http2Session(Worker& worker, std::unique_ptr<net::Transport> trans
       transport_(std::move(transport)),
       on_closed_(std::move(on_closed)),
       settings_(settingsFrom(worker.config().limits.http2)),
-      reset_budget_(worker.config().limits.http2.reset_budget),
+      reset_tokens_(worker.config().limits.http2.reset_budget, worker.config().limits.http2.reset_rate,
+                    util::TokenBucket::Clock::now()),
       codec_(*this, settings_),
       flush_event_(event_new(worker.base(), -1, 0, &Http2Session::onFlush, this)),
-      idle_timer_(evtimer_new(worker.base(), &Http2Session::onIdle, this)) {}
+      idle_timer_(evtimer_new(worker.base(), &Http2Session::onIdle, this)),
+      head_timer_(evtimer_new(worker.base(), &Http2Session::onHeadTimeout, this)) {}
 
 Http2Session::~Http2Session() {
   // Streams go first: their exchanges are finished or detached, and nothing may call back into a dying codec.
@@ -73,6 +78,14 @@ void Http2Session::onReadable() {
     }
   }
   if (closing_) evbuffer_drain(input, evbuffer_get_length(input));
+  // Resets the codec queued for this batch (flow-control or content-length errors) go out first: they close their
+  // streams, which then are never dispatched.
+  if (!codec_.sendControl(transport_->output())) {
+    cancelAll(CancelReason::ClientReset, NGHTTP2_INTERNAL_ERROR);
+    close();
+    return;
+  }
+  if (closed_) return;
   dispatchPending();
   flush();
 }
@@ -163,6 +176,7 @@ void Http2Session::close() {
   cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);  // a no-op when the caller already chose a reason
   closed_ = true;
   evtimer_del(idle_timer_.get());
+  evtimer_del(head_timer_.get());
   event_del(flush_event_.get());
   transport_.reset();  // closes the socket now
   if (on_closed_) {
@@ -173,8 +187,8 @@ void Http2Session::close() {
 
 void Http2Session::noteEarlyReset() {
   ++resets_before_completion_;
-  // Browsers cancel a few streams per page; hundreds on one connection are an attack.
-  if (resets_before_completion_ != reset_budget_ + 1) return;
+  // Browsers cancel a page's streams at once and a few more per second; a sustained flood is an attack.
+  if (closing_ || reset_tokens_.take(util::TokenBucket::Clock::now())) return;
   if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2RapidResetGoaway();
   log::Logger& logger = *worker_.exchangeContext().logger;
   logger.line("h2_rapid_reset", config::Log::Level::Warn)
@@ -192,6 +206,17 @@ void Http2Session::onStreamBegin(int32_t stream_id) {
   ++streams_opened_;
   streams_.emplace(stream_id, std::make_unique<Http2Stream>(*this, stream_id));
   evtimer_del(idle_timer_.get());
+  head_pending_ = stream_id;
+  timeval tv = util::toTimeval(worker_.config().limits.header_read_timeout);
+  evtimer_add(head_timer_.get(), &tv);
+}
+
+void Http2Session::onHeadTimeout(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  if (self->head_pending_ == 0 || self->closed_) return;
+  self->codec_.terminate(NGHTTP2_NO_ERROR);
+  self->closing_ = true;
+  self->flush();
 }
 
 bool Http2Session::onHeader(int32_t stream_id, std::string_view name, std::string_view value) {
@@ -200,6 +225,10 @@ bool Http2Session::onHeader(int32_t stream_id, std::string_view name, std::strin
 }
 
 void Http2Session::onHeadersComplete(int32_t stream_id, bool trailers, bool end_stream) {
+  if (!trailers && stream_id == head_pending_) {
+    head_pending_ = 0;
+    evtimer_del(head_timer_.get());
+  }
   Http2Stream* stream = find(stream_id);
   if (!stream) return;
   if (!trailers) {
@@ -230,13 +259,19 @@ void Http2Session::onStreamReset(int32_t stream_id, uint32_t) {
 }
 
 void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
+  if (stream_id == head_pending_) {
+    head_pending_ = 0;
+    evtimer_del(head_timer_.get());
+  }
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
   std::unique_ptr<Http2Stream> stream = std::move(it->second);
   streams_.erase(it);
   // Still unfinished here means the client reset it (or broke it); a completed stream closes with both ends done.
   const bool unfinished = stream->onClose(CancelReason::StreamReset, error_code);
-  if (unfinished && stream->resetByClient()) {
+  // Unfinished and not closed by tether's own choice: the client reset it, or broke the protocol on it and the
+  // codec reset it (MadeYouReset). Both cost the budget.
+  if (unfinished && (stream->resetByClient() || !stream->resetByTether())) {
     if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2StreamReset();
     noteEarlyReset();
   }

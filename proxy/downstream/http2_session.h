@@ -4,10 +4,12 @@
 // events into per-stream events, and owns one Http2Stream per open stream. Each stream owns its Exchange, so one
 // stream ending (RST_STREAM) cancels only that stream's upstream request. The connection ending cancels them all.
 //
-// Rapid Reset (CVE-2023-44487): a stream's request is dispatched to its Exchange only after the whole batch of
-// frames it arrived in was decoded, so a stream opened and reset in one read never creates upstream work; and a
-// connection that resets more than `limits.http2.reset_budget` streams before their exchange completed gets
-// GOAWAY(ENHANCE_YOUR_CALM) and is closed.
+// Rapid Reset (CVE-2023-44487) and MadeYouReset: a stream's request is dispatched to its Exchange only after the
+// whole batch of frames it arrived in was decoded and the resets it provoked were written, so a stream opened and
+// reset in one read (by the client, or by tether because the client broke the protocol on it) never creates
+// upstream work. Streams reset before their exchange completed, by either side, spend a token of a per-connection
+// bucket (`limits.http2.reset_budget` at once, `reset_rate` per second); an empty bucket gets
+// GOAWAY(ENHANCE_YOUR_CALM) and the connection is closed.
 
 #include <cstdint>
 #include <functional>
@@ -20,6 +22,7 @@
 #include "net/client_endpoint.h"
 #include "net/transport.h"
 #include "util/libevent.h"
+#include "util/token_bucket.h"
 
 namespace tether {
 
@@ -54,6 +57,9 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
  private:
   static void onFlush(evutil_socket_t, short, void* arg);
   static void onIdle(evutil_socket_t, short, void* arg);
+  // A request head (HEADERS + CONTINUATION) still incomplete after limits.header_read_timeout: HTTP/1.1's 408
+  // guard for HTTP/2. The header block blocks the whole connection, so the connection goes.
+  static void onHeadTimeout(evutil_socket_t, short, void* arg);
 
   // net::TransportCallbacks
   void onReadable() override;
@@ -84,11 +90,13 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   std::unique_ptr<net::Transport> transport_;
   std::function<void()> on_closed_;
   http2::ServerSettings settings_;
-  uint64_t reset_budget_;  // limits.http2.reset_budget
+  util::TokenBucket reset_tokens_;  // limits.http2.reset_budget / reset_rate
   std::string_view protocol_ = "h2c";
   http2::ServerCodec codec_;
   util::EventPtr flush_event_;
   util::EventPtr idle_timer_;
+  util::EventPtr head_timer_;
+  int32_t head_pending_ = 0;  // the stream whose header block is being received (one at a time, RFC 9113 6.10)
   std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
   std::vector<int32_t> pending_dispatch_;  // heads complete in the current read, dispatched after it
   uint64_t resets_before_completion_ = 0;

@@ -264,6 +264,7 @@ void Http2Stream::tunnelToClient(evbuffer* data) { evbuffer_drain(data, evbuffer
 
 void Http2Stream::abort() {
   if (closed_) return;
+  reset_by_tether_ = true;
   session_.codec().resetStream(id_, NGHTTP2_INTERNAL_ERROR);
   session_.scheduleFlush();
 }

@@ -44,6 +44,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   bool exchangeFinished() const { return !exchange_ || exchange_->finished(); }
   void markResetByClient() { reset_by_client_ = true; }
   bool resetByClient() const { return reset_by_client_; }
+  bool resetByTether() const { return reset_by_tether_; }
   int32_t id() const { return id_; }
 
   // DownstreamStream
@@ -86,6 +87,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   bool exchange_done_ = false;
   bool closed_ = false;
   bool reset_by_client_ = false;
+  bool reset_by_tether_ = false;  // abort(): tether's own decision (upstream failure), not the client's doing
 };
 
 }  // namespace tether

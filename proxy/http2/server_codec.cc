@@ -94,6 +94,20 @@ bool ServerCodec::send(evbuffer* out, size_t limit) {
   return true;
 }
 
+bool ServerCodec::sendControl(evbuffer* out) {
+  // The outbound queue size counts frames other than DATA, which nghttp2 serializes before any DATA; bounded by
+  // the count at the start, so DATA never keeps this loop going.
+  for (size_t left = nghttp2_session_get_outbound_queue_size(session_.get());
+       left > 0 && nghttp2_session_get_outbound_queue_size(session_.get()) > 0; --left) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
+    if (n < 0) return false;
+    if (n == 0) break;
+    evbuffer_add(out, data, static_cast<size_t>(n));
+  }
+  return true;
+}
+
 bool ServerCodec::wantsRead() const { return nghttp2_session_want_read(session_.get()) != 0; }
 bool ServerCodec::wantsWrite() const { return nghttp2_session_want_write(session_.get()) != 0; }
 

@@ -68,6 +68,9 @@ class ServerCodec {
   bool receive(const uint8_t* data, size_t len);
   // Serializes queued frames into `out` until it holds `limit` bytes; false on a fatal error.
   bool send(evbuffer* out, size_t limit);
+  // Serializes the queued frames other than DATA (whatever `out` holds: nghttp2 bounds how many it queues), so
+  // streams the codec reset are closed before their requests would be dispatched.
+  bool sendControl(evbuffer* out);
   bool wantsRead() const;
   bool wantsWrite() const;
 
