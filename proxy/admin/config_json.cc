@@ -33,6 +33,9 @@ void writeUpstreams(JsonWriter& out, const config::Config& config) {
     out.key("max_idle_connections_per_endpoint").value(uint64_t{upstream.max_idle_connections_per_endpoint});
     out.key("keepalive_idle_timeout_ms").value(ms(upstream.keepalive_idle_timeout));
     out.key("failure_backoff_ms").value(ms(upstream.failure_backoff));
+    out.key("response_timeout_ms").value(ms(upstream.response_timeout));
+    out.key("read_timeout_ms").value(ms(upstream.read_timeout));
+    out.key("send_timeout_ms").value(ms(upstream.send_timeout));
     out.key("cancel_with").value(upstream.cancel_with == config::Upstream::CancelWith::Rst ? "rst" : "fin");
     out.endObject();
   }
@@ -72,11 +75,14 @@ void writeLimits(JsonWriter& out, const config::Limits& limits) {
   out.key("client_idle_timeout_ms").value(ms(limits.client_idle_timeout));
   out.key("max_client_connections").value(uint64_t{limits.max_client_connections});
   out.key("max_pipelined_bytes").value(uint64_t{limits.max_pipelined_bytes});
+  out.key("request_body_timeout_ms").value(ms(limits.request_body_timeout));
+  out.key("send_timeout_ms").value(ms(limits.send_timeout));
   out.key("http2").beginObject();
   out.key("max_concurrent_streams").value(uint64_t{limits.http2.max_concurrent_streams});
   out.key("initial_window_size").value(uint64_t{limits.http2.initial_window_size});
   out.key("max_header_list_size").value(uint64_t{limits.http2.max_header_list_size});
   out.key("reset_budget").value(uint64_t{limits.http2.reset_budget});
+  out.key("reset_rate").value(uint64_t{limits.http2.reset_rate});
   out.endObject().endObject();
 }
 

@@ -49,6 +49,12 @@ struct Upstream {
   size_t max_connections_per_endpoint = 1024;  // per worker
   size_t max_idle_connections_per_endpoint = 1024;  // per worker: kept for reuse; more are closed when released
   Duration keepalive_idle_timeout{60000};
+  // Progress timeouts of one request (nginx's proxy_*_timeout defaults): the response head must come this long
+  // after the request was sent (interim 1xx responses do not count), then body bytes at least every read_timeout;
+  // the upstream must take request body bytes at least every send_timeout.
+  Duration response_timeout{60000};
+  Duration read_timeout{60000};
+  Duration send_timeout{60000};
   Duration failure_backoff{5000};  // an endpoint that refused a connection is skipped this long
   enum class CancelWith { Rst, Fin } cancel_with = CancelWith::Rst;
 };
@@ -83,7 +89,10 @@ struct Http2Limits {
   uint32_t max_concurrent_streams = 100;
   size_t initial_window_size = 64 * 1024;   // request body bytes a stream may have in flight before tether reads
   size_t max_header_list_size = 64 * 1024;  // decoded request head, RFC 9113 accounting
-  uint32_t reset_budget = 200;  // streams a client may reset before completion, per connection, then GOAWAY
+  // Streams a client may reset before completion (RST_STREAM, or a protocol error that makes tether reset them): a
+  // token bucket of `reset_budget` refilled at `reset_rate` per second, per connection; empty -> GOAWAY.
+  uint32_t reset_budget = 200;
+  uint32_t reset_rate = 100;
 };
 
 struct Limits {
@@ -92,6 +101,8 @@ struct Limits {
   Duration client_idle_timeout{60000};    // keep-alive idle between requests
   size_t max_client_connections = 10000;  // per listener per worker unless the listener overrides
   size_t max_pipelined_bytes = 64 * 1024; // bytes buffered from a client while a request is in flight
+  Duration request_body_timeout{60000};   // the client must send request body bytes at least this often (408)
+  Duration send_timeout{60000};           // the client must take response bytes at least this often
   Http2Limits http2;
 };
 

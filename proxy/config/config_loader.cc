@@ -527,7 +527,8 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   Upstream& upstream = config_->upstreams.emplace_back();
   const Fields fields(node, path,
                       {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint",
-                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with"},
+                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
+                       "response_timeout", "read_timeout", "send_timeout"},
                       errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
@@ -543,6 +544,9 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   fields.duration("keepalive_idle_timeout", upstream.keepalive_idle_timeout, Duration{1});
   fields.duration("failure_backoff", upstream.failure_backoff);
   fields.choice("cancel_with", kCancelWith, upstream.cancel_with);
+  fields.duration("response_timeout", upstream.response_timeout, Duration{1});
+  fields.duration("read_timeout", upstream.read_timeout, Duration{1});
+  fields.duration("send_timeout", upstream.send_timeout, Duration{1});
 }
 
 void Loader::parseEndpoint(const Node& node, const std::string& path, Upstream& upstream) {
@@ -631,21 +635,25 @@ void Loader::parseLimits(const Fields& root) {
   Limits& limits = config_->limits;
   const Fields fields(entry->value, "limits",
                       {"max_request_header_bytes", "header_read_timeout", "client_idle_timeout",
-                       "max_client_connections", "max_pipelined_bytes", "http2"},
+                       "max_client_connections", "max_pipelined_bytes", "request_body_timeout", "send_timeout", "http2"},
                       errors_);
   fields.size("max_request_header_bytes", limits.max_request_header_bytes, 1);
   fields.duration("header_read_timeout", limits.header_read_timeout, Duration{1});
   fields.duration("client_idle_timeout", limits.client_idle_timeout, Duration{1});
   fields.count("max_client_connections", limits.max_client_connections, 1);
   fields.size("max_pipelined_bytes", limits.max_pipelined_bytes);
+  fields.duration("request_body_timeout", limits.request_body_timeout, Duration{1});
+  fields.duration("send_timeout", limits.send_timeout, Duration{1});
   if (const Entry* http2 = fields.get("http2")) {
     const Fields h2(http2->value, fields.path("http2"),
-                    {"max_concurrent_streams", "initial_window_size", "max_header_list_size", "reset_budget"}, errors_);
+                    {"max_concurrent_streams", "initial_window_size", "max_header_list_size", "reset_budget", "reset_rate"},
+                    errors_);
     h2.count("max_concurrent_streams", limits.http2.max_concurrent_streams, 1, 100000);
     // RFC 9113 6.5.2: a window is at most 2^31-1 bytes.
     h2.count("initial_window_size", limits.http2.initial_window_size, 1024, 0x7fffffff);
     h2.size("max_header_list_size", limits.http2.max_header_list_size, 1024);
     h2.count("reset_budget", limits.http2.reset_budget, 1);
+    h2.count("reset_rate", limits.http2.reset_rate, 1);
   }
 }
 

@@ -355,12 +355,14 @@ void DownstreamSession::shutdown(CancelReason reason) {
 void DownstreamSession::closeAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;
-  armTimer(TimerMode::None);
   transport_->setReading(false);
   if (transport_->pendingOutput() == 0) {
+    armTimer(TimerMode::None);
     closeNow();
   } else {
-    transport_->scheduleFlush();  // whatever is queued goes out, then onDrained() closes
+    // Whatever is queued goes out, then onDrained() closes; a client that never reads is closed by the timer.
+    armTimer(TimerMode::Idle);
+    transport_->scheduleFlush();
   }
 }
 

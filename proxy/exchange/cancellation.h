@@ -15,7 +15,13 @@ enum class CancelReason {
   Shutdown,          // drain timeout at exit
   DrainLimit,        // the client left, and the upstream ran past its grace
   StreamReset,       // HTTP/2 client RST_STREAM
+  RequestBodyTimeout,  // the client sent no request body bytes for limits.request_body_timeout (408)
+  SendTimeout,         // the client took no response bytes for limits.send_timeout
+  UpstreamTimeout,     // the upstream sent no response head (response_timeout), no body bytes (read_timeout), or
+                       // took no request body bytes (send_timeout) in time (504 if nothing was sent yet)
 };
+// Metric arrays are sized from this: a new reason goes before it and updates it.
+inline constexpr CancelReason kLastCancelReason = CancelReason::UpstreamTimeout;
 
 enum class Phase {
   ReadingRequest,     // request body still arriving
@@ -33,6 +39,9 @@ constexpr std::string_view toString(CancelReason r) {
     case CancelReason::Shutdown: return "shutdown";
     case CancelReason::DrainLimit: return "drain_limit";
     case CancelReason::StreamReset: return "stream_reset";
+    case CancelReason::RequestBodyTimeout: return "request_body_timeout";
+    case CancelReason::SendTimeout: return "send_timeout";
+    case CancelReason::UpstreamTimeout: return "upstream_timeout";
   }
   return "unknown";
 }

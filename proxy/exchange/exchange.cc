@@ -14,6 +14,9 @@ namespace {
 
 // Above this many queued bytes in one direction, the producing side stops reading: bounded memory per exchange.
 constexpr size_t kHighWatermark = 256 * 1024;
+// Interim responses (103 Early Hints, 100 Continue) forwarded per exchange; more are read and dropped, so an
+// upstream repeating them cannot fill a client that does not read.
+constexpr unsigned kMaxInterimResponses = 8;
 
 using Clock = std::chrono::steady_clock;
 
@@ -31,10 +34,12 @@ void removeHeader(http::HeaderList& headers, std::string_view name) {
 
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
     : context_(context), snapshot_(context.snapshot), downstream_(&downstream), started_(Clock::now()) {
+  event_assign(&watchdog_, context_.base, -1, 0, &Exchange::onWatchdog, this);
   if (context_.metrics) context_.metrics->onExchangeCreated();
 }
 
 Exchange::~Exchange() {
+  event_del(&watchdog_);
   // Owners cancel() before dropping an unfinished exchange; this only makes sure no upstream work outlives us.
   abandonUpstream();
   if (context_.metrics) context_.metrics->onExchangeDestroyed();
@@ -108,6 +113,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   request_framing_ = framing;
   pool_->acquire(*this);
   head_for_upstream_ = nullptr;
+  if (framing != http::BodyFraming::None && !finished_) rewatch();  // a body follows: the client must keep sending
   if (upstream_ || upstream_failed_ || finished_) return;
   pending_request_.reset(evbuffer_new());
   http::writeRequestHead(pending_request_.get(), head, framing);
@@ -119,6 +125,7 @@ evbuffer* Exchange::requestSink() { return upstream_ ? upstream_->output() : pen
 void Exchange::onRequestBody(const char* data, size_t len) {
   bytes_received_ += len;
   if (finished_ || !pool_) return;  // answered locally: the body is read and dropped
+  noteProgress();
   evbuffer* sink = requestSink();
   if (request_chunked_) {
     http::writeChunk(sink, data, len);
@@ -128,6 +135,7 @@ void Exchange::onRequestBody(const char* data, size_t len) {
   if (!request_paused_ && evbuffer_get_length(sink) > kHighWatermark) {
     request_paused_ = true;
     if (downstream_) downstream_->pauseRequestBody();
+    rewatch();
   }
 }
 
@@ -135,7 +143,11 @@ void Exchange::onRequestComplete(const http::HeaderList* trailers) {
   request_complete_ = true;
   if (finished_) return;
   if (pool_ && request_chunked_) http::writeLastChunk(requestSink(), trailers);
-  if (response_complete_) finish();
+  if (response_complete_) {
+    finish();
+    return;
+  }
+  rewatch();
 }
 
 void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
@@ -144,6 +156,7 @@ void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
   sent_upstream_ = Clock::now();
   connection.bind(this, method_);
   sendRequestHead(connection);
+  rewatch();
 }
 
 void Exchange::sendRequestHead(upstream::UpstreamConnection& connection) {
@@ -175,27 +188,47 @@ void Exchange::onUpstreamUnavailable(upstream::UpstreamError error) {
 }
 
 void Exchange::onUpstreamDrained() {
+  noteProgress();
   if (request_paused_ && upstream_ && upstream_->outputLength() <= kHighWatermark / 2) {
     request_paused_ = false;
     if (downstream_) downstream_->resumeRequestBody();
+    rewatch();
   }
 }
 
 void Exchange::onDownstreamDrained() {
+  noteProgress();
   if (upstream_paused_ && upstream_) {
     upstream_paused_ = false;
     upstream_->resumeReading();
+    rewatch();
   }
+}
+
+void Exchange::pauseUpstreamIfClientBehind() {
+  if (upstream_paused_ || !upstream_ || !downstream_ || downstream_->pendingOutput() <= kHighWatermark) return;
+  upstream_paused_ = true;
+  upstream_->pauseReading();
+  rewatch();
+}
+
+void Exchange::forwardInterim(const http::MessageHead& head) {
+  // Not progress: an upstream that repeats 1xx is still bound by response_timeout.
+  if (!downstream_ || interim_forwarded_ >= kMaxInterimResponses) return;
+  ++interim_forwarded_;
+  downstream_->sendInterimResponse(head);
+  pauseUpstreamIfClientBehind();
 }
 
 http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead& head) {
   using HeadAction = http::Http1CodecCallbacks::HeadAction;
   if (head.status < 200 && head.status != 101) {
-    if (downstream_) downstream_->sendInterimResponse(head);
+    forwardInterim(head);
     return HeadAction::Continue;
   }
   status_ = upstream_status_ = head.status;
   response_started_ = true;
+  rewatch();
   const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
   if (!downstream_) return no_body ? HeadAction::NoBody : HeadAction::Continue;  // detached: read and discard
   if (head.status == 101) {
@@ -216,6 +249,7 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
 }
 
 void Exchange::onResponseBody(const char* data, size_t len) {
+  noteProgress();
   if (!downstream_) {
     bytes_discarded_ += len;
     if (drain_bytes_limit_ > 0 && bytes_discarded_ > drain_bytes_limit_) cancel(CancelReason::DrainLimit);
@@ -223,10 +257,7 @@ void Exchange::onResponseBody(const char* data, size_t len) {
   }
   bytes_sent_ += len;
   downstream_->sendResponseBody(data, len);
-  if (!upstream_paused_ && upstream_ && downstream_->pendingOutput() > kHighWatermark) {
-    upstream_paused_ = true;
-    upstream_->pauseReading();
-  }
+  pauseUpstreamIfClientBehind();
 }
 
 void Exchange::onResponseTrailers(const http::HeaderList& trailers) { response_trailers_ = trailers; }
@@ -261,10 +292,7 @@ void Exchange::onTunnelData(evbuffer* input) {
   }
   bytes_sent_ += evbuffer_get_length(input);
   downstream_->tunnelToClient(input);
-  if (!upstream_paused_ && upstream_ && downstream_->pendingOutput() > kHighWatermark) {
-    upstream_paused_ = true;
-    upstream_->pauseReading();
-  }
+  pauseUpstreamIfClientBehind();
 }
 
 void Exchange::onDownstreamTunnelData(evbuffer* data) {
@@ -364,6 +392,7 @@ void Exchange::detach(CancelReason reason) {
     upstream_paused_ = false;
     upstream_->resumeReading();  // nothing holds the response back any more: it is read and discarded
   }
+  rewatch();
   const auto& policy = route_->cancellation;
   const bool propagating = propagates();
   if (propagating) drain_bytes_limit_ = policy.grace_bytes;  // `ignore` lets the upstream finish, whatever it sends
@@ -384,18 +413,100 @@ void Exchange::cancel(CancelReason reason) {
   const Phase at = client_left_ ? gone_phase_ : phase();
   cancel_phase_ = at;
   abandonUpstream();
-  if (reason == CancelReason::DeadlineExceeded) {
-    status_ = 504;
-    if (downstream_ && !response_started_) {
-      downstream_->sendLocalResponse(504, requestId(), "route timeout exceeded");
-    } else if (downstream_) {
-      downstream_->abort();
-    }
-  } else {
-    status_ = 499;  // nginx's "client closed request"
-  }
+  if (!answerTimeout(reason)) status_ = 499;  // nginx's "client closed request"
   logCancellation(at);
   finish();
+}
+
+bool Exchange::answerTimeout(CancelReason reason) {
+  int status = 0;
+  std::string_view message;
+  switch (reason) {
+    case CancelReason::DeadlineExceeded: status = 504, message = "route timeout exceeded"; break;
+    case CancelReason::UpstreamTimeout: status = 504, message = "upstream timeout"; break;
+    case CancelReason::RequestBodyTimeout: status = 408, message = "request body timeout"; break;
+    case CancelReason::SendTimeout: break;  // the client is not reading: nothing more can reach it
+    default: return false;
+  }
+  if (status != 0) status_ = status;
+  if (downstream_ && status != 0 && !response_started_) {
+    downstream_->sendLocalResponse(status, requestId(), message);
+  } else if (downstream_) {
+    downstream_->abort();  // part of the response is out: cutting the connection is the only signal left
+  }
+  return true;
+}
+
+Exchange::Watch Exchange::watchNow() const {
+  if (finished_ || tunnel_ || !pool_) return Watch::None;
+  if (!request_complete_) {
+    if (!request_paused_) return downstream_ ? Watch::RequestBody : Watch::None;
+    return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the pool's timeouts apply
+  }
+  if (!upstream_) return Watch::None;
+  if (!response_started_) return Watch::ResponseHead;
+  return upstream_paused_ && downstream_ ? Watch::ClientSend : Watch::UpstreamRead;
+}
+
+std::chrono::milliseconds Exchange::timeoutOf(Watch watch) const {
+  switch (watch) {
+    case Watch::None: break;
+    case Watch::RequestBody: return snapshot_->config().limits.request_body_timeout;
+    case Watch::ClientSend: return snapshot_->config().limits.send_timeout;
+    case Watch::UpstreamSend: return pool_->config().send_timeout;
+    case Watch::ResponseHead: return pool_->config().response_timeout;
+    case Watch::UpstreamRead: return pool_->config().read_timeout;
+  }
+  return std::chrono::milliseconds(0);
+}
+
+void Exchange::rewatch() {
+  const Watch now = watchNow();
+  if (now == watch_) return;
+  watch_ = now;
+  if (now == Watch::None) {
+    event_del(&watchdog_);
+    return;
+  }
+  noteProgress();
+  pending_at_check_ = SIZE_MAX;
+  armWatchdog(timeoutOf(now));
+}
+
+void Exchange::armWatchdog(std::chrono::milliseconds after) {
+  timeval tv = util::toTimeval(after);
+  evtimer_add(&watchdog_, &tv);
+}
+
+void Exchange::onWatchdog(evutil_socket_t, short, void* arg) { static_cast<Exchange*>(arg)->checkProgress(); }
+
+void Exchange::checkProgress() {
+  const Watch watch = watchNow();
+  if (watch != watch_ || watch == Watch::None) {
+    watch_ = Watch::None;
+    rewatch();
+    return;
+  }
+  // Writes that only partly drain a full buffer report nothing: a queue that shrank since the last look is progress.
+  size_t pending = SIZE_MAX;
+  if (watch == Watch::ClientSend) pending = downstream_->pendingOutput();
+  if (watch == Watch::UpstreamSend) pending = upstream_->outputLength();
+  if (pending < pending_at_check_) noteProgress();
+  pending_at_check_ = pending;
+  const auto timeout = timeoutOf(watch);
+  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_progress_);
+  if (idle < timeout) {
+    // Look again when the timeout would run out; queues are looked at twice per timeout at least.
+    const auto next = watch == Watch::ClientSend || watch == Watch::UpstreamSend ? std::min(timeout - idle, timeout / 2)
+                                                                                  : timeout - idle;
+    armWatchdog(std::max(next, std::chrono::milliseconds(1)));
+    return;
+  }
+  switch (watch) {
+    case Watch::RequestBody: cancel(CancelReason::RequestBodyTimeout); break;
+    case Watch::ClientSend: cancel(CancelReason::SendTimeout); break;
+    default: cancel(CancelReason::UpstreamTimeout); break;
+  }
 }
 
 void Exchange::onDeadline(evutil_socket_t, short, void* arg) {
@@ -407,6 +518,8 @@ void Exchange::finish() {
   finished_ = true;
   deadline_.reset();
   grace_.reset();
+  event_del(&watchdog_);
+  watch_ = Watch::None;
   if (client_left_) {
     logClientGone();
   } else if (cancel_reason_ == CancelReason::None) {

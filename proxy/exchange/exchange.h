@@ -5,6 +5,8 @@
 // UpstreamConnection), and owns the cancellation state. The first cancel() reason wins; the log line is written
 // exactly once, when the exchange ends, whatever way it ends.
 
+#include <event2/event_struct.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -89,6 +91,23 @@ class Exchange : public util::Deletable,
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onGraceExpired(evutil_socket_t, short, void* arg);
 
+  // Progress timeouts: one timer, watching whatever side the exchange waits on now. Progress notes only store a
+  // time; the timer re-arms itself for what is left when it fires early.
+  enum class Watch { None, RequestBody, UpstreamSend, ResponseHead, UpstreamRead, ClientSend };
+  Watch watchNow() const;
+  std::chrono::milliseconds timeoutOf(Watch watch) const;
+  // Re-evaluates the watch after a change of phase or of back-pressure (a change restarts the clock).
+  void rewatch();
+  void noteProgress() { last_progress_ = std::chrono::steady_clock::now(); }
+  void armWatchdog(std::chrono::milliseconds after);
+  static void onWatchdog(evutil_socket_t, short, void* arg);
+  void checkProgress();
+  // An interim (1xx) response from the upstream: forwarded at most kMaxInterimResponses times.
+  void forwardInterim(const http::MessageHead& head);
+  // A timeout's answer to the client (504, 408, or a cut connection); false for reasons that are not timeouts.
+  bool answerTimeout(CancelReason reason);
+  void pauseUpstreamIfClientBehind();
+
   ExchangeContext& context_;
   std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and pool_ alive
   DownstreamStream* downstream_;  // null once the client left and the exchange runs on detached
@@ -101,6 +120,11 @@ class Exchange : public util::Deletable,
   http::BodyFraming request_framing_ = http::BodyFraming::None;
   util::EventPtr deadline_;
   util::EventPtr grace_;
+  event watchdog_;  // embedded: no allocation per exchange
+  Watch watch_ = Watch::None;
+  std::chrono::steady_clock::time_point last_progress_;
+  size_t pending_at_check_ = 0;  // output still queued towards the stalled side when the watchdog last looked
+  unsigned interim_forwarded_ = 0;
 
   std::string method_;
   std::string path_;

@@ -25,7 +25,7 @@ inline constexpr std::array<std::string_view, 6> kCodeClasses = {"1xx", "2xx", "
 inline constexpr size_t kCodeCount = kExactCodes.size() + kCodeClasses.size();
 
 // Every CancelReason but None, in enum order; every Phase.
-inline constexpr size_t kReasonCount = 6;
+inline constexpr size_t kReasonCount = static_cast<size_t>(kLastCancelReason);
 inline constexpr size_t kPhaseCount = 4;
 
 // The route label of a request no route matched (answered 404 by tether itself).
