@@ -39,7 +39,8 @@ Http2Session::Http2Session(Worker& worker, std::unique_ptr<net::Transport> trans
       codec_(*this, settings_),
       flush_event_(event_new(worker.base(), -1, 0, &Http2Session::onFlush, this)),
       idle_timer_(evtimer_new(worker.base(), &Http2Session::onIdle, this)),
-      head_timer_(evtimer_new(worker.base(), &Http2Session::onHeadTimeout, this)) {}
+      head_timer_(evtimer_new(worker.base(), &Http2Session::onHeadTimeout, this)),
+      send_timer_(evtimer_new(worker.base(), &Http2Session::onSendCheck, this)) {}
 
 Http2Session::~Http2Session() {
   // Streams go first: their exchanges are finished or detached, and nothing may call back into a dying codec.
@@ -115,8 +116,13 @@ void Http2Session::flush() {
     return;
   }
   if (evbuffer_get_length(output) > 0) transport_->scheduleFlush();
-  for (auto& [id, stream] : streams_) stream->afterFlush();
+  size_t unsent = evbuffer_get_length(output);
+  for (auto& [id, stream] : streams_) {
+    stream->afterFlush();
+    unsent += stream->pendingOutput();
+  }
   if (closed_) return;
+  watchSending(unsent);
   if (!codec_.wantsRead() && !codec_.wantsWrite()) {
     closing_ = true;  // GOAWAY exchanged (or sent) and nothing left to do: close once written
     if (evbuffer_get_length(output) == 0) close();
@@ -177,6 +183,7 @@ void Http2Session::close() {
   closed_ = true;
   evtimer_del(idle_timer_.get());
   evtimer_del(head_timer_.get());
+  evtimer_del(send_timer_.get());
   event_del(flush_event_.get());
   transport_.reset();  // closes the socket now
   if (on_closed_) {
@@ -209,6 +216,33 @@ void Http2Session::onStreamBegin(int32_t stream_id) {
   head_pending_ = stream_id;
   timeval tv = util::toTimeval(worker_.config().limits.header_read_timeout);
   evtimer_add(head_timer_.get(), &tv);
+}
+
+void Http2Session::watchSending(size_t unsent) {
+  if (unsent == 0 || evtimer_pending(send_timer_.get(), nullptr)) return;
+  send_progress_ = std::chrono::steady_clock::now();
+  unsent_at_check_ = unsent;
+  timeval tv = util::toTimeval(worker_.config().limits.send_timeout / 2);
+  evtimer_add(send_timer_.get(), &tv);
+}
+
+void Http2Session::onSendCheck(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  if (self->closed_) return;
+  size_t unsent = self->transport_->pendingOutput();
+  for (auto& [id, stream] : self->streams_) unsent += stream->pendingOutput();
+  if (unsent == 0) return;  // all taken: the next flush that leaves bytes starts watching again
+  const auto now = std::chrono::steady_clock::now();
+  if (unsent < self->unsent_at_check_) self->send_progress_ = now;  // the client took some
+  self->unsent_at_check_ = unsent;
+  const auto timeout = self->worker_.config().limits.send_timeout;
+  if (now - self->send_progress_ < timeout) {
+    timeval tv = util::toTimeval(timeout / 2);  // checked twice per timeout: cut between 1x and 1.5x
+    evtimer_add(self->send_timer_.get(), &tv);
+    return;
+  }
+  self->cancelAll(CancelReason::SendTimeout, NGHTTP2_NO_ERROR);
+  self->close();
 }
 
 void Http2Session::onHeadTimeout(evutil_socket_t, short, void* arg) {

@@ -11,6 +11,7 @@
 // bucket (`limits.http2.reset_budget` at once, `reset_rate` per second); an empty bucket gets
 // GOAWAY(ENHANCE_YOUR_CALM) and the connection is closed.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,10 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   // A request head (HEADERS + CONTINUATION) still incomplete after limits.header_read_timeout: HTTP/1.1's 408
   // guard for HTTP/2. The header block blocks the whole connection, so the connection goes.
   static void onHeadTimeout(evutil_socket_t, short, void* arg);
+  // limits.send_timeout for the whole connection: response bytes queued (in the socket's output or in streams
+  // whose exchange already ended, or held back by the client's flow-control window) and none taken for that long.
+  static void onSendCheck(evutil_socket_t, short, void* arg);
+  void watchSending(size_t unsent);
 
   // net::TransportCallbacks
   void onReadable() override;
@@ -96,6 +101,9 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   util::EventPtr flush_event_;
   util::EventPtr idle_timer_;
   util::EventPtr head_timer_;
+  util::EventPtr send_timer_;
+  size_t unsent_at_check_ = 0;
+  std::chrono::steady_clock::time_point send_progress_;
   int32_t head_pending_ = 0;  // the stream whose header block is being received (one at a time, RFC 9113 6.10)
   std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
   std::vector<int32_t> pending_dispatch_;  // heads complete in the current read, dispatched after it

@@ -160,6 +160,27 @@ TEST(Timeouts, H1ClientThatStopsReadingIsCutWithSendTimeout) {
   EXPECT_TRUE(client.waitClosed(20s)) << "tether kept the connection of a client that does not read";
 }
 
+// An HTTP/2 client that never opens its flow-control window: the response (small enough for the exchange to end)
+// waits in tether for good unless the connection's send timeout closes it.
+TEST(Timeouts, H2ClientThatNeverTakesTheResponseIsClosed) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    Reply reply;
+    reply.stream_bytes = 200 * 1024;  // more than the 64 KiB initial window, less than the exchange's watermark
+    return reply;
+  });
+  TetherOptions options = TetherOptions::proxyTo({upstream.address()});
+  options.limit("send_timeout", "300ms");
+  TetherInstance tether(options);
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(h2frames::preface() + h2frames::getHeaders(1, "/window-never-opens")));
+  // Reading the socket (waitClosed buffers what arrives) never sends WINDOW_UPDATE: the stream stays stalled.
+  EXPECT_TRUE(client.waitClosed(20s)) << "the connection of a client that takes nothing stayed open\n"
+                                      << dumpLog(tether);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "", 1, 5s).size(), 1u) << dumpLog(tether);
+}
+
 // ---- the upstream ---------------------------------------------------------------------------------------------
 
 TEST(Timeouts, UpstreamThatNeverAnswersGets504) {
