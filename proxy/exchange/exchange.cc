@@ -240,6 +240,7 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     downstream_->sendResponseHead(head, true);
     deadline_.reset();  // the route timeout bounds the request, not a WebSocket's lifetime
     tunnel_ = true;
+    rewatch();
     downstream_->startTunnel();
     return HeadAction::Upgrade;
   }
@@ -290,6 +291,7 @@ void Exchange::onTunnelData(evbuffer* input) {
     evbuffer_drain(input, evbuffer_get_length(input));
     return;
   }
+  noteProgress();
   bytes_sent_ += evbuffer_get_length(input);
   downstream_->tunnelToClient(input);
   pauseUpstreamIfClientBehind();
@@ -297,6 +299,7 @@ void Exchange::onTunnelData(evbuffer* input) {
 
 void Exchange::onDownstreamTunnelData(evbuffer* data) {
   if (!upstream_) return;
+  noteProgress();
   bytes_received_ += evbuffer_get_length(data);
   evbuffer_add_buffer(upstream_->output(), data);
   if (!request_paused_ && upstream_->outputLength() > kHighWatermark) {
@@ -438,7 +441,8 @@ bool Exchange::answerTimeout(CancelReason reason) {
 }
 
 Exchange::Watch Exchange::watchNow() const {
-  if (finished_ || tunnel_ || !pool_) return Watch::None;
+  if (finished_ || !pool_) return Watch::None;
+  if (tunnel_) return upstream_ ? Watch::Tunnel : Watch::None;
   if (!request_complete_) {
     if (!request_paused_) return downstream_ ? Watch::RequestBody : Watch::None;
     return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the pool's timeouts apply
@@ -456,6 +460,7 @@ std::chrono::milliseconds Exchange::timeoutOf(Watch watch) const {
     case Watch::UpstreamSend: return pool_->config().send_timeout;
     case Watch::ResponseHead: return pool_->config().response_timeout;
     case Watch::UpstreamRead: return pool_->config().read_timeout;
+    case Watch::Tunnel: return pool_->config().read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
   }
   return std::chrono::milliseconds(0);
 }
@@ -503,6 +508,7 @@ void Exchange::checkProgress() {
     return;
   }
   switch (watch) {
+    case Watch::Tunnel: onTunnelClosed(); break;  // an idle tunnel's normal end, as when a side closes it
     case Watch::RequestBody: cancel(CancelReason::RequestBodyTimeout); break;
     case Watch::ClientSend: cancel(CancelReason::SendTimeout); break;
     default: cancel(CancelReason::UpstreamTimeout); break;

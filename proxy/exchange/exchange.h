@@ -93,7 +93,7 @@ class Exchange : public util::Deletable,
 
   // Progress timeouts: one timer, watching whatever side the exchange waits on now. Progress notes only store a
   // time; the timer re-arms itself for what is left when it fires early.
-  enum class Watch { None, RequestBody, UpstreamSend, ResponseHead, UpstreamRead, ClientSend };
+  enum class Watch { None, RequestBody, UpstreamSend, ResponseHead, UpstreamRead, ClientSend, Tunnel };
   Watch watchNow() const;
   std::chrono::milliseconds timeoutOf(Watch watch) const;
   // Re-evaluates the watch after a change of phase or of back-pressure (a change restarts the clock).

@@ -14,6 +14,9 @@ namespace {
 
 // One read takes at most this much.
 constexpr size_t kReadChunk = BufferPool::kScratchSize;
+// Reads per loop callback: a peer that sends as fast as tether reads would otherwise keep this loop (and every
+// other connection and timer of the worker) waiting for an EAGAIN that never comes. The rest is read next turn.
+constexpr int kReadsPerCallback = 16;
 
 void setNoDelay(int fd) {
   int one = 1;
@@ -223,7 +226,11 @@ void SocketTransport::handleDeferred() {
 }
 
 bool SocketTransport::readInput(bool* delivered) {
-  while (reading_ && read_ready_ && !gone_ && !eof_) {
+  for (int reads = 0; reading_ && read_ready_ && !gone_ && !eof_; ++reads) {
+    if (reads == kReadsPerCallback) {
+      readLater();
+      break;
+    }
     evbuffer* in = input();  // afresh each time: the owner's callback may have made it change
     const size_t buffered = evbuffer_get_length(in);
     if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
@@ -246,6 +253,21 @@ bool SocketTransport::readInput(bool* delivered) {
     if (!guard.alive()) return false;
   }
   return true;
+}
+
+void SocketTransport::readLater() {
+  // A zero timeout fires on the loop's next iteration, after every event already active: an event_active here
+  // would join the queue being run and keep the loop in this connection (timers included would wait).
+  // Created on first use: only connections that were flooded pay for it.
+  if (!read_later_) read_later_.reset(evtimer_new(event_get_base(io_.get()), &SocketTransport::onReadLater, this));
+  const timeval now{0, 0};
+  evtimer_add(read_later_.get(), &now);
+}
+
+void SocketTransport::onReadLater(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<SocketTransport*>(arg);
+  self->wake_pending_ = true;
+  onIo(fd, EV_TIMEOUT, arg);
 }
 
 ssize_t SocketTransport::readViaScratch(evbuffer* in, size_t want) {

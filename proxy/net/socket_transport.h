@@ -55,6 +55,9 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   void finishConnect();
   // Each returns false when a callback destroyed this transport.
   bool readInput(bool* delivered);
+  // The read budget of one callback ran out with the socket still readable: read on at the next loop iteration.
+  void readLater();
+  static void onReadLater(evutil_socket_t fd, short, void* arg);
   // One read of at most `want` bytes appended to `in`; returns what read(2) returned (errno set on -1).
   ssize_t readViaScratch(evbuffer* in, size_t want);     // into the pool's scratch, then copied at its size
   ssize_t readIntoReserved(evbuffer* in, size_t want);  // straight into reserved space (no pool)
@@ -72,6 +75,7 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   // The socket's one registration. Activated by hand with EV_TIMEOUT (it has no timeout of its own) it also runs
   // flush and wake-up requests after the current callback, so a connection needs no second event.
   util::EventPtr io_;
+  util::EventPtr read_later_;  // see readLater(); null until a peer sent faster than one callback reads
   TransportCallbacks* callbacks_ = nullptr;
   bool* alive_ = nullptr;  // set while a callback runs: the destructor clears it
   size_t read_high_ = 0;

@@ -241,6 +241,24 @@ TEST(Timeouts, UpstreamThatStopsReadingTheBodyGets504) {
   expectCancelled(tether, "upstream-not-reading", "upstream_timeout", "reading_request", 504);
 }
 
+// A tunnel (101 Switching Protocols) with no bytes either way for the upstream's read_timeout is closed, as
+// nginx's proxy_read_timeout closes an idle WebSocket: a peer cannot hold one forever.
+TEST(Timeouts, IdleTunnelIsClosedAfterReadTimeout) {
+  TestUpstream upstream;  // default handler: 101 for requests with Upgrade, then echo
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}, {{"read_timeout", "500ms"}}));
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/ws", "Connection: Upgrade\r\nUpgrade: websocket\r\n")));
+  const auto response = client.readResponse(5s);
+  ASSERT_TRUE(response);
+  ASSERT_EQ(response->status, 101);
+  ASSERT_TRUE(client.send("ping"));
+  EXPECT_EQ(client.recvSome(5s), "ping");
+  // Then nothing moves: the tunnel ends.
+  EXPECT_TRUE(client.waitClosed(10s)) << "an idle tunnel stayed open";
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 5s));
+}
+
 // An upstream that answers every request with an endless run of 103 Early Hints, to a client that reads nothing:
 // at most a few reach the client, tether's memory stays flat, and response_timeout ends it with a 504.
 TEST(Timeouts, RepeatedInterimResponsesAreCappedAndBounded) {
