@@ -78,8 +78,9 @@ bool ServerCodec::start() {
 bool ServerCodec::receive(const uint8_t* data, size_t len) {
   const ssize_t rv = nghttp2_session_mem_recv(session_.get(), data, len);
   if (rv >= 0) return true;
-  // A bad preface, flood or protocol error: nghttp2 has queued GOAWAY where it could.
-  if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
+  // A bad preface, flood or protocol error: nghttp2 has queued GOAWAY where it could; a bad preface gets
+  // GOAWAY(PROTOCOL_ERROR) too (RFC 9113 3.4), after the server SETTINGS.
+  nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
   return false;
 }
 
@@ -136,6 +137,17 @@ void ServerCodec::consumeConnection(size_t len) {
 
 void ServerCodec::terminate(uint32_t error_code) { nghttp2_session_terminate_session(session_.get(), error_code); }
 
+bool ServerCodec::submitShutdownNotice() {
+  return nghttp2_submit_shutdown_notice(session_.get()) == 0 &&
+         nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr) == 0;
+}
+
+bool ServerCodec::submitFinalGoaway() {
+  nghttp2_session* session = session_.get();
+  return nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session),
+                               NGHTTP2_NO_ERROR, nullptr, 0) == 0;
+}
+
 int ServerCodec::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     target(user).onStreamBegin(frame->hd.stream_id);
@@ -169,6 +181,9 @@ int ServerCodec::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       break;
     case NGHTTP2_GOAWAY:
       cb.onGoaway(frame->goaway.error_code);
+      break;
+    case NGHTTP2_PING:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) cb.onPingAck();
       break;
     default:
       break;
