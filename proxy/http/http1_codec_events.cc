@@ -84,7 +84,9 @@ int Http1Codec::onUrlComplete() {
 
 int Http1Codec::onVersionComplete() {
   // llhttp accepts 0.9 and 2.0 as well: well-formed, not HTTP/1 (505).
-  return supportedVersion(parser_) ? 0 : fail(ParseErrorKind::UnsupportedVersion, "unsupported HTTP version");
+  if (supportedVersion(parser_)) return 0;
+  return fail(kind_ == Kind::Request ? ParseErrorKind::UnsupportedVersion : ParseErrorKind::Malformed,
+              "unsupported HTTP version");
 }
 
 int Http1Codec::onStatusComplete() {
@@ -225,7 +227,10 @@ int Http1Codec::checkFraming() {
     if (!f.chunked_last) return fail(ParseErrorKind::Smuggling, "final transfer coding is not chunked");
     if (f.chunked_count > 1) return fail(ParseErrorKind::Smuggling, "chunked applied more than once");
     // RFC 9112 6.1: a coding the server does not understand is 501 (as nginx answers).
-    if (f.other_coding) return fail(ParseErrorKind::NotImplemented, "unsupported transfer coding");
+    if (f.other_coding) {
+      return fail(kind_ == Kind::Request ? ParseErrorKind::NotImplemented : ParseErrorKind::Malformed,
+                  "unsupported transfer coding");
+    }
   }
   // Defence in depth: llhttp's own reading of the framing headers must agree with ours.
   const bool llhttp_chunked = (parser_.flags & F_CHUNKED) != 0;
