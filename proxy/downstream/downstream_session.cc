@@ -288,6 +288,7 @@ void DownstreamSession::startNextRequest() {
     transport_->wake();  // a pipelined request is waiting
   } else {
     worker_.codecPool().release(std::move(codec_));  // idle until the next request's first bytes
+    if (worker_.draining()) drain();  // the drain began while this exchange was ending: idle now, so close
   }
 }
 
@@ -368,6 +369,7 @@ void DownstreamSession::startHttp2() {
   watching_ = false;
   http2_ = std::make_unique<Http2Session>(worker_, std::move(transport_), client_, [this] { closeNow(); });
   http2_->start();
+  if (http2_ && worker_.draining()) http2_->drain();  // its preface arrived after the drain began
 }
 
 void DownstreamSession::shutdown(CancelReason reason) {

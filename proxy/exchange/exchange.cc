@@ -202,15 +202,17 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     if (downstream_) downstream_->sendInterimResponse(head);
     return HeadAction::Continue;
   }
+  if (head.status == 101 && downstream_ &&
+      (!request_upgrade_ || !http::upgradeWasRequested(upgrade_requested_, head.find("upgrade")))) {
+    // A switch to a protocol the client did not ask for: nothing is tunnelled, the client gets 502.
+    onUpstreamError(upstream::UpstreamError::MalformedResponse);
+    return HeadAction::Continue;
+  }
   status_ = upstream_status_ = head.status;
   response_started_ = true;
   const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
   if (!downstream_) return no_body ? HeadAction::NoBody : HeadAction::Continue;  // detached: read and discard
   if (head.status == 101) {
-    if (!request_upgrade_ || !http::upgradeWasRequested(upgrade_requested_, head.find("upgrade"))) {
-      onUpstreamError(upstream::UpstreamError::MalformedResponse);
-      return HeadAction::Continue;
-    }
     http::removeHopByHop(head.headers, true);
     downstream_->sendResponseHead(head, true);
     deadline_.reset();  // the route timeout bounds the request, not a WebSocket's lifetime

@@ -99,6 +99,7 @@ class ServerCodec {
     void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
   };
 
+  static int onBeginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user);
   static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user);
   static int onHeaderField(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                            const uint8_t* value, size_t valuelen, uint8_t flags, void* user);

@@ -1,5 +1,5 @@
-// The HTTP/2 server codec's GOAWAYs at the frame level: a bad client preface (after ALPN h2) gets
-// GOAWAY(PROTOCOL_ERROR), and the graceful shutdown is a notice (2^31-1) plus a PING, then, once the PING is
+// The HTTP/2 server codec's GOAWAYs at the frame level: a bad client preface (after ALPN h2) and HEADERS on a
+// stream id lower than one already opened get GOAWAY(PROTOCOL_ERROR), and the graceful shutdown is a notice (2^31-1) plus a PING, then, once the PING is
 // acknowledged, a final GOAWAY with the last stream id processed.
 #include <gtest/gtest.h>
 
@@ -87,6 +87,25 @@ TEST(ServerCodecGoaway, InvalidPrefaceGetsGoawayProtocolError) {
   EXPECT_EQ(u32(sent.back().payload, 4), static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
 }
 
+// HEADERS (END_STREAM | END_HEADERS) with ":method GET", ":scheme http", ":path /", ":authority a" from HPACK's
+// static table (indexed 2, 6, 4; literal authority without indexing).
+std::string getHeaders(uint32_t stream) {
+  const std::string block = std::string("\x82\x86\x84\x01\x01", 5) + "a";
+  return frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS, stream, block);
+}
+
+TEST(ServerCodecGoaway, HeadersOnALowerStreamIdIsConnectionErrorProtocolError) {
+  Callbacks callbacks;
+  ServerCodec codec(callbacks, ServerSettings{});
+  ASSERT_TRUE(codec.start());
+  ASSERT_TRUE(receive(codec, std::string(kClientPreface) + frame(NGHTTP2_SETTINGS, 0, 0, "") + getHeaders(5)));
+  EXPECT_FALSE(receive(codec, getHeaders(3)));
+  const auto sent = frames(sendAll(codec));
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.back().type, NGHTTP2_GOAWAY);
+  EXPECT_EQ(u32(sent.back().payload, 4), static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+}
+
 TEST(ServerCodecGoaway, ShutdownNoticeThenFinalGoawayAfterThePingAck) {
   Callbacks callbacks;
   ServerCodec codec(callbacks, ServerSettings{});
@@ -96,14 +115,16 @@ TEST(ServerCodecGoaway, ShutdownNoticeThenFinalGoawayAfterThePingAck) {
 
   ASSERT_TRUE(codec.submitShutdownNotice());
   const auto notice = frames(sendAll(codec));
-  ASSERT_EQ(notice.size(), 2u);
-  EXPECT_EQ(notice[0].type, NGHTTP2_GOAWAY);
-  EXPECT_EQ(u32(notice[0].payload, 0), 0x7fffffffu);
-  EXPECT_EQ(u32(notice[0].payload, 4), static_cast<uint32_t>(NGHTTP2_NO_ERROR));
-  ASSERT_EQ(notice[1].type, NGHTTP2_PING);
+  ASSERT_EQ(notice.size(), 2u);  // nghttp2 sends the PING first
+  const Frame& goaway = notice[0].type == NGHTTP2_GOAWAY ? notice[0] : notice[1];
+  const Frame& ping = notice[0].type == NGHTTP2_PING ? notice[0] : notice[1];
+  ASSERT_EQ(goaway.type, NGHTTP2_GOAWAY);
+  EXPECT_EQ(u32(goaway.payload, 0), 0x7fffffffu);
+  EXPECT_EQ(u32(goaway.payload, 4), static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  ASSERT_EQ(ping.type, NGHTTP2_PING);
   EXPECT_TRUE(codec.wantsRead());  // streams may still come: the client has not seen the notice yet
 
-  ASSERT_TRUE(receive(codec, frame(NGHTTP2_PING, NGHTTP2_FLAG_ACK, 0, notice[1].payload)));
+  ASSERT_TRUE(receive(codec, frame(NGHTTP2_PING, NGHTTP2_FLAG_ACK, 0, ping.payload)));
   EXPECT_EQ(callbacks.ping_acks, 1);
   ASSERT_TRUE(codec.submitFinalGoaway());
   const auto final_goaway = frames(sendAll(codec));
