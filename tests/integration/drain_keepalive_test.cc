@@ -55,6 +55,12 @@ class Gate {
   int held_ = 0;
 };
 
+// Opens the gate when a test ends early, before the upstream joins its handler threads.
+struct OpenOnExit {
+  Gate& gate;
+  ~OpenOnExit() { gate.release(); }
+};
+
 void gateUpstream(TestUpstream& upstream, Gate& gate) {
   upstream.setHandler([&gate](const RecordedRequest& request) {
     if (request.target.starts_with("/held") || request.target.starts_with("/load")) gate.pass();
@@ -72,9 +78,10 @@ bool openIdleConnection(RawClient& client, uint16_t port) {
 }
 
 TEST(DrainKeepAlive, H1ClientInFlightAtSigterm_GetsConnectionCloseThenTheConnectionCloses) {
+  Gate gate;  // outlives the upstream's handler threads
   TestUpstream upstream;
-  Gate gate;
   gateUpstream(upstream, gate);
+  OpenOnExit open_on_exit{gate};
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
 
   RawClient client;
@@ -128,9 +135,10 @@ TEST(DrainKeepAlive, H1RequestPartlyReceivedAtSigterm_IsServedWithConnectionClos
 TEST(DrainKeepAlive, H1LoadOnKeepAliveConnectionsAcrossSigterm_NoRequestFails) {
   constexpr int kConnections = 4;
   constexpr int kMaxPerConnection = 250;  // bounded: 1,000 requests at most
+  Gate gate;  // outlives the upstream's handler threads
   TestUpstream upstream;
-  Gate gate;
   gateUpstream(upstream, gate);
+  OpenOnExit open_on_exit{gate};
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
   RawClient idle;
   ASSERT_TRUE(openIdleConnection(idle, tether.port()));
@@ -189,9 +197,10 @@ TEST(DrainKeepAlive, H1LoadOnKeepAliveConnectionsAcrossSigterm_NoRequestFails) {
 }
 
 TEST(DrainKeepAlive, H2cClientInFlightAtSigterm_GetsGoawayWithLastStreamIdAndItsStreamCompletes) {
+  Gate gate;  // outlives the upstream's handler threads
   TestUpstream upstream;
-  Gate gate;
   gateUpstream(upstream, gate);
+  OpenOnExit open_on_exit{gate};
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
 
   H2Client client;
