@@ -81,8 +81,9 @@ bool isValidHost(std::string_view value) {
 }
 
 std::string_view targetAuthority(std::string_view target) {
+  if (target.empty() || target.front() == '/') return {};  // origin-form, the common case: no scan
   const size_t scheme = target.find("://");
-  if (target.empty() || target.front() == '/' || scheme == target.npos) return {};
+  if (scheme == target.npos) return {};
   const std::string_view rest = target.substr(scheme + 3);
   return rest.substr(0, rest.find_first_of("/?#"));
 }
