@@ -111,6 +111,7 @@ void Http1Codec::reset(Http1CodecCallbacks& cb, Limits limits) {
   closed_ = false;
   sent_minor_ = '\0';
   chunk_extension_name_ = 0;
+  unknown_method_ = false;
   pause_requested_ = false;
   in_complete_callback_ = false;
   resumed_in_callback_ = false;
@@ -130,6 +131,7 @@ size_t Http1Codec::feed(const char* data, size_t len) {
 // the section end; body bytes go straight to llhttp, which pauses at the last chunk and at the message end.
 size_t Http1Codec::step(const char* data, size_t len) {
   if (phase_ == Phase::Body) return execute(data, len);
+  if (unknown_method_) return scanUnknownMethod(data, len);
   size_t scanned = 0;
   if (scanner_.scan(data, len, limits_.max_head_bytes, scanned) == HeadScanner::Result::Error) {
     fail(scanner_.errorKind(), scanner_.errorMessage());
@@ -166,6 +168,7 @@ size_t Http1Codec::execute(const char* data, size_t len) {
     status_ = Status::Upgraded;
   } else {
     failFromLlhttp(err);
+    if (unknown_method_ && status_ == Status::Ok) return len;  // scanned into the start line: judged later
   }
   return used;
 }
@@ -182,8 +185,10 @@ int Http1Codec::fail(ParseErrorKind kind, const char* message) {
 void Http1Codec::failFromLlhttp(llhttp_errno_t err) {
   const std::string_view line = scanner_.startLine();
   if (kind_ == Kind::Request && err == HPE_INVALID_METHOD && isToken(line.substr(0, line.find(' ')))) {
-    // A method is a token (RFC 9110 9.1); llhttp knows a fixed list of them. Not an error in the request: 501.
-    fail(ParseErrorKind::NotImplemented, "method not implemented");
+    // A method is a token (RFC 9110 9.1) and llhttp knows a fixed list of them: an unknown one is 501 if a request
+    // line follows it ("HELLO\r\n" is 400), which judgeUnknownMethod() decides once the line is in.
+    unknown_method_ = true;
+    judgeUnknownMethod();
     return;
   }
   if (err == HPE_INVALID_VERSION && endsInVersion(line, nullptr)) {
@@ -192,6 +197,29 @@ void Http1Codec::failFromLlhttp(llhttp_errno_t err) {
   }
   const char* reason = llhttp_get_error_reason(&parser_);
   fail(kindOf(err), reason && *reason ? reason : llhttp_errno_name(err));
+}
+
+void Http1Codec::judgeUnknownMethod() {
+  const std::string_view line = scanner_.startLine();
+  const size_t space = line.find(' ');
+  if (!isToken(line.substr(0, space))) {
+    fail(ParseErrorKind::Malformed, "invalid method");
+  } else if (space != std::string_view::npos) {
+    fail(ParseErrorKind::NotImplemented, "method not implemented");
+  } else if (scanner_.startLineComplete()) {
+    fail(ParseErrorKind::Malformed, "malformed request line");
+  }
+}
+
+// After an unknown method, llhttp is out of the game: the scanner takes the bytes until the method's end is known.
+size_t Http1Codec::scanUnknownMethod(const char* data, size_t len) {
+  size_t scanned = 0;
+  if (scanner_.scan(data, len, limits_.max_head_bytes, scanned) == HeadScanner::Result::Error) {
+    fail(scanner_.errorKind(), scanner_.errorMessage());
+    return 0;
+  }
+  judgeUnknownMethod();
+  return scanned;
 }
 
 bool Http1Codec::endsInVersion(std::string_view line, char* minor) {

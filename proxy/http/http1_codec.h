@@ -85,6 +85,8 @@ class Http1Codec {
   // `line` ends in " HTTP/<digit>.<digit>"; `minor` gets the minor digit of an HTTP/1.x version, else NUL.
   static bool endsInVersion(std::string_view line, char* minor);
   bool restartAsHttp11();
+  void judgeUnknownMethod();
+  size_t scanUnknownMethod(const char* data, size_t len);
   int onChunkExtensionNameComplete();
   HeaderList& fields();
   MessageHead& fieldOwner();
@@ -129,6 +131,7 @@ class Http1Codec {
   bool closed_ = false;        // a message without keep-alive completed: no other message may follow
   char sent_minor_ = '\0';     // the request said HTTP/1.<sent_minor_> (2..9) and is parsed as HTTP/1.1
   size_t chunk_extension_name_ = 0;  // bytes of the chunk extension name being parsed
+  bool unknown_method_ = false;  // llhttp refused a token method: 501 or 400 once the start line shows which
   bool pause_requested_ = false;
   bool in_complete_callback_ = false;
   bool resumed_in_callback_ = false;

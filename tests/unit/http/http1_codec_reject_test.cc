@@ -82,6 +82,7 @@ const RejectCase kCases[] = {
     {"MethodLowercase", "get / HTTP/1.1\r\nHost: a\r\n\r\n", kNotImplemented},
     {"MethodUnknown", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", kNotImplemented},
     {"MethodUnknownLongerThanAKnownOne", "GETX / HTTP/1.1\r\nHost: a\r\n\r\n", kNotImplemented},
+    {"UnknownTokenWithoutRequestLine", "HELLO\r\n\r\n", kMalformed},
     {"MethodNotAToken", "\x16\x03\x01 / HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
     {"Connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", kMalformed},
     {"Http2Preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", kMalformed},
