@@ -228,14 +228,17 @@ int Server::runUntilSignalled() {
 void Server::drain(const sigset_t& signals) {
   // Stop accepting, report not-ready, and give in-flight requests drain_timeout to finish; stop() then cancels
   // what is left with reason `shutdown`. A second SIGINT/SIGTERM skips the wait.
-  logEvent("drain_started", "draining in-flight requests for up to " +
-                                std::to_string(config_->drain_timeout.count()) + " ms");
+  // Workers first: once `drain_started` is in the log, every response that follows says `Connection: close`.
   if (admin_) admin_->setReady(false);
   for (auto& worker : workers_) worker->beginDrain();
+  logEvent("drain_started", "draining in-flight requests for up to " +
+                                std::to_string(config_->drain_timeout.count()) + " ms");
   const auto deadline = std::chrono::steady_clock::now() + config_->drain_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
+    // Done when no request runs and no client connection is open: a connection that received a request just as
+    // the drain began is still serving it (its response says `Connection: close`).
     uint64_t in_flight = 0;
-    for (const auto& worker : workers_) in_flight += worker->inFlight();
+    for (const auto& worker : workers_) in_flight += worker->inFlight() + worker->openConnections();
     if (in_flight == 0) return;
     const timespec poll{0, 50 * 1000 * 1000};
     const int signal_number = sigtimedwait(&signals, nullptr, &poll);

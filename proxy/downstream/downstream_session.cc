@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 
 #include <strings.h>
 
@@ -78,6 +79,12 @@ void DownstreamSession::onReadable() {
     if (exchange_ && !exchange_->finished()) exchange_->onDownstreamTunnelData(input);
     return;
   }
+  if (first_bytes_ && transport_->alpnH2()) {
+    // ALPN chose h2: whatever comes is HTTP/2, and a bad preface is the HTTP/2 session's PROTOCOL_ERROR to answer.
+    first_bytes_ = false;
+    startHttp2();
+    return;
+  }
   if (first_bytes_) {
     const size_t n = std::min(evbuffer_get_length(input), http2::kClientPreface.size());
     const auto* first = reinterpret_cast<const char*>(evbuffer_pullup(input, static_cast<ev_ssize_t>(n)));
@@ -118,7 +125,13 @@ void DownstreamSession::onReadable() {
 
 void DownstreamSession::handleParseError() {
   const auto& error = codec_->error();
-  const int status = error.kind == http::ParseErrorKind::HeaderTooLarge ? 431 : 400;
+  int status = 400;
+  switch (error.kind) {
+    case http::ParseErrorKind::HeaderTooLarge: status = 431; break;
+    case http::ParseErrorKind::UnsupportedVersion: status = 505; break;
+    case http::ParseErrorKind::NotImplemented: status = 501; break;
+    default: break;
+  }
   close_after_response_ = true;
   if (exchange_) {
     // The body of a request in flight turned out malformed: the exchange stops the upstream and answers.
@@ -143,11 +156,24 @@ http::Http1CodecCallbacks::HeadAction DownstreamSession::onHead(http::MessageHea
   // An upgrade that the upstream refuses leaves the connection in an unknown state: close after the answer.
   close_after_response_ = !head.keep_alive || head.upgrade;
   request_trailers_ = nullptr;
+  if (request_http10_ && !head.find("host")) addLocalAuthority(head);
   exchange_ = std::make_unique<Exchange>(worker_.exchangeContext(), *this);
   const bool upgrade = head.upgrade;
   watchPeerClose(true);
   exchange_->onRequestHead(head);
-  return upgrade ? HeadAction::Upgrade : HeadAction::Continue;
+  // The exchange refused to tunnel (h2c): an ordinary request, whose connection may stay open.
+  if (upgrade && !head.upgrade && !closing_ && !closed_) close_after_response_ = !head.keep_alive;
+  return head.upgrade ? HeadAction::Upgrade : HeadAction::Continue;
+}
+
+void DownstreamSession::addLocalAuthority(http::MessageHead& head) {
+  // HTTP/1.0 allows a request without Host (nginx accepts it too); upstreams speak HTTP/1.1, which requires one.
+  // The request was addressed to this socket's local address: that is its authority.
+  sockaddr_storage local{};
+  socklen_t length = sizeof(local);
+  if (getsockname(transport_->fd(), reinterpret_cast<sockaddr*>(&local), &length) != 0) return;
+  const auto address = net::SocketAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&local), length);
+  head.appendHeader("Host", address.toString());
 }
 
 void DownstreamSession::onBody(const char* data, size_t len) {
@@ -176,6 +202,7 @@ void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) 
     response_framing_ = request_http10_ ? http::BodyFraming::UntilClose : http::BodyFraming::Chunked;
   }
   if (response_framing_ == http::BodyFraming::UntilClose) close_after_response_ = true;
+  if (worker_.draining()) close_after_response_ = true;  // the client must not send another request here
   if (head.status != 101) {
     if (close_after_response_) {
       head.appendHeader("Connection", "close");
@@ -209,7 +236,7 @@ void DownstreamSession::sendResponseEnd(const http::HeaderList* trailers) {
 
 void DownstreamSession::sendLocalResponse(int status, std::string_view request_id, std::string_view message) {
   // A request whose body is still arriving cannot be followed by another on this connection.
-  if (!request_complete_) close_after_response_ = true;
+  if (!request_complete_ || worker_.draining()) close_after_response_ = true;
   http::writeErrorResponse(output(), status, request_id, message, close_after_response_);
 }
 
@@ -261,6 +288,7 @@ void DownstreamSession::startNextRequest() {
     transport_->wake();  // a pipelined request is waiting
   } else {
     worker_.codecPool().release(std::move(codec_));  // idle until the next request's first bytes
+    if (worker_.draining()) drain();  // the drain began while this exchange was ending: idle now, so close
   }
 }
 
@@ -341,6 +369,7 @@ void DownstreamSession::startHttp2() {
   watching_ = false;
   http2_ = std::make_unique<Http2Session>(worker_, std::move(transport_), client_, [this] { closeNow(); });
   http2_->start();
+  if (http2_ && worker_.draining()) http2_->drain();  // its preface arrived after the drain began
 }
 
 void DownstreamSession::shutdown(CancelReason reason) {
@@ -350,6 +379,27 @@ void DownstreamSession::shutdown(CancelReason reason) {
   }
   if (exchange_ && !exchange_->finished()) exchange_->cancel(reason);
   closeNow();
+}
+
+void DownstreamSession::drain() {
+  if (http2_) {
+    http2_->drain();
+    return;
+  }
+  // In flight or closing: the response carries `Connection: close` and the connection closes after it.
+  if (closed_ || closing_ || exchange_) return;
+  if (received()) {
+    // Served as it arrives (the codec may be waiting for the rest of it); header_read_timeout bounds a stall.
+    if (!codec_) transport_->wake();
+    return;
+  }
+  closeNow();  // like nginx: an idle keep-alive connection is closed; a client retries on a new connection
+}
+
+bool DownstreamSession::received() const {
+  if (codec_ || evbuffer_get_length(transport_->input()) > 0) return true;
+  int queued = 0;
+  return ioctl(transport_->fd(), FIONREAD, &queued) == 0 && queued > 0;
 }
 
 void DownstreamSession::closeAfterFlush() {

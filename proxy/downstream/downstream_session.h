@@ -38,8 +38,9 @@ class DownstreamSession : public util::Deletable,
   size_t listener() const { return listener_; }
   // Worker shutdown: cancel what is in flight and close.
   void shutdown(CancelReason reason);
-  // No request in flight (between keep-alive requests): safe to close when draining.
-  bool idle() const { return !http2_ && !exchange_; }
+  // Graceful drain: an idle connection that has received nothing closes now; one with a request (or part of one)
+  // serves it, with `Connection: close`, and closes; HTTP/2 connections get GOAWAY.
+  void drain();
 
   // DownstreamStream
   void sendResponseHead(http::MessageHead& head, bool no_body) override;
@@ -82,6 +83,11 @@ class DownstreamSession : public util::Deletable,
   void startNextRequest();
   void closeAfterFlush();
   void closeNow();
+  // Request bytes arrived (read or still in the socket): closing now would drop a request the client sent.
+  bool received() const;
+
+  // An HTTP/1.0 request without Host gets this connection's local address as its Host.
+  void addLocalAuthority(http::MessageHead& head);
 
   // http::Http1CodecCallbacks
   void onMessageBegin() override;

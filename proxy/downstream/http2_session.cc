@@ -177,6 +177,20 @@ void Http2Session::shutdown(CancelReason reason) {
   close();
 }
 
+void Http2Session::drain() {
+  if (closed_ || closing_ || draining_) return;
+  draining_ = true;
+  if (!codec_.submitShutdownNotice()) codec_.terminate(NGHTTP2_INTERNAL_ERROR);
+  flush();
+}
+
+void Http2Session::onPingAck() {
+  if (!draining_ || final_goaway_) return;
+  final_goaway_ = true;
+  if (!codec_.submitFinalGoaway()) codec_.terminate(NGHTTP2_INTERNAL_ERROR);
+  // Called from inside receive(): onReadable() flushes once the codec returns.
+}
+
 void Http2Session::close() {
   if (closed_) return;
   cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);  // a no-op when the caller already chose a reason

@@ -43,6 +43,9 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   void start();
   // Worker shutdown: cancel every stream in flight and close.
   void shutdown(CancelReason reason);
+  // Graceful drain: GOAWAY (shutdown notice, then the last stream id once a PING came back); streams in flight
+  // finish, then the connection closes.
+  void drain();
 
   // Stream-facing.
   Worker& worker() { return worker_; }
@@ -88,6 +91,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   void onStreamReset(int32_t stream_id, uint32_t error_code) override;
   void onStreamClose(int32_t stream_id, uint32_t error_code) override;
   void onGoaway(uint32_t error_code) override;
+  void onPingAck() override;
   size_t readResponseBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) override;
 
   Worker& worker_;
@@ -110,6 +114,8 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   uint64_t resets_before_completion_ = 0;
   uint64_t streams_opened_ = 0;
   bool closing_ = false;  // GOAWAY queued: close once it is written
+  bool draining_ = false;  // shutdown notice sent; the final GOAWAY follows the PING ACK
+  bool final_goaway_ = false;
   bool closed_ = false;
 };
 

@@ -64,6 +64,10 @@ void Exchange::assignRequestId(const http::MessageHead& head) {
 }
 
 void Exchange::onRequestHead(http::MessageHead& head) {
+  http::useTargetAuthority(head);  // an absolute-form target's authority wins over Host (RFC 9112 3.2.2)
+  // h2c is never tunnelled: tether speaks HTTP/1.1 upstream, and requests inside would be neither routed nor logged.
+  // Clearing head.upgrade tells the session and its codec that this is an ordinary request.
+  if (head.upgrade) head.upgrade = http::removeUpgradeProtocol(head.headers, "h2c");
   method_.assign(head.method);
   // The query string may carry tokens or personal data: logged only when the operator asks for it.
   if (snapshot_->config().log.include_query) {
@@ -83,6 +87,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   }
   pool_ = &snapshot_->pool(route_->upstream_index);
   request_upgrade_ = head.upgrade;
+  if (const std::string* upgrade = head.find("upgrade"); request_upgrade_ && upgrade) upgrade_requested_ = *upgrade;
 
   http::removeHopByHop(head.headers, request_upgrade_);
   // removeHopByHop compacts the list: find Host again rather than keep a view into moved strings.
@@ -142,7 +147,10 @@ void Exchange::onRequestBody(const char* data, size_t len) {
 void Exchange::onRequestComplete(const http::HeaderList* trailers) {
   request_complete_ = true;
   if (finished_) return;
-  if (pool_ && request_chunked_) http::writeLastChunk(requestSink(), trailers);
+  if (pool_ && request_chunked_) {
+    http::HeaderList filtered;  // allocates only when a forbidden field (Host, ...) must go
+    http::writeLastChunk(requestSink(), http::forwardableTrailers(trailers, filtered));
+  }
   if (response_complete_) {
     finish();
     return;
@@ -226,16 +234,18 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     forwardInterim(head);
     return HeadAction::Continue;
   }
+  if (head.status == 101 && downstream_ &&
+      (!request_upgrade_ || !http::upgradeWasRequested(upgrade_requested_, head.find("upgrade")))) {
+    // A switch to a protocol the client did not ask for: nothing is tunnelled, the client gets 502.
+    onUpstreamError(upstream::UpstreamError::MalformedResponse);
+    return HeadAction::Continue;
+  }
   status_ = upstream_status_ = head.status;
   response_started_ = true;
   rewatch();
   const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
   if (!downstream_) return no_body ? HeadAction::NoBody : HeadAction::Continue;  // detached: read and discard
   if (head.status == 101) {
-    if (!request_upgrade_) {
-      onUpstreamError(upstream::UpstreamError::MalformedResponse);
-      return HeadAction::Continue;
-    }
     http::removeHopByHop(head.headers, true);
     downstream_->sendResponseHead(head, true);
     deadline_.reset();  // the route timeout bounds the request, not a WebSocket's lifetime

@@ -135,6 +135,7 @@ class Exchange : public util::Deletable,
   std::string client_;
   std::string_view protocol_ = "http/1.1";  // DownstreamStream::protocol(), a literal; kept for when the stream is gone
   std::string h2_error_;
+  std::string upgrade_requested_;  // the request's Upgrade value: a 101 may only switch to one of these
 
   std::chrono::steady_clock::time_point started_;
   std::optional<std::chrono::steady_clock::time_point> sent_upstream_;

@@ -32,6 +32,8 @@ class HeadScanner {
   bool done() const { return done_; }
   // The head's start line without its CRLF, complete once the scanner has passed it.
   std::string_view startLine() const { return start_line_; }
+  // The start line's CRLF has been scanned (Head mode).
+  bool startLineComplete() const { return lines_ > 0 || done_; }
   ParseErrorKind errorKind() const { return error_kind_; }
   const char* errorMessage() const { return error_message_; }
 

@@ -1,8 +1,10 @@
 #include "http/header_rules.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "http/authority.h"
 #include "http/header_chars.h"
 
 namespace tether::http {
@@ -112,6 +114,68 @@ void toOriginForm(std::string& target) {
   } else {
     target.erase(0, path);
   }
+}
+
+void useTargetAuthority(MessageHead& head) {
+  const std::string_view authority = targetAuthority(head.target);
+  if (!authority.empty()) setHeader(head, "Host", authority);
+}
+
+bool removeUpgradeProtocol(HeaderList& headers, std::string_view protocol) {
+  bool other = false;
+  for (Header& header : headers) {
+    if (!named(header, "upgrade")) continue;
+    std::string kept;
+    forEachListElement(header.value, [&](std::string_view element) {
+      if (equalsIgnoreCase(element.substr(0, element.find('/')), protocol)) return;
+      if (!kept.empty()) kept.append(", ");
+      kept.append(element);
+    });
+    other = other || !kept.empty();
+    header.value = std::move(kept);
+  }
+  std::erase_if(headers, [&](const Header& h) {
+    return (named(h, "upgrade") && h.value.empty()) || (equalsIgnoreCase(protocol, "h2c") && named(h, "http2-settings"));
+  });
+  return other;
+}
+
+bool upgradeWasRequested(std::string_view requested, const std::string* offered) {
+  if (!offered) return false;  // RFC 9110 15.2.2: a 101 names the protocol it switches to
+  bool all = true;
+  size_t count = 0;
+  forEachListElement(*offered, [&](std::string_view protocol) {
+    ++count;
+    bool found = false;
+    forEachListElement(requested, [&](std::string_view asked) { found = found || equalsIgnoreCase(asked, protocol); });
+    all = all && found;
+  });
+  return all && count > 0;
+}
+
+bool isForbiddenTrailer(std::string_view name) {
+  static constexpr std::string_view kForbidden[] = {
+      "host", "content-length", "content-type", "content-encoding", "content-range", "trailer", "authorization",
+      "proxy-authorization", "cookie", "set-cookie", "expect", "max-forwards", "range", "cache-control",
+      "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "forwarded",
+      "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id"};
+  if (isHopByHop(name)) return true;
+  for (std::string_view forbidden : kForbidden) {
+    if (equalsIgnoreCase(name, forbidden)) return true;
+  }
+  return false;
+}
+
+const HeaderList* forwardableTrailers(const HeaderList* trailers, HeaderList& out) {
+  if (!trailers) return nullptr;
+  if (std::none_of(trailers->begin(), trailers->end(), [](const Header& h) { return isForbiddenTrailer(h.name); })) {
+    return trailers->empty() ? nullptr : trailers;
+  }
+  out.clear();
+  for (const Header& h : *trailers) {
+    if (!isForbiddenTrailer(h.name)) out.push_back(h);
+  }
+  return out.empty() ? nullptr : &out;
 }
 
 void setRequestId(MessageHead& head, std::string_view id) {

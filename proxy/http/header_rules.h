@@ -32,6 +32,23 @@ void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info);
 // Upstreams expect origin-form ("/path?q"): an absolute-form target ("http://host/path?q") is rewritten.
 void toOriginForm(std::string& target);
 
+// RFC 9112 3.2.2: the authority of an absolute-form target replaces the Host field (routing and forwarding use it).
+void useTargetAuthority(MessageHead& head);
+
+// Removes `protocol` (a protocol name such as "h2c", any version) from the Upgrade fields, and HTTP2-Settings
+// along with h2c. Returns whether another protocol is still asked for.
+bool removeUpgradeProtocol(HeaderList& headers, std::string_view protocol);
+
+// A 101's Upgrade field (`offered`, null if absent) names only protocols the request's Upgrade (`requested`) listed:
+// tether tunnels nothing the client did not ask for.
+bool upgradeWasRequested(std::string_view requested, const std::string* offered);
+
+// Trailer fields that must not be forwarded (RFC 9110 6.5.1): framing, routing (Host), authentication, hop-by-hop
+// and forwarding fields, which a recipient merging trailers into the head would misread.
+bool isForbiddenTrailer(std::string_view name);
+// `trailers` without the forbidden fields (copied into `out` only if one is present); null when none are left.
+const HeaderList* forwardableTrailers(const HeaderList* trailers, HeaderList& out);
+
 // The response carries exactly one X-Request-Id, with this id (the client learns it whether the upstream echoed it
 // or not).
 void setRequestId(MessageHead& head, std::string_view id);

@@ -4,14 +4,17 @@
 // (built by Debian in loose mode) lacks, so that what tether forwards has exactly one reading:
 //   - head lines end in CRLF (bare CR and LF-only endings rejected), no obs-fold, head size limit (HeadScanner);
 //   - the raw start line must equal its canonical form rebuilt from llhttp's pieces (single SPs, "HTTP/" protocol);
-//   - HTTP/1.0 and 1.1 only; CONNECT and PRI rejected; request target without SP/CTL in origin, absolute or
-//     asterisk form;
+//   - HTTP/1.0 and 1.1 (1.2 to 1.9 read as 1.1, other versions UnsupportedVersion); CONNECT and PRI rejected;
+//     methods llhttp does not know are NotImplemented; request target without SP/CTL in origin, absolute or
+//     asterisk form; Host and an absolute-form target's authority must be valid (isValidHost);
 //   - field names are tokens, values contain no CTL but HT (trailing OWS is trimmed from stored values);
 //   - framing: one plain-decimal Content-Length at most, never with Transfer-Encoding; Transfer-Encoding must be
-//     exactly "chunked" and is not allowed in HTTP/1.0; requests need exactly one Host in HTTP/1.1, at most one in 1.0;
+//     exactly "chunked" (other codings before it are NotImplemented) and is not allowed in HTTP/1.0; requests need
+//     exactly one Host in HTTP/1.1, at most one in 1.0; TE must not list "chunked" (RFC 9112 7.4);
 //   - responses: status 100..599; 1xx, 204, 304 and responses to HEAD have no body; a 101 always upgrades;
 //   - after a message without keep-alive, only empty lines may follow (loose llhttp would silently drop the rest).
-// Chunk framing (sizes, extensions, the CRLF after data) is left to llhttp, which rejects errors there itself.
+// Chunk framing (sizes, extensions, the CRLF after data) is left to llhttp, which rejects errors there itself, but
+// for an empty extension name (`5;=x`), which it lets through.
 //
 // feed() hands llhttp one section (head, body, trailers) at a time: an internal llhttp pause at every message end and
 // at the last chunk lets the codec switch the line checks on and off at exact byte positions.
@@ -79,6 +82,12 @@ class Http1Codec {
   size_t execute(const char* data, size_t len);
   int fail(ParseErrorKind kind, const char* message);
   void failFromLlhttp(llhttp_errno_t err);
+  // `line` ends in " HTTP/<digit>.<digit>"; `minor` gets the minor digit of an HTTP/1.x version, else NUL.
+  static bool endsInVersion(std::string_view line, char* minor);
+  bool restartAsHttp11();
+  void judgeUnknownMethod();
+  size_t scanUnknownMethod(const char* data, size_t len);
+  int onChunkExtensionNameComplete();
   HeaderList& fields();
   MessageHead& fieldOwner();
 
@@ -120,6 +129,9 @@ class Http1Codec {
   bool upgrading_ = false;     // the current message ends in an upgrade after its head
   bool keep_alive_ = true;     // the current message's keep-alive, as the codec decided it (callbacks may edit head_)
   bool closed_ = false;        // a message without keep-alive completed: no other message may follow
+  char sent_minor_ = '\0';     // the request said HTTP/1.<sent_minor_> (2..9) and is parsed as HTTP/1.1
+  size_t chunk_extension_name_ = 0;  // bytes of the chunk extension name being parsed
+  bool unknown_method_ = false;  // llhttp refused a token method: 501 or 400 once the start line shows which
   bool pause_requested_ = false;
   bool in_complete_callback_ = false;
   bool resumed_in_callback_ = false;

@@ -11,7 +11,8 @@ class Http1CodecCallbacks {
  public:
   virtual ~Http1CodecCallbacks() = default;
   virtual void onMessageBegin() {}
-  // Head fully parsed and validated. Return value tells the codec how to continue.
+  // Head fully parsed and validated. Return value tells the codec how to continue. A request callback that will
+  // not tunnel an Upgrade request clears head.upgrade: the codec then parses its body and what follows as HTTP/1.1.
   enum class HeadAction {
     Continue,
     NoBody,  // e.g. response to HEAD, 204/304 handled by you (responses only: a request's framing is never ignored)

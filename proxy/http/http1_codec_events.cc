@@ -1,7 +1,10 @@
 // Http1Codec's handlers of llhttp events: collecting the head and the checks llhttp does not make.
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
+#include "http/authority.h"
 #include "http/header_chars.h"
 #include "http/http1_codec.h"
 
@@ -51,6 +54,7 @@ bool supportedVersion(const llhttp_t& p) { return p.http_major == 1 && p.http_mi
 }  // namespace
 
 int Http1Codec::onMessageBegin() {
+  sent_minor_ = '\0';
   head_.clear();
   trailers_.clear();
   framing_ = {};
@@ -73,12 +77,16 @@ int Http1Codec::onUrlComplete() {
   // llhttp lets HT (and, loosely, other bytes) into the target; the line check catches extra SPs.
   if (!isTargetText(head_.target)) return fail(ParseErrorKind::Malformed, "invalid character in request target");
   if (!isValidTargetForm(head_.target, head_.method)) return fail(ParseErrorKind::Malformed, "invalid request target");
+  // The authority of an absolute-form target is what the request is routed and forwarded by (header_rules.h).
+  if (!isValidHost(targetAuthority(head_.target))) return fail(ParseErrorKind::Malformed, "invalid request target");
   return 0;
 }
 
 int Http1Codec::onVersionComplete() {
-  // llhttp accepts 0.9 and 2.0 as well.
-  return supportedVersion(parser_) ? 0 : fail(ParseErrorKind::Malformed, "unsupported HTTP version");
+  // llhttp accepts 0.9 and 2.0 as well: well-formed, not HTTP/1 (505).
+  if (supportedVersion(parser_)) return 0;
+  return fail(kind_ == Kind::Request ? ParseErrorKind::UnsupportedVersion : ParseErrorKind::Malformed,
+              "unsupported HTTP version");
 }
 
 int Http1Codec::onStatusComplete() {
@@ -136,6 +144,14 @@ int Http1Codec::noteFramingField(const Header& field) {
     return noteTransferEncoding(field.value);
   } else if (kind_ == Kind::Request && equalsIgnoreCase(name, "host")) {
     ++framing_.host_count;
+    if (!isValidHost(field.value)) return fail(ParseErrorKind::Malformed, "invalid Host header");
+  } else if (kind_ == Kind::Request && equalsIgnoreCase(name, "te")) {
+    bool chunked = false;
+    forEachListElement(field.value, [&](std::string_view coding) {
+      chunked = chunked || equalsIgnoreCase(coding.substr(0, coding.find(';')), "chunked");
+    });
+    // RFC 9112 7.4: a client MUST NOT send "chunked" in TE (it is always acceptable).
+    if (chunked) return fail(ParseErrorKind::Malformed, "chunked in TE");
   } else if (kind_ == Kind::Request && equalsIgnoreCase(name, "expect")) {
     if (equalsIgnoreCase(field.value, "100-continue")) head_.expect_continue = true;
   }
@@ -172,7 +188,13 @@ int Http1Codec::checkStartLine() {
   const std::string_view line = scanner_.startLine();
   const char version[] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + parser_.http_major), '.',
                           static_cast<char>('0' + parser_.http_minor)};
-  const std::string_view v(version, sizeof(version));
+  std::string_view v(version, sizeof(version));
+  char sent[sizeof(version)];
+  if (sent_minor_ != '\0') {  // parsed as 1.1, sent as 1.<sent_minor_>
+    std::copy(std::begin(version), std::end(version), sent);
+    sent[sizeof(sent) - 1] = sent_minor_;
+    v = std::string_view(sent, sizeof(sent));
+  }
   if (kind_ == Kind::Request) {
     const size_t m = head_.method.size();
     const size_t t = head_.target.size();
@@ -204,7 +226,11 @@ int Http1Codec::checkFraming() {
     if (parser_.http_minor == 0) return fail(ParseErrorKind::Smuggling, "Transfer-Encoding in an HTTP/1.0 message");
     if (!f.chunked_last) return fail(ParseErrorKind::Smuggling, "final transfer coding is not chunked");
     if (f.chunked_count > 1) return fail(ParseErrorKind::Smuggling, "chunked applied more than once");
-    if (f.other_coding) return fail(ParseErrorKind::Malformed, "unsupported transfer coding");
+    // RFC 9112 6.1: a coding the server does not understand is 501 (as nginx answers).
+    if (f.other_coding) {
+      return fail(kind_ == Kind::Request ? ParseErrorKind::NotImplemented : ParseErrorKind::Malformed,
+                  "unsupported transfer coding");
+    }
   }
   // Defence in depth: llhttp's own reading of the framing headers must agree with ours.
   const bool llhttp_chunked = (parser_.flags & F_CHUNKED) != 0;
@@ -235,10 +261,13 @@ int Http1Codec::headAction() {
   const int s = head_.status;
   const bool no_body = kind_ == Kind::Response && (s < 200 || s == 204 || s == 304 || head_request_);
   const Action action = cb_->onHead(head_);
-  if (upgrade || action == Action::Upgrade) {
+  // A 101 always switches protocols; a request's upgrade is refused by a callback that clears head.upgrade.
+  if (action == Action::Upgrade || (kind_ == Kind::Request ? head_.upgrade : upgrade)) {
     upgrading_ = true;
     return kUpgrade;
   }
+  // Refused: llhttp must read the body and the next request as HTTP/1.1, not stop for a tunnel.
+  if (upgrade) parser_.upgrade = 0;
   // NoBody is honoured for responses only: skipping a request body would read it as the next request.
   if (no_body || (kind_ == Kind::Response && action == Action::NoBody)) return kSkipBody;
   return kProceed;
@@ -255,6 +284,12 @@ int Http1Codec::onChunkHeader() {
   phase_ = Phase::Trailers;
   scanner_.reset(HeadScanner::Mode::Trailers);
   return HPE_PAUSED;
+}
+
+int Http1Codec::onChunkExtensionNameComplete() {
+  const size_t length = chunk_extension_name_;
+  chunk_extension_name_ = 0;
+  return length > 0 ? 0 : fail(ParseErrorKind::Malformed, "empty chunk extension name");
 }
 
 int Http1Codec::onMessageComplete() {

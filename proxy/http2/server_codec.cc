@@ -46,6 +46,7 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& 
 bool ServerCodec::start() {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) return false;
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &ServerCodec::onBeginFrame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &ServerCodec::onBeginHeaders);
   nghttp2_session_callbacks_set_on_header_callback(cbs, &ServerCodec::onHeaderField);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &ServerCodec::onFrameRecv);
@@ -78,8 +79,9 @@ bool ServerCodec::start() {
 bool ServerCodec::receive(const uint8_t* data, size_t len) {
   const ssize_t rv = nghttp2_session_mem_recv(session_.get(), data, len);
   if (rv >= 0) return true;
-  // A bad preface, flood or protocol error: nghttp2 has queued GOAWAY where it could.
-  if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
+  // A bad preface, flood or protocol error: nghttp2 has queued GOAWAY where it could; a bad preface gets
+  // GOAWAY(PROTOCOL_ERROR) too (RFC 9113 3.4), after the server SETTINGS.
+  nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
   return false;
 }
 
@@ -150,6 +152,28 @@ void ServerCodec::consumeConnection(size_t len) {
 
 void ServerCodec::terminate(uint32_t error_code) { nghttp2_session_terminate_session(session_.get(), error_code); }
 
+bool ServerCodec::submitShutdownNotice() {
+  return nghttp2_submit_shutdown_notice(session_.get()) == 0 &&
+         nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr) == 0;
+}
+
+bool ServerCodec::submitFinalGoaway() {
+  nghttp2_session* session = session_.get();
+  return nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session),
+                               NGHTTP2_NO_ERROR, nullptr, 0) == 0;
+}
+
+// RFC 9113 5.1.1: HEADERS opening a stream id not above one already opened is a connection error PROTOCOL_ERROR.
+// nghttp2 ignores such a frame (it cannot tell a closed stream from a skipped one): fail, and receive() says GOAWAY.
+int ServerCodec::onBeginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void*) {
+  if (hd->type != NGHTTP2_HEADERS || hd->stream_id == 0) return 0;
+  if (nghttp2_stream* stream = nghttp2_session_find_stream(session, hd->stream_id)) {
+    const nghttp2_stream_proto_state state = nghttp2_stream_get_state(stream);
+    if (state != NGHTTP2_STREAM_STATE_IDLE && state != NGHTTP2_STREAM_STATE_CLOSED) return 0;  // trailers
+  }
+  return hd->stream_id <= nghttp2_session_get_last_proc_stream_id(session) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
 int ServerCodec::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     target(user).onStreamBegin(frame->hd.stream_id);
@@ -183,6 +207,9 @@ int ServerCodec::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       break;
     case NGHTTP2_GOAWAY:
       cb.onGoaway(frame->goaway.error_code);
+      break;
+    case NGHTTP2_PING:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) cb.onPingAck();
       break;
     default:
       break;

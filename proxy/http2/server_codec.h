@@ -49,6 +49,8 @@ class ServerCodecCallbacks {
   // The stream is gone from the codec, for whatever reason (completed, reset by either side, connection end).
   virtual void onStreamClose(int32_t stream_id, uint32_t error_code) = 0;
   virtual void onGoaway(uint32_t error_code) = 0;
+  // The client acknowledged a PING (the one submitShutdownNotice() sent).
+  virtual void onPingAck() {}
   // Data provider: copy up to `len` response body bytes; 0 with no flags means "none yet" (deferred). Set
   // `*end` when the body is complete, and `*trailers` when trailers follow the last DATA frame.
   virtual size_t readResponseBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) = 0;
@@ -88,12 +90,19 @@ class ServerCodec {
   void consumeConnection(size_t len);
   // GOAWAY with `error_code`; no new streams are accepted.
   void terminate(uint32_t error_code);
+  // Graceful shutdown, first step (RFC 9113 6.8): GOAWAY with stream id 2^31-1, then a PING. Streams the client
+  // opened meanwhile are still served; the PING's ACK (onPingAck) says the client has seen the GOAWAY.
+  bool submitShutdownNotice();
+  // Second step: GOAWAY(NO_ERROR) with the last stream id processed. Streams up to it finish; the session wants
+  // neither to read nor to write once they have.
+  bool submitFinalGoaway();
 
  private:
   struct SessionDelete {
     void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
   };
 
+  static int onBeginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user);
   static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user);
   static int onHeaderField(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                            const uint8_t* value, size_t valuelen, uint8_t flags, void* user);

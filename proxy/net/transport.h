@@ -51,6 +51,8 @@ class Transport {
 
   virtual int fd() const = 0;
   virtual bool secure() const = 0;
+  // TLS with ALPN "h2" negotiated: the client must speak HTTP/2 from its first byte.
+  virtual bool alpnH2() const { return false; }
 };
 
 }  // namespace tether::net

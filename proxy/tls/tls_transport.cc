@@ -96,4 +96,11 @@ void TlsTransport::onWake(evutil_socket_t, short, void* arg) {
   self->callbacks_->onReadable();
 }
 
+bool TlsTransport::alpnH2() const {
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(bev_.get()), &protocol, &length);
+  return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+}
+
 }  // namespace tether::tls

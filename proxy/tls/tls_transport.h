@@ -32,6 +32,7 @@ class TlsTransport final : public net::Transport {
   bool hangupSeen() const override { return hangup_seen_; }
   int fd() const override { return static_cast<int>(bufferevent_getfd(bev_.get())); }
   bool secure() const override { return true; }
+  bool alpnH2() const override;
 
  private:
   TlsTransport(event_base* base, bufferevent* bev, int fd);

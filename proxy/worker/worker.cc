@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "downstream/downstream_session.h"
@@ -116,12 +117,26 @@ void Worker::sweepRetired() {
 
 void Worker::onDrain(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
+  // Connections the kernel completed before the listener closes carry a request the client already sent: take them
+  // rather than let the close reset them.
+  for (size_t i = 0; i < self->listeners_.size(); ++i) self->acceptBacklog(i);
   self->listeners_.clear();  // new clients go to the kernel backlog of nobody: the process is leaving
-  std::vector<DownstreamSession*> idle;
-  for (auto& [raw, owned] : self->sessions_) {
-    if (raw->idle()) idle.push_back(raw);
+  std::vector<DownstreamSession*> open;
+  open.reserve(self->sessions_.size());
+  for (auto& [raw, owned] : self->sessions_) open.push_back(raw);
+  for (auto* session : open) session->drain();
+}
+
+void Worker::acceptBacklog(size_t listener) {
+  if (!listeners_[listener].listener) return;
+  const evutil_socket_t fd = evconnlistener_get_fd(listeners_[listener].listener.get());
+  for (;;) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    const int client = accept4(fd, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client < 0) return;  // EAGAIN: the backlog is empty
+    accept(listener, client, reinterpret_cast<sockaddr*>(&address), static_cast<int>(length));
   }
-  for (auto* session : idle) session->shutdown(CancelReason::Shutdown);
 }
 
 void Worker::onStop(evutil_socket_t, short, void* arg) {
@@ -180,10 +195,11 @@ void Worker::onSessionClosed(DownstreamSession& session) {
   const size_t listener = session.listener();
   deleter_.defer(std::move(it->second));
   sessions_.erase(it);
+  // Counted even after the drain closed the listeners: the drain waits for this gauge to reach zero.
+  metrics_.onDownstreamClosed(config_->listeners[listener].tls ? metrics::Scheme::Https : metrics::Scheme::Http);
   if (listener < listeners_.size()) {
     auto& state = listeners_[listener];
     --state.open;
-    metrics_.onDownstreamClosed(config_->listeners[listener].tls ? metrics::Scheme::Https : metrics::Scheme::Http);
     if (state.paused && state.open < state.max_connections && state.listener) {
       state.paused = false;
       evconnlistener_enable(state.listener.get());

@@ -39,10 +39,15 @@ class Worker : private DetachedExchanges {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // Thread-safe: stop accepting, close idle connections, and close the others once their exchange ends.
+  // Thread-safe: stop accepting, close idle connections, and close the others once their exchange ends
+  // (HTTP/1.1 responses say `Connection: close`; HTTP/2 connections get GOAWAY).
   void beginDrain();
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   uint64_t inFlight() const { return metrics_.activeRequests(); }
+  // Thread-safe: client connections still open (the drain ends when they are all closed).
+  uint64_t openConnections() const {
+    return metrics_.downstreamConnections(metrics::Scheme::Http) + metrics_.downstreamConnections(metrics::Scheme::Https);
+  }
   // Thread-safe: asks the loop to cancel what is in flight and exit, then joins.
   void stop();
   // Thread-safe: new requests use `config` (routes, upstreams, limits, log level) from the loop's next turn;
@@ -90,6 +95,8 @@ class Worker : private DetachedExchanges {
   void applyReload();
   void sweepRetired();
   void accept(size_t listener, evutil_socket_t fd, sockaddr* address, int length);
+  // Accepts every connection waiting in the listener's kernel queue.
+  void acceptBacklog(size_t listener);
   void shutdownSessions();
   // DetachedExchanges
   void adopt(std::unique_ptr<Exchange> exchange) override;

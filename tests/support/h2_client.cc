@@ -185,6 +185,7 @@ int H2Client::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* us
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     self->goaway_ = true;
     self->goaway_code_ = frame->goaway.error_code;
+    self->goaway_last_ids_.push_back(frame->goaway.last_stream_id);
   }
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "support/http_wire.h"
 
@@ -64,6 +65,8 @@ class H2Client {
   const Stream& stream(int32_t stream_id) const;
   bool goawayReceived() const { return goaway_; }
   uint32_t goawayCode() const { return goaway_code_; }
+  // The last-stream-id of every GOAWAY received, in order.
+  const std::vector<int32_t>& goawayLastStreamIds() const { return goaway_last_ids_; }
   bool connectionEnded() const { return ended_; }
 
  private:
@@ -84,6 +87,7 @@ class H2Client {
   std::map<int32_t, Stream> streams_;
   bool goaway_ = false;
   uint32_t goaway_code_ = 0;
+  std::vector<int32_t> goaway_last_ids_;
   bool ended_ = false;
 };
 

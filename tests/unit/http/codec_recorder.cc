@@ -5,6 +5,7 @@
 namespace tether::http::testing {
 
 Http1CodecCallbacks::HeadAction CodecRecorder::onHead(MessageHead& head) {
+  if (refuse_upgrade) head.upgrade = false;
   messages.push_back(RecordedMessage{head, {}, {}, false});
   return head_action;
 }

@@ -15,7 +15,8 @@ namespace tether::http {
 
 // Readable kinds in gtest messages.
 inline void PrintTo(ParseErrorKind kind, std::ostream* os) {
-  static constexpr const char* kNames[] = {"None", "Malformed", "HeaderTooLarge", "Smuggling"};
+  static constexpr const char* kNames[] = {"None",      "Malformed",          "HeaderTooLarge",
+                                           "Smuggling", "UnsupportedVersion", "NotImplemented"};
   *os << kNames[static_cast<int>(kind)];
 }
 
@@ -42,6 +43,7 @@ class CodecRecorder : public Http1CodecCallbacks {
   int begins = 0;
   HeadAction head_action = HeadAction::Continue;
   bool pause_after_message = false;
+  bool refuse_upgrade = false;  // onHead clears head.upgrade, as the exchange does for h2c
   // Fed buffer bounds; when set, onBody checks that body bytes point into it (zero copy).
   const char* buffer_begin = nullptr;
   const char* buffer_end = nullptr;

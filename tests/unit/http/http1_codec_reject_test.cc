@@ -1,4 +1,4 @@
-// Every request the codec must refuse, with the kind the session maps to a status (400 or 431).
+// Every request the codec must refuse, with the kind the session maps to a status (400, 431, 501 or 505).
 
 #include <gtest/gtest.h>
 
@@ -23,6 +23,8 @@ std::string chunked(std::string_view body) { return post("Transfer-Encoding: chu
 
 constexpr auto kSmuggling = ParseErrorKind::Smuggling;
 constexpr auto kMalformed = ParseErrorKind::Malformed;
+constexpr auto kNotImplemented = ParseErrorKind::NotImplemented;
+constexpr auto kUnsupportedVersion = ParseErrorKind::UnsupportedVersion;
 
 const RejectCase kCases[] = {
     // Body framing.
@@ -46,7 +48,8 @@ const RejectCase kCases[] = {
     {"TransferEncodingXchunked", post("Transfer-Encoding: xchunked\r\n", "0\r\n\r\n"), kSmuggling},
     {"TransferEncodingEmpty", post("Transfer-Encoding: \r\n", "0\r\n\r\n"), kSmuggling},
     {"TransferEncodingHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", kSmuggling},
-    {"TransferEncodingGzipChunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), kMalformed},
+    {"TransferEncodingGzipChunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), kNotImplemented},
+    {"TeListsChunked", get("TE: gzip, chunked\r\n"), kMalformed},
     // Field syntax.
     {"ObsFoldSpace", get("X-A: b\r\n c\r\n"), kMalformed},
     {"ObsFoldTab", get("X-A: b\r\n\tc\r\n"), kMalformed},
@@ -76,8 +79,11 @@ const RejectCase kCases[] = {
     {"LeadingBareLf", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
     // Request line.
     {"MethodWithAt", "G@T / HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
-    {"MethodLowercase", "get / HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
-    {"MethodUnknown", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
+    {"MethodLowercase", "get / HTTP/1.1\r\nHost: a\r\n\r\n", kNotImplemented},
+    {"MethodUnknown", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", kNotImplemented},
+    {"MethodUnknownLongerThanAKnownOne", "GETX / HTTP/1.1\r\nHost: a\r\n\r\n", kNotImplemented},
+    {"UnknownTokenWithoutRequestLine", "HELLO\r\n\r\n", kMalformed},
+    {"MethodNotAToken", "\x16\x03\x01 / HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
     {"Connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", kMalformed},
     {"Http2Preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", kMalformed},
     {"TargetWithSpace", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
@@ -90,10 +96,12 @@ const RejectCase kCases[] = {
     {"BareCrInTarget", "GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
     {"RelativeTarget", "GET foo HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
     {"AsteriskForGet", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
-    {"Version12", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", kMalformed},
-    {"Version20", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", kMalformed},
-    {"Version09", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", kMalformed},
-    {"Version99", "GET / HTTP/9.9\r\nHost: a\r\n\r\n", kMalformed},
+    {"Version20", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", kUnsupportedVersion},
+    {"Version30", "GET / HTTP/3.0\r\nHost: a\r\n\r\n", kUnsupportedVersion},
+    {"Version1Dot10", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", kMalformed},
+    {"Version11Dot1", "GET / HTTP/11.1\r\nHost: a\r\n\r\n", kMalformed},
+    {"Version09", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", kUnsupportedVersion},
+    {"Version99", "GET / HTTP/9.9\r\nHost: a\r\n\r\n", kUnsupportedVersion},
     {"NoVersion", "GET /\r\n\r\n", kMalformed},
     {"RtspProtocol", "GET / RTSP/1.0\r\nHost: a\r\n\r\n", kMalformed},
     {"LowercaseProtocol", "GET / http/1.1\r\nHost: a\r\n\r\n", kMalformed},
@@ -101,6 +109,17 @@ const RejectCase kCases[] = {
     {"MissingHost", "GET / HTTP/1.1\r\nX-A: b\r\n\r\n", kMalformed},
     {"TwoHosts", get("Host: b\r\n"), kMalformed},
     {"TwoHostsHttp10", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", kMalformed},
+    {"HostWithSpace", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", kMalformed},
+    {"HostWithSlash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", kMalformed},
+    {"HostWithUserinfo", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", kMalformed},
+    {"HostWithLetterPort", "GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", kMalformed},
+    {"HostWithPortTooLarge", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", kMalformed},
+    {"HostWithTwoPorts", "GET / HTTP/1.1\r\nHost: a:80:81\r\n\r\n", kMalformed},
+    {"HostOnlyPort", "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", kMalformed},
+    {"HostIpv6Unclosed", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", kMalformed},
+    {"HostBadPercent", "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", kMalformed},
+    {"AbsoluteTargetWithUserinfo", "GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
+    {"AbsoluteTargetWithTwoPorts", "GET http://a:1:2/ HTTP/1.1\r\nHost: a\r\n\r\n", kMalformed},
     // Chunked body and trailers (after a valid head).
     {"ChunkSizeWithSpace", chunked("3 \r\nabc\r\n0\r\n\r\n"), kMalformed},
     {"ChunkSizeLfOnly", chunked("3\nabc\r\n0\r\n\r\n"), kMalformed},
@@ -109,6 +128,9 @@ const RejectCase kCases[] = {
     {"ChunkSizeOverflow", chunked("fffffffffffffffff\r\nabc\r\n0\r\n\r\n"), kMalformed},
     {"ChunkExtensionControl", chunked("3;a\x01\r\nabc\r\n0\r\n\r\n"), kMalformed},
     {"ChunkExtensionBareCr", chunked("3;a\rb\r\nabc\r\n0\r\n\r\n"), kMalformed},
+    {"ChunkExtensionEmptyName", chunked("3;=x\r\nabc\r\n0\r\n\r\n"), kMalformed},
+    {"ChunkExtensionEmptyNameAfterANamedOne", chunked("3;a=b;=x\r\nabc\r\n0\r\n\r\n"), kMalformed},
+    {"LastChunkExtensionEmptyName", chunked("0;=x\r\n\r\n"), kMalformed},
     {"LastChunkLfOnly", chunked("0\n\r\n"), kMalformed},
     {"TrailerObsFold", chunked("0\r\nT: v\r\n w\r\n\r\n"), kMalformed},
     {"TrailerLfOnly", chunked("0\r\nT: v\n\r\n"), kMalformed},
