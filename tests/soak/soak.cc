@@ -302,7 +302,11 @@ std::string opsReport(const Tally& all, std::string& json) {
       for (size_t h = 0; h < size_t(How::kCount); ++h) {
         const uint64_t n = all.ops[p][k][h];
         if (n == 0) continue;
-        text << "  " << name(Proto(p)) << " " << name(Kind(k)) << " " << name(How(h)) << ": " << n << "\n";
+        const double ms = double(all.micros[p][k][h]) / 1000.0 / double(n);
+        char row[160];
+        std::snprintf(row, sizeof row, "  %-7s %-13s %-11s %8llu  %7.1f ms\n", name(Proto(p)), name(Kind(k)),
+                      name(How(h)), static_cast<unsigned long long>(n), ms);
+        text << row;
         json += std::string(json.size() > 1 ? "," : "") + "{\"protocol\":\"" + name(Proto(p)) + "\",\"kind\":\"" +
                 name(Kind(k)) + "\",\"how\":\"" + name(How(h)) + "\",\"count\":" + std::to_string(n) + "}";
       }

@@ -45,7 +45,10 @@ void Tally::fail(const std::string& what) {
 void Tally::add(const Tally& other) {
   for (size_t p = 0; p < ops.size(); ++p) {
     for (size_t k = 0; k < ops[p].size(); ++k) {
-      for (size_t h = 0; h < ops[p][k].size(); ++h) ops[p][k][h] += other.ops[p][k][h];
+      for (size_t h = 0; h < ops[p][k].size(); ++h) {
+        ops[p][k][h] += other.ops[p][k][h];
+        micros[p][k][h] += other.micros[p][k][h];
+      }
     }
   }
   failures += other.failures;
@@ -318,6 +321,7 @@ Tally runClient(const ClientPlan& plan, Arrivals& arrivals, std::atomic<uint64_t
     }
     const Op op = pickOp(rng, plan.proto, plan.thread_index, n++);
     tally.ops[size_t(plan.proto)][size_t(op.kind)][size_t(op.how)]++;
+    const auto started = std::chrono::steady_clock::now();
     if (plan.proto == Proto::kH1) {
       h1.run(op);
     } else {
@@ -327,6 +331,8 @@ Tally runClient(const ClientPlan& plan, Arrivals& arrivals, std::atomic<uint64_t
       if (op.how == How::kRstStream) tally.ops[size_t(plan.proto)][size_t(Kind::kGet)][size_t(How::kComplete)]++;
       h2.run(op, companion);
     }
+    tally.micros[size_t(plan.proto)][size_t(op.kind)][size_t(op.how)] += uint64_t(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
     progress.fetch_add(1, std::memory_order_relaxed);
   }
   return tally;

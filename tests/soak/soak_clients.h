@@ -31,6 +31,7 @@ struct Tally {
   // [protocol][kind][how]
   std::array<std::array<std::array<uint64_t, size_t(How::kCount)>, size_t(Kind::kCount)>, size_t(Proto::kCount)>
       ops{};
+  decltype(ops) micros{};  // time spent, same indices
   uint64_t failures = 0;
   std::vector<std::string> failure_samples;  // the first few, for the report
   std::vector<std::string> cancel_ids;       // request ids that must be cancelled

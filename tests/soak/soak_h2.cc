@@ -1,5 +1,7 @@
 #include "soak/soak_h2.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +31,9 @@ bool Conn::connect(uint16_t port, bool tls, std::chrono::milliseconds timeout) {
   const Deadline deadline = testing::deadlineAfter(timeout);
   fd_ = testing::connectLoopback(port, deadline);
   if (fd_ < 0) return false;
+  // As real HTTP/2 clients do: frames queued after a write (WINDOW_UPDATE, SETTINGS ack) must not wait for an ACK.
+  const int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return !tls || handshake(deadline);
 }
 
@@ -166,7 +171,7 @@ int32_t H2Session::submit(const std::string& method, const std::string& path, co
   return stream_id;
 }
 
-bool H2Session::pump(std::chrono::milliseconds wait) {
+bool H2Session::pump(std::chrono::milliseconds wait, const std::function<bool()>& done) {
   // Frames are gathered into one write: small writes would meet Nagle and delayed ACKs.
   std::string output;
   for (int frames = 0; frames < 100000; ++frames) {
@@ -181,6 +186,7 @@ bool H2Session::pump(std::chrono::milliseconds wait) {
     output.clear();
     if (n <= 0) break;
   }
+  if (done()) return true;  // e.g. all written: no need to wait for a read
   std::string input;
   const IoResult r = conn_.recv(input, testing::deadlineAfter(wait));
   if (!input.empty()) {
@@ -198,7 +204,7 @@ bool H2Session::runUntil(const std::function<bool()>& done, std::chrono::millise
     if (done()) return true;
     if (ended_ || testing::Clock::now() >= deadline) return false;
     // A short read wait: the loop must come back to send what a callback queued (WINDOW_UPDATE, body).
-    if (!pump(10ms)) return done();
+    if (!pump(10ms, done)) return done();
   }
   return false;
 }

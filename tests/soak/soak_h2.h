@@ -101,7 +101,7 @@ class H2Session {
   static int onClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
   static ssize_t readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags,
                           nghttp2_data_source*, void* user);
-  bool pump(std::chrono::milliseconds wait);
+  bool pump(std::chrono::milliseconds wait, const std::function<bool()>& done);
 
   Conn conn_;
   std::unique_ptr<nghttp2_session, SessionDel> session_;
