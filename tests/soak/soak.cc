@@ -331,10 +331,11 @@ void report(const Options& o, const std::vector<Target*>& targets, const SoakUps
   Tally all;
   for (const Target* t : targets) all.add(t->tally);
   std::string ops_json;
-  std::printf("soak: %llu requests in %.1f s (%.0f/s), %.2f GiB of bodies, %llu upstream connections\n%s",
+  std::printf("soak: %llu requests in %.1f s (%.0f/s), %.2f GiB of bodies, %llu upstream connections, %llu "
+              "immediate leaves\n%s",
               static_cast<unsigned long long>(totalOps(all)), seconds, double(totalOps(all)) / seconds,
               double(all.body_bytes) / (1 << 30), static_cast<unsigned long long>(upstream.acceptedConnections()),
-              opsReport(all, ops_json).c_str());
+              static_cast<unsigned long long>(all.immediate_leaves), opsReport(all, ops_json).c_str());
   for (const Target* t : targets) std::printf("  %s\n", rowJson(*t).c_str());
   for (const auto& f : all.failure_samples) std::printf("  client failure: %s\n", f.c_str());
   for (const auto& p : problems) std::printf("  FAILED: %s\n", p.c_str());
@@ -344,7 +345,8 @@ void report(const Options& o, const std::vector<Target*>& targets, const SoakUps
   json << "{\"pass\":" << (problems.empty() ? "true" : "false") << ",\"requests\":" << totalOps(all)
        << ",\"seconds\":" << seconds << ",\"seed\":" << o.seed << ",\"body_bytes\":" << all.body_bytes
        << ",\"client_failures\":" << all.failures << ",\"upstream_connections\":" << upstream.acceptedConnections()
-       << ",\"upstream_body_mismatches\":" << upstream.bodyMismatches() << ",\"operations\":" << ops_json
+       << ",\"upstream_body_mismatches\":" << upstream.bodyMismatches()
+       << ",\"immediate_leaves\":" << all.immediate_leaves << ",\"operations\":" << ops_json
        << ",\"targets\":[" << rowJson(*targets[0]) << "," << rowJson(*targets[1]) << "],\"problems\":" << problems.size()
        << "}\n";
 }

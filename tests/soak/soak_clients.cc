@@ -57,6 +57,7 @@ void Tally::add(const Tally& other) {
   }
   cancel_ids.insert(cancel_ids.end(), other.cancel_ids.begin(), other.cancel_ids.end());
   completed += other.completed;
+  immediate_leaves += other.immediate_leaves;
   body_bytes += other.body_bytes;
 }
 
@@ -68,12 +69,17 @@ struct Op {
   How how = How::kComplete;
   std::string id;
   uint64_t size = 0;
+  // Mid-body or waiting, left by FIN or RST: leave right after the last bytes, without waiting until the upstream
+  // saw the request, so the departure often arrives in the same read as the request (issue 11 item 1).
+  bool immediate = false;
 
   std::string path() const {
     static const char* const kActions[] = {"get", "post", "get", "part", "wait", "stall"};
     return "/s/" + id + "/" + kActions[size_t(kind)] + "/" + std::to_string(size);
   }
-  std::string describe() const { return std::string(name(kind)) + "/" + name(how) + " " + path(); }
+  std::string describe() const {
+    return std::string(name(kind)) + "/" + name(how) + (immediate ? "/immediate " : " ") + path();
+  }
 };
 
 // Sizes spread over three scales (a third each up to 4 KiB, 64 KiB, 256 KiB), so small requests, which make up
@@ -96,6 +102,7 @@ Op pickOp(std::mt19937_64& rng, Proto proto, unsigned thread_index, uint64_t n) 
   op.size = pickSize(rng);
   if (op.kind == Kind::kMidBody) op.size = std::max<uint64_t>(op.size, 2);
   if (op.kind == Kind::kMidResponse) op.size = std::max<uint64_t>(op.size, kStallPiece + 1);
+  op.immediate = (op.kind == Kind::kMidBody || op.kind == Kind::kWaiting) && op.how != How::kRstStream && rng() % 2;
   char id[40];
   std::snprintf(id, sizeof id, "%08x%08x%016" PRIx64, 0x50a4u, thread_index, n);
   op.id = id;
@@ -164,9 +171,9 @@ void H1Client::abort(const Op& op) {
   } else if (op.kind == Kind::kMidBody) {
     ok = client_.send(head(op, "POST", op.size), kRequestTimeout) &&
          client_.send(std::string_view(reference().data(), op.size / 2), kRequestTimeout) &&
-         arrivals_.waitFor(op.id, kArrivalTimeout);
+         (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
   } else if (op.kind == Kind::kWaiting) {
-    ok = client_.send(head(op, "GET", 0), kRequestTimeout) && arrivals_.waitFor(op.id, kArrivalTimeout);
+    ok = client_.send(head(op, "GET", 0), kRequestTimeout) && (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
   } else {
     ok = client_.send(head(op, "GET", 0), kRequestTimeout) && readSomeBody();
   }
@@ -275,12 +282,13 @@ bool H2ClientRun::startAbort(const Op& op, int32_t& stream_id) {
     stream_id = s.submit("POST", op.path(), op.id, op.size, op.size / 2);
     return stream_id > 0 &&
            s.runUntil([&] { return s.stream(stream_id).provided == op.size / 2 && s.flushed(); }, kRequestTimeout) &&
-           arrivals_.waitFor(op.id, kArrivalTimeout);
+           (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
   }
   stream_id = s.submit("GET", op.path(), op.id, 0, 0);
   if (stream_id < 0) return false;
   if (op.kind == Kind::kWaiting) {
-    return s.runUntil([&] { return s.flushed(); }, kRequestTimeout) && arrivals_.waitFor(op.id, kArrivalTimeout);
+    return s.runUntil([&] { return s.flushed(); }, kRequestTimeout) &&
+           (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
   }
   return s.runUntil([&] { return s.stream(stream_id).status == 200 && s.stream(stream_id).received > 0; },
                     kRequestTimeout);
@@ -321,6 +329,7 @@ Tally runClient(const ClientPlan& plan, Arrivals& arrivals, std::atomic<uint64_t
     }
     const Op op = pickOp(rng, plan.proto, plan.thread_index, n++);
     tally.ops[size_t(plan.proto)][size_t(op.kind)][size_t(op.how)]++;
+    tally.immediate_leaves += op.immediate ? 1 : 0;
     const auto started = std::chrono::steady_clock::now();
     if (plan.proto == Proto::kH1) {
       h1.run(op);
