@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -102,8 +103,8 @@ struct LogCounts {
   uint64_t completed = 0;
   uint64_t completed_not_200 = 0;
   uint64_t cancelled = 0;
-  std::vector<std::string> cancelled_ids;
-  std::vector<std::string> cancelled_lines;  // kept to show unexpected ones
+  std::vector<std::string> cancelled_ids;  // "<request id> <reason>"
+  std::map<std::string, uint64_t> cancelled_by;  // "<reason>/<phase>" -> request_cancelled lines
 };
 
 std::string field(const std::string& line, const std::string& key) {
@@ -123,8 +124,8 @@ LogCounts readLog(const TetherInstance& tether) {
       if (line.find("\"status\":200,") == std::string::npos) ++counts.completed_not_200;
     } else if (line.find("\"event\":\"request_cancelled\"") != std::string::npos) {
       ++counts.cancelled;
-      counts.cancelled_ids.push_back(field(line, "request_id"));
-      counts.cancelled_lines.push_back(line);
+      counts.cancelled_ids.push_back(field(line, "request_id") + " " + field(line, "reason"));
+      counts.cancelled_by[field(line, "reason") + "/" + field(line, "phase")]++;
     }
   }
   return counts;
@@ -211,7 +212,7 @@ bool settle(F condition) {
   return true;
 }
 
-// Request ids in `a` that are not in `b`, the first few.
+// Entries ("<request id> <reason>") in `a` that are not in `b`, the first few.
 std::vector<std::string> missingFrom(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   const std::unordered_set<std::string> in_b(b.begin(), b.end());
   std::vector<std::string> out;
@@ -248,6 +249,13 @@ void checkCounts(Target& t, const std::function<void(bool, const std::string&)>&
   claim(cancelled == double(log.cancelled), "tether_requests_cancelled_total " + std::to_string(uint64_t(cancelled)) +
                                                 " != request_cancelled lines " + std::to_string(log.cancelled));
   claim(testing::sampleValue(t.metrics, "tether_log_lines_dropped_total") == 0, "log lines dropped");
+  uint64_t stream_resets = 0;
+  for (const auto& proto : t.tally.ops) {
+    for (const auto& kind : proto) stream_resets += kind[size_t(How::kRstStream)];
+  }
+  const double counted = testing::sampleValue(t.metrics, "tether_h2_stream_resets_total");
+  claim(counted == double(stream_resets), "tether_h2_stream_resets_total " + std::to_string(uint64_t(counted)) +
+                                              " != RST_STREAM aborts " + std::to_string(stream_resets));
   claim(t.rss_after_kib <= t.rss_before_kib + kRssSlackKiB,
         "RSS " + std::to_string(t.rss_after_kib) + " KiB, baseline " + std::to_string(t.rss_before_kib) + " KiB");
 }
@@ -289,7 +297,13 @@ std::string rowJson(const Target& t) {
     << ",\"h2_stream_resets_total\":" << uint64_t(testing::sampleValue(t.metrics, "tether_h2_stream_resets_total"))
     << ",\"fds_before\":" << t.fds_before << ",\"fds_after\":" << t.fds_after
     << ",\"rss_before_kib\":" << t.rss_before_kib << ",\"rss_peak_kib\":" << t.rss_peak_kib
-    << ",\"rss_after_kib\":" << t.rss_after_kib << "}";
+    << ",\"rss_after_kib\":" << t.rss_after_kib << ",\"cancelled_by_reason_phase\":{";
+  bool first = true;
+  for (const auto& [key, n] : t.log.cancelled_by) {
+    j << (first ? "" : ",") << "\"" << key << "\":" << n;
+    first = false;
+  }
+  j << "}}";
   return j.str();
 }
 

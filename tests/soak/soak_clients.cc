@@ -77,6 +77,10 @@ struct Op {
     static const char* const kActions[] = {"get", "post", "get", "part", "wait", "stall"};
     return "/s/" + id + "/" + kActions[size_t(kind)] + "/" + std::to_string(size);
   }
+  // "<request id> <reason>": the request_cancelled line this abort must produce.
+  std::string cancellation() const {
+    return id + (how == How::kFin ? " client_closed" : how == How::kRst ? " client_reset" : " stream_reset");
+  }
   std::string describe() const {
     return std::string(name(kind)) + "/" + name(how) + (immediate ? "/immediate " : " ") + path();
   }
@@ -178,7 +182,7 @@ void H1Client::abort(const Op& op) {
     ok = client_.send(head(op, "GET", 0), kRequestTimeout) && readSomeBody();
   }
   if (!ok) tally_.fail("abort set-up failed: " + op.describe());
-  if (ok && cancels(op.kind)) tally_.cancel_ids.push_back(op.id);
+  if (ok && cancels(op.kind)) tally_.cancel_ids.push_back(op.cancellation());
   leave(op);
 }
 
@@ -243,7 +247,7 @@ void H2ClientRun::run(const Op& op, const Op& companion) {
   int32_t stream_id = -1;
   const bool ok = startAbort(op, stream_id);
   if (!ok) tally_.fail("abort set-up failed: " + op.describe());
-  if (ok) tally_.cancel_ids.push_back(op.id);
+  if (ok) tally_.cancel_ids.push_back(op.cancellation());
   if (op.how != How::kRstStream || !ok) return leave(op);
   // RST_STREAM on a shared connection: the stream ends, the connection and its other stream go on.
   session_->reset(stream_id);

@@ -34,7 +34,7 @@ struct Tally {
   decltype(ops) micros{};  // time spent, same indices
   uint64_t failures = 0;
   std::vector<std::string> failure_samples;  // the first few, for the report
-  std::vector<std::string> cancel_ids;       // request ids that must be cancelled
+  std::vector<std::string> cancel_ids;       // "<request id> <reason>" of the aborts that must be cancelled
   uint64_t completed = 0;                    // requests answered in full (must each log request_completed)
   uint64_t immediate_leaves = 0;  // mid-body/waiting aborts that left without waiting for the upstream
   uint64_t body_bytes = 0;                   // response plus request body bytes moved in complete requests
