@@ -2,11 +2,13 @@
 // over HTTP/1.1, h2c and h2 over TLS (a second tether with a TLS listener), 70% complete requests checked byte for
 // byte and 30% aborted at a random point, FIN, RST or RST_STREAM. It asserts (exit 1 otherwise):
 //   - no lost or corrupted response, no request body the upstream found corrupted;
-//   - request_cancelled lines == the aborts made while tether held an exchange (same request ids), and
+//   - request_cancelled lines == the aborts made while tether held an exchange (same request ids and reasons), and
 //     request_completed lines == the complete requests;
-//   - /metrics agrees with the log (requests_total, requests_cancelled_total), no log line dropped;
+//   - /metrics agrees with the log (requests_total, requests_cancelled_total; h2_stream_resets_total with the
+//     RST_STREAM aborts), no log line dropped;
 //   - afterwards: tether_active_requests 0, upstream connections 0 (both sides), tether's fds back to their
 //     baseline, RSS within a bound of its baseline.
+// The method and the latest full run's figures: docs/soak.md.
 // Usage: tether_soak [--requests N] [--threads-per-protocol N] [--seed N] [--time-limit SECONDS] [--json FILE]
 //                    [--tether BINARY]
 
