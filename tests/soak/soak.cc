@@ -239,8 +239,11 @@ void checkCounts(Target& t, const std::function<void(bool, const std::string&)>&
   claim(log.completed_not_200 == 0, std::to_string(log.completed_not_200) + " request_completed lines not 200");
   claim(log.cancelled == want_cancelled, "request_cancelled lines " + std::to_string(log.cancelled) +
                                              " != in-flight aborts " + std::to_string(want_cancelled));
-  const auto not_logged = missingFrom(t.tally.cancel_ids, log.cancelled_ids);
-  claim(not_logged.empty(), "aborts without request_cancelled: " + join(not_logged));
+  for (const auto& missing : missingFrom(t.tally.cancel_ids, log.cancelled_ids)) {
+    const size_t at = size_t(std::find(t.tally.cancel_ids.begin(), t.tally.cancel_ids.end(), missing) -
+                             t.tally.cancel_ids.begin());
+    claim(false, "abort without request_cancelled: " + missing + " (" + t.tally.cancel_ops[at] + ")");
+  }
   const auto unexpected = missingFrom(log.cancelled_ids, t.tally.cancel_ids);
   claim(unexpected.empty(), "request_cancelled without an in-flight abort: " + join(unexpected));
   const double total = sumFamily(t.metrics, "tether_requests_total");
@@ -367,6 +370,16 @@ void report(const Options& o, const std::vector<Target*>& targets, const SoakUps
        << "}\n";
 }
 
+// The fixture removes its directory (config and log) when it stops: a failed run keeps the log for a post-mortem.
+void keepLogOnFailure(const Target& t, std::vector<std::string>& problems, const Options& o) {
+  if (problems.empty()) return;
+  const std::string copy = (o.json_path.empty() ? std::string("soak") : o.json_path) + "." +
+                           (t.tether->configText().find("tls:") != std::string::npos ? "tls" : "cleartext") + ".log";
+  std::error_code error;
+  std::filesystem::copy_file(t.tether->logPath(), copy, std::filesystem::copy_options::overwrite_existing, error);
+  std::printf("  %s: tether's log kept in %s\n", t.label.c_str(), error ? "(copy failed)" : copy.c_str());
+}
+
 int run(const Options& o) {
   SoakUpstream upstream;
   const std::string dir = testing::tempDir();
@@ -397,6 +410,7 @@ int run(const Options& o) {
   for (Target* t : targets) {
     const int code = t->tether->stop();
     if (code != 0) problems.push_back(t->label + ": tether exited with code " + std::to_string(code));
+    keepLogOnFailure(*t, problems, o);
   }
   report(o, targets, upstream, seconds, problems);
   std::error_code ignored;

@@ -56,6 +56,7 @@ void Tally::add(const Tally& other) {
     if (failure_samples.size() < kMaxSamples) failure_samples.push_back(s);
   }
   cancel_ids.insert(cancel_ids.end(), other.cancel_ids.begin(), other.cancel_ids.end());
+  cancel_ops.insert(cancel_ops.end(), other.cancel_ops.begin(), other.cancel_ops.end());
   completed += other.completed;
   immediate_leaves += other.immediate_leaves;
   body_bytes += other.body_bytes;
@@ -182,7 +183,7 @@ void H1Client::abort(const Op& op) {
     ok = client_.send(head(op, "GET", 0), kRequestTimeout) && readSomeBody();
   }
   if (!ok) tally_.fail("abort set-up failed: " + op.describe());
-  if (ok && cancels(op.kind)) tally_.cancel_ids.push_back(op.cancellation());
+  if (ok && cancels(op.kind)) tally_.expectCancel(op.cancellation(), op.describe());
   leave(op);
 }
 
@@ -247,7 +248,7 @@ void H2ClientRun::run(const Op& op, const Op& companion) {
   int32_t stream_id = -1;
   const bool ok = startAbort(op, stream_id);
   if (!ok) tally_.fail("abort set-up failed: " + op.describe());
-  if (ok) tally_.cancel_ids.push_back(op.cancellation());
+  if (ok) tally_.expectCancel(op.cancellation(), op.describe());
   if (op.how != How::kRstStream || !ok) return leave(op);
   // RST_STREAM on a shared connection: the stream ends, the connection and its other stream go on.
   session_->reset(stream_id);

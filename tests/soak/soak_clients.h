@@ -35,11 +35,16 @@ struct Tally {
   uint64_t failures = 0;
   std::vector<std::string> failure_samples;  // the first few, for the report
   std::vector<std::string> cancel_ids;       // "<request id> <reason>" of the aborts that must be cancelled
+  std::vector<std::string> cancel_ops;       // what each of them did (kind, way of leaving, path), same order
   uint64_t completed = 0;                    // requests answered in full (must each log request_completed)
   uint64_t immediate_leaves = 0;  // mid-body/waiting aborts that left without waiting for the upstream
   uint64_t body_bytes = 0;                   // response plus request body bytes moved in complete requests
 
   void fail(const std::string& what);
+  void expectCancel(std::string cancellation, std::string op) {
+    cancel_ids.push_back(std::move(cancellation));
+    cancel_ops.push_back(std::move(op));
+  }
   void add(const Tally& other);
 };
 
