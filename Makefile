@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup build demo test test-release test-asan check-deploy clean
+.PHONY: setup build demo test test-release test-asan check-deploy soak soak-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: test-release check-deploy test-asan
+test: test-release soak-smoke check-deploy test-asan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -21,6 +21,14 @@ test-release: setup
 # yamllint, systemd-analyze verify, promtool and JSON checks on config/ and deploy/ (uses the release binary).
 check-deploy: test-release
 	TETHER_BIN=build/release/tether bash deploy/check.sh
+
+# The soak (tests/soak/run, docs/soak.md) against the release build: the full run (>= 300,000 requests, up to
+# 15 minutes) by command, a 5,000-request smoke run in `make test`.
+soak: build
+	bash tests/soak/run full
+
+soak-smoke: test-release
+	bash tests/soak/run smoke
 
 test-asan: setup
 	cmake --preset asan >/dev/null

@@ -9,6 +9,10 @@
 namespace tether::tls {
 
 std::unique_ptr<TlsTransport> TlsTransport::accept(event_base* base, const TlsContext& context, int fd) {
+  // As for cleartext connections (SocketTransport): a response goes out as several TLS records written one after
+  // the other (HTTP/2 HEADERS, then DATA), and with Nagle the second waits for the client's delayed ACK, 40 ms.
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   SSL* ssl = context.newConnection();
   bufferevent* bev =
       ssl == nullptr ? nullptr
