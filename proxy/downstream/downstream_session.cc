@@ -333,6 +333,8 @@ void DownstreamSession::watchPeerClose(bool on) {
 
 void DownstreamSession::onPeerGone(bool reset) {
   if (closed_) return;
+  startBufferedRequest();
+  if (closed_) return;
   if (!exchange_ || exchange_->finished()) {
     closeNow();  // nothing in flight (idle keep-alive, or a response still flushing): not a cancellation
     return;
@@ -349,6 +351,19 @@ void DownstreamSession::onPeerGone(bool reset) {
     worker_.detached().adopt(std::move(exchange_));  // the upstream runs on under the route's policy
   }
   closeNow();
+}
+
+void DownstreamSession::startBufferedRequest() {
+  // A request that was read before the departure can wait unparsed in the input while the previous exchange is
+  // wrapped up (startNextRequest runs from a wake-up). Start it now, so the departure cancels and logs it like any
+  // request in flight instead of dropping it unseen. One behind an exchange still in flight was never started: it
+  // stays unparsed.
+  if (closing_ || tunnel_ || http2_ || first_bytes_ || evbuffer_get_length(transport_->input()) == 0) return;
+  if (exchange_) {
+    if (!exchange_complete_ || !request_complete_) return;
+    startNextRequest();
+  }
+  onReadable();
 }
 
 void DownstreamSession::onTimeout(void* session) {

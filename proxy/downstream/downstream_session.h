@@ -81,6 +81,8 @@ class DownstreamSession : public util::Deletable,
   evbuffer* output();
   void armTimer(TimerMode mode);
   void startNextRequest();
+  // The client left: a request already read but not yet parsed is started first (see the definition).
+  void startBufferedRequest();
   void closeAfterFlush();
   void closeNow();
   // Request bytes arrived (read or still in the socket): closing now would drop a request the client sent.
