@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -609,6 +610,9 @@ LoadResult Loader::load(std::string_view yaml) {
     parseRoot(YAML::Load(text));
   } catch (const DocumentBounds::Exceeded& e) {
     errors_.add(e.mark, "", e.message);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own guard against stack exhaustion, whose message is only "bad file".
+    errors_.add(e.mark, "", "lists and mappings are nested too deeply (yaml-cpp's limit is a few hundred levels)");
   } catch (const YAML::Exception& e) {
     errors_.add(e.mark, "", e.msg);
   }

@@ -736,6 +736,11 @@ TEST(ConfigLoaderBounds, LongStringRepeatedByAliasesIsRefused) {
   EXPECT_THAT(errors[0].message, HasSubstr("alias '*n' repeats 1 values, 102400 bytes"));
 }
 
+TEST(ConfigLoaderBounds, DeepNestingIsRefusedWithAClearMessage) {
+  const auto errors = errorsOf("workers: " + std::string(1000, '[') + std::string(1000, ']') + "\n", 1);
+  EXPECT_THAT(errors[0].message, HasSubstr("nested too deeply"));
+}
+
 TEST(ConfigLoaderBounds, RecursiveAliasIsRefused) {
   const auto errors = errorsOf("workers: &w [1, *w]\n", 1);
   EXPECT_EQ(errors[0].toString(), "test.yaml:1:17: alias '*w' is inside the node it refers to (a recursive alias)");
