@@ -487,11 +487,13 @@ class DocumentBounds : public YAML::EventHandler {
   }
   void OnAnchor(const YAML::Mark&, const std::string& name) override { anchor_name_ = name; }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override;
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
     open(mark, anchor);
   }
   void OnSequenceEnd() override { close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
     open(mark, anchor);
   }
   void OnMapEnd() override { close(); }
@@ -883,7 +885,8 @@ void Loader::parseAdmin(const Fields& root) {
 
 }  // namespace
 
-LoadResult loadConfigString(std::string_view yaml, const std::string& file_name_for_errors, const LoadOptions& options) {
+LoadResult loadConfigString(std::string_view yaml, const std::string& file_name_for_errors,
+                            const LoadOptions& options) {
   return Loader(file_name_for_errors, options).load(yaml);
 }
 

@@ -163,7 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!error && codec.status() != http::Http1Codec::Status::Upgraded) codec.finishOnEof();
   // Responses whose end was seen; an error or EOF mid-message leaves the last one incomplete.
   size_t complete = path.seen.size();
-  if (codec.status() == http::Http1Codec::Status::Error || codec.inMessage()) complete = complete > 0 ? complete - 1 : 0;
+  if ((error || codec.status() == http::Http1Codec::Status::Error || codec.inMessage()) && complete > 0) --complete;
   fuzz::checkClientView(path, head_requests, complete);
   return 0;
 }

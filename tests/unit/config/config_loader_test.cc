@@ -687,7 +687,9 @@ TEST(ConfigLoaderFile, FileAboveTheSizeLimitIsRefusedUnread) {
 // 776 KB file that grew to 3.3 GB (each reference is loaded, resolved and copied in full).
 std::string aliasAmplification(size_t items, size_t references) {
   std::string yaml = std::string(kListeners) + "upstreams:\n  - name: api\n    endpoints: &e [";
-  for (size_t i = 0; i < items; ++i) yaml += (i ? ", " : "") + std::string("\"127.0.0.1:") + std::to_string(1 + i) + "\"";
+  for (size_t i = 0; i < items; ++i) {
+    yaml += (i ? ", " : "") + std::string("\"127.0.0.1:") + std::to_string(1 + i) + "\"";
+  }
   yaml += "]\n";
   for (size_t r = 1; r <= references; ++r) yaml += "  - {name: u" + std::to_string(r) + ", endpoints: *e}\n";
   return yaml + std::string(kRoutes);
