@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup build demo test test-release test-asan check-deploy soak soak-smoke clean
+.PHONY: setup build demo test test-release test-asan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: test-release soak-smoke check-deploy test-asan
+test: test-release soak-smoke check-deploy fuzz-smoke test-asan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -29,6 +29,16 @@ soak: build
 
 soak-smoke: test-release
 	bash tests/soak/run smoke
+
+# libFuzzer targets (clang-14, build/fuzz): `make fuzz` runs each for FUZZ_SECONDS, one after the other, keeping
+# what it learns in build/fuzz/corpus; fuzz-smoke (CI) runs each for 20 s from a copy of the committed seeds.
+# docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: setup
+	bash tests/fuzz/run.sh 20 --smoke
 
 test-asan: setup
 	cmake --preset asan >/dev/null

@@ -10,6 +10,7 @@ PACKAGES=(
   curl nghttp2-client python3 python3-yaml openssl
   yamllint systemd  # deploy/check.sh: lint the YAML, `systemd-analyze verify` the unit
   prometheus  # promtool: the metrics tests validate /metrics with `promtool check metrics`
+  clang-14 libclang-rt-14-dev  # libFuzzer targets (tests/fuzz, make fuzz / fuzz-smoke)
 )
 
 missing=()

@@ -7,6 +7,25 @@
 #include "app/command_line.h"
 #include "app/server.h"
 #include "config/config_loader.h"
+#include "tls/tls_context.h"
+
+namespace {
+
+// Loads each TLS listener's certificate and key as startup does, so that `--check` passes only if startup can.
+size_t reportTlsErrors(const tether::config::Config& config, const std::string& path) {
+  size_t errors = 0;
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& listener = config.listeners[i];
+    std::string error;
+    if (!listener.tls || tether::tls::TlsContext::load(*listener.tls, &error)) continue;
+    const std::string key_path = "listeners[" + std::to_string(i) + "].tls";
+    std::cerr << tether::config::ConfigError{path, 0, 0, key_path, error}.toString() << "\n";
+    ++errors;
+  }
+  return errors;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -28,6 +47,10 @@ int main(int argc, char** argv) {
   if (!result.ok()) {
     for (const auto& e : result.errors) std::cerr << e.toString() << "\n";
     std::cerr << "tether: configuration " << cl->config_path << " has " << result.errors.size() << " error(s)\n";
+    return 1;
+  }
+  if (const size_t errors = reportTlsErrors(*result.config, cl->config_path)) {
+    std::cerr << "tether: configuration " << cl->config_path << " has " << errors << " error(s)\n";
     return 1;
   }
   auto config = std::const_pointer_cast<tether::config::Config>(result.config);

@@ -1,14 +1,19 @@
 #include "config/config_loader.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -104,6 +109,61 @@ bool isToken(std::string_view text) {
 }
 
 int lineOf(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// Opens `path` for reading if it is a regular file. O_NONBLOCK: opening a FIFO for reading would otherwise wait for
+// a writer (`tether --check` on a FIFO hung); the type is checked on the opened file, so it cannot change between
+// the check and the read.
+std::optional<std::string> openRegularFile(const std::string& path, FileDescriptor& out, struct stat& st) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0) return std::string(std::strerror(errno));
+  if (::fstat(fd.get(), &st) != 0) return std::string(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    return std::string(S_ISDIR(st.st_mode) ? "a directory" : "not a regular file (a FIFO, socket or device)") +
+           ", expected a regular file";
+  }
+  out.reset(fd.release());
+  return std::nullopt;
+}
+
+// The whole file, refusing more than `max_bytes` (checked on the size and again while reading: the file may grow).
+std::optional<std::string> readRegularFile(const std::string& path, size_t max_bytes, std::string& text) {
+  FileDescriptor fd(-1);
+  struct stat st {};
+  if (auto error = openRegularFile(path, fd, st)) return error;
+  const std::string too_big = "larger than the " + std::to_string(max_bytes / (1024 * 1024)) + " MiB limit";
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_big;
+  text.resize(max_bytes + 1);
+  size_t used = 0;
+  while (used < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::string(std::strerror(errno));
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  if (used > max_bytes) return too_big;
+  text.resize(used);
+  return std::nullopt;
+}
 
 // Accumulates every problem found in one file; the loader never stops at the first.
 class Errors {
@@ -392,9 +452,131 @@ struct BoundAddress {
   std::string path;
 };
 
+// Refuses, before any node is built, what would make building or walking the document cost more than its size
+// suggests: more than one document, an alias to a node that contains it (a cycle the loader would walk forever),
+// and, with aliases expanded, more than kMaxConfigNodes values or more than kMaxConfigFileBytes of scalar text
+// (yaml-cpp shares an aliased node, but the loader visits and copies it once per reference: 2,000 references to a
+// large anchored list grew to 3.3 GB; one long string referenced 2,000 times is copied into 2,000 names).
+// yaml-cpp's event parser streams, so this pass holds only the open collections and one size per anchor.
+class DocumentBounds : public YAML::EventHandler {
+ public:
+  struct Exceeded {
+    YAML::Mark mark;
+    std::string message;
+  };
+
+  // Throws Exceeded, or YAML::Exception for a syntax error.
+  static void check(const std::string& yaml) {
+    std::istringstream in(yaml);
+    YAML::Parser parser(in);
+    DocumentBounds bounds;
+    while (parser.HandleNextDocument(bounds)) {
+    }
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ > 1) {
+      throw Exceeded{mark, "a second YAML document ('---') is not allowed: tether reads one document per file"};
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, 0); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    leaf(mark, anchor, value.size());
+  }
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { anchor_name_ = name; }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override;
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Size {
+    uint64_t nodes = 0;
+    uint64_t bytes = 0;  // scalar text
+  };
+  struct Anchor {
+    std::string name;
+    Size size;  // nodes == 0 while the anchored node is still open
+  };
+  struct Open {
+    Size before;
+    YAML::anchor_t anchor;
+  };
+
+  void count(const YAML::Mark& mark, Size added, const std::string* alias);
+  void define(YAML::anchor_t anchor, Size size);
+  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, uint64_t bytes) {
+    count(mark, {1, bytes}, nullptr);
+    define(anchor, {1, bytes});
+  }
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    open_.push_back({total_, anchor});
+    count(mark, {1, 0}, nullptr);
+    define(anchor, {});
+  }
+  void close() {
+    const Open done = open_.back();
+    open_.pop_back();
+    define(done.anchor, {total_.nodes - done.before.nodes, total_.bytes - done.before.bytes});
+  }
+
+  std::vector<Anchor> anchors_;  // by yaml-cpp's anchor id (1-based, per document)
+  std::vector<Open> open_;
+  std::string anchor_name_;  // OnAnchor comes just before the event of the node it names
+  Size total_;
+  int documents_ = 0;
+};
+
+void DocumentBounds::OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) {
+  const Anchor* target = anchor < anchors_.size() ? &anchors_[anchor] : nullptr;
+  if (target == nullptr) return count(mark, {1, 0}, nullptr);  // yaml-cpp reports unknown anchors itself
+  if (target->size.nodes == 0) {
+    throw Exceeded{mark, "alias '*" + target->name + "' is inside the node it refers to (a recursive alias)"};
+  }
+  count(mark, target->size, &target->name);
+}
+
+void DocumentBounds::count(const YAML::Mark& mark, Size added, const std::string* alias) {
+  total_.nodes += added.nodes;
+  total_.bytes += added.bytes;
+  std::string message;
+  if (total_.nodes > kMaxConfigNodes) {
+    message = "the document has more than " + std::to_string(kMaxConfigNodes) + " values";
+  } else if (total_.bytes > kMaxConfigFileBytes) {
+    message = "the document's text is larger than the " + std::to_string(kMaxConfigFileBytes / (1024 * 1024)) +
+              " MiB file limit";
+  } else {
+    return;
+  }
+  if (alias != nullptr) {
+    message += " once aliases are expanded (alias '*" + *alias + "' repeats " + std::to_string(added.nodes) +
+               " values, " + std::to_string(added.bytes) + " bytes)";
+  }
+  throw Exceeded{mark, message};
+}
+
+void DocumentBounds::define(YAML::anchor_t anchor, Size size) {
+  if (anchor == YAML::NullAnchor) return;
+  if (anchors_.size() <= anchor) anchors_.resize(anchor + 1);
+  if (!anchor_name_.empty()) anchors_[anchor].name = std::move(anchor_name_);
+  anchors_[anchor].size = size;
+  anchor_name_.clear();
+}
+
 class Loader {
  public:
-  explicit Loader(const std::string& file) : errors_(file) { config_->source_path = file; }
+  Loader(const std::string& file, const LoadOptions& options) : options_(options), errors_(file) {
+    config_->source_path = file;
+  }
   LoadResult load(std::string_view yaml);
 
  private:
@@ -414,6 +596,7 @@ class Loader {
   void parseLog(const Fields& root);
   void parseAdmin(const Fields& root);
 
+  LoadOptions options_;
   Errors errors_;
   std::shared_ptr<Config> config_ = std::make_shared<Config>();
   Registry listener_names_;
@@ -423,8 +606,15 @@ class Loader {
 };
 
 LoadResult Loader::load(std::string_view yaml) {
+  const std::string text(yaml);
   try {
-    parseRoot(YAML::Load(std::string(yaml)));
+    DocumentBounds::check(text);
+    parseRoot(YAML::Load(text));
+  } catch (const DocumentBounds::Exceeded& e) {
+    errors_.add(e.mark, "", e.message);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own guard against stack exhaustion, whose message is only "bad file".
+    errors_.add(e.mark, "", "lists and mappings are nested too deeply (yaml-cpp's limit is a few hundred levels)");
   } catch (const YAML::Exception& e) {
     errors_.add(e.mark, "", e.msg);
   }
@@ -560,7 +750,7 @@ void Loader::parseEndpoint(const Node& node, const std::string& path, Upstream& 
   }
   bool bracketed = false;
   auto error = splitEndpoint(endpoint.text, endpoint, bracketed);
-  if (!error) error = resolve(endpoint, bracketed);
+  if (!error) error = resolve(endpoint, bracketed || !options_.resolve_host_names);
   if (error) return errors_.add(node.Mark(), path, *error);
   upstream.endpoints.push_back(std::move(endpoint));
 }
@@ -703,21 +893,25 @@ void Loader::parseAdmin(const Fields& root) {
 
 }  // namespace
 
-LoadResult loadConfigString(std::string_view yaml, const std::string& file_name_for_errors) {
-  return Loader(file_name_for_errors).load(yaml);
+LoadResult loadConfigString(std::string_view yaml, const std::string& file_name_for_errors,
+                            const LoadOptions& options) {
+  return Loader(file_name_for_errors, options).load(yaml);
 }
 
-LoadResult loadConfigFile(const std::string& path) {
-  std::error_code ec;
-  std::ifstream in(path, std::ios::binary);
-  if (!std::filesystem::is_regular_file(path, ec) || !in.is_open()) {
+std::optional<std::string> regularFileError(const std::string& path) {
+  FileDescriptor fd(-1);
+  struct stat st {};
+  return openRegularFile(path, fd, st);
+}
+
+LoadResult loadConfigFile(const std::string& path, const LoadOptions& options) {
+  std::string text;
+  if (auto error = readRegularFile(path, kMaxConfigFileBytes, text)) {
     LoadResult result;
-    result.errors.push_back({path, 0, 0, "", "cannot read the file (missing, unreadable or not a regular file)"});
+    result.errors.push_back({path, 0, 0, "", "cannot read the file: " + *error});
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return loadConfigString(text.str(), path);
+  return loadConfigString(text, path, options);
 }
 
 }  // namespace tether::config

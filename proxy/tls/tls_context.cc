@@ -2,6 +2,10 @@
 
 #include <openssl/err.h>
 
+#include <utility>
+
+#include "config/config_loader.h"
+
 namespace tether::tls {
 namespace {
 
@@ -29,6 +33,13 @@ std::string lastError(const std::string& what) {
 }  // namespace
 
 std::unique_ptr<TlsContext> TlsContext::load(const config::ListenerTls& tls, std::string* error) {
+  // OpenSSL's fopen would wait forever on a FIFO: only regular files get that far.
+  for (const auto& [what, path] : {std::pair{"certificate ", &tls.cert}, std::pair{"key ", &tls.key}}) {
+    if (auto why = config::regularFileError(*path)) {
+      *error = "cannot load " + std::string(what) + *path + ": " + *why;
+      return nullptr;
+    }
+  }
   SSL_CTX* raw = SSL_CTX_new(TLS_server_method());
   if (raw == nullptr) {
     *error = lastError("cannot create TLS context");

@@ -1,5 +1,6 @@
 // The tether binary's command line: --check, --version, --help, bad options, clean shutdown.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -34,10 +35,94 @@ class TempFile {
   std::string path_;
 };
 
-TEST(ProxyCli, Check_ValidDemoConfigExits0) {
-  Process tether({TETHER_BINARY, "--check", "--config", std::string(TETHER_SOURCE_DIR) + "/config/demo.yaml"});
-  EXPECT_EQ(tether.waitExit(10s), 0) << tether.output();
-  EXPECT_TRUE(tether.waitForOutput("is valid")) << tether.output();
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// config/demo.yaml with its TLS listener's files in `dir` (the shipped file names build/demo-tls/, relative to the
+// repository root, made by deploy/run-demo.sh).
+std::string demoConfigWithTlsIn(const std::string& dir) {
+  std::string yaml = readFile(std::string(TETHER_SOURCE_DIR) + "/config/demo.yaml");
+  for (size_t at = yaml.find("build/demo-tls/"); at != std::string::npos; at = yaml.find("build/demo-tls/", at)) {
+    yaml.replace(at, 15, dir + "/");
+  }
+  return yaml;
+}
+
+void makeCertificate(const std::string& cert, const std::string& key) {
+  Process openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                   "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"});
+  ASSERT_EQ(openssl.waitExit(20s), 0) << openssl.output();
+}
+
+// --check loads the TLS listeners' certificate and key as startup does. Before, it passed with the files missing
+// and only the start failed.
+TEST(ProxyCli, Check_DemoConfigFailsWithoutItsCertificateAndPassesWithIt) {
+  const TempFile file("demo.yaml", "");
+  const std::string dir = std::filesystem::path(file.path()).parent_path().string();
+  std::ofstream(file.path()) << demoConfigWithTlsIn(dir);
+
+  Process missing({TETHER_BINARY, "--check", "--config", file.path()});
+  EXPECT_EQ(missing.waitExit(10s), 1) << missing.output();
+  EXPECT_TRUE(missing.waitForOutput("error(s)")) << missing.output();
+  EXPECT_NE(missing.output().find(file.path() + ": listeners[1].tls: cannot load certificate " + dir + "/cert.pem"),
+            std::string::npos)
+      << missing.output();
+
+  makeCertificate(dir + "/cert.pem", dir + "/key.pem");
+  Process valid({TETHER_BINARY, "--check", "--config", file.path()});
+  EXPECT_EQ(valid.waitExit(10s), 0) << valid.output();
+  EXPECT_TRUE(valid.waitForOutput("is valid")) << valid.output();
+}
+
+TEST(ProxyCli, Check_UnreadableOrMismatchedTlsKeyExits1) {
+  const TempFile file("demo.yaml", "");
+  const std::string dir = std::filesystem::path(file.path()).parent_path().string();
+  std::ofstream(file.path()) << demoConfigWithTlsIn(dir);
+  makeCertificate(dir + "/cert.pem", dir + "/other-key.pem");
+
+  // A FIFO where the key should be: refused, not waited on (OpenSSL's fopen would block for a writer).
+  ASSERT_EQ(::mkfifo((dir + "/key.pem").c_str(), 0600), 0);
+  Process fifo({TETHER_BINARY, "--check", "--config", file.path()});
+  EXPECT_EQ(fifo.waitExit(10s), 1) << fifo.output();
+  EXPECT_TRUE(fifo.waitForOutput("not a regular file")) << fifo.output();
+
+  // A key that is not the certificate's.
+  std::filesystem::remove(dir + "/key.pem");
+  makeCertificate(dir + "/unused-cert.pem", dir + "/key.pem");
+  Process mismatched({TETHER_BINARY, "--check", "--config", file.path()});
+  EXPECT_EQ(mismatched.waitExit(10s), 1) << mismatched.output();
+  EXPECT_TRUE(mismatched.waitForOutput("mismatch")) << mismatched.output();  // OpenSSL 3 checks at key load
+}
+
+// Before, the config file was opened before its type was checked: --check on a FIFO waited for a writer forever.
+TEST(ProxyCli, Check_FifoConfigExits1AtOnce) {
+  const TempFile file("unused", "");
+  const std::string fifo = std::filesystem::path(file.path()).parent_path().string() + "/tether.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Process tether({TETHER_BINARY, "--check", "--config", fifo});
+  EXPECT_EQ(tether.waitExit(10s), 1) << tether.output();
+  EXPECT_TRUE(tether.waitForOutput("not a regular file")) << tether.output();
+}
+
+// The 776 KB file of one anchored endpoint list referenced 2,000 times grew tether to 3.3 GB; now it is refused at
+// the alias that crosses the budget, with its position.
+TEST(ProxyCli, Check_AliasAmplificationExits1WithPosition) {
+  std::string yaml =
+      "listeners: [{name: main, address: \"127.0.0.1:8080\"}]\nupstreams:\n  - name: api\n    endpoints: &e [";
+  for (int i = 0; i < 40000; ++i) yaml += (i ? "," : "") + std::string("\"127.0.0.1:") + std::to_string(1 + i) + "\"";
+  yaml += "]\n";
+  for (int r = 1; r <= 2000; ++r) yaml += "  - {name: u" + std::to_string(r) + ", endpoints: *e}\n";
+  yaml += "routes: [{name: all, match: {path_prefix: /}, upstream: api}]\n";
+  const TempFile file("bomb.yaml", yaml);
+  Process tether({TETHER_BINARY, "--check", "--config", file.path()});
+  EXPECT_EQ(tether.waitExit(20s), 1) << tether.output();
+  EXPECT_TRUE(tether.waitForOutput("error(s)")) << tether.output();
+  EXPECT_NE(tether.output().find(file.path() + ":8:27: the document has more than 200000 values once aliases are "
+                                 "expanded (alias '*e' repeats 40001 values"),
+            std::string::npos)
+      << tether.output();
 }
 
 TEST(ProxyCli, Check_ReferenceConfigExits0) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -638,6 +639,121 @@ TEST(ConfigLoaderFile, ReadsAFileAndNamesItInErrors) {
   std::filesystem::remove(path);
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0].toString(), path.string() + ":1:10: workers: must be between 1 and 256");
+}
+
+// --- bounds on what a file may cost (issue 11 item 8) ----------------------------------------------------------
+
+// A temporary path removed at the end of the test.
+class TempPath {
+ public:
+  explicit TempPath(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() /
+              ("tether_config_test_" + std::to_string(::getpid()) + "_" + name)) {}
+  ~TempPath() { std::filesystem::remove(path_); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Before the fix the file was opened (blocking until a writer came) before its type was checked: this test hung.
+TEST(ConfigLoaderFile, FifoIsRefusedWithoutBlocking) {
+  const TempPath fifo("fifo.yaml");
+  ASSERT_EQ(::mkfifo(fifo.str().c_str(), 0600), 0);
+  const LoadResult result = loadConfigFile(fifo.str());
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0].message, HasSubstr("not a regular file"));
+  EXPECT_TRUE(regularFileError(fifo.str()).has_value());
+}
+
+TEST(ConfigLoaderFile, DirectoryAndMissingFileSayWhy) {
+  EXPECT_THAT(loadConfigFile(std::filesystem::temp_directory_path().string()).errors.at(0).message,
+              HasSubstr("a directory"));
+  EXPECT_THAT(loadConfigFile("/nonexistent/tether.yaml").errors.at(0).message, HasSubstr("No such file"));
+}
+
+TEST(ConfigLoaderFile, FileAboveTheSizeLimitIsRefusedUnread) {
+  const TempPath big("big.yaml");
+  {
+    std::ofstream out(big.str());
+    out << minimal() << "# " << std::string(kMaxConfigFileBytes, 'x') << "\n";
+  }
+  const LoadResult result = loadConfigFile(big.str());
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0].message, HasSubstr("larger than the 4 MiB limit"));
+}
+
+// An anchored list of `items` endpoints, then `references` upstreams that repeat it with an alias: the shape of the
+// 776 KB file that grew to 3.3 GB (each reference is loaded, resolved and copied in full).
+std::string aliasAmplification(size_t items, size_t references) {
+  std::string yaml = std::string(kListeners) + "upstreams:\n  - name: api\n    endpoints: &e [";
+  for (size_t i = 0; i < items; ++i) {
+    yaml += (i ? ", " : "") + std::string("\"127.0.0.1:") + std::to_string(1 + i) + "\"";
+  }
+  yaml += "]\n";
+  for (size_t r = 1; r <= references; ++r) yaml += "  - {name: u" + std::to_string(r) + ", endpoints: *e}\n";
+  return yaml + std::string(kRoutes);
+}
+
+TEST(ConfigLoaderBounds, AliasAmplificationIsRefusedAtTheAlias) {
+  // The anchored list is 20,001 values and each reference 20,005: the 9th reference (line 6 + 9) crosses the
+  // 200,000-value budget, at its alias.
+  const auto errors = errorsOf(aliasAmplification(20000, 2000), 1);
+  EXPECT_EQ(errors[0].line, 15);
+  EXPECT_EQ(errors[0].column, 27);
+  EXPECT_THAT(errors[0].message, HasSubstr("more than 200000 values once aliases are expanded"));
+  EXPECT_THAT(errors[0].message, HasSubstr("alias '*e' repeats 20001 values"));
+}
+
+TEST(ConfigLoaderBounds, ModestAliasesStillLoad) {
+  const LoadResult result = load(aliasAmplification(10, 20));
+  ASSERT_TRUE(result.ok()) << describe(result);
+  EXPECT_EQ(result.config->upstreams.size(), 21u);
+  EXPECT_EQ(result.config->upstreams[20].endpoints.size(), 10u);
+}
+
+TEST(ConfigLoaderBounds, NestedAliasesCountExpanded) {
+  // Billion laughs: each level repeats the one before ten times; 10^6 values without a single long line.
+  std::string yaml = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  const std::string levels = "abcdef";
+  for (size_t i = 1; i < levels.size(); ++i) {
+    const std::string prev = "*" + levels.substr(i - 1, 1);
+    yaml += levels.substr(i, 1) + ": &" + levels.substr(i, 1) + " [" + prev;
+    for (int k = 1; k < 10; ++k) yaml += ", " + prev;
+    yaml += "]\n";
+  }
+  const auto errors = errorsOf(yaml, 1);
+  EXPECT_EQ(errors[0].line, 6);
+  EXPECT_THAT(errors[0].message, HasSubstr("once aliases are expanded"));
+}
+
+TEST(ConfigLoaderBounds, LongStringRepeatedByAliasesIsRefused) {
+  // One 100 KB name referenced 100 times: few values, but 10 MB of names (and of error messages quoting them).
+  std::string yaml = std::string(kListeners) + std::string(kUpstreams) + std::string(kRoutes) +
+                     "  - {name: &n " + std::string(100 * 1024, 'r') + ", match: {path: /x}, upstream: api}\n";
+  for (int i = 0; i < 100; ++i) yaml += "  - {name: *n, match: {path: /x}, upstream: api}\n";
+  const auto errors = errorsOf(yaml, 1);
+  EXPECT_EQ(errors[0].line, 11 + 40);  // with the anchor (line 11), the 40th reference crosses 4 MiB
+  EXPECT_THAT(errors[0].message, HasSubstr("larger than the 4 MiB file limit once aliases are expanded"));
+  EXPECT_THAT(errors[0].message, HasSubstr("alias '*n' repeats 1 values, 102400 bytes"));
+}
+
+TEST(ConfigLoaderBounds, DeepNestingIsRefusedWithAClearMessage) {
+  const auto errors = errorsOf("workers: " + std::string(1000, '[') + std::string(1000, ']') + "\n", 1);
+  EXPECT_THAT(errors[0].message, HasSubstr("nested too deeply"));
+}
+
+TEST(ConfigLoaderBounds, RecursiveAliasIsRefused) {
+  const auto errors = errorsOf("workers: &w [1, *w]\n", 1);
+  EXPECT_EQ(errors[0].toString(), "test.yaml:1:17: alias '*w' is inside the node it refers to (a recursive alias)");
+}
+
+TEST(ConfigLoaderBounds, SecondDocumentIsAnError) {
+  const auto errors = errorsOf(minimal() + "---\nworkers: 2\n", 1);
+  EXPECT_EQ(errors[0].line, 11);
+  EXPECT_THAT(errors[0].message, HasSubstr("a second YAML document"));
+  // An explicit start of the only document, and its end marker, are fine.
+  EXPECT_TRUE(load("---\n" + minimal() + "...\n").ok());
 }
 
 }  // namespace

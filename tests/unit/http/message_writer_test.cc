@@ -61,6 +61,15 @@ TEST_F(MessageWriterTest, ResponseHead) {
   EXPECT_EQ(drain(), "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
+// Found by fuzz_http1_response: a status without a known reason phrase and none sent passed a null pointer to
+// memcpy (UBSan aborts in the asan preset).
+TEST_F(MessageWriterTest, UnknownStatusWithoutReasonPhrase) {
+  MessageHead h;
+  h.status = 211;
+  writeResponseHead(buf_.get(), h, BodyFraming::None);
+  EXPECT_EQ(drain(), "HTTP/1.1 211 \r\n\r\n");
+}
+
 TEST_F(MessageWriterTest, Chunks) {
   writeChunk(buf_.get(), "", 0);
   EXPECT_EQ(drain(), "");
