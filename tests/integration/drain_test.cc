@@ -22,7 +22,7 @@ std::optional<RawClient::Response> get(uint16_t port, std::string_view path) {
   if (!client.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")) {
     return std::nullopt;
   }
-  return client.readResponse(10s);
+  return client.readResponse(30s);
 }
 
 TEST(Drain, H1ClientsDuringSigterm_FinishWithinDrainTimeoutOrAreCancelledWithShutdown) {

@@ -204,12 +204,12 @@ TEST(ProxyBody, H1ClientH1Upstream_ExpectContinueRelaysInterimResponse) {
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send("PUT /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"));
-  const auto interim = client.readResponse(3s);
+  const auto interim = client.readResponse(30s);
   ASSERT_TRUE(interim) << "no 100 Continue before the body was sent";
   EXPECT_EQ(interim->status, 100);
   EXPECT_EQ(interim->head.rfind("HTTP/1.1 100 Continue\r\n", 0), 0u) << interim->head;
   ASSERT_TRUE(client.send("hello world"));
-  const auto response = client.readResponse(3s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "echo:hello world");

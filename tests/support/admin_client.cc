@@ -53,4 +53,14 @@ double waitForSample(const TetherInstance& tether, const std::string& series, do
   return value;
 }
 
+double waitForSampleAtMost(const TetherInstance& tether, const std::string& series, double at_most) {
+  const auto deadline = Clock::now() + 30s;
+  double value = sampleValue(scrape(tether), series);
+  while (value > at_most && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);  // poll interval
+    value = sampleValue(scrape(tether), series);
+  }
+  return value;
+}
+
 }  // namespace tether::testing

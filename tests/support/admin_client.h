@@ -30,5 +30,7 @@ double sampleValue(const std::string& text, const std::string& series);
 // Waits until the sample reaches `at_least` (a worker counts an exchange as it ends, which may be a moment
 // after the client read its response), then returns it; gives up after 30 s.
 double waitForSample(const TetherInstance& tether, const std::string& series, double at_least);
+// The same until the sample drops to `at_most` (a gauge), e.g. idle upstream connections after a close.
+double waitForSampleAtMost(const TetherInstance& tether, const std::string& series, double at_most);
 
 }  // namespace tether::testing

@@ -109,7 +109,7 @@ class TetherInstance {
   std::vector<JsonValue> waitForLogEvents(std::string_view event, std::string_view request_id, size_t n,
                                           std::chrono::milliseconds timeout) const;
 
-  // SIGTERM, then waits (SIGKILL after 5 s); returns the exit code (128 + signal if killed).
+  // SIGTERM, then waits (SIGKILL after Process::kDefaultTimeout); returns the exit code (128 + signal if killed).
   int stop();
 
   // Config text for these options and ports (exposed for the command line tests).
