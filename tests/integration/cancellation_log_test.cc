@@ -184,8 +184,12 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     EXPECT_EQ(line->members[2].first, "level") << raw;
     const std::string event = *line->str("event");
     const std::string level = line->str("level").value_or("");
-    if (event == "request_completed") EXPECT_EQ(level, "info") << raw;
-    if (event == "request_cancelled" || event == "client_gone") EXPECT_EQ(level, "warn") << raw;
+    if (event == "request_completed") {
+      EXPECT_EQ(level, "info") << raw;
+    }
+    if (event == "request_cancelled" || event == "client_gone") {
+      EXPECT_EQ(level, "warn") << raw;
+    }
     ++events[event];
     if (line->str("event") == "request_cancelled") cancelled.emplace_back(*line, raw);
   }

@@ -356,7 +356,9 @@ TEST(CancellationPhases, H1ClientRstWhileRequestBodyBackpressured_ClosesH1Upstre
     const int ready = poll(&up, 1, 30000);
     const auto noticed = Clock::now();
     EXPECT_EQ(ready, 1) << "the upstream connection stayed open after the client reset";
-    if (ready == 1) EXPECT_LT(noticed - left, kCloseBound);
+    if (ready == 1) {
+      EXPECT_LT(noticed - left, kCloseBound);
+    }
     const auto lines = tether.waitForLogEvents("request_cancelled", "paused-rst", 1, 30s);
     ASSERT_EQ(lines.size(), 1u) << "the reset of a back-pressured client went unnoticed\n" << dumpLog(tether);
     expectCancelledLine(lines[0], "paused-rst", "reading_request", "client_reset", 499);
