@@ -362,7 +362,7 @@ void TestUpstream::acceptLoop() {
   while (waitFor(listen_fd_, POLLIN, wake_fd_, kNoDeadline) == IoResult::kOk) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of fds: back off, retry
       continue;
     }
     const int one = 1;

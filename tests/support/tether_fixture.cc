@@ -181,7 +181,7 @@ std::optional<std::string> TetherInstance::findLogLine(const std::vector<std::st
       if (all) return line;
     }
     if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
 }
 
@@ -205,7 +205,7 @@ size_t TetherInstance::waitForLogLineCount(const std::vector<std::string>& needl
   while (true) {
     const size_t count = logLinesWith(needles).size();
     if (count >= n || Clock::now() >= deadline) return count;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
 }
 
@@ -233,7 +233,7 @@ std::vector<JsonValue> TetherInstance::waitForLogEvents(std::string_view event, 
   while (true) {
     auto events = logEvents(event, request_id);
     if (events.size() >= n || Clock::now() >= deadline) return events;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
 }
 

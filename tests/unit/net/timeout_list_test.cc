@@ -59,7 +59,7 @@ class TimeoutListTest : public ::testing::Test {
     const auto end = Clock::now() + d;
     while (Clock::now() < end) {
       event_base_loop(base_.get(), EVLOOP_NONBLOCK);
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(1ms);  // poll interval
     }
   }
   EventBasePtr base_{event_base_new()};
