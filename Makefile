@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup build demo test test-release test-asan check-deploy soak soak-smoke fuzz fuzz-smoke clean
+.PHONY: setup build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: test-release soak-smoke check-deploy fuzz-smoke test-asan
+test: test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -44,6 +44,13 @@ test-asan: setup
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 	ctest --preset asan
+
+# ThreadSanitizer over what runs on several threads: multi-worker, reload, admin and drain tests, and the admin,
+# log and metrics unit tests (the filter is in the tsan test preset).
+test-tsan: setup
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan
+	ctest --preset tsan
 
 clean:
 	rm -rf build

@@ -96,7 +96,7 @@ TEST_F(AdminEndpoints, NotServedOnTheProxyListener) {
   RawClient client;
   ASSERT_TRUE(client.connect(tether_.port()));
   ASSERT_TRUE(client.send(getRequest("/healthz")));
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "ok");  // the upstream's default answer, proxied
   ASSERT_EQ(upstream_.requests().size(), 1u);

@@ -100,7 +100,7 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
     reply.body = "ok";
-    if (request.target.rfind("/slow", 0) == 0) reply.delay = 5s;
+    if (request.target.rfind("/slow", 0) == 0) reply.delay = 60s;  // cancelled long before
     if (request.target.rfind("/ignore/", 0) == 0) reply.delay = 300ms;
     return reply;
   });
@@ -115,7 +115,7 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
     ASSERT_TRUE(client.send(getRequest("/ok?secret=1", "X-Request-Id: log-ok\r\n")));
-    ASSERT_TRUE(client.readResponse(5s));
+    ASSERT_TRUE(client.readResponse(30s));
   }
   // 2. cancelled while awaiting the response (FIN), with a query string
   uint16_t cancel_port = 0;
@@ -125,8 +125,8 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     ASSERT_TRUE(client.connect(tether.port()));
     cancel_port = localPort(client.fd());
     ASSERT_TRUE(client.send(getRequest("/slow/item?token=abc", "X-Request-Id: log-cancel\r\n")));
-    ASSERT_TRUE(upstream.waitForRequests(2, 3s));
-    std::this_thread::sleep_for(150ms);
+    ASSERT_TRUE(upstream.waitForRequests(2, 30s));
+    std::this_thread::sleep_for(150ms);  // not a wait for an event: a known minimum for elapsed_ms to show
   }
   const auto cancel_left = Clock::now();
   // 3. client_gone: ignored route, the upstream finishes
@@ -134,16 +134,17 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
     ASSERT_TRUE(client.send(getRequest("/ignore/x", "X-Request-Id: log-gone\r\n")));
-    ASSERT_TRUE(upstream.waitForRequests(3, 3s));
+    ASSERT_TRUE(upstream.waitForRequests(3, 30s));
   }
-  ASSERT_EQ(tether.waitForLogEvents("client_gone", "log-gone", 1, 3s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("client_gone", "log-gone", 1, 30s).size(), 1u) << dumpLog(tether);
   // 4. cancelled while the request body arrives (RST)
   {
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
     ASSERT_TRUE(client.send("PUT /slow/upload?x=1 HTTP/1.1\r\nHost: test\r\nX-Request-Id: log-reading\r\n"
                             "Content-Length: 100\r\n\r\nabc"));
-    std::this_thread::sleep_for(150ms);
+    // tether has read the 3 body bytes once they reach the upstream (a reset would discard unread ones).
+    ASSERT_TRUE(upstream.waitForReceivedEnding("\r\n\r\nabc", 30s));
     client.closeWithRst();
   }
   // 5. a generated request id
@@ -151,16 +152,17 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
     ASSERT_TRUE(client.send(getRequest("/slow/generated")));
-    ASSERT_TRUE(upstream.waitForRequests(4, 3s));
+    ASSERT_TRUE(upstream.waitForRequests(4, 30s));
     client.closeWithRst();
   }
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "", 3, 30s).size(), 3u) << dumpLog(tether);
   // barrier
   {
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
     ASSERT_TRUE(client.send(getRequest("/ok", "X-Request-Id: log-barrier\r\n")));
-    ASSERT_TRUE(client.readResponse(5s));
-    ASSERT_EQ(tether.waitForLogEvents("request_completed", "log-barrier", 1, 3s).size(), 1u) << dumpLog(tether);
+    ASSERT_TRUE(client.readResponse(30s));
+    ASSERT_EQ(tether.waitForLogEvents("request_completed", "log-barrier", 1, 30s).size(), 1u) << dumpLog(tether);
   }
 
   // Every line: one JSON object with ts and event.
@@ -182,8 +184,12 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     EXPECT_EQ(line->members[2].first, "level") << raw;
     const std::string event = *line->str("event");
     const std::string level = line->str("level").value_or("");
-    if (event == "request_completed") EXPECT_EQ(level, "info") << raw;
-    if (event == "request_cancelled" || event == "client_gone") EXPECT_EQ(level, "warn") << raw;
+    if (event == "request_completed") {
+      EXPECT_EQ(level, "info") << raw;
+    }
+    if (event == "request_cancelled" || event == "client_gone") {
+      EXPECT_EQ(level, "warn") << raw;
+    }
     ++events[event];
     if (line->str("event") == "request_cancelled") cancelled.emplace_back(*line, raw);
   }
@@ -230,7 +236,7 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
   const auto elapsed = c.integerAt("elapsed_ms").value_or(-1);
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(cancel_left - cancel_sent).count();
   EXPECT_GE(elapsed, 140);
-  EXPECT_LE(elapsed, waited + 500);
+  EXPECT_LE(elapsed, waited + 5000);  // generous for a busy machine; the upstream would have worked 60 s
   EXPECT_GE(c.integerAt("upstream_elapsed_ms").value_or(-1), 140);
 
   const auto reading = tether.logEvents("request_cancelled", "log-reading");
@@ -274,24 +280,24 @@ TEST(CancellationDemo, CurlGivesUpOnTether_DemoUpstreamAbortsSlowWork) {
 
   Process curl({"/usr/bin/curl", "-s", "-o", "/dev/null", "--max-time", "1", "-H", "X-Request-Id: demo-curl-1",
                 "http://127.0.0.1:" + std::to_string(tether.port()) + "/slowtest"});
-  const auto code = curl.waitExit(10s);
+  const auto code = curl.waitExit(30s);
   const auto curl_done = Clock::now();
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 28) << "curl did not time out: " << curl.output();
-  EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] Starting to do slow work", 1s)) << demo.output();
-  EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] request aborted after", 2s))
+  EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] Starting to do slow work", 30s)) << demo.output();
+  EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] request aborted after", 30s))
       << "the demo upstream kept working after curl left\n" << demo.output() << "\n" << dumpLog(tether);
-  EXPECT_LT(Clock::now() - curl_done, 2s);
+  // Generous for a busy machine, and still well before the demo's 10 s of slow work would have finished.
+  EXPECT_LT(Clock::now() - curl_done, 5s);
   EXPECT_EQ(demo.output().find("Finished"), std::string::npos) << demo.output();
 
-  const auto lines = tether.waitForLogEvents("request_cancelled", "demo-curl-1", 1, 2s);
+  const auto lines = tether.waitForLogEvents("request_cancelled", "demo-curl-1", 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(lines[0].str("phase"), "awaiting_response");
   EXPECT_EQ(lines[0].str("reason"), "client_closed");
   EXPECT_EQ(lines[0].str("path"), "/slowtest");
-  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(tether.stop(), 0);
   EXPECT_EQ(demo.stop(SIGTERM), 0) << demo.output();
 }
 

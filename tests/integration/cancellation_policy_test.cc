@@ -20,7 +20,14 @@ using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kCloseBound = 500ms;
+// How soon the upstream must see a cancellation. Generous, so a machine busy with other work does not fail it;
+// the defects it catches (work left running for kSlowWork, or a grace far too long) take much longer.
+constexpr auto kCloseBound = std::chrono::milliseconds(3s);
+// Upstream work a test expects tether to cancel: the upstream stops early when tether closes the connection.
+constexpr auto kSlowWork = std::chrono::milliseconds(60s);
+// Upstream work that must still be running when tether notices the client leave (the test leaves right after
+// the upstream has the request): ample time for that on a busy machine.
+constexpr auto kRunsOn = std::chrono::milliseconds(2s);
 
 std::string dumpLog(const TetherInstance& tether) {
   std::string all;
@@ -47,7 +54,7 @@ TetherOptions withPolicy(const TestUpstream& upstream, const std::string& policy
 
 bool waitForServed(const TestUpstream& upstream, int n, std::chrono::milliseconds timeout) {
   const Deadline deadline = deadlineAfter(timeout);
-  while (upstream.requestsServed() < n && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  while (upstream.requestsServed() < n && Clock::now() < deadline) std::this_thread::sleep_for(5ms);  // poll
   return upstream.requestsServed() >= n;
 }
 
@@ -57,8 +64,7 @@ Clock::time_point sendAndLeave(const TetherInstance& tether, const TestUpstream&
   RawClient client;
   EXPECT_TRUE(client.connect(tether.port()));
   EXPECT_TRUE(client.send(request));
-  EXPECT_TRUE(upstream.waitForRequests(n, 3s)) << "the request did not reach the upstream";
-  std::this_thread::sleep_for(30ms);
+  EXPECT_TRUE(upstream.waitForRequests(n, 30s)) << "the request did not reach the upstream";
   const auto left = Clock::now();
   if (reset) {
     client.closeWithRst();
@@ -70,7 +76,7 @@ Clock::time_point sendAndLeave(const TetherInstance& tether, const TestUpstream&
 
 void expectUpstreamClosedSoon(const TestUpstream& upstream, int n, Clock::time_point left,
                               std::chrono::milliseconds bound = kCloseBound) {
-  ASSERT_TRUE(upstream.waitForConnectionClosed(n, 5s)) << "the upstream connection was not closed";
+  ASSERT_TRUE(upstream.waitForConnectionClosed(n, 30s)) << "the upstream connection was not closed";
   const auto closed_at = upstream.lastCloseTime();
   ASSERT_TRUE(closed_at);
   EXPECT_GE(*closed_at, left);
@@ -83,15 +89,15 @@ void barrier(const TetherInstance& tether, const std::string& id) {
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/barrier", "X-Request-Id: " + id + "\r\n")));
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
-  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 3s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 30s).size(), 1u) << dumpLog(tether);
 }
 
 // The single client_gone line of `id` (upstream ran on after the client left).
 JsonValue oneClientGone(const TetherInstance& tether, const std::string& id, const std::string& ended) {
-  const auto lines = tether.waitForLogEvents("client_gone", id, 1, 5s);
+  const auto lines = tether.waitForLogEvents("client_gone", id, 1, 30s);
   EXPECT_EQ(lines.size(), 1u) << dumpLog(tether);
   if (lines.empty()) return {};
   const auto& line = lines.front();
@@ -105,12 +111,12 @@ JsonValue oneClientGone(const TetherInstance& tether, const std::string& id, con
 
 TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToCompletion) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 800ms : 0ms); });
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{mode: ignore}"));
 
-  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-1\r\n"), 1);
-  ASSERT_TRUE(waitForServed(upstream, 1, 3s)) << "the upstream did not finish";
-  EXPECT_GE(Clock::now() - left, 600ms);
+  // That the upstream ran on after the client left is what client_gone with `ended: completed` says below.
+  sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-1\r\n"), 1);
+  ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "the upstream did not finish";
   EXPECT_EQ(upstream.closedConnections(), 0) << "mode: ignore closed the upstream connection";
 
   const auto gone = oneClientGone(tether, "ignore-1", "completed");
@@ -131,14 +137,14 @@ TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToC
 TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {
-    return delayed(request.target == "/work" ? (request.method == "POST" ? 600ms : 5s) : 0ms);
+    return delayed(request.target == "/work" ? (request.method == "POST" ? kRunsOn : kSlowWork) : 0ms);
   });
   TetherInstance tether(withPolicy(upstream, "{methods: [GET]}"));
 
   // POST is outside the propagating set: it behaves as `ignore`.
   sendAndLeave(tether, upstream,
                "POST /work HTTP/1.1\r\nHost: test\r\nX-Request-Id: methods-post\r\nContent-Length: 4\r\n\r\ndata", 1);
-  ASSERT_TRUE(waitForServed(upstream, 1, 3s)) << "the POST was cancelled";
+  ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "the POST was cancelled";
   EXPECT_EQ(upstream.closedConnections(), 0);
   const auto gone = oneClientGone(tether, "methods-post", "completed");
   EXPECT_EQ(gone.str("method"), "POST");
@@ -147,7 +153,7 @@ TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream
   // GET propagates.
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: methods-get\r\n"), 2);
   expectUpstreamClosedSoon(upstream, 1, left);
-  const auto cancelled = tether.waitForLogEvents("request_cancelled", "methods-get", 1, 3s);
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "methods-get", 1, 30s);
   ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(cancelled[0].str("reason"), "client_closed");
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
@@ -162,11 +168,11 @@ TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream
 
 TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 2s : 0ms); });
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{grace: 300ms}"));
 
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-short\r\n"), 1);
-  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 3s)) << "the grace period never ended";
+  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 30s)) << "the grace period never ended";
   const auto after = *upstream.lastCloseTime() - left;
   EXPECT_GE(after, 250ms) << "cancelled before the grace period: " << millis(after) << " ms";
   EXPECT_LT(after, 300ms + kCloseBound) << "cancelled " << millis(after) << " ms after the client left";
@@ -174,7 +180,7 @@ TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
 
   const auto gone = oneClientGone(tether, "grace-short", "drain_limit");
   EXPECT_TRUE(gone.find("upstream_status") && gone.find("upstream_status")->isNull());
-  const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-short", 1, 3s);
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-short", 1, 30s);
   ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
@@ -187,11 +193,11 @@ TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
 
 TEST(CancellationPolicy, H1ClientFinUpstreamFinishesWithinGrace_H1UpstreamCompletes) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 200ms : 0ms); });
-  TetherInstance tether(withPolicy(upstream, "{grace: 2s}"));
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
+  TetherInstance tether(withPolicy(upstream, "{grace: 60s}"));
 
   sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-long\r\n"), 1);
-  ASSERT_TRUE(waitForServed(upstream, 1, 3s));
+  ASSERT_TRUE(waitForServed(upstream, 1, 30s));
   const auto gone = oneClientGone(tether, "grace-long", "completed");
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
   barrier(tether, "grace-long-next");
@@ -205,7 +211,7 @@ TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGra
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
     if (request.target == "/download") {
-      reply.delay = 300ms;
+      reply.delay = kRunsOn;  // the client is gone (and noticed) before the body starts
       reply.stream_bytes = 1 << 20;
       reply.stream_interval = 10ms;  // 16 KiB every 10 ms: the whole MiB would take ~640 ms
     } else {
@@ -213,18 +219,18 @@ TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGra
     }
     return reply;
   });
-  TetherInstance tether(withPolicy(upstream, "{grace: 5s, grace_bytes: 1000}"));
+  TetherInstance tether(withPolicy(upstream, "{grace: 60s, grace_bytes: 1000}"));
 
   const auto left = sendAndLeave(tether, upstream, getRequest("/download", "X-Request-Id: grace-bytes\r\n"), 1);
-  // The first body bytes past 1000 end it: long before the 5 s grace and before the MiB is out.
-  expectUpstreamClosedSoon(upstream, 1, left, 300ms + kCloseBound);
+  // The first body bytes past 1000 end it: long before the 60 s grace and before the MiB is out.
+  expectUpstreamClosedSoon(upstream, 1, left, kRunsOn + kCloseBound);
   EXPECT_EQ(upstream.requestsServed(), 0);
   const auto gone = oneClientGone(tether, "grace-bytes", "drain_limit");
   ASSERT_TRUE(gone.integerAt("bytes_discarded"));
   EXPECT_GT(*gone.integerAt("bytes_discarded"), 1000);
   EXPECT_LT(*gone.integerAt("bytes_discarded"), 1 << 20);
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
-  const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-bytes", 1, 3s);
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-bytes", 1, 30s);
   ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
   barrier(tether, "grace-bytes-next");
@@ -237,7 +243,7 @@ TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCom
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
     if (request.target == "/export") {
-      reply.delay = 300ms;
+      reply.delay = kRunsOn;  // the client is gone (and noticed) before the body starts
       reply.stream_bytes = 256 * 1024;
       reply.stream_interval = 5ms;
     } else {
@@ -249,7 +255,7 @@ TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCom
 
   sendAndLeave(tether, upstream,
                "POST /export HTTP/1.1\r\nHost: test\r\nX-Request-Id: bytes-post\r\nContent-Length: 2\r\n\r\n{}", 1);
-  ASSERT_TRUE(waitForServed(upstream, 1, 5s)) << "grace_bytes cut a request outside `methods`";
+  ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "grace_bytes cut a request outside `methods`";
   const auto gone = oneClientGone(tether, "bytes-post", "completed");
   EXPECT_EQ(gone.integerAt("bytes_discarded"), 256 * 1024);
   barrier(tether, "bytes-post-next");
@@ -260,22 +266,24 @@ TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCom
 // The route timeout still bounds work that runs on after the client left, even under `ignore`.
 TEST(CancellationPolicy, H1ClientFinModeIgnoreThenRouteTimeout_ClosesH1UpstreamAtDeadline) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 3s : 0ms); });
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherOptions options;
   options.addUpstream("backend", {upstream.address()})
-      .addRoute("all", "{path_prefix: /}", "backend", {{"timeout", "600ms"}, {"cancellation", "{mode: ignore}"}});
+      .addRoute("all", "{path_prefix: /}", "backend", {{"timeout", "2s"}, {"cancellation", "{mode: ignore}"}});
   TetherInstance tether(options);
 
+  // The client leaves right after the upstream has the request, well within the 2 s timeout; being cut no
+  // earlier than the timeout shows the departure itself did not cut it.
   const auto sent = Clock::now();
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-timeout\r\n"), 1);
-  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 3s)) << "mode: ignore outlived the route timeout";
+  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 30s)) << "mode: ignore outlived the route timeout";
   const auto closed_at = *upstream.lastCloseTime();
-  EXPECT_GE(closed_at - left, 300ms) << "cut right when the client left, despite mode: ignore";
-  EXPECT_GE(closed_at - sent, 580ms);
-  EXPECT_LT(closed_at - (sent + 600ms), kCloseBound);
+  EXPECT_GE(closed_at, left);
+  EXPECT_GE(closed_at - sent, 1980ms) << "cut before the route timeout, despite mode: ignore";
+  EXPECT_LT(closed_at - (sent + 2s), kCloseBound);
   EXPECT_EQ(upstream.requestsServed(), 0);
 
-  const auto cancelled = tether.waitForLogEvents("request_cancelled", "ignore-timeout", 1, 3s);
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "ignore-timeout", 1, 30s);
   ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(cancelled[0].str("reason"), "deadline_exceeded");
   EXPECT_EQ(cancelled[0].integerAt("status"), 504);
@@ -299,14 +307,14 @@ TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) 
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/half", "X-Request-Id: half-wait\r\n")));
   client.shutdownWrite();
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response) << "no response after a half-close with half_close: wait\n" << dumpLog(tether);
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, std::string(10000, 'w'));
-  EXPECT_TRUE(client.waitClosed(2s)) << "tether kept the half-closed connection open";
+  EXPECT_TRUE(client.waitClosed(30s)) << "tether kept the half-closed connection open";
 
-  ASSERT_EQ(tether.waitForLogEvents("request_completed", "half-wait", 1, 3s).size(), 1u) << dumpLog(tether);
-  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", "half-wait", 1, 30s).size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
   EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
   EXPECT_EQ(upstream.requestsServed(), 1);
@@ -314,7 +322,7 @@ TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) 
 
 TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest&) { return delayed(300ms); });
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/half" ? kSlowWork : 0ms); });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
 
   RawClient client;
@@ -322,10 +330,10 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   ASSERT_TRUE(client.send(getRequest("/half", "X-Request-Id: half-cancel\r\n")));
   const auto left = Clock::now();
   client.shutdownWrite();
-  EXPECT_TRUE(client.waitClosed(2s));
+  EXPECT_TRUE(client.waitClosed(30s));
   EXPECT_EQ(client.readUntilClosed(100ms), "") << "a response was sent to a client that half-closed";
 
-  const auto lines = tether.waitForLogEvents("request_cancelled", "half-cancel", 1, 3s);
+  const auto lines = tether.waitForLogEvents("request_cancelled", "half-cancel", 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(lines[0].str("reason"), "client_closed");
   const auto phase = lines[0].str("phase").value_or("");
@@ -333,7 +341,6 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   EXPECT_EQ(lines[0].integerAt("status"), 499);
   // Whatever reached the upstream was cancelled.
   if (upstream.acceptedConnections() > 0) expectUpstreamClosedSoon(upstream, 1, left);
-  std::this_thread::sleep_for(400ms);
   EXPECT_EQ(upstream.requestsServed(), 0);
   barrier(tether, "half-cancel-next");
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
@@ -341,12 +348,12 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
 
 TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 5s : 0ms); });
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
 
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: half-rst\r\n"), 1, true);
   expectUpstreamClosedSoon(upstream, 1, left);
-  const auto lines = tether.waitForLogEvents("request_cancelled", "half-rst", 1, 3s);
+  const auto lines = tether.waitForLogEvents("request_cancelled", "half-rst", 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
   EXPECT_EQ(lines[0].str("reason"), "client_reset");
   EXPECT_EQ(lines[0].str("phase"), "awaiting_response");
@@ -357,21 +364,22 @@ TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
 // The client half-closes (allowed to wait), then resets: it is gone now and the work must stop.
 TEST(CancellationPolicy, H1ClientHalfCloseThenRstWithWait_ClosesH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? 5s : 0ms); });
+  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
 
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/work", "X-Request-Id: half-fin-rst\r\n")));
   client.shutdownWrite();
-  ASSERT_TRUE(upstream.waitForRequests(1, 3s));
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
+  // A sleep on purpose: the claim is an absence (the FIN does not cancel), given time to happen.
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(upstream.closedConnections(), 0) << "half_close: wait cancelled on the FIN";
   const auto left = Clock::now();
   client.closeWithRst();
 
   expectUpstreamClosedSoon(upstream, 1, left);
-  const auto lines = tether.waitForLogEvents("request_cancelled", "half-fin-rst", 1, 1s);
+  const auto lines = tether.waitForLogEvents("request_cancelled", "half-fin-rst", 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << "the reset after a half-close went unnoticed\n" << dumpLog(tether);
   EXPECT_EQ(lines[0].str("reason"), "client_reset");
 }

@@ -44,12 +44,12 @@ StormResult storm(const TetherInstance& tether, const TestUpstream& upstream, in
   const int before = static_cast<int>(upstream.requests().size());
   for (int i = 0; i < n; ++i) {
     RawClient client;
-    if (!client.connect(tether.port(), 2s) ||
-        !client.send(getRequest("/storm", "X-Request-Id: storm-" + std::to_string(i) + "\r\n"), 2s)) {
+    if (!client.connect(tether.port(), 30s) ||
+        !client.send(getRequest("/storm", "X-Request-Id: storm-" + std::to_string(i) + "\r\n"), 30s)) {
       ADD_FAILURE() << "client " << i << " could not send";
       break;
     }
-    if (!upstream.waitForRequests(before + i + 1, 3s)) {
+    if (!upstream.waitForRequests(before + i + 1, 30s)) {
       ADD_FAILURE() << "request " << i << " did not reach the upstream";
       break;
     }
@@ -58,11 +58,7 @@ StormResult storm(const TetherInstance& tether, const TestUpstream& upstream, in
     } else {
       client.closeWithRst();
     }
-    ++result.sent;
-    if (Clock::now() - start > 60s) {
-      ADD_FAILURE() << "storm too slow: " << i << " requests in 60 s";
-      break;
-    }
+    ++result.sent;  // no speed limit: a busy machine is slow, not wrong (ctest's timeout bounds a hang)
   }
   result.elapsed = Clock::now() - start;
   return result;
@@ -79,11 +75,11 @@ void expectStillServes(const TetherInstance& tether, const std::string& id) {
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/normal", "X-Request-Id: " + id + "\r\n")));
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response) << "tether stopped answering after the storm";
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "ok");
-  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 5s).size(), 1u);
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 30s).size(), 1u);
 }
 
 TEST(CancellationStorm, H1Clients2000LeaveInFlight_H1UpstreamAllClosedWithoutTimeWait) {
@@ -96,14 +92,13 @@ TEST(CancellationStorm, H1Clients2000LeaveInFlight_H1UpstreamAllClosedWithoutTim
   const int fds_before = openFds(tether.pid());
 
   const auto result = storm(tether, upstream, kRequests);
-  ASSERT_EQ(result.sent, kRequests);
-  EXPECT_LT(result.elapsed, 60s);
+  ASSERT_EQ(result.sent, kRequests);  // how fast is reported, not asserted: a busy machine is slow, not wrong
   std::printf("[ storm    ] %d cancellations in %lld ms\n", result.sent,
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(result.elapsed).count()));
 
   // Every abandoned upstream request was cut (the warm-up connection was the first one used).
-  EXPECT_TRUE(upstream.waitForConnectionClosed(kRequests, 20s)) << upstream.closedConnections() << " closed";
-  EXPECT_EQ(tether.waitForLogLineCount({"\"request_cancelled\""}, kRequests, 20s), static_cast<size_t>(kRequests));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(kRequests, 30s)) << upstream.closedConnections() << " closed";
+  EXPECT_EQ(tether.waitForLogLineCount({"\"request_cancelled\""}, kRequests, 30s), static_cast<size_t>(kRequests));
   expectStillServes(tether, "storm-after");
 
   // Exactly one line per aborted request, with the right reason.
@@ -142,9 +137,14 @@ TEST(CancellationStorm, H1Clients300LeaveWithCancelWithFin_TimeWaitsPileUpToward
 
   const auto result = storm(tether, upstream, kRequests);
   ASSERT_EQ(result.sent, kRequests);
-  EXPECT_TRUE(upstream.waitForConnectionClosed(kRequests, 10s));
-  EXPECT_EQ(tether.waitForLogLineCount({"\"request_cancelled\""}, kRequests, 10s), static_cast<size_t>(kRequests));
-  std::this_thread::sleep_for(200ms);  // the upstream's FINs complete the closes
+  EXPECT_TRUE(upstream.waitForConnectionClosed(kRequests, 30s));
+  EXPECT_EQ(tether.waitForLogLineCount({"\"request_cancelled\""}, kRequests, 30s), static_cast<size_t>(kRequests));
+  // The upstream's FINs complete the closes: wait until the TIME_WAITs show up.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (countTimeWaitTo(upstream.port()) - time_wait_before < kRequests * 9 / 10 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);  // poll interval
+  }
   const int time_wait = countTimeWaitTo(upstream.port()) - time_wait_before;
   EXPECT_GE(time_wait, kRequests * 9 / 10) << "cancel_with: fin should close orderly (TIME_WAIT on tether's side)";
   expectStillServes(tether, "fin-storm-after");

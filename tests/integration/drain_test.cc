@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "support/raw_client.h"
@@ -17,25 +18,36 @@ using namespace std::chrono_literals;
 
 std::optional<RawClient::Response> get(uint16_t port, std::string_view path) {
   RawClient client;
-  if (!client.connect(port, 1s)) return std::nullopt;
+  if (!client.connect(port, 10s)) return std::nullopt;
   if (!client.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")) {
     return std::nullopt;
   }
-  return client.readResponse(3s);
+  return client.readResponse(30s);
 }
 
 TEST(Drain, H1ClientsDuringSigterm_FinishWithinDrainTimeoutOrAreCancelledWithShutdown) {
+  // /short answers once the test has seen the drain begin (an event, not a delay); /long works until tether
+  // cancels it (its delay ends when tether closes the connection).
+  std::promise<void> release_short;
+  std::shared_future<void> short_released = release_short.get_future().share();
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
+  upstream.setHandler([short_released](const RecordedRequest& request) {
     TestUpstream::Reply reply;
     reply.body = "done " + request.target;
-    reply.delay = request.target == "/short" ? 400ms : 5s;
+    if (request.target == "/short") {
+      short_released.wait_for(60s);  // bounded, so a failed test still ends
+    } else {
+      reply.delay = 120s;
+    }
     return reply;
   });
   TetherOptions options = TetherOptions::proxyTo({upstream.address()});
-  options.drain_timeout = "1500ms";
+  // Long enough for the test to see the drain start and release /short on a busy machine.
+  options.drain_timeout = "5s";
   TetherInstance tether(options);
-  ASSERT_EQ(get(tether.adminPort(), "/readyz")->status, 200);
+  const auto ready_before = get(tether.adminPort(), "/readyz");
+  ASSERT_TRUE(ready_before);
+  EXPECT_EQ(ready_before->status, 200);
 
   RawClient short_client;
   RawClient long_client;
@@ -43,25 +55,27 @@ TEST(Drain, H1ClientsDuringSigterm_FinishWithinDrainTimeoutOrAreCancelledWithShu
   ASSERT_TRUE(long_client.connect(tether.port()));
   ASSERT_TRUE(short_client.send(getRequest("/short", "X-Request-Id: drain-short\r\n")));
   ASSERT_TRUE(long_client.send(getRequest("/long", "X-Request-Id: drain-long\r\n")));
-  ASSERT_TRUE(upstream.waitForRequests(2, 3s));
+  ASSERT_TRUE(upstream.waitForRequests(2, 30s));
 
   const auto signalled = std::chrono::steady_clock::now();
   ASSERT_EQ(kill(tether.pid(), SIGTERM), 0);
-  ASSERT_TRUE(tether.waitForLogLine("drain_started", 2s));
-  const auto ready = get(tether.adminPort(), "/readyz");
+  const bool drain_started = tether.waitForLogLine("drain_started", 30s);
+  const auto ready = drain_started ? get(tether.adminPort(), "/readyz") : std::nullopt;
+  release_short.set_value();
+  ASSERT_TRUE(drain_started);
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 503);
 
   // The short request still completes, on the drained connection.
-  auto short_response = short_client.readResponse(3s);
+  auto short_response = short_client.readResponse(30s);
   ASSERT_TRUE(short_response);
   EXPECT_EQ(short_response->status, 200);
   EXPECT_EQ(short_response->body, "done /short");
 
   // The long one outlives drain_timeout: cancelled with `shutdown`, and the client connection closed.
-  EXPECT_TRUE(long_client.waitClosed(4s));
-  EXPECT_GE(std::chrono::steady_clock::now() - signalled, 1400ms);
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 2s));
+  EXPECT_TRUE(long_client.waitClosed(60s));
+  EXPECT_GE(std::chrono::steady_clock::now() - signalled, 4900ms);
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
   EXPECT_EQ(tether.stop(), 0);
 
   const auto cancelled = tether.logEvents("request_cancelled", "drain-long");

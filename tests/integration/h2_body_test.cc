@@ -21,14 +21,28 @@ constexpr uint64_t kBigBody = 100 * kMiB;
 // As in proxy_body_test: room for allocator and sanitizer noise, not for a body buffered whole.
 constexpr uint64_t kMaxRssGrowthKiB = 32 * 1024;
 constexpr uint64_t kMaxRssKiB = 64 * 1024;
-constexpr auto kTransferTimeout = 60s;
+constexpr auto kTransferTimeout = 120s;  // only a stuck transfer should reach it
+
+// Runs the client until stream `id` closes, sampling tether's RSS about every MiB moved either way (so the number
+// of samples depends on the bytes, not on how fast the machine is).
+bool runSampling(H2Client& client, int32_t id, RssSampler& sampler) {
+  uint64_t next = kMiB;
+  return client.runUntil(
+      [&] {
+        const auto& s = client.stream(id);
+        for (const uint64_t moved = s.request_offset + s.body_bytes; moved >= next; next += kMiB) sampler.sample();
+        return s.closed;
+      },
+      kTransferTimeout);
+}
 
 uint64_t warmRssKiB(TetherInstance& tether) {
   H2Client client;
   EXPECT_TRUE(client.connect(tether.port()));
   const int32_t id = client.request("GET", "/warmup");
   EXPECT_TRUE(client.waitClosed(id));
-  std::this_thread::sleep_for(100ms);
+  // The exchange has ended (and freed what it held) once its line is logged.
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "", 1, 30s).size(), 1u);
   return rssKiB(tether.pid());
 }
 
@@ -52,7 +66,7 @@ TEST(H2Body, H2cClientH1Upstream_Upload100MiBWithBoundedMemory) {
   ASSERT_TRUE(client.connect(tether.port()));
   RssSampler sampler(tether.pid());
   const int32_t id = client.requestGenerated("POST", "/upload", kBigBody, false);
-  ASSERT_TRUE(client.waitClosed(id, kTransferTimeout));
+  ASSERT_TRUE(runSampling(client, id, sampler));
   sampler.stop();
   std::printf("[ INFO     ] tether RSS: idle %llu KiB, peak %llu KiB\n", static_cast<unsigned long long>(idle_kib),
               static_cast<unsigned long long>(sampler.maxKiB()));
@@ -62,6 +76,7 @@ TEST(H2Body, H2cClientH1Upstream_Upload100MiBWithBoundedMemory) {
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[1].body_bytes, kBigBody);
   EXPECT_TRUE(requests[1].body == generatedBody(RecordedRequest::kMaxKeptBody)) << "body bytes changed in transit";
+  EXPECT_GE(sampler.samples(), 50) << "RSS is sampled about every MiB moved";
   EXPECT_LT(sampler.maxKiB(), idle_kib + kMaxRssGrowthKiB);
   EXPECT_LT(sampler.maxKiB(), kMaxRssKiB);
 }
@@ -82,7 +97,7 @@ TEST(H2Body, H2cClientH1Upstream_Download100MiBWithBoundedMemory) {
   ASSERT_TRUE(client.connect(tether.port()));
   RssSampler sampler(tether.pid());
   const int32_t id = client.requestGenerated("GET", "/download", 0, true);
-  ASSERT_TRUE(client.waitClosed(id, kTransferTimeout));
+  ASSERT_TRUE(runSampling(client, id, sampler));
   sampler.stop();
   std::printf("[ INFO     ] tether RSS: idle %llu KiB, peak %llu KiB\n", static_cast<unsigned long long>(idle_kib),
               static_cast<unsigned long long>(sampler.maxKiB()));
@@ -91,6 +106,7 @@ TEST(H2Body, H2cClientH1Upstream_Download100MiBWithBoundedMemory) {
   EXPECT_EQ(s.error_code, 0u);
   EXPECT_EQ(s.body_bytes, kBigBody);
   EXPECT_TRUE(s.body_matches_generated);
+  EXPECT_GE(sampler.samples(), 50) << "RSS is sampled about every MiB moved";
   EXPECT_LT(sampler.maxKiB(), idle_kib + kMaxRssGrowthKiB);
   EXPECT_LT(sampler.maxKiB(), kMaxRssKiB);
 }

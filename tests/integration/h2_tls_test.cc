@@ -46,14 +46,16 @@ class TlsTether {
     const std::string config = dir_ + "/tether.yaml";
     std::ofstream(config) << yaml;
     process_ = std::make_unique<Process>(std::vector<std::string>{TETHER_BINARY, "--config", config});
-    const auto deadline = deadlineAfter(10s);
-    while (Clock::now() < deadline && process_->running()) {
+    // Started: `startup` logged (after the workers and the admin thread are up) and the listener accepts.
+    const auto deadline = deadlineAfter(60s);
+    const bool started = waitForLog({"\"event\":\"startup\""}, 60s);
+    while (started && Clock::now() < deadline && process_->running()) {
       const int fd = connectLoopback(port_, deadlineAfter(200ms));
       if (fd >= 0) {
         ::close(fd);
         return;
       }
-      std::this_thread::sleep_for(20ms);
+      std::this_thread::sleep_for(20ms);  // poll interval
     }
     throw std::runtime_error("tether did not start:\n" + process_->output());
   }
@@ -83,7 +85,8 @@ class TlsTether {
         if (end == std::string::npos) break;
         start = end + 1;
       }
-      std::this_thread::sleep_for(20ms);
+      if (!process_->running()) return false;
+      std::this_thread::sleep_for(20ms);  // poll interval
     } while (Clock::now() < deadline);
     return false;
   }
@@ -103,7 +106,7 @@ std::string curl(const std::vector<std::string>& args) {
   Process p(argv);
   const auto code = p.waitExit(15s);
   EXPECT_EQ(code, 0) << p.output();
-  p.waitForOutput(" proto=", 5s);  // the reader thread may still be draining the pipe after exit
+  p.waitForOutput(" proto=", 30s);  // the reader thread may still be draining the pipe after exit
   return p.output();
 }
 
@@ -121,8 +124,8 @@ TEST(H2Tls, AlpnH2AndHttp11OverTls12And13) {
   EXPECT_EQ(curl({"--http2", "--tlsv1.2", "--tls-max", "1.2", tether.url("/c")}), "GET 0 proto=2");
   EXPECT_EQ(curl({"--http2", "--tlsv1.3", "--data-binary", std::string(70000, 'x'), tether.url("/d")}),
             "POST 70000 proto=2");
-  EXPECT_TRUE(tether.waitForLog({"\"request_completed\"", "\"protocol\":\"h2\""}, 5s));
-  EXPECT_TRUE(tether.waitForLog({"\"request_completed\"", "\"protocol\":\"http/1.1\""}, 5s));
+  EXPECT_TRUE(tether.waitForLog({"\"request_completed\"", "\"protocol\":\"h2\""}, 30s));
+  EXPECT_TRUE(tether.waitForLog({"\"request_completed\"", "\"protocol\":\"http/1.1\""}, 30s));
   for (const auto& request : upstream.requests()) EXPECT_EQ(request.header("X-Forwarded-Proto"), "https");
 }
 
@@ -130,15 +133,15 @@ TEST(H2Tls, CurlHttp2KilledMidRequestCancelsH1Upstream) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {
     Reply reply;
-    reply.delay = 10s;
+    reply.delay = 60s;  // cancelled long before
     return reply;
   });
   TlsTether tether(upstream);
   Process curl_process({"/usr/bin/curl", "-sS", "-k", "--http2", tether.url("/slow")});
-  ASSERT_TRUE(upstream.waitForRequests(1, 5s));
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
   curl_process.stop(SIGKILL);
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 3s));
-  EXPECT_TRUE(tether.waitForLog({"\"request_cancelled\"", "\"protocol\":\"h2\""}, 5s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
+  EXPECT_TRUE(tether.waitForLog({"\"request_cancelled\"", "\"protocol\":\"h2\""}, 30s));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/admin_client.h"
 #include "support/raw_client.h"
 #include "support/test_env.h"
 #include "support/test_upstream.h"
@@ -183,9 +184,11 @@ TEST(ProxyBasic, H1ClientH1Upstream_KeepAliveReusesUpstreamConnection) {
 
 TEST(ProxyBasic, H1ClientH1Upstream_IdleUpstreamConnectionsBeyondTheCapAreClosed) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest&) {
+  // Each request is answered once all three are at the upstream (an event, not a delay): they overlap, so
+  // they take three upstream connections.
+  upstream.setHandler([&upstream](const RecordedRequest& request) {
     Reply reply;
-    reply.delay = 300ms;  // three requests overlap: three upstream connections
+    if (request.target.rfind("/burst/", 0) == 0) upstream.waitForRequests(3, 60s);
     reply.body = "ok";
     return reply;
   });
@@ -200,12 +203,11 @@ TEST(ProxyBasic, H1ClientH1Upstream_IdleUpstreamConnectionsBeyondTheCapAreClosed
   for (auto& client : clients) EXPECT_EQ(nextResponse(*client).status, 200);
   EXPECT_EQ(upstream.acceptedConnections(), 3);
   // Only one of the three is kept for reuse: the other two are closed as they are released.
-  EXPECT_TRUE(upstream.waitForConnectionClosed(2, 3s));
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(upstream.closedConnections(), 2);
+  EXPECT_TRUE(upstream.waitForConnectionClosed(2, 30s));
   ASSERT_TRUE(clients[0]->send(getRequest("/again")));
   EXPECT_EQ(nextResponse(*clients[0]).status, 200);
   EXPECT_EQ(upstream.acceptedConnections(), 3);  // the kept one served it
+  EXPECT_EQ(upstream.closedConnections(), 2);
 }
 TEST(ProxyBasic, H1ClientH1Upstream_ConnectionCloseFromUpstreamIsNotReused) {
   TestUpstream upstream;
@@ -249,9 +251,9 @@ TEST(ProxyBasic, H1ClientH1Upstream_IdleConnectionClosedByUpstreamIsNotReused) {
     const auto response = nextResponse(client);
     EXPECT_EQ(response.status, 200) << "request " << i;
     EXPECT_EQ(response.body, "ok");
-    // Give tether time to see the FIN on the pooled connection.
-    ASSERT_TRUE(upstream.waitForConnectionClosed(i + 1, 2s));
-    std::this_thread::sleep_for(100ms);
+    // Wait until tether has seen the FIN on the pooled connection: it no longer counts it idle.
+    ASSERT_TRUE(upstream.waitForConnectionClosed(i + 1, 30s));
+    EXPECT_EQ(waitForSampleAtMost(tether, "tether_upstream_connections{upstream=\"backend\",state=\"idle\"}", 0), 0);
   }
   EXPECT_EQ(upstream.acceptedConnections(), 3);
 }
@@ -348,7 +350,7 @@ TEST(ProxyBasic, H1ClientH1Upstream_UpgradeClientCloseClosesUpstream) {
   ASSERT_TRUE(client.send("hi"));
   EXPECT_EQ(client.recvSome(2s), "hi");
   client.close();
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 2s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
 }
 
 TEST(ProxyBasic, H1ClientH1Upstream_UpgradeUpstreamCloseClosesClient) {
@@ -394,10 +396,7 @@ TEST(ProxyBasic, H1ClientH1Upstream_TwoWorkersServeConcurrentClients) {
     return reply;
   });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}).withWorkers(2));
-  // main thread + log writer + 2 workers. The listeners accept (into the backlog) before the
-  // worker threads start, so give them a moment.
-  const auto deadline = std::chrono::steady_clock::now() + 2s;
-  while (threadCount(tether.pid()) < 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  // main thread + log writer + 2 workers (+ admin), all started before the `startup` line the fixture waits for.
   EXPECT_GE(threadCount(tether.pid()), 4) << "expected at least 2 worker threads";
 
   constexpr int kThreads = 8;
@@ -414,7 +413,7 @@ TEST(ProxyBasic, H1ClientH1Upstream_TwoWorkersServeConcurrentClients) {
           return;
         }
         const std::string path = "/t" + std::to_string(t) + "/" + std::to_string(i);
-        auto response = client.send(getRequest(path)) ? client.readResponse(10s) : std::nullopt;
+        auto response = client.send(getRequest(path)) ? client.readResponse(30s) : std::nullopt;
         if (!response || response->status != 200 || response->body != "body of " + path) {
           failures[t] = "request " + path + " failed: " +
                         (response ? std::to_string(response->status) + " " + response->body : "no response");
@@ -438,7 +437,7 @@ TEST(ProxyBasic, H1ClientH1Upstream_AccessLogRecordsCompletedRequest) {
 
   const auto response = roundTrip(tether.port(), getRequest("/api/items?secret=1", "X-Request-Id: log-test-1\r\n"));
   EXPECT_EQ(response.status, 200);
-  const auto line = tether.findLogLine({"\"request_completed\"", "log-test-1"}, 3s);
+  const auto line = tether.findLogLine({"\"request_completed\"", "log-test-1"}, 30s);
   ASSERT_TRUE(line) << "log:\n" << [&] {
     std::string all;
     for (const auto& l : tether.logLines()) all += l + "\n";

@@ -206,9 +206,9 @@ TEST(ProxyCli, SigtermStopsCleanlyWithExit0) {
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/x")));
   ASSERT_TRUE(client.readResponse());
-  EXPECT_TRUE(tether.waitForLogLine("\"startup\"", 2s));
+  EXPECT_TRUE(tether.waitForLogLine("\"startup\"", 30s));
   EXPECT_EQ(tether.stop(), 0) << tether.output();
-  EXPECT_TRUE(tether.waitForLogLine("\"shutdown\"", 2s));
+  EXPECT_TRUE(tether.waitForLogLine("\"shutdown\"", 30s));
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ void expectJsonErrorWithGeneratedId(const RawClient::Response& response) {
 RawClient::Response exchange(uint16_t port, const std::string& request, RawClient& client) {
   EXPECT_TRUE(client.connect(port));
   EXPECT_TRUE(client.send(request));
-  auto response = client.readResponse(5s);
+  auto response = client.readResponse(30s);
   EXPECT_TRUE(response) << "no response";
   return response.value_or(RawClient::Response{});
 }
@@ -83,7 +83,7 @@ TEST(ProxyErrors, H1ClientSlowUpstream_RouteTimeoutReturns504AndCancelsUpstream)
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {
     Reply reply;
-    reply.delay = 2s;
+    reply.delay = 60s;  // cut short by the route timeout
     return reply;
   });
   TetherOptions options;
@@ -98,8 +98,8 @@ TEST(ProxyErrors, H1ClientSlowUpstream_RouteTimeoutReturns504AndCancelsUpstream)
   EXPECT_EQ(response.status, 504);
   expectJsonErrorWithId(response, "err-504");
   EXPECT_GE(elapsed, 250ms);
-  EXPECT_LT(elapsed, 1500ms);
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 1s)) << "the upstream request was not cancelled";
+  EXPECT_LT(elapsed, 10s);  // generous for a busy machine; without the timeout the upstream answers after 60 s
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s)) << "the upstream request was not cancelled";
   EXPECT_EQ(upstream.requestsServed(), 0);
 }
 

@@ -56,11 +56,13 @@ TEST_P(ProxySmuggling, H1ClientH1Upstream_RejectedWith400AndNothingReachesUpstre
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(GetParam().request));
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response) << "no parsable response";
   EXPECT_EQ(response->status, 400) << response->head << response->body;
-  EXPECT_TRUE(client.waitClosed(2s)) << "connection left open";
-  std::this_thread::sleep_for(100ms);  // anything forwarded would have arrived by now
+  EXPECT_TRUE(client.waitClosed(30s)) << "connection left open";
+  // Anything tether forwarded has arrived once it has exited and the upstream has seen every connection close.
+  EXPECT_EQ(tether.stop(), 0);
+  EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 30s));
   EXPECT_EQ(upstream.requestsServed(), 0);
   EXPECT_TRUE(upstream.requests().empty()) << "upstream received " << upstream.requests().at(0).method << " "
                                            << upstream.requests().at(0).target;
@@ -82,7 +84,7 @@ TEST(ProxyUpstreamStrictness, H1ClientH1Upstream_ResponseWithContentLengthAndChu
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/x", "X-Request-Id: strict-1\r\n")));
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 502);
   EXPECT_NE(response->body.find("strict-1"), std::string::npos) << response->body;
@@ -101,7 +103,7 @@ TEST(ProxyUpstreamStrictness, H1ClientH1Upstream_ResponseWithTwoContentLengthsRe
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/x")));
-  const auto response = client.readResponse(5s);
+  const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 502);
 }

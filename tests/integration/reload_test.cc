@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -28,13 +29,13 @@ void writeFile(const std::string& path, const std::string& text) {
 bool reloadWith(TetherInstance& tether, const std::string& text, std::string_view event, size_t n = 1) {
   writeFile(tether.configPath(), text);
   if (kill(tether.pid(), SIGHUP) != 0) return false;
-  return tether.waitForLogLineCount({"\"event\":\"" + std::string(event) + "\""}, n, 5s) >= n;
+  return tether.waitForLogLineCount({"\"event\":\"" + std::string(event) + "\""}, n, 30s) >= n;
 }
 
 std::optional<RawClient::Response> get(uint16_t port, std::string_view path) {
   RawClient client;
-  if (!client.connect(port, 1s) || !client.send(getRequest(path, "Connection: close\r\n"))) return std::nullopt;
-  return client.readResponse(5s);
+  if (!client.connect(port, 30s) || !client.send(getRequest(path, "Connection: close\r\n"))) return std::nullopt;
+  return client.readResponse(30s);
 }
 
 TestUpstream::Handler answer(std::string name, std::chrono::milliseconds slow = 0ms) {
@@ -81,9 +82,19 @@ TEST(Reload, InvalidFileKeepsTheRunningConfigAndLogsWhereTheErrorIs) {
 }
 
 TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) {
+  // Events, not delays: the two /warm requests are answered once both are at the upstream (so they overlap), and
+  // /slow once the test has checked everything that must happen while it is in flight.
+  std::promise<void> release_slow;
+  std::shared_future<void> slow_released = release_slow.get_future().share();
   TestUpstream old_upstream;
   TestUpstream new_upstream;
-  old_upstream.setHandler(answer("old", 2500ms));
+  old_upstream.setHandler([&old_upstream, slow_released](const RecordedRequest& request) {
+    TestUpstream::Reply reply;
+    reply.body = "old";
+    if (request.target == "/warm") old_upstream.waitForRequests(2, 60s);
+    if (request.target == "/slow") slow_released.wait_for(60s);  // bounded for a failing test
+    return reply;
+  });
   new_upstream.setHandler(answer("new"));
   TetherOptions before;  // one worker: the idle connection and the slow request share a pool
   before.addUpstream("old", {old_upstream.address()}).addRoute("all", "{path_prefix: /}", "old");
@@ -93,7 +104,7 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
   RawClient warm[2];
   for (auto& client : warm) ASSERT_TRUE(client.connect(tether.port()) && client.send(getRequest("/warm")));
   for (auto& client : warm) {
-    auto response = client.readResponse(5s);
+    auto response = client.readResponse(30s);
     ASSERT_TRUE(response);
     EXPECT_EQ(response->body, "old");
   }
@@ -101,14 +112,19 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
   RawClient in_flight;
   ASSERT_TRUE(in_flight.connect(tether.port()));
   ASSERT_TRUE(in_flight.send(getRequest("/slow", "X-Request-Id: reload-in-flight\r\n")));
-  ASSERT_TRUE(old_upstream.waitForRequests(3, 3s));  // the two /warm and /slow: the slow one is in flight
+  ASSERT_TRUE(old_upstream.waitForRequests(3, 30s));  // the two /warm and /slow: the slow one is in flight
 
   TetherOptions after;
   after.addUpstream("new", {new_upstream.address()}).addRoute("all", "{path_prefix: /}", "new");
   ASSERT_TRUE(reloadWith(tether, TetherInstance::configYaml(after, tether.port(), tether.adminPort(),
                                                             tether.logPath()), "config_reloaded"));
 
-  // New connections go to the new upstream at once.
+  // The worker applies the reload on its own thread just after `config_reloaded` is logged; retiring the old
+  // snapshot closes the old pool's idle connection at once (though a request still runs on that snapshot), which
+  // shows the new config is in place.
+  EXPECT_TRUE(old_upstream.waitForConnectionClosed(1, 30s));
+  EXPECT_EQ(old_upstream.closedConnections(), 1);
+  // New connections go to the new upstream.
   for (int i = 0; i < 6; ++i) {
     auto response = get(tether.port(), "/fresh");
     ASSERT_TRUE(response);
@@ -116,23 +132,21 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
     EXPECT_EQ(response->body, "new");
   }
   EXPECT_EQ(old_upstream.requests().size(), 3u);  // /warm twice and /slow
-  // The old pool closes its idle connection at once, though a request still runs on that snapshot.
-  EXPECT_TRUE(old_upstream.waitForConnectionClosed(1, 1500ms));
-  EXPECT_EQ(old_upstream.closedConnections(), 1);
 
   // The slow request started before the reload completes from the old upstream, not cancelled.
-  auto slow = in_flight.readResponse(5s);
+  release_slow.set_value();
+  auto slow = in_flight.readResponse(30s);
   ASSERT_TRUE(slow);
   EXPECT_EQ(slow->status, 200);
   EXPECT_EQ(slow->body, "old");
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 0u);
   // Its keep-alive client connection is routed by the new config from its next request on...
   ASSERT_TRUE(in_flight.send(getRequest("/next")));
-  auto next = in_flight.readResponse(5s);
+  auto next = in_flight.readResponse(30s);
   ASSERT_TRUE(next);
   EXPECT_EQ(next->body, "new");
   // ...and the old pool does not keep its upstream connection once that request ended.
-  EXPECT_TRUE(old_upstream.waitForConnectionClosed(2, 3s));
+  EXPECT_TRUE(old_upstream.waitForConnectionClosed(2, 30s));
 
   const std::string text = scrape(tether);
   EXPECT_EQ(sampleValue(text, "tether_config_reloads_total{result=\"success\"}"), 1) << text;
@@ -161,11 +175,19 @@ TEST(Reload, ListenerChangesAreReportedAsNeedingARestartAndTheRestIsApplied) {
   EXPECT_EQ(restart[0].str("level"), "warn");
   EXPECT_NE(restart[0].str("message")->find("listeners"), std::string::npos);
 
-  for (int i = 0; i < 8; ++i) {  // connections spread over both workers
-    auto response = get(tether.port(), "/still-here");  // still on the old listener...
+  // Still on the old listener, with the new upstream in every worker. The workers apply a reload on their own
+  // threads just after `config_reloaded` is logged, so wait for 8 answers in a row from the new upstream over
+  // fresh connections (spread over both workers); a worker that never applied it would keep answering "first".
+  int in_a_row = 0;
+  std::string last;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (in_a_row < 8 && std::chrono::steady_clock::now() < deadline) {
+    auto response = get(tether.port(), "/still-here");
     ASSERT_TRUE(response);
-    EXPECT_EQ(response->body, "second");  // ...with the new upstream, in every worker
+    last = response->body;
+    in_a_row = last == "second" ? in_a_row + 1 : 0;
   }
+  EXPECT_EQ(in_a_row, 8) << "last answer: " << last;
   const auto config = adminRequest(tether, "/config");
   ASSERT_TRUE(config);
   EXPECT_NE(config->body.find("127.0.0.1:" + std::to_string(tether.port())), std::string::npos) << config->body;

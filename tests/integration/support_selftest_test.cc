@@ -53,7 +53,7 @@ TEST(TestUpstreamSelfTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(requests[0].header("host"), "test");
   EXPECT_EQ(upstream.closedConnections(), 0);
   client.close();
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 2s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
 }
 
 TEST(TestUpstreamSelfTest, DecodesChunkedRequestBodyAndTrailers) {
@@ -78,7 +78,7 @@ TEST(TestUpstreamSelfTest, CountsLargeBodiesButKeepsOnlyTheFirstMebibyte) {
   const std::string body = generatedBody(3 << 20);
   ASSERT_TRUE(client.send("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
                           "\r\n\r\n" + body, 10s));
-  ASSERT_TRUE(client.readResponse(10s));
+  ASSERT_TRUE(client.readResponse(30s));
   const auto request = upstream.requests().at(0);
   EXPECT_EQ(request.body_bytes, body.size());
   EXPECT_EQ(request.body, body.substr(0, RecordedRequest::kMaxKeptBody));
@@ -118,7 +118,7 @@ TEST(TestUpstreamSelfTest, StreamsGeneratedBodies) {
   ASSERT_TRUE(client.connect(upstream.port()));
   for (const char* target : {"/length", "/chunked"}) {
     ASSERT_TRUE(client.send(get(target)));
-    auto response = client.readResponse(10s);
+    auto response = client.readResponse(30s);
     ASSERT_TRUE(response) << target;
     EXPECT_EQ(response->chunked, std::string(target) == "/chunked");
     EXPECT_TRUE(response->body == generatedBody(1 << 20)) << target;
@@ -130,17 +130,18 @@ TEST(TestUpstreamSelfTest, NoticesClientCloseDuringDelayedReply) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {
     Reply reply;
-    reply.delay = 10s;
+    reply.delay = 60s;
     return reply;
   });
   RawClient client;
   ASSERT_TRUE(client.connect(upstream.port()));
   ASSERT_TRUE(client.send(get("/slow")));
-  ASSERT_TRUE(upstream.waitForRequests(1, 2s));
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
   const auto closed_at = std::chrono::steady_clock::now();
   client.close();
-  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 1s));
-  EXPECT_LT(*upstream.lastCloseTime() - closed_at, 500ms);
+  ASSERT_TRUE(upstream.waitForConnectionClosed(1, 30s));
+  // Generous for a busy machine; not noticing would take the 60 s delay.
+  EXPECT_LT(*upstream.lastCloseTime() - closed_at, 5s);
   EXPECT_EQ(upstream.requestsServed(), 0);
 }
 
@@ -154,9 +155,9 @@ TEST(TestUpstreamSelfTest, NoticesClientResetDuringDelayedReply) {
   RawClient client;
   ASSERT_TRUE(client.connect(upstream.port()));
   ASSERT_TRUE(client.send(get("/slow")));
-  ASSERT_TRUE(upstream.waitForRequests(1, 2s));
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
   client.closeWithRst();
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 1s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
 }
 
 TEST(TestUpstreamSelfTest, NoticesClientLeavingMidStream) {
@@ -172,7 +173,7 @@ TEST(TestUpstreamSelfTest, NoticesClientLeavingMidStream) {
   ASSERT_TRUE(client.send(get("/download")));
   EXPECT_FALSE(client.recvSome().empty());
   client.close();
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 1s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
   EXPECT_EQ(upstream.requestsServed(), 0);
 }
 
@@ -210,7 +211,7 @@ TEST(TestUpstreamSelfTest, UpgradesAndEchoes) {
   EXPECT_EQ(echoed, "ping\x01\x02");
   client.shutdownWrite();
   EXPECT_TRUE(client.waitClosed(2s));
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 2s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
 }
 
 TEST(TestUpstreamSelfTest, RawRepliesAndCloseAfter) {
@@ -228,7 +229,7 @@ TEST(TestUpstreamSelfTest, RawRepliesAndCloseAfter) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "until close");
   EXPECT_TRUE(client.peerClosed());
-  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 2s));
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
 }
 
 TEST(TestUpstreamSelfTest, HonoursConnectionCloseAndHead) {
@@ -236,7 +237,7 @@ TEST(TestUpstreamSelfTest, HonoursConnectionCloseAndHead) {
   RawClient client;
   ASSERT_TRUE(client.connect(upstream.port()));
   ASSERT_TRUE(client.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"));
-  auto head = client.readResponse(5s, /*head_request=*/true);
+  auto head = client.readResponse(30s, /*head_request=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->header("Content-Length"), "2");
   EXPECT_EQ(head->body, "");
@@ -270,10 +271,11 @@ TEST(TestUpstreamSelfTest, DestructorDoesNotWaitForDelayedReplies) {
     });
     ASSERT_TRUE(client.connect(upstream.port()));
     ASSERT_TRUE(client.send(get("/slow")));
-    ASSERT_TRUE(upstream.waitForRequests(1, 2s));
+    ASSERT_TRUE(upstream.waitForRequests(1, 30s));
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  EXPECT_TRUE(client.waitClosed(2s));
+  // The destructor cuts the 60 s delay short: generous for a busy machine, far below the delay.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  EXPECT_TRUE(client.waitClosed(30s));
 }
 
 TEST(ProcessSelfTest, CapturesOutputAndExitCode) {
@@ -317,7 +319,7 @@ TEST(DemoUpstreamSelfTest, SlowTestFinishes) {
   RawClient client;
   ASSERT_TRUE(client.connect(port));
   ASSERT_TRUE(client.send(get("/slowtest?ms=300", "X-Request-Id: fin-1\r\n")));
-  auto response = client.readResponse(5s);
+  auto response = client.readResponse(30s);
   ASSERT_TRUE(response) << demo.output();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "Finished slow delay of 0.3 seconds.");
@@ -336,9 +338,8 @@ TEST(DemoUpstreamSelfTest, SlowTestNoticesClientLeaving) {
   ASSERT_TRUE(client.connect(port));
   ASSERT_TRUE(client.send(get("/slowtest", "X-Request-Id: gone-1\r\n")));
   ASSERT_TRUE(demo.waitForOutput("[gone-1] Starting to do slow work"));
-  std::this_thread::sleep_for(200ms);
   client.close();
-  EXPECT_TRUE(demo.waitForOutput("[gone-1] request aborted after", 1s)) << demo.output();
+  EXPECT_TRUE(demo.waitForOutput("[gone-1] request aborted after", 30s)) << demo.output();
   EXPECT_EQ(demo.output().find("Finished"), std::string::npos);
   EXPECT_EQ(demo.stop(SIGINT), 0);
 }
@@ -353,7 +354,7 @@ TEST(DemoUpstreamSelfTest, SlowTestNoticesCloseBehindPipelinedRequest) {
   ASSERT_TRUE(client.send(get("/slowtest", "X-Request-Id: piped-1\r\n") + get("/fast")));
   ASSERT_TRUE(demo.waitForOutput("[piped-1] Starting to do slow work"));
   client.close();
-  EXPECT_TRUE(demo.waitForOutput("[piped-1] request aborted after", 1s)) << demo.output();
+  EXPECT_TRUE(demo.waitForOutput("[piped-1] request aborted after", 30s)) << demo.output();
 }
 
 TEST(DemoUpstreamSelfTest, StopsCleanlyWithSlowWorkPending) {

@@ -13,14 +13,14 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 std::optional<RawClient::Response> adminRequest(uint16_t admin_port, std::string_view path, std::string_view method) {
-  const auto deadline = Clock::now() + 5s;
+  const auto deadline = Clock::now() + 30s;
   while (Clock::now() < deadline) {
     RawClient client;
-    if (client.connect(admin_port, 1s) && client.send(std::string(method) + " " + std::string(path) +
+    if (client.connect(admin_port, 5s) && client.send(std::string(method) + " " + std::string(path) +
                                                       " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")) {
-      if (auto response = client.readResponse(5s)) return response;
+      if (auto response = client.readResponse(10s)) return response;
     }
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(20ms);  // retry interval
   }
   return std::nullopt;
 }
@@ -44,10 +44,20 @@ double sampleValue(const std::string& text, const std::string& series) {
 }
 
 double waitForSample(const TetherInstance& tether, const std::string& series, double at_least) {
-  const auto deadline = Clock::now() + 3s;
+  const auto deadline = Clock::now() + 30s;
   double value = sampleValue(scrape(tether), series);
   while (value < at_least && Clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(20ms);  // poll interval
+    value = sampleValue(scrape(tether), series);
+  }
+  return value;
+}
+
+double waitForSampleAtMost(const TetherInstance& tether, const std::string& series, double at_most) {
+  const auto deadline = Clock::now() + 30s;
+  double value = sampleValue(scrape(tether), series);
+  while (value > at_most && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);  // poll interval
     value = sampleValue(scrape(tether), series);
   }
   return value;

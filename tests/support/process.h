@@ -19,7 +19,8 @@ namespace tether::testing {
 // kills the child (PR_SET_PDEATHSIG), so a crashed test run leaves no stray servers behind.
 class Process {
  public:
-  static constexpr std::chrono::milliseconds kDefaultTimeout{5000};
+  // Generous: only a failing test waits this long; a busy machine must not fail a passing one.
+  static constexpr std::chrono::milliseconds kDefaultTimeout{30000};
 
   // argv[0] is the executable path. Throws std::runtime_error if it cannot be started.
   explicit Process(std::vector<std::string> argv);

@@ -120,7 +120,10 @@ bool TestUpstream::Session::handleIo(IoResult result) {
 }
 
 bool TestUpstream::Session::readMore() {
-  return handleIo(readSome(fd_, in_, owner_.wake_fd_, kNoDeadline));
+  const size_t before = in_.size();
+  const bool ok = handleIo(readSome(fd_, in_, owner_.wake_fd_, kNoDeadline));
+  if (in_.size() > before) owner_.recordBytes(std::string_view(in_).substr(before));
+  return ok;
 }
 
 bool TestUpstream::Session::send(std::string_view data) {
@@ -219,14 +222,18 @@ bool TestUpstream::Session::readBody(RecordedRequest& request, Framing framing) 
 bool TestUpstream::Session::work(std::chrono::milliseconds duration) {
   const Deadline deadline = deadlineAfter(duration);
   while (true) {
+    const size_t before = in_.size();
     const IoResult result = readSome(fd_, in_, owner_.wake_fd_, deadline);  // keeps pipelined bytes
+    if (in_.size() > before) owner_.recordBytes(std::string_view(in_).substr(before));
     if (result == IoResult::kTimeout) return true;
     if (!handleIo(result)) return false;
   }
 }
 
 bool TestUpstream::Session::peerStillThere() {
+  const size_t before = in_.size();
   const IoResult result = readSome(fd_, in_, owner_.wake_fd_, Clock::now());
+  if (in_.size() > before) owner_.recordBytes(std::string_view(in_).substr(before));
   return result == IoResult::kTimeout || handleIo(result);
 }
 
@@ -355,7 +362,7 @@ void TestUpstream::acceptLoop() {
   while (waitFor(listen_fd_, POLLIN, wake_fd_, kNoDeadline) == IoResult::kOk) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of fds: back off, retry
       continue;
     }
     const int one = 1;
@@ -401,6 +408,30 @@ void TestUpstream::recordRequest(const RecordedRequest& request) {
   std::lock_guard lock(mu_);
   requests_.push_back(request);
   changed_.notify_all();
+}
+
+void TestUpstream::recordBytes(std::string_view bytes) {
+  constexpr size_t kTail = 64 * 1024;
+  std::lock_guard lock(mu_);
+  bytes_received_ += bytes.size();
+  received_tail_.append(bytes.substr(bytes.size() > kTail ? bytes.size() - kTail : 0));
+  if (received_tail_.size() > kTail) received_tail_.erase(0, received_tail_.size() - kTail);
+  changed_.notify_all();
+}
+
+bool TestUpstream::waitForReceivedEnding(std::string_view suffix, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return std::string_view(received_tail_).ends_with(suffix); });
+}
+
+uint64_t TestUpstream::bytesReceived() const {
+  std::lock_guard lock(mu_);
+  return bytes_received_;
+}
+
+bool TestUpstream::waitForBytesReceived(uint64_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return bytes_received_ >= n; });
 }
 
 void TestUpstream::recordServed() {

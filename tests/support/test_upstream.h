@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -74,6 +75,12 @@ class TestUpstream {
   // has read a whole reply always finds it counted. A reply abandoned part-way is not.
   int requestsServed() const;
   std::vector<RecordedRequest> requests() const;
+  // Bytes read from all connections so far (heads, bodies, pipelined bytes), counted as they arrive,
+  // before a request is complete: lets a test wait until a partial request has reached the upstream.
+  uint64_t bytesReceived() const;
+  bool waitForBytesReceived(uint64_t n, std::chrono::milliseconds timeout) const;
+  // Waits until the last bytes received (on any connection) are `suffix` (at most 64 KiB).
+  bool waitForReceivedEnding(std::string_view suffix, std::chrono::milliseconds timeout) const;
 
   // Called on connection threads. It may block, but peer closes are only watched during
   // Reply::delay (and streaming), so use delay to model work that a client may abandon.
@@ -96,6 +103,7 @@ class TestUpstream {
   Reply handle(const RecordedRequest& request);
   void recordRequest(const RecordedRequest& request);
   void recordServed();
+  void recordBytes(std::string_view bytes);
   void recordClose();
 
   int listen_fd_ = -1;
@@ -110,6 +118,8 @@ class TestUpstream {
   int accepted_ = 0;
   int closed_ = 0;
   int served_ = 0;
+  uint64_t bytes_received_ = 0;
+  std::string received_tail_;  // the last bytes received, for waitForReceivedEnding()
   std::optional<std::chrono::steady_clock::time_point> last_close_;
   std::list<Worker> workers_;
 };

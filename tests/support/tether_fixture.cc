@@ -106,6 +106,7 @@ TetherInstance::TetherInstance(std::string binary, const TetherOptions& options)
     } while (admin_port_ == port_);
     config_text_ = configYaml(options, port_, admin_port_, log_path_);
     std::ofstream(config_path_, std::ios::trunc) << config_text_;
+    std::filesystem::remove(log_path_);  // a failed attempt's lines must not count as this one's startup
     std::vector<std::string> argv{binary, "--config", config_path_};
     if (options.small_sanitizer_quarantine) {
       const char* asan = std::getenv("ASAN_OPTIONS");
@@ -138,17 +139,26 @@ TetherInstance::~TetherInstance() {
 }
 
 bool TetherInstance::waitUntilAccepting(std::chrono::milliseconds timeout) {
+  // Ready means: the `startup` line is logged (Server::start writes it after the workers and the admin
+  // thread are up) and both the proxy and the admin listener accept a connection.
   const Deadline deadline = deadlineAfter(timeout);
-  while (Clock::now() < deadline) {
-    if (!process_->running()) return false;
-    const int fd = connectLoopback(port_, deadlineAfter(std::chrono::milliseconds(200)));
-    if (fd >= 0) {
-      ::close(fd);
-      return true;
+  const auto accepts = [&](uint16_t port) {
+    while (Clock::now() < deadline) {
+      if (!process_->running()) return false;
+      const int fd = connectLoopback(port, deadlineAfter(std::chrono::milliseconds(200)));
+      if (fd >= 0) {
+        ::close(fd);
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval, not a wait for time
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return false;
+  };
+  while (logLinesWith({"\"event\":\"startup\""}).empty()) {
+    if (!process_->running() || Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
-  return false;
+  return accepts(port_) && accepts(admin_port_);
 }
 
 int TetherInstance::stop() {
@@ -174,7 +184,7 @@ std::optional<std::string> TetherInstance::findLogLine(const std::vector<std::st
       if (all) return line;
     }
     if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
 }
 
@@ -198,7 +208,7 @@ size_t TetherInstance::waitForLogLineCount(const std::vector<std::string>& needl
   while (true) {
     const size_t count = logLinesWith(needles).size();
     if (count >= n || Clock::now() >= deadline) return count;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
 }
 
@@ -226,7 +236,7 @@ std::vector<JsonValue> TetherInstance::waitForLogEvents(std::string_view event, 
   while (true) {
     auto events = logEvents(event, request_id);
     if (events.size() >= n || Clock::now() >= deadline) return events;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
   }
 }
 
@@ -591,18 +601,29 @@ int threadCount(pid_t pid) {
   return n;
 }
 
-RssSampler::RssSampler(pid_t pid, std::chrono::milliseconds interval) {
-  thread_ = std::thread([this, pid, interval] {
+RssSampler::RssSampler(pid_t pid, std::chrono::milliseconds interval) : pid_(pid) {
+  thread_ = std::thread([this, interval] {
     while (!stop_.load()) {
-      const uint64_t kib = rssKiB(pid);
-      if (kib > max_kib_.load()) max_kib_.store(kib);
-      ++samples_;
-      std::this_thread::sleep_for(interval);
+      take();
+      std::this_thread::sleep_for(interval);  // extra samples between the byte-driven ones
     }
   });
 }
 
 RssSampler::~RssSampler() { stop(); }
+
+uint64_t RssSampler::take() {
+  const uint64_t kib = rssKiB(pid_);
+  uint64_t seen = max_kib_.load();
+  while (kib > seen && !max_kib_.compare_exchange_weak(seen, kib)) {
+  }
+  return kib;
+}
+
+void RssSampler::sample() {
+  take();
+  ++samples_;
+}
 
 void RssSampler::stop() {
   stop_.store(true);
@@ -683,12 +704,14 @@ StreamedResponse readStreamedResponse(RawClient& client, std::chrono::millisecon
   return response;
 }
 
-bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout) {
+bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout, uint64_t progress_every,
+                     const std::function<void(uint64_t)>& on_progress) {
   const Deadline deadline = deadlineAfter(timeout);
   static const std::string pattern = generatedBody(1 << 20);
   static constexpr size_t kSizes[] = {65536, 1, 100000, 4096, 32768, 7};  // varied chunk sizes
   std::string frame;
   uint64_t sent = 0;
+  uint64_t next_progress = progress_every;
   for (size_t n = 0; sent < total; ++n) {
     const size_t offset = static_cast<size_t>(sent % pattern.size());
     const size_t size = static_cast<size_t>(
@@ -699,6 +722,10 @@ bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::millisecond
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0 || !client.send(frame, left)) return false;
     sent += size;
+    if (progress_every > 0 && on_progress && sent >= next_progress) {
+      on_progress(sent);
+      next_progress = sent + progress_every;
+    }
   }
   return client.send("0\r\n\r\n");
 }

@@ -2,7 +2,7 @@
 
 // Runs the real `tether` binary for integration tests: writes a YAML config into a temp dir
 // (listener and admin on free loopback ports, log sink = a file in that dir), starts the binary
-// and waits until it accepts connections. Also helpers for 100 MiB bodies: a streaming response
+// and waits until it has logged `startup` and both its listener and admin listener accept connections. Also helpers for 100 MiB bodies: a streaming response
 // reader that counts (and checks) bytes without buffering them, and an RSS sampler.
 
 #include <sys/types.h>
@@ -68,11 +68,13 @@ struct TetherOptions {
 
 class TetherInstance {
  public:
-  static constexpr std::chrono::milliseconds kStartTimeout{10000};
+  // Generous: a sanitizer build on a machine busy with other builds can take seconds to start.
+  static constexpr std::chrono::milliseconds kStartTimeout{60000};
 
   // Uses the binary named by TETHER_BINARY (defined for the integration test executable).
   inline explicit TetherInstance(const TetherOptions& options);
-  // Writes the config, starts `binary` and waits until the listener accepts connections. Throws
+  // Writes the config, starts `binary` and waits until it has logged `startup` and the listener and
+  // the admin listener accept connections. Throws
   // std::runtime_error (with the process output) if it does not within kStartTimeout.
   TetherInstance(std::string binary, const TetherOptions& options);
   // Stops the process if still running. Adds a test failure if it exited abnormally (crash,
@@ -110,7 +112,7 @@ class TetherInstance {
   std::vector<JsonValue> waitForLogEvents(std::string_view event, std::string_view request_id, size_t n,
                                           std::chrono::milliseconds timeout) const;
 
-  // SIGTERM, then waits (SIGKILL after 5 s); returns the exit code (128 + signal if killed).
+  // SIGTERM, then waits (SIGKILL after Process::kDefaultTimeout); returns the exit code (128 + signal if killed).
   int stop();
 
   // Config text for these options and ports (exposed for the command line tests).
@@ -176,7 +178,9 @@ uint64_t rssKiB(pid_t pid);
 // Number of threads of a process (/proc/<pid>/task entries).
 int threadCount(pid_t pid);
 
-// Samples a process's VmRSS every `interval` on a background thread until stopped.
+// The peak VmRSS of a process while a test moves bytes through it. The test calls sample() as the
+// bytes move (say every MiB), so the number of samples depends on the bytes moved, not on how fast
+// the machine is; a background thread also samples every `interval` to catch peaks in between.
 class RssSampler {
  public:
   explicit RssSampler(pid_t pid, std::chrono::milliseconds interval = std::chrono::milliseconds(20));
@@ -184,11 +188,17 @@ class RssSampler {
   RssSampler(const RssSampler&) = delete;
   RssSampler& operator=(const RssSampler&) = delete;
 
+  // One sample now (any thread).
+  void sample();
   uint64_t maxKiB() const { return max_kib_.load(); }
+  // Samples taken by sample() calls (the background thread's are not counted).
   int samples() const { return samples_.load(); }
   void stop();
 
  private:
+  uint64_t take();
+
+  const pid_t pid_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> max_kib_{0};
   std::atomic<int> samples_{0};
@@ -217,7 +227,9 @@ StreamedResponse readStreamedResponse(RawClient& client, std::chrono::millisecon
                                       const std::function<void(uint64_t)>& on_progress = {});
 
 // Sends `total` bytes as a chunked body (chunk sizes vary), repeating generatedBody(1 MiB); false
-// on error or timeout. The head must have been sent already.
-bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout);
+// on error or timeout. The head must have been sent already. `on_progress(bytes_sent)`, if given, is
+// called after every further `progress_every` bytes sent.
+bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout,
+                     uint64_t progress_every = 0, const std::function<void(uint64_t)>& on_progress = {});
 
 }  // namespace tether::testing

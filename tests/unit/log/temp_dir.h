@@ -60,7 +60,7 @@ inline bool waitFor(const std::function<bool()>& condition,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // poll interval
   }
   return true;
 }
