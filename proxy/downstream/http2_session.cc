@@ -14,6 +14,8 @@ namespace {
 // own buffers (bounded by the exchange's watermark) until the client reads.
 constexpr size_t kOutputHigh = 128 * 1024;
 constexpr size_t kOutputLow = 64 * 1024;
+// Drain: how long the final GOAWAY waits for the client's PING ack (one round trip, generously).
+constexpr std::chrono::milliseconds kPingWait{1000};
 http2::ServerSettings settingsFrom(const config::Http2Limits& limits) {
   http2::ServerSettings settings;
   settings.max_concurrent_streams = limits.max_concurrent_streams;
@@ -40,7 +42,8 @@ Http2Session::Http2Session(Worker& worker, std::unique_ptr<net::Transport> trans
       flush_event_(event_new(worker.base(), -1, 0, &Http2Session::onFlush, this)),
       idle_timer_(evtimer_new(worker.base(), &Http2Session::onIdle, this)),
       head_timer_(evtimer_new(worker.base(), &Http2Session::onHeadTimeout, this)),
-      send_timer_(evtimer_new(worker.base(), &Http2Session::onSendCheck, this)) {}
+      send_timer_(evtimer_new(worker.base(), &Http2Session::onSendCheck, this)),
+      ping_wait_(evtimer_new(worker.base(), &Http2Session::onPingWait, this)) {}
 
 Http2Session::~Http2Session() {
   // Streams go first: their exchanges are finished or detached, and nothing may call back into a dying codec.
@@ -181,7 +184,17 @@ void Http2Session::drain() {
   if (closed_ || closing_ || draining_) return;
   draining_ = true;
   if (!codec_.submitShutdownNotice()) codec_.terminate(NGHTTP2_INTERNAL_ERROR);
+  // A client that never acknowledges the PING must not hold the drain until drain_timeout.
+  timeval tv = util::toTimeval(kPingWait);
+  evtimer_add(ping_wait_.get(), &tv);
   flush();
+}
+
+void Http2Session::onPingWait(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  if (self->closed_) return;
+  self->onPingAck();
+  self->flush();
 }
 
 void Http2Session::onPingAck() {
@@ -198,6 +211,7 @@ void Http2Session::close() {
   evtimer_del(idle_timer_.get());
   evtimer_del(head_timer_.get());
   evtimer_del(send_timer_.get());
+  evtimer_del(ping_wait_.get());
   event_del(flush_event_.get());
   transport_.reset();  // closes the socket now
   if (on_closed_) {

@@ -67,6 +67,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   // limits.send_timeout for the whole connection: response bytes queued (in the socket's output or in streams
   // whose exchange already ended, or held back by the client's flow-control window) and none taken for that long.
   static void onSendCheck(evutil_socket_t, short, void* arg);
+  static void onPingWait(evutil_socket_t, short, void* arg);
   void watchSending(size_t unsent);
 
   // net::TransportCallbacks
@@ -106,6 +107,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   util::EventPtr idle_timer_;
   util::EventPtr head_timer_;
   util::EventPtr send_timer_;
+  util::EventPtr ping_wait_;  // drain: the final GOAWAY goes out after the PING ack, or after this at the latest
   size_t unsent_at_check_ = 0;
   std::chrono::steady_clock::time_point send_progress_;
   int32_t head_pending_ = 0;  // the stream whose header block is being received (one at a time, RFC 9113 6.10)
