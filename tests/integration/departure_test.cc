@@ -139,6 +139,21 @@ bool waitForActiveRequests(const TetherInstance& tether, double n, std::chrono::
   return true;
 }
 
+// Polls /metrics until tether holds no client connection: the connection's whole life, and every exchange on it
+// (the route's policy cancels them), is over. Only then is "nothing was cancelled" a conclusion rather than a race.
+bool waitForNoClientConnection(const TetherInstance& tether, std::chrono::milliseconds timeout) {
+  const Deadline deadline = deadlineAfter(timeout);
+  for (;;) {
+    const std::string text = scrape(tether);
+    if (sampleValue(text, "tether_downstream_connections{protocol=\"http\"}") == 0 &&
+        sampleValue(text, "tether_downstream_connections{protocol=\"https\"}") == 0) {
+      return true;
+    }
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
 // tether_requests_cancelled_total summed over its labels.
 double cancelledTotal(const TetherInstance& tether) {
   const std::string text = scrape(tether);
@@ -204,7 +219,9 @@ void runDeparture(Proto proto, Phase phase, When when, Leave how) {
   }
   client.leave(how);
 
-  // Everything is released: the client and upstream sockets closed, no exchange left.
+  // Everything is released: the client and upstream sockets closed, no exchange left. The client connection goes
+  // first: until tether closed it, the request may not even have been read yet (a slow TLS handshake).
+  EXPECT_TRUE(waitForNoClientConnection(tether, 10s)) << scrape(tether);
   EXPECT_TRUE(waitForDescriptors(tether.pid(), baseline, 10s))
       << openDescriptors(tether.pid()) << " descriptors open, " << baseline << " before\n" << dumpLog(tether);
   EXPECT_TRUE(waitForActiveRequests(tether, 0, 10s)) << scrape(tether);
