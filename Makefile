@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
+.PHONY: setup format format-check build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
+test: format-check test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -51,6 +51,13 @@ test-tsan: setup
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan
 	ctest --preset tsan
+
+# .clang-format over every C/C++ file the project owns: `format` rewrites them, `format-check` (CI) fails on a diff.
+format: setup
+	bash .ci/format.sh --fix
+
+format-check: setup
+	bash .ci/format.sh
 
 clean:
 	rm -rf build

@@ -11,6 +11,7 @@ PACKAGES=(
   yamllint systemd  # deploy/check.sh: lint the YAML, `systemd-analyze verify` the unit
   prometheus  # promtool: the metrics tests validate /metrics with `promtool check metrics`
   clang-14 libclang-rt-14-dev  # libFuzzer targets (tests/fuzz, make fuzz / fuzz-smoke)
+  clang-format-14 clang-tidy-14  # make format-check (CI), make lint
 )
 
 missing=()

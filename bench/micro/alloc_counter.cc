@@ -100,9 +100,7 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
   }
 }
 void* operator new(std::size_t size, std::align_val_t align) { return tether::bench::countedAlignedNew(size, align); }
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return tether::bench::countedAlignedNew(size, align);
-}
+void* operator new[](std::size_t size, std::align_val_t align) { return tether::bench::countedAlignedNew(size, align); }
 void operator delete(void* p) noexcept { tether::bench::countedFree(p); }
 void operator delete[](void* p) noexcept { tether::bench::countedFree(p); }
 void operator delete(void* p, std::size_t) noexcept { tether::bench::countedFree(p); }

@@ -23,10 +23,10 @@
 namespace tether::bench {
 
 struct HeapCounts {
-  uint64_t allocs = 0;      // operator new
-  uint64_t bytes = 0;       // bytes obtained through operator new
-  uint64_t ev_allocs = 0;   // libevent malloc/calloc/realloc
-  int64_t live_bytes = 0;   // allocated minus freed, both sources
+  uint64_t allocs = 0;     // operator new
+  uint64_t bytes = 0;      // bytes obtained through operator new
+  uint64_t ev_allocs = 0;  // libevent malloc/calloc/realloc
+  int64_t live_bytes = 0;  // allocated minus freed, both sources
 };
 
 HeapCounts heapCounts();

@@ -163,7 +163,10 @@ void BM_JsonEscape(benchmark::State& state) {
   static const std::string kInputs[] = {
       "/static/js/app.3f9c2b71.js",
       R"(Mozilla/5.0 (X11; Linux x86_64) "quoted" \back\slash AppleWebKit/537.36 (KHTML, like Gecko))",
-      "/produkte/k\xc3\xbc" "chenger\xc3\xa4te/m\xc3\xbchle-\xe2\x82\xac" "129/\xff" "bad",
+      "/produkte/k\xc3\xbc"
+      "chenger\xc3\xa4te/m\xc3\xbchle-\xe2\x82\xac"
+      "129/\xff"
+      "bad",
   };
   const std::string& input = kInputs[state.range(0)];
   std::string out;

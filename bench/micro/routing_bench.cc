@@ -57,9 +57,7 @@ void BM_Router_Match(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(which == kHitFirst ? "hit_first" : which == kHitLast ? "hit_last" : "miss");
 }
-BENCHMARK(BM_Router_Match)
-    ->ArgNames({"routes", "case"})
-    ->ArgsProduct({{1, 10, 100}, {kHitFirst, kHitLast, kMiss}});
+BENCHMARK(BM_Router_Match)->ArgNames({"routes", "case"})->ArgsProduct({{1, 10, 100}, {kHitFirst, kHitLast, kMiss}});
 
 }  // namespace
 }  // namespace tether::bench

@@ -164,8 +164,8 @@ class SlowUpstream {
 
 // ---------------------------------------------------------------- clients
 std::string h1Request(long id, const std::string& target) {
-  return "GET /slow/" + std::to_string(id) + " HTTP/1.1\r\nHost: " + target + "\r\nx-probe-id: " +
-         std::to_string(id) + "\r\n\r\n";
+  return "GET /slow/" + std::to_string(id) + " HTTP/1.1\r\nHost: " + target + "\r\nx-probe-id: " + std::to_string(id) +
+         "\r\n\r\n";
 }
 
 ssize_t sendAll(int fd, const void* data, size_t len) {
@@ -203,8 +203,8 @@ struct H2Client {
       return nghttp2_nv{(uint8_t*)n, (uint8_t*)v.data(), strlen(n), v.size(), NGHTTP2_NV_FLAG_NONE};
     };
     std::string get = "GET", http = "http";
-    nghttp2_nv hdrs[] = {nv(":method", get), nv(":scheme", http), nv(":authority", authority),
-                         nv(":path", path), nv("x-probe-id", idStr)};
+    nghttp2_nv hdrs[] = {nv(":method", get), nv(":scheme", http), nv(":authority", authority), nv(":path", path),
+                         nv("x-probe-id", idStr)};
     stream = nghttp2_submit_request(session, nullptr, hdrs, 5, nullptr, nullptr);
     return stream > 0 && nghttp2_session_send(session) == 0;
   }
@@ -328,21 +328,26 @@ void printJson(const Options& o, Probes& probes, long failedConnect, long notRec
       "{\"kind\":\"%s\",\"target\":\"%s\",\"count\":%ld,\"failed_connect\":%ld,\"not_received\":%ld,"
       "\"aborted\":%ld,\"noticed\":%ld,\"late\":%ld,\"early\":%ld,\"upstream_saw_fin\":%ld,"
       "\"upstream_saw_rst\":%ld,\"window_ms\":%ld,\"deltas_us\":[%s]}\n",
-      o.kind.c_str(), o.target.c_str(), o.count, failedConnect, notReceived, aborted, noticed, late, early, fin,
-      rst, o.windowMs, deltas.c_str());
+      o.kind.c_str(), o.target.c_str(), o.count, failedConnect, notReceived, aborted, noticed, late, early, fin, rst,
+      o.windowMs, deltas.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Args args{argc, argv};
-  Options o{args.get("--upstream", "127.0.0.1:18002"), args.get("--target", ""),   args.get("--kind", "fin"),
-            args.num("--count", 200),                  args.num("--window-ms", 2000), args.num("--settle-ms", 20),
+  Options o{args.get("--upstream", "127.0.0.1:18002"),
+            args.get("--target", ""),
+            args.get("--kind", "fin"),
+            args.num("--count", 200),
+            args.num("--window-ms", 2000),
+            args.num("--settle-ms", 20),
             args.num("--receive-timeout-ms", 2000)};
   if (args.has("--help") || o.target.empty() || (o.kind != "fin" && o.kind != "rst" && o.kind != "h2rst")) {
-    std::fputs("usage: cancel_probe --upstream ADDR --target ADDR --kind fin|rst|h2rst [--count N]\n"
-               "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]\n",
-               stderr);
+    std::fputs(
+        "usage: cancel_probe --upstream ADDR --target ADDR --kind fin|rst|h2rst [--count N]\n"
+        "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]\n",
+        stderr);
     return args.has("--help") ? 0 : 2;
   }
   bench::raiseFdLimit();

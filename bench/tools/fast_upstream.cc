@@ -24,8 +24,8 @@ constexpr std::string_view kSmallResponse =
 struct Conn {
   int fd = -1;
   std::string in;
-  std::string out;        // pending response bytes not yet accepted by the kernel
-  uint64_t bigLeft = 0;   // body bytes of a /big response still to stream after `out`
+  std::string out;       // pending response bytes not yet accepted by the kernel
+  uint64_t bigLeft = 0;  // body bytes of a /big response still to stream after `out`
   bool closeAfter = false;
   uint32_t mask = EPOLLIN;  // events currently registered with epoll
 };
@@ -52,8 +52,8 @@ void handleRequests(Conn& c) {
     std::string_view conn = bench::headerValue(head, "connection");
     if (conn.size() == 5 && strncasecmp(conn.data(), "close", 5) == 0) c.closeAfter = true;
     if (uint64_t n = bigBytes(head)) {
-      c.out += "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-               std::to_string(n) + "\r\n\r\n";
+      c.out += "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + std::to_string(n) +
+               "\r\n\r\n";
       c.bigLeft = n;
     } else {
       c.out.append(kSmallResponse);

@@ -12,11 +12,15 @@ void writeListeners(JsonWriter& out, const config::Config& config) {
   for (const auto& listener : config.listeners) {
     out.beginObject().key("name").value(listener.name).key("address").value(listener.address_text);
     out.key("max_connections");
-    if (listener.limits.max_connections) out.value(uint64_t{*listener.limits.max_connections});
-    else out.null();
+    if (listener.limits.max_connections)
+      out.value(uint64_t{*listener.limits.max_connections});
+    else
+      out.null();
     out.key("tls");
-    if (listener.tls) out.beginObject().key("cert").value(listener.tls->cert).key("key").value(listener.tls->key).endObject();
-    else out.null();
+    if (listener.tls)
+      out.beginObject().key("cert").value(listener.tls->cert).key("key").value(listener.tls->key).endObject();
+    else
+      out.null();
     out.endObject();
   }
   out.endArray();

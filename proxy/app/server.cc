@@ -192,8 +192,11 @@ bool Server::reload() {
   if (!restart.empty()) {
     std::string keys;
     for (const auto& key : restart) keys += (keys.empty() ? "" : ", ") + key;
-    logEvent("config_reload_restart_required", "changes to " + keys + " take effect only after a restart; "
-             "the running values are kept", "warn");
+    logEvent("config_reload_restart_required",
+             "changes to " + keys +
+                 " take effect only after a restart; "
+                 "the running values are kept",
+             "warn");
   }
   auto route_metrics = newRouteMetrics(*next);
   if (metrics_) metrics_->addSnapshot(*next, {route_metrics.begin(), route_metrics.end()});
@@ -202,8 +205,8 @@ bool Server::reload() {
   if (admin_) admin_->setConfig(config_);
   reloads_succeeded_.fetch_add(1, std::memory_order_relaxed);
   logEvent("config_reloaded", "new requests use " + std::to_string(next->routes.size()) + " route(s) and " +
-           std::to_string(next->upstreams.size()) + " upstream(s) from " + config_path_ +
-           "; requests in flight finish on the previous config");
+                                  std::to_string(next->upstreams.size()) + " upstream(s) from " + config_path_ +
+                                  "; requests in flight finish on the previous config");
   return true;
 }
 
@@ -231,8 +234,8 @@ void Server::drain(const sigset_t& signals) {
   // Workers first: once `drain_started` is in the log, every response that follows says `Connection: close`.
   if (admin_) admin_->setReady(false);
   for (auto& worker : workers_) worker->beginDrain();
-  logEvent("drain_started", "draining in-flight requests for up to " +
-                                std::to_string(config_->drain_timeout.count()) + " ms");
+  logEvent("drain_started",
+           "draining in-flight requests for up to " + std::to_string(config_->drain_timeout.count()) + " ms");
   const auto deadline = std::chrono::steady_clock::now() + config_->drain_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     // Done when no request runs and no client connection is open: a connection that received a request just as

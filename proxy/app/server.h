@@ -24,7 +24,7 @@ class AdminServer;
 namespace metrics {
 class MetricsRegistry;
 class RouteMetrics;
-}
+}  // namespace metrics
 
 class Server {
  public:

@@ -46,7 +46,7 @@ struct Upstream {
   std::string name;
   std::vector<Endpoint> endpoints;
   Duration connect_timeout{5000};
-  size_t max_connections_per_endpoint = 1024;  // per worker
+  size_t max_connections_per_endpoint = 1024;       // per worker
   size_t max_idle_connections_per_endpoint = 1024;  // per worker: kept for reuse; more are closed when released
   Duration keepalive_idle_timeout{60000};
   // Progress timeouts of one request (nginx's proxy_*_timeout defaults): the response head must come this long
@@ -68,19 +68,19 @@ struct CancellationPolicy {
 };
 
 struct RouteMatch {
-  std::string host;              // empty: any host. "*.example.com" matches any subdomain.
-  std::string path_prefix;       // empty if `path` is used
-  std::string path;              // exact path; empty if `path_prefix` is used
+  std::string host;                  // empty: any host. "*.example.com" matches any subdomain.
+  std::string path_prefix;           // empty if `path` is used
+  std::string path;                  // exact path; empty if `path_prefix` is used
   std::vector<std::string> methods;  // empty: any method
 };
 
 struct Route {
   std::string name;
   RouteMatch match;
-  std::string upstream;        // name, as written
-  size_t upstream_index = 0;   // index into Config::upstreams, resolved by the loader
-  Duration timeout{0};         // total deadline; 0 = none
-  std::string deadline_header; // empty: not sent
+  std::string upstream;         // name, as written
+  size_t upstream_index = 0;    // index into Config::upstreams, resolved by the loader
+  Duration timeout{0};          // total deadline; 0 = none
+  std::string deadline_header;  // empty: not sent
   CancellationPolicy cancellation;
 };
 
@@ -97,12 +97,12 @@ struct Http2Limits {
 
 struct Limits {
   size_t max_request_header_bytes = 64 * 1024;
-  Duration header_read_timeout{10000};    // slowloris guard: whole request head must arrive in this time
-  Duration client_idle_timeout{60000};    // keep-alive idle between requests
-  size_t max_client_connections = 10000;  // per listener per worker unless the listener overrides
-  size_t max_pipelined_bytes = 64 * 1024; // bytes buffered from a client while a request is in flight
-  Duration request_body_timeout{60000};   // the client must send request body bytes at least this often (408)
-  Duration send_timeout{60000};           // the client must take response bytes at least this often
+  Duration header_read_timeout{10000};     // slowloris guard: whole request head must arrive in this time
+  Duration client_idle_timeout{60000};     // keep-alive idle between requests
+  size_t max_client_connections = 10000;   // per listener per worker unless the listener overrides
+  size_t max_pipelined_bytes = 64 * 1024;  // bytes buffered from a client while a request is in flight
+  Duration request_body_timeout{60000};    // the client must send request body bytes at least this often (408)
+  Duration send_timeout{60000};            // the client must take response bytes at least this often
   Http2Limits http2;
 };
 
@@ -111,9 +111,9 @@ struct Log {
   enum class Sink { Stdout, Stderr, File } sink = Sink::Stdout;
   std::string path;  // for Sink::File
   enum class Level { Debug, Info, Warn, Error } level = Level::Info;
-  bool access_log = true;  // request_completed events
+  bool access_log = true;      // request_completed events
   bool include_query = false;  // log the query string in `path` (it may carry tokens or personal data)
-  size_t queue_lines = 8192; // per worker; beyond it lines are dropped and counted
+  size_t queue_lines = 8192;   // per worker; beyond it lines are dropped and counted
 };
 
 struct Admin {
@@ -129,7 +129,7 @@ struct Config {
   std::vector<Route> routes;
   Limits limits;
   Duration drain_timeout{30000};  // SIGTERM/SIGINT: how long in-flight requests may finish before `shutdown`
-  unsigned workers = 1;  // absent in the file: number of cores (the loader resolves it); 1..256
+  unsigned workers = 1;           // absent in the file: number of cores (the loader resolves it); 1..256
   Log log;
   Admin admin;
 };

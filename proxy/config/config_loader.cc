@@ -481,8 +481,7 @@ class DocumentBounds : public YAML::EventHandler {
   }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, 0); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                const std::string& value) override {
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
     leaf(mark, anchor, value.size());
   }
   void OnAnchor(const YAML::Mark&, const std::string& name) override { anchor_name_ = name; }
@@ -629,7 +628,8 @@ void Loader::parseRoot(const Node& root) {
     return errors_.add(root.Mark(), "",
                        "the configuration is empty (expected a mapping with listeners, upstreams and routes)");
   }
-  const Fields fields(root, "", {"workers", "drain_timeout", "listeners", "upstreams", "routes", "limits", "log", "admin"}, errors_);
+  const Fields fields(
+      root, "", {"workers", "drain_timeout", "listeners", "upstreams", "routes", "limits", "log", "admin"}, errors_);
   if (!fields.valid()) return;
   config_->workers = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxWorkers);
   fields.count("workers", config_->workers, 1, kMaxWorkers);
@@ -715,11 +715,11 @@ void Loader::parseListenerAddress(const Entry& e, const std::string& path, Liste
 
 void Loader::parseUpstream(const Node& node, const std::string& path, size_t index) {
   Upstream& upstream = config_->upstreams.emplace_back();
-  const Fields fields(node, path,
-                      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint",
-                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
-                       "response_timeout", "read_timeout", "send_timeout"},
-                      errors_);
+  const Fields fields(
+      node, path,
+      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "max_idle_connections_per_endpoint",
+       "keepalive_idle_timeout", "failure_backoff", "cancel_with", "response_timeout", "read_timeout", "send_timeout"},
+      errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
     registerName(upstream_names_, upstream.name, *fields.get("name"), fields.path("name"), "upstream", index);
@@ -823,10 +823,11 @@ void Loader::parseLimits(const Fields& root) {
   const Entry* entry = root.get("limits");
   if (entry == nullptr) return;
   Limits& limits = config_->limits;
-  const Fields fields(entry->value, "limits",
-                      {"max_request_header_bytes", "header_read_timeout", "client_idle_timeout",
-                       "max_client_connections", "max_pipelined_bytes", "request_body_timeout", "send_timeout", "http2"},
-                      errors_);
+  const Fields fields(
+      entry->value, "limits",
+      {"max_request_header_bytes", "header_read_timeout", "client_idle_timeout", "max_client_connections",
+       "max_pipelined_bytes", "request_body_timeout", "send_timeout", "http2"},
+      errors_);
   fields.size("max_request_header_bytes", limits.max_request_header_bytes, 1);
   fields.duration("header_read_timeout", limits.header_read_timeout, Duration{1});
   fields.duration("client_idle_timeout", limits.client_idle_timeout, Duration{1});
@@ -835,9 +836,10 @@ void Loader::parseLimits(const Fields& root) {
   fields.duration("request_body_timeout", limits.request_body_timeout, Duration{1});
   fields.duration("send_timeout", limits.send_timeout, Duration{1});
   if (const Entry* http2 = fields.get("http2")) {
-    const Fields h2(http2->value, fields.path("http2"),
-                    {"max_concurrent_streams", "initial_window_size", "max_header_list_size", "reset_budget", "reset_rate"},
-                    errors_);
+    const Fields h2(
+        http2->value, fields.path("http2"),
+        {"max_concurrent_streams", "initial_window_size", "max_header_list_size", "reset_budget", "reset_rate"},
+        errors_);
     h2.count("max_concurrent_streams", limits.http2.max_concurrent_streams, 1, 100000);
     // RFC 9113 6.5.2: a window is at most 2^31-1 bytes.
     h2.count("initial_window_size", limits.http2.initial_window_size, 1024, 0x7fffffff);
@@ -851,7 +853,8 @@ void Loader::parseLog(const Fields& root) {
   const Entry* entry = root.get("log");
   if (entry == nullptr) return;
   Log& log = config_->log;
-  const Fields fields(entry->value, "log", {"format", "sink", "path", "level", "access_log", "include_query", "queue_lines"}, errors_);
+  const Fields fields(entry->value, "log",
+                      {"format", "sink", "path", "level", "access_log", "include_query", "queue_lines"}, errors_);
   fields.choice("format", kLogFormats, log.format);
   const bool sink_ok = fields.choice("sink", kLogSinks, log.sink);
   fields.string("path", log.path);

@@ -4,10 +4,9 @@ namespace tether::config {
 namespace {
 
 bool sameListener(const Listener& a, const Listener& b) {
-  const bool same_tls = a.tls.has_value() == b.tls.has_value() &&
-                        (!a.tls || (a.tls->cert == b.tls->cert && a.tls->key == b.tls->key));
-  return a.name == b.name && a.address == b.address && a.limits.max_connections == b.limits.max_connections &&
-         same_tls;
+  const bool same_tls =
+      a.tls.has_value() == b.tls.has_value() && (!a.tls || (a.tls->cert == b.tls->cert && a.tls->key == b.tls->key));
+  return a.name == b.name && a.address == b.address && a.limits.max_connections == b.limits.max_connections && same_tls;
 }
 
 bool sameListeners(const std::vector<Listener>& a, const std::vector<Listener>& b) {

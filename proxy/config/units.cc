@@ -37,6 +37,8 @@ std::optional<uint64_t> findUnit(const std::array<std::pair<std::string_view, ui
   return std::nullopt;
 }
 
+// Tables read better as rows.
+// clang-format off
 constexpr std::array<std::pair<std::string_view, uint64_t>, 4> kDurationUnits{{
     {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}}};
 
@@ -46,6 +48,7 @@ constexpr std::array<std::pair<std::string_view, uint64_t>, 10> kSizeUnits{{
     {"", 1}, {"B", 1},
     {"KiB", kKi}, {"MiB", kKi * kKi}, {"GiB", kKi * kKi * kKi}, {"TiB", kKi * kKi * kKi * kKi},
     {"KB", kK}, {"MB", kK * kK}, {"GB", kK * kK * kK}, {"TB", kK * kK * kK * kK}}};
+// clang-format on
 
 }  // namespace
 

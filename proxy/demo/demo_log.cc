@@ -15,9 +15,8 @@ void logLine(std::string_view request_id, std::string_view message) {
   gmtime_r(&seconds, &utc);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::printf("%s.%03lldZ [%.*s] %.*s\n", stamp, static_cast<long long>(millis),
-              static_cast<int>(request_id.size()), request_id.data(),
-              static_cast<int>(message.size()), message.data());
+  std::printf("%s.%03lldZ [%.*s] %.*s\n", stamp, static_cast<long long>(millis), static_cast<int>(request_id.size()),
+              request_id.data(), static_cast<int>(message.size()), message.data());
   std::fflush(stdout);
 }
 

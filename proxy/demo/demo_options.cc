@@ -44,8 +44,7 @@ std::string demoUsage() {
 namespace {
 
 // Accepts both "--name value" and "--name=value".
-bool takeValue(const std::vector<std::string>& args, size_t& i, const std::string& name,
-               std::string& value) {
+bool takeValue(const std::vector<std::string>& args, size_t& i, const std::string& name, std::string& value) {
   const std::string& arg = args[i];
   if (arg == name) {
     if (i + 1 >= args.size()) return false;

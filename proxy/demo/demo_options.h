@@ -11,7 +11,7 @@ namespace tether::demo {
 // Command line of tether-demo-upstream.
 struct DemoOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 5000;  // 0 = ephemeral; the bound port is logged on start-up
+  uint16_t port = 5000;                            // 0 = ephemeral; the bound port is logged on start-up
   std::chrono::milliseconds slow_duration{10000};  // default work time of GET /slowtest
   std::chrono::milliseconds slice{50};             // how often slow work checks its client
   bool help = false;

@@ -23,8 +23,8 @@ std::string describeSeconds(std::chrono::milliseconds duration) {
   return text + " seconds";
 }
 
-SlowRequest::SlowRequest(DemoServer& server, evhttp_request* req, std::string id,
-                         std::chrono::milliseconds total, std::chrono::milliseconds slice)
+SlowRequest::SlowRequest(DemoServer& server, evhttp_request* req, std::string id, std::chrono::milliseconds total,
+                         std::chrono::milliseconds slice)
     : server_(server),
       req_(req),
       conn_(evhttp_request_get_connection(req)),
@@ -55,14 +55,12 @@ void SlowRequest::onConnectionClosed(evhttp_connection*, void* arg) {
 }
 
 std::chrono::milliseconds SlowRequest::elapsed() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               started_);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
 }
 
 void SlowRequest::scheduleNextSlice() {
   const auto next = std::clamp(total_ - elapsed(), std::chrono::milliseconds(0), slice_);
-  const timeval tv{static_cast<time_t>(next.count() / 1000),
-                   static_cast<suseconds_t>((next.count() % 1000) * 1000)};
+  const timeval tv{static_cast<time_t>(next.count() / 1000), static_cast<suseconds_t>((next.count() % 1000) * 1000)};
   evtimer_add(timer_, &tv);
 }
 

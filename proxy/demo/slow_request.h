@@ -15,8 +15,8 @@ class DemoServer;
 // Owned by DemoServer; it asks the server to destroy it once it has answered or aborted.
 class SlowRequest {
  public:
-  SlowRequest(DemoServer& server, evhttp_request* req, std::string id,
-              std::chrono::milliseconds total, std::chrono::milliseconds slice);
+  SlowRequest(DemoServer& server, evhttp_request* req, std::string id, std::chrono::milliseconds total,
+              std::chrono::milliseconds slice);
   ~SlowRequest();
   SlowRequest(const SlowRequest&) = delete;
   SlowRequest& operator=(const SlowRequest&) = delete;

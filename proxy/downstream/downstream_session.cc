@@ -371,8 +371,7 @@ void DownstreamSession::onTimeout(void* session) {
   if (self->timer_mode_ == TimerMode::Head && !self->exchange_) {
     char id[64];
     self->worker_.requestIds().next(id);
-    http::writeErrorResponse(self->output(), 408, std::string_view(id, 32),
-                             "request header timeout", true);
+    http::writeErrorResponse(self->output(), 408, std::string_view(id, 32), "request header timeout", true);
     self->closeAfterFlush();
     return;
   }

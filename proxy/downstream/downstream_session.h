@@ -62,7 +62,6 @@ class DownstreamSession : public util::Deletable,
  private:
   enum class TimerMode { None, Idle, Head };
 
-
   // net::TransportCallbacks
   void onReadable() override;
   // The output fell below the low watermark (or emptied): close if asked to, or let the exchange read on.
@@ -125,10 +124,10 @@ class DownstreamSession : public util::Deletable,
   bool closed_ = false;
   bool in_read_ = false;
   bool half_closed_ = false;
-  bool watching_ = false;  // an exchange is in flight: a FIN or RST on the watch cancels it
+  bool watching_ = false;            // an exchange is in flight: a FIN or RST on the watch cancels it
   bool peer_check_pending_ = false;  // a hangup may have come before the exchange: check once the codec returns
-  bool tls_ = false;  // accepted on a `tls:` listener
-  bool first_bytes_ = true;  // nothing read yet: the preface check is still to do
+  bool tls_ = false;                 // accepted on a `tls:` listener
+  bool first_bytes_ = true;          // nothing read yet: the preface check is still to do
 };
 
 }  // namespace tether

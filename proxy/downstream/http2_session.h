@@ -115,7 +115,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   std::vector<int32_t> pending_dispatch_;  // heads complete in the current read, dispatched after it
   uint64_t resets_before_completion_ = 0;
   uint64_t streams_opened_ = 0;
-  bool closing_ = false;  // GOAWAY queued: close once it is written
+  bool closing_ = false;   // GOAWAY queued: close once it is written
   bool draining_ = false;  // shutdown notice sent; the final GOAWAY follows the PING ACK
   bool final_goaway_ = false;
   bool closed_ = false;

@@ -21,9 +21,10 @@ constexpr size_t kLowWatermark = 64 * 1024;
 // writes X-Request-Id and Content-Length itself, once each.
 bool isConnectionSpecific(std::string_view name) {
   static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                                "upgrade", "te", "x-request-id", "content-length"};
-  return std::any_of(std::begin(kNames), std::end(kNames),
-                     [&](std::string_view n) { return n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0; });
+                                                "upgrade",    "te",         "x-request-id",     "content-length"};
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](std::string_view n) {
+    return n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0;
+  });
 }
 
 // HTTP/2 field names are lowercase; upstream HTTP/1.1 names may not be. `storage` keeps the strings alive.
@@ -43,8 +44,7 @@ std::vector<http2::ServerCodec::Field> toFields(const http::HeaderList& headers,
 
 }  // namespace
 
-Http2Stream::Http2Stream(Http2Session& session, int32_t id)
-    : session_(session), id_(id), out_(evbuffer_new()) {
+Http2Stream::Http2Stream(Http2Session& session, int32_t id) : session_(session), id_(id), out_(evbuffer_new()) {
   head_.headers.reserve(12);  // a browser's fields plus the forwarding headers, in one allocation
 }
 

@@ -9,12 +9,12 @@ namespace tether {
 
 enum class CancelReason {
   None,
-  ClientClosed,      // client sent FIN while the request was in flight
-  ClientReset,       // client connection reset (RST, ECONNRESET, EPIPE)
-  DeadlineExceeded,  // the route's timeout expired
-  Shutdown,          // drain timeout at exit
-  DrainLimit,        // the client left, and the upstream ran past its grace
-  StreamReset,       // HTTP/2 client RST_STREAM
+  ClientClosed,        // client sent FIN while the request was in flight
+  ClientReset,         // client connection reset (RST, ECONNRESET, EPIPE)
+  DeadlineExceeded,    // the route's timeout expired
+  Shutdown,            // drain timeout at exit
+  DrainLimit,          // the client left, and the upstream ran past its grace
+  StreamReset,         // HTTP/2 client RST_STREAM
   RequestBodyTimeout,  // the client sent no request body bytes for limits.request_body_timeout (408)
   SendTimeout,         // the client took no response bytes for limits.send_timeout
   UpstreamTimeout,     // the upstream sent no response head (response_timeout), no body bytes (read_timeout), or

@@ -35,7 +35,7 @@ class ConfigSnapshot {
   void retire();
 
  private:
-  std::shared_ptr<const config::Config> config_;  // first: the router and the pools refer into it
+  std::shared_ptr<const config::Config> config_;    // first: the router and the pools refer into it
   std::shared_ptr<metrics::RouteMetrics> metrics_;  // shared with the MetricsRegistry; outlives the pools
   routing::Router router_;
   std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;  // indexed like config().upstreams

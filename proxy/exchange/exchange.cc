@@ -1,7 +1,7 @@
 #include "exchange/exchange.h"
 
-#include <algorithm>
 #include <strings.h>
+#include <algorithm>
 
 #include <cstring>
 
@@ -513,7 +513,7 @@ void Exchange::checkProgress() {
   if (idle < timeout) {
     // Look again when the timeout would run out; queues are looked at twice per timeout at least.
     const auto next = watch == Watch::ClientSend || watch == Watch::UpstreamSend ? std::min(timeout - idle, timeout / 2)
-                                                                                  : timeout - idle;
+                                                                                 : timeout - idle;
     armWatchdog(std::max(next, std::chrono::milliseconds(1)));
     return;
   }
@@ -615,8 +615,7 @@ void Exchange::logClientGone() {
   } else {
     line.nullField("upstream_status");
   }
-  line      .field("ran_on_ms", millisSince(*client_left_))
-      .field("bytes_discarded", bytes_discarded_);
+  line.field("ran_on_ms", millisSince(*client_left_)).field("bytes_discarded", bytes_discarded_);
   logger.emit();
 }
 

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "exchange/cancellation.h"
-#include "http/body_framing.h"
 #include "exchange/downstream_stream.h"
 #include "exchange/exchange_context.h"
+#include "http/body_framing.h"
 #include "upstream/upstream_pool.h"
 #include "util/libevent.h"
 
@@ -110,12 +110,12 @@ class Exchange : public util::Deletable,
 
   ExchangeContext& context_;
   std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and pool_ alive
-  DownstreamStream* downstream_;  // null once the client left and the exchange runs on detached
+  DownstreamStream* downstream_;              // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;
   upstream::UpstreamConnection* upstream_ = nullptr;
-  util::EvBufferPtr pending_request_;  // request bytes produced before an upstream connection exists
-  size_t request_head_length_ = 0;     // the head's bytes at the front of pending_request_
+  util::EvBufferPtr pending_request_;               // request bytes produced before an upstream connection exists
+  size_t request_head_length_ = 0;                  // the head's bytes at the front of pending_request_
   http::MessageHead* head_for_upstream_ = nullptr;  // the request head, only while onRequestHead runs
   http::BodyFraming request_framing_ = http::BodyFraming::None;
   util::EventPtr deadline_;
@@ -140,10 +140,10 @@ class Exchange : public util::Deletable,
   std::chrono::steady_clock::time_point started_;
   std::optional<std::chrono::steady_clock::time_point> sent_upstream_;
   std::optional<std::chrono::steady_clock::time_point> client_left_;
-  uint64_t bytes_received_ = 0;   // request body bytes from the client
-  uint64_t bytes_sent_ = 0;       // response body bytes to the client
-  uint64_t bytes_discarded_ = 0;  // response body bytes read after the client left
-  uint64_t drain_bytes_limit_ = 0; // grace_bytes while draining under `propagate`; 0 = no byte limit
+  uint64_t bytes_received_ = 0;     // request body bytes from the client
+  uint64_t bytes_sent_ = 0;         // response body bytes to the client
+  uint64_t bytes_discarded_ = 0;    // response body bytes read after the client left
+  uint64_t drain_bytes_limit_ = 0;  // grace_bytes while draining under `propagate`; 0 = no byte limit
   int status_ = 0;
   int upstream_status_ = 0;
 

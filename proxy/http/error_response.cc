@@ -74,8 +74,8 @@ void writeErrorResponse(evbuffer* out, int status, std::string_view request_id, 
   WireCounter body;
   putBody(body, status, phrase, request_id, message);
   // The id is echoed in a header only if it cannot break the head.
-  const bool id_header = !request_id.empty() && isFieldValue(request_id) && !isOws(request_id.front()) &&
-                         !isOws(request_id.back());
+  const bool id_header =
+      !request_id.empty() && isFieldValue(request_id) && !isOws(request_id.front()) && !isOws(request_id.back());
 
   WireBuffer w(out, kFixedHeadBytes + phrase.size() + request_id.size() + body.size());
   w.put("HTTP/1.1 ");

@@ -135,7 +135,8 @@ bool removeUpgradeProtocol(HeaderList& headers, std::string_view protocol) {
     header.value = std::move(kept);
   }
   std::erase_if(headers, [&](const Header& h) {
-    return (named(h, "upgrade") && h.value.empty()) || (equalsIgnoreCase(protocol, "h2c") && named(h, "http2-settings"));
+    return (named(h, "upgrade") && h.value.empty()) ||
+           (equalsIgnoreCase(protocol, "h2c") && named(h, "http2-settings"));
   });
   return other;
 }
@@ -154,11 +155,13 @@ bool upgradeWasRequested(std::string_view requested, const std::string* offered)
 }
 
 bool isForbiddenTrailer(std::string_view name) {
+  // clang-format off
   static constexpr std::string_view kForbidden[] = {
       "host", "content-length", "content-type", "content-encoding", "content-range", "trailer", "authorization",
       "proxy-authorization", "cookie", "set-cookie", "expect", "max-forwards", "range", "cache-control",
       "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "forwarded",
       "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id"};
+  // clang-format on
   if (isHopByHop(name)) return true;
   for (std::string_view forbidden : kForbidden) {
     if (equalsIgnoreCase(name, forbidden)) return true;

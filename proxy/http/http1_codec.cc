@@ -11,10 +11,8 @@ ParseErrorKind kindOf(llhttp_errno_t err) {
   switch (err) {
     case HPE_UNEXPECTED_CONTENT_LENGTH:
     case HPE_INVALID_CONTENT_LENGTH:
-    case HPE_INVALID_TRANSFER_ENCODING:
-      return ParseErrorKind::Smuggling;
-    default:
-      return ParseErrorKind::Malformed;
+    case HPE_INVALID_TRANSFER_ENCODING: return ParseErrorKind::Smuggling;
+    default: return ParseErrorKind::Malformed;
   }
 }
 
@@ -68,7 +66,7 @@ const llhttp_settings_t Http1Codec::Hooks::kSettings = {
     .on_header_field = &Hooks::headerField,
     .on_header_value = &Hooks::headerValue,
     .on_chunk_extension_name = &Hooks::chunkExtensionName,  // chunk extensions are dropped: llhttp validates
-    .on_chunk_extension_value = nullptr,                     // them, but for an empty name (`5;=x`)
+    .on_chunk_extension_value = nullptr,                    // them, but for an empty name (`5;=x`)
     .on_headers_complete = &Hooks::headersComplete,
     .on_body = &Hooks::body,
     .on_message_complete = &Hooks::messageComplete,
@@ -85,8 +83,7 @@ const llhttp_settings_t Http1Codec::Hooks::kSettings = {
     .on_reset = nullptr,
 };
 
-Http1Codec::Http1Codec(Kind kind, Http1CodecCallbacks& cb, Limits limits)
-    : kind_(kind), cb_(&cb), limits_(limits) {
+Http1Codec::Http1Codec(Kind kind, Http1CodecCallbacks& cb, Limits limits) : kind_(kind), cb_(&cb), limits_(limits) {
   // No llhttp_set_lenient_* call: every lenient flag stays off.
   llhttp_init(&parser_, kind == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE, &Hooks::kSettings);
   parser_.data = this;

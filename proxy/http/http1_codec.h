@@ -74,8 +74,8 @@ class Http1Codec {
     unsigned content_length_count = 0;
     unsigned transfer_encoding_count = 0;
     unsigned chunked_count = 0;
-    bool chunked_last = false;     // the last transfer coding seen is chunked
-    bool other_coding = false;     // a transfer coding other than chunked
+    bool chunked_last = false;  // the last transfer coding seen is chunked
+    bool other_coding = false;  // a transfer coding other than chunked
   };
 
   size_t step(const char* data, size_t len);
@@ -131,7 +131,7 @@ class Http1Codec {
   bool closed_ = false;        // a message without keep-alive completed: no other message may follow
   char sent_minor_ = '\0';     // the request said HTTP/1.<sent_minor_> (2..9) and is parsed as HTTP/1.1
   size_t chunk_extension_name_ = 0;  // bytes of the chunk extension name being parsed
-  bool unknown_method_ = false;  // llhttp refused a token method: 501 or 400 once the start line shows which
+  bool unknown_method_ = false;      // llhttp refused a token method: 501 or 400 once the start line shows which
   bool pause_requested_ = false;
   bool in_complete_callback_ = false;
   bool resumed_in_callback_ = false;

@@ -19,7 +19,7 @@ class Http1CodecCallbacks {
     Upgrade  // stop parsing after head: tunnel
   };
   virtual HeadAction onHead(MessageHead& head) = 0;
-  virtual void onBody(const char* data, size_t len) = 0;  // de-chunked body bytes, pointing into the fed buffer
+  virtual void onBody(const char* data, size_t len) = 0;      // de-chunked body bytes, pointing into the fed buffer
   virtual void onTrailers(const HeaderList& /*trailers*/) {}  // only for chunked messages with trailers
   // Return true to pause the codec after this message (pipelining: caller resumes later).
   // Not called for a message that ends in an upgrade: its head is its end.

@@ -19,9 +19,7 @@ constexpr int kSkipBody = 1;
 constexpr int kUpgrade = 2;  // no body, then llhttp_execute returns HPE_PAUSED_UPGRADE
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isSchemeChar(char c) {
-  return isAlpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
-}
+bool isSchemeChar(char c) { return isAlpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'; }
 
 // Content-Length = 1*DIGIT, nothing else: no sign, no list, no hex (RFC 9110 8.6).
 bool parseContentLength(std::string_view value, uint64_t& out) {
@@ -186,8 +184,10 @@ int Http1Codec::onHeadersComplete() {
 int Http1Codec::checkStartLine() {
   if (!supportedVersion(parser_)) return fail(ParseErrorKind::Malformed, "unsupported HTTP version");
   const std::string_view line = scanner_.startLine();
-  const char version[] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + parser_.http_major), '.',
-                          static_cast<char>('0' + parser_.http_minor)};
+  const char version[] = {'H', 'T',
+                          'T', 'P',
+                          '/', static_cast<char>('0' + parser_.http_major),
+                          '.', static_cast<char>('0' + parser_.http_minor)};
   std::string_view v(version, sizeof(version));
   char sent[sizeof(version)];
   if (sent_minor_ != '\0') {  // parsed as 1.1, sent as 1.<sent_minor_>

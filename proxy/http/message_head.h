@@ -26,13 +26,13 @@ struct MessageHead {
   std::string reason;
   int version_major = 1, version_minor = 1;
   HeaderList headers;
-  bool keep_alive = true;        // llhttp_should_keep_alive after head
-  bool chunked = false;          // Transfer-Encoding: chunked
+  bool keep_alive = true;  // llhttp_should_keep_alive after head
+  bool chunked = false;    // Transfer-Encoding: chunked
   std::optional<uint64_t> content_length;
   bool upgrade = false;          // Upgrade request/101 response (llhttp's upgrade flag)
   bool expect_continue = false;  // request has "Expect: 100-continue"
 
-  void clear();  // keeps capacity: heads are reused per connection
+  void clear();                                          // keeps capacity: heads are reused per connection
   const std::string* find(std::string_view name) const;  // case-insensitive, first match
   std::string_view path() const;  // target without query string (origin path of an absolute-form target)
 

@@ -60,8 +60,8 @@ void writeRequestHead(evbuffer* out, const MessageHead& h, BodyFraming f) {
 
 void writeResponseHead(evbuffer* out, const MessageHead& h, BodyFraming f) {
   const std::string_view reason = h.reason.empty() ? reasonPhrase(h.status) : std::string_view(h.reason);
-  WireBuffer w(out, 10 + WireBuffer::kMaxNumberLength + reason.size() + 2 + fieldsSize(h.headers) + kMaxFramingLine +
-                        2);
+  WireBuffer w(out,
+               10 + WireBuffer::kMaxNumberLength + reason.size() + 2 + fieldsSize(h.headers) + kMaxFramingLine + 2);
   w.put("HTTP/1.1 ");
   w.putDecimal(static_cast<uint64_t>(h.status < 0 ? 0 : h.status));
   w.put(' ');

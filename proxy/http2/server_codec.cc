@@ -119,16 +119,15 @@ bool ServerCodec::submitResponse(int32_t stream_id, int status, const std::vecto
   const auto& nv = toNv(status, status_text, fields, nv_);
   nghttp2_data_provider provider{};
   provider.read_callback = &ServerCodec::readBody;
-  return nghttp2_submit_response(session_.get(), stream_id, nv.data(), nv.size(), with_body ? &provider : nullptr) ==
-         0;
+  return nghttp2_submit_response(session_.get(), stream_id, nv.data(), nv.size(), with_body ? &provider : nullptr) == 0;
 }
 
 bool ServerCodec::submitInterim(int32_t stream_id, int status, const std::vector<Field>& fields) {
   char status_text[4];
   formatStatus(status, status_text);
   const auto& nv = toNv(status, status_text, fields, nv_);
-  return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream_id, nullptr, nv.data(), nv.size(),
-                                nullptr) >= 0;
+  return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream_id, nullptr, nv.data(), nv.size(), nullptr) >=
+         0;
 }
 
 bool ServerCodec::submitTrailers(int32_t stream_id, const std::vector<Field>& fields) {
@@ -202,17 +201,12 @@ int ServerCodec::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
     case NGHTTP2_DATA:
       if (end_stream) cb.onRequestEnd(frame->hd.stream_id);
       break;
-    case NGHTTP2_RST_STREAM:
-      cb.onStreamReset(frame->hd.stream_id, frame->rst_stream.error_code);
-      break;
-    case NGHTTP2_GOAWAY:
-      cb.onGoaway(frame->goaway.error_code);
-      break;
+    case NGHTTP2_RST_STREAM: cb.onStreamReset(frame->hd.stream_id, frame->rst_stream.error_code); break;
+    case NGHTTP2_GOAWAY: cb.onGoaway(frame->goaway.error_code); break;
     case NGHTTP2_PING:
       if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) cb.onPingAck();
       break;
-    default:
-      break;
+    default: break;
   }
   return 0;
 }
@@ -228,8 +222,8 @@ int ServerCodec::onStreamClosed(nghttp2_session*, int32_t stream_id, uint32_t er
   return 0;
 }
 
-ssize_t ServerCodec::readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
-                              uint32_t* data_flags, nghttp2_data_source*, void* user) {
+ssize_t ServerCodec::readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* data_flags,
+                              nghttp2_data_source*, void* user) {
   bool end = false;
   bool trailers = false;
   const size_t n = target(user).readResponseBody(stream_id, buf, length, &end, &trailers);

@@ -99,7 +99,7 @@ JsonLine& JsonLine::field(std::string_view key, uint64_t value) {
 
 JsonLine& JsonLine::field(std::string_view key, double value) {
   if (!std::isfinite(value)) return nullField(key);  // JSON has no NaN or Infinity
-  char digits[320];  // fixed notation of DBL_MAX has 309 integer digits
+  char digits[320];                                  // fixed notation of DBL_MAX has 309 integer digits
   const auto result = std::to_chars(digits, digits + sizeof(digits), value, std::chars_format::fixed, 3);
   if (result.ec != std::errc{}) {
     appendKey(key, "null");

@@ -32,10 +32,11 @@ class JsonLine {
 
   // Other integer types (int, unsigned, ...) would be ambiguous between the 64-bit overloads.
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  JsonLine& field(std::string_view key, T value) {
-    if constexpr (std::is_signed_v<T>) return field(key, static_cast<int64_t>(value));
-    else return field(key, static_cast<uint64_t>(value));
+  requires(!std::same_as<T, bool>) JsonLine& field(std::string_view key, T value) {
+    if constexpr (std::is_signed_v<T>)
+      return field(key, static_cast<int64_t>(value));
+    else
+      return field(key, static_cast<uint64_t>(value));
   }
 
   // An empty optional is written as null.

@@ -24,9 +24,7 @@ std::string errnoText(int error) {
   return strerror_r(error, buffer, sizeof(buffer));  // GNU variant: returns the message pointer
 }
 
-int openFile(const std::string& path) {
-  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-}
+int openFile(const std::string& path) { return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644); }
 
 }  // namespace
 

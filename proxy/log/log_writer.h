@@ -75,7 +75,7 @@ class LogWriter {
   bool stopped_ = false;
   std::thread thread_;
 
-  std::mutex wake_mutex_;  // only for sleeping and stop(); producers never touch it
+  std::mutex wake_mutex_;           // only for sleeping and stop(); producers never touch it
   uint64_t passes_with_lines_ = 0;  // writer thread: picks the poll interval
   std::condition_variable wake_;
   bool stop_requested_ = false;

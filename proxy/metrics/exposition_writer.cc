@@ -21,9 +21,12 @@ std::string formatDouble(double value) {
 void ExpositionWriter::family(std::string_view name, std::string_view type, std::string_view help) {
   out_.append("# HELP ").append(kPrefix).append(name).append(" ");
   for (char c : help) {  // HELP text escapes only backslash and newline
-    if (c == '\\') out_.append("\\\\");
-    else if (c == '\n') out_.append("\\n");
-    else out_.push_back(c);
+    if (c == '\\')
+      out_.append("\\\\");
+    else if (c == '\n')
+      out_.append("\\n");
+    else
+      out_.push_back(c);
   }
   out_.append("\n# TYPE ").append(kPrefix).append(name).append(" ").append(type).append("\n");
 }
@@ -67,10 +70,14 @@ void ExpositionWriter::appendLabel(std::string_view key, std::string_view value,
   if (!first) out_.push_back(',');
   out_.append(key).append("=\"");
   for (char c : value) {
-    if (c == '\\') out_.append("\\\\");
-    else if (c == '"') out_.append("\\\"");
-    else if (c == '\n') out_.append("\\n");
-    else out_.push_back(c);
+    if (c == '\\')
+      out_.append("\\\\");
+    else if (c == '"')
+      out_.append("\\\"");
+    else if (c == '\n')
+      out_.append("\\n");
+    else
+      out_.push_back(c);
   }
   out_.push_back('"');
 }

@@ -13,8 +13,8 @@
 namespace tether::metrics {
 
 // Methods outside the list count as "other".
-inline constexpr std::array<std::string_view, 8> kMethods = {"GET",    "HEAD",    "POST", "PUT", "DELETE",
-                                                             "PATCH", "OPTIONS", "other"};
+inline constexpr std::array<std::string_view, 8> kMethods = {"GET",    "HEAD",  "POST",    "PUT",
+                                                             "DELETE", "PATCH", "OPTIONS", "other"};
 
 // `code` is the exact status when it is one operators alert on (499 = the client left, 504 = the route deadline,
 // 502/503 = upstream trouble, ...), otherwise its class ("2xx"); anything outside 100..599 is "other". A regex

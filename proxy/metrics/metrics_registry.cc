@@ -112,8 +112,8 @@ void MetricsRegistry::writeRequests(ExpositionWriter& out, const Totals& totals)
       for (size_t code = 0; code < kCodeCount; ++code) {
         const uint64_t n = t.requests[method * kCodeCount + code];
         if (n == 0) continue;
-        out.sample("requests_total", {{"route", route}, {"method", kMethods[method]}, {"code", codeLabel(code, scratch)}},
-                   n);
+        out.sample("requests_total",
+                   {{"route", route}, {"method", kMethods[method]}, {"code", codeLabel(code, scratch)}}, n);
       }
     }
   }
@@ -126,7 +126,8 @@ void MetricsRegistry::writeCancellations(ExpositionWriter& out, const Totals& to
         for (size_t phase = 0; phase < kPhaseCount; ++phase) {
           const uint64_t n = (t.*counts)[reason * kPhaseCount + phase];
           if (n == 0) continue;
-          out.sample(family, {{"route", route}, {"reason", toString(reasonAt(reason))}, {"phase", toString(phaseAt(phase))}},
+          out.sample(family,
+                     {{"route", route}, {"reason", toString(reasonAt(reason))}, {"phase", toString(phaseAt(phase))}},
                      n);
         }
       }
@@ -142,7 +143,8 @@ void MetricsRegistry::writeCancellations(ExpositionWriter& out, const Totals& to
              "Upstream time spent on requests that were then cancelled: from sending the request to the cancel.");
   for (const auto& [route, t] : totals.routes) {
     if (route == kNoRouteLabel) continue;  // no route, no upstream
-    out.sample("cancelled_upstream_seconds_total", {{"route", route}}, static_cast<double>(t.cancelled_upstream_us) / 1e6);
+    out.sample("cancelled_upstream_seconds_total", {{"route", route}},
+               static_cast<double>(t.cancelled_upstream_us) / 1e6);
   }
 }
 
@@ -177,7 +179,8 @@ void MetricsRegistry::writeConnections(ExpositionWriter& out, const Totals& tota
     out.sample("upstream_connections", {{"upstream", name}, {"state", "active"}}, t.active);
     out.sample("upstream_connections", {{"upstream", name}, {"state", "idle"}}, t.idle);
   }
-  out.family("h2_stream_resets_total", "counter", "HTTP/2 streams the client reset (RST_STREAM) before they completed.");
+  out.family("h2_stream_resets_total", "counter",
+             "HTTP/2 streams the client reset (RST_STREAM) before they completed.");
   out.sample("h2_stream_resets_total", {}, sum([](const WorkerMetrics& w) { return w.h2StreamResets(); }));
   out.family("h2_rapid_reset_goaways_total", "counter",
              "HTTP/2 connections sent GOAWAY(ENHANCE_YOUR_CALM) for resetting too many streams (Rapid Reset).");

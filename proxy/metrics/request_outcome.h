@@ -23,7 +23,7 @@ struct RequestOutcome {
   std::string_view upstream;
   int status = 0;  // as logged: 499 when the client left
   double seconds = 0;
-  std::optional<double> upstream_seconds;  // since the request was sent upstream, if it was
+  std::optional<double> upstream_seconds;           // since the request was sent upstream, if it was
   CancelReason cancel_reason = CancelReason::None;  // None: not cancelled
   Phase cancel_phase = Phase::ReadingRequest;
   CancelReason gone_reason = CancelReason::None;  // the client left and the upstream ran on (policy)

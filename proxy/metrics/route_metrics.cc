@@ -30,11 +30,13 @@ void RouteMetrics::onExchangeFinished(const RequestOutcome& outcome) {
 
   if (outcome.cancel_reason != CancelReason::None) {
     add(cancelled_[route * kCancelSlots + reasonIndex(outcome.cancel_reason) * kPhaseCount +
-                   phaseIndex(outcome.cancel_phase)], 1);
+                   phaseIndex(outcome.cancel_phase)],
+        1);
     if (outcome.upstream_seconds) add(cancelled_upstream_us_[route], toMicros(*outcome.upstream_seconds));
   } else if (outcome.gone_reason != CancelReason::None) {
     add(client_gone_[route * kCancelSlots + reasonIndex(outcome.gone_reason) * kPhaseCount +
-                     phaseIndex(outcome.gone_phase)], 1);
+                     phaseIndex(outcome.gone_phase)],
+        1);
   }
 }
 

@@ -45,9 +45,7 @@ class RouteMetrics {
   using Counter = std::atomic<uint64_t>;
   static constexpr size_t kCancelSlots = kReasonCount * kPhaseCount;
 
-  static void add(Counter& c, uint64_t n) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
+  static void add(Counter& c, uint64_t n) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   static uint64_t read(const Counter& c) { return c.load(std::memory_order_relaxed); }
   static std::unique_ptr<Counter[]> counters(size_t n) { return std::unique_ptr<Counter[]>(new Counter[n]()); }
 

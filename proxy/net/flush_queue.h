@@ -45,7 +45,7 @@ class FlushQueue {
   util::EventPtr event_;
   Member* head_ = nullptr;
   Member** tail_ = &head_;
-  bool armed_ = false;    // the fallback event is active
+  bool armed_ = false;  // the fallback event is active
   bool running_ = false;
 };
 

@@ -23,8 +23,8 @@ class SocketAddress {
   socklen_t length() const { return length_; }
   int family() const { return storage_.sa.sa_family; }
   uint16_t port() const;
-  std::string ip() const;         // "1.2.3.4" or "::1" (no brackets)
-  std::string toString() const;   // "1.2.3.4:80" or "[::1]:80"
+  std::string ip() const;        // "1.2.3.4" or "::1" (no brackets)
+  std::string toString() const;  // "1.2.3.4:80" or "[::1]:80"
   bool operator==(const SocketAddress& other) const;
 
  private:

@@ -165,8 +165,7 @@ void SocketTransport::handleIo(short what) {
     if (!flushNow()) return;
   }
   if (gone_) return;
-  const bool stalled =
-      !reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_);
+  const bool stalled = !reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_);
   if (stalled) {
     // libevent reports a reset (EPOLLHUP|EPOLLERR) as plain EV_READ|EV_WRITE, not EV_CLOSED: any wake-up while
     // not reading may be the peer leaving.

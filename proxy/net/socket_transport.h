@@ -59,7 +59,7 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   void readLater();
   static void onReadLater(evutil_socket_t fd, short, void* arg);
   // One read of at most `want` bytes appended to `in`; returns what read(2) returned (errno set on -1).
-  ssize_t readViaScratch(evbuffer* in, size_t want);     // into the pool's scratch, then copied at its size
+  ssize_t readViaScratch(evbuffer* in, size_t want);    // into the pool's scratch, then copied at its size
   ssize_t readIntoReserved(evbuffer* in, size_t want);  // straight into reserved space (no pool)
   bool flushNow();
   // One sendmsg of what `out` holds (up to 64 chains); drains what was sent. Returns what sendmsg returned.
@@ -70,7 +70,7 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
 
   int fd_;
   IoContext* io_ctx_;
-  util::EvBufferPtr input_;   // null while empty (with a pool), created on use
+  util::EvBufferPtr input_;  // null while empty (with a pool), created on use
   util::EvBufferPtr output_;
   // The socket's one registration. Activated by hand with EV_TIMEOUT (it has no timeout of its own) it also runs
   // flush and wake-up requests after the current callback, so a connection needs no second event.
@@ -82,7 +82,7 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   size_t write_low_ = 0;
   int connect_error_ = 0;  // a connect() that failed at once, reported from the loop
   bool reading_ = true;
-  bool read_ready_ = true;   // the socket may hold unread bytes (or EOF)
+  bool read_ready_ = true;      // the socket may hold unread bytes (or EOF)
   bool write_blocked_ = false;  // the socket was full: the next EPOLLOUT edge resumes writing
   bool connecting_ = false;
   bool flush_pending_ = false;

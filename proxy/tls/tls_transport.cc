@@ -80,8 +80,8 @@ void TlsTransport::onEvent(bufferevent*, short what, void* arg) {
   // client's FIN; anything else (CLOSE after a reset, or a TLS failure on a live connection) is gone for good.
   tcp_info info{};
   socklen_t length = sizeof(info);
-  const bool fin = getsockopt(self->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
-                   info.tcpi_state == TCP_CLOSE_WAIT;
+  const bool fin =
+      getsockopt(self->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state == TCP_CLOSE_WAIT;
   self->callbacks_->onPeerGone(!fin);
 }
 

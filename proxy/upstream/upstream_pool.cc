@@ -121,8 +121,9 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
   UpstreamRequester* requester = it == connection_requesters_.end() ? nullptr : it->second;
   if (it != connection_requesters_.end()) connection_requesters_.erase(it);
   const size_t failed_endpoint = connection.endpoint();
-  if (counters_) counters_->connect_errors.store(counters_->connect_errors.load(std::memory_order_relaxed) + 1,
-                                                 std::memory_order_relaxed);  // single writer: no RMW needed
+  if (counters_)
+    counters_->connect_errors.store(counters_->connect_errors.load(std::memory_order_relaxed) + 1,
+                                    std::memory_order_relaxed);  // single writer: no RMW needed
   endpoints_[failed_endpoint].backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
   destroy(connection, false);
   if (!requester) return;

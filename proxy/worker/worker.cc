@@ -102,8 +102,8 @@ void Worker::applyReload() {
   logger_.setMinLevel(config->log.level);
   context_.snapshot->retire();
   retired_.push_back(std::move(context_.snapshot));
-  context_.snapshot = std::make_shared<ConfigSnapshot>(std::move(config), std::move(route_metrics), base_.get(),
-                                                       deleter_, &io_);
+  context_.snapshot =
+      std::make_shared<ConfigSnapshot>(std::move(config), std::move(route_metrics), base_.get(), deleter_, &io_);
   if (!evtimer_pending(sweep_timer_.get(), nullptr)) evtimer_add(sweep_timer_.get(), &kSweepInterval);
 }
 

@@ -14,15 +14,15 @@
 #include "exchange/exchange.h"
 #include "exchange/exchange_context.h"
 #include "http/http1_codec_pool.h"
-#include "net/io_context.h"
-#include "util/timeout_list.h"
 #include "http/request_id.h"
 #include "log/logger.h"
 #include "metrics/route_metrics.h"
 #include "metrics/worker_metrics.h"
+#include "net/io_context.h"
 #include "tls/tls_context.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
+#include "util/timeout_list.h"
 
 namespace tether {
 
@@ -46,7 +46,8 @@ class Worker : private DetachedExchanges {
   uint64_t inFlight() const { return metrics_.activeRequests(); }
   // Thread-safe: client connections still open (the drain ends when they are all closed).
   uint64_t openConnections() const {
-    return metrics_.downstreamConnections(metrics::Scheme::Http) + metrics_.downstreamConnections(metrics::Scheme::Https);
+    return metrics_.downstreamConnections(metrics::Scheme::Http) +
+           metrics_.downstreamConnections(metrics::Scheme::Https);
   }
   // Thread-safe: asks the loop to cancel what is in flight and exit, then joins.
   void stop();
@@ -104,7 +105,7 @@ class Worker : private DetachedExchanges {
 
   unsigned index_;
   std::shared_ptr<const config::Config> config_;  // as started: the listeners and their TLS come from it
-  metrics::WorkerMetrics metrics_;  // outlives every exchange, session and pool below
+  metrics::WorkerMetrics metrics_;                // outlives every exchange, session and pool below
   util::EventBasePtr base_;
   util::DeferredDeleter deleter_;
   // Client connections' timeouts, one list per duration (DownstreamSession's idle and header read timeouts).

@@ -101,8 +101,15 @@ std::string framesFrom(const uint8_t* data, size_t size) {
     const uint8_t flags = data[pos + 1];
     const uint8_t stream = data[pos + 2];
     const size_t len = std::min<size_t>((size_t{data[pos + 3]} << 8) | data[pos + 4], size - pos - 5);
-    const char header[9] = {static_cast<char>(len >> 16), static_cast<char>(len >> 8), static_cast<char>(len),
-                            static_cast<char>(type), static_cast<char>(flags), 0, 0, 0, static_cast<char>(stream)};
+    const char header[9] = {static_cast<char>(len >> 16),
+                            static_cast<char>(len >> 8),
+                            static_cast<char>(len),
+                            static_cast<char>(type),
+                            static_cast<char>(flags),
+                            0,
+                            0,
+                            0,
+                            static_cast<char>(stream)};
     wire.append(header, sizeof(header));
     wire.append(reinterpret_cast<const char*>(data) + pos + 5, len);
     pos += 5 + len;

@@ -63,7 +63,8 @@ bool isIpPort(const std::string& text) {
 void expectCancelledSchema(const JsonValue& line, const std::string& raw) {
   expectTimestamp(line, raw);
   EXPECT_EQ(line.str("event"), "request_cancelled");
-  for (const char* key : {"request_id", "route", "method", "path", "client", "protocol", "upstream", "phase", "reason"}) {
+  for (const char* key :
+       {"request_id", "route", "method", "path", "client", "protocol", "upstream", "phase", "reason"}) {
     EXPECT_TRUE(line.str(key)) << key << " is not a string: " << raw;
   }
   EXPECT_FALSE(line.str("request_id").value_or("").empty());
@@ -141,8 +142,9 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
   {
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
-    ASSERT_TRUE(client.send("PUT /slow/upload?x=1 HTTP/1.1\r\nHost: test\r\nX-Request-Id: log-reading\r\n"
-                            "Content-Length: 100\r\n\r\nabc"));
+    ASSERT_TRUE(
+        client.send("PUT /slow/upload?x=1 HTTP/1.1\r\nHost: test\r\nX-Request-Id: log-reading\r\n"
+                    "Content-Length: 100\r\n\r\nabc"));
     // tether has read the 3 body bytes once they reach the upstream (a reset would discard unread ones).
     ASSERT_TRUE(upstream.waitForReceivedEnding("\r\n\r\nabc", 30s));
     client.closeWithRst();
@@ -286,7 +288,9 @@ TEST(CancellationDemo, CurlGivesUpOnTether_DemoUpstreamAbortsSlowWork) {
   EXPECT_EQ(*code, 28) << "curl did not time out: " << curl.output();
   EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] Starting to do slow work", 30s)) << demo.output();
   EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] request aborted after", 30s))
-      << "the demo upstream kept working after curl left\n" << demo.output() << "\n" << dumpLog(tether);
+      << "the demo upstream kept working after curl left\n"
+      << demo.output() << "\n"
+      << dumpLog(tether);
   // Generous for a busy machine, and still well before the demo's 10 s of slow work would have finished.
   EXPECT_LT(Clock::now() - curl_done, 5s);
   EXPECT_EQ(demo.output().find("Finished"), std::string::npos) << demo.output();

@@ -5,9 +5,9 @@
 // an idle keep-alive connection closing, a plain request).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,8 +84,8 @@ void expectUpstreamClosedSoon(const TestUpstream& upstream, int n, Clock::time_p
   ASSERT_TRUE(closed_at);
   EXPECT_GE(*closed_at, left) << "closed before the client left";
   EXPECT_LT(*closed_at - left, kCloseBound)
-      << "upstream noticed after "
-      << std::chrono::duration_cast<std::chrono::milliseconds>(*closed_at - left).count() << " ms";
+      << "upstream noticed after " << std::chrono::duration_cast<std::chrono::milliseconds>(*closed_at - left).count()
+      << " ms";
 }
 
 // The fields every request_cancelled line of a client departure carries.
@@ -172,9 +172,8 @@ TEST(CancellationPhases, H1ClientRstReadingRequest_ClosesH1Upstream) { runReadin
 
 void runQueued(Leave how) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
-    return request.target == "/busy" ? delayed(kSlowWork) : delayed(0ms);
-  });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return request.target == "/busy" ? delayed(kSlowWork) : delayed(0ms); });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}, {{"max_connections_per_endpoint", "1"}}));
   const std::string suffix = how == Leave::kFin ? "fin" : "rst";
   const std::string busy_id = "busy-" + suffix;
@@ -289,12 +288,8 @@ void runConnectInProgress(Leave how) {
   ::close(listener);
 }
 
-TEST(CancellationPhases, H1ClientFinConnectInProgress_AbandonsH1UpstreamConnect) {
-  runConnectInProgress(Leave::kFin);
-}
-TEST(CancellationPhases, H1ClientRstConnectInProgress_AbandonsH1UpstreamConnect) {
-  runConnectInProgress(Leave::kRst);
-}
+TEST(CancellationPhases, H1ClientFinConnectInProgress_AbandonsH1UpstreamConnect) { runConnectInProgress(Leave::kFin); }
+TEST(CancellationPhases, H1ClientRstConnectInProgress_AbandonsH1UpstreamConnect) { runConnectInProgress(Leave::kRst); }
 
 // ---- reading_request under back-pressure: tether stopped reading the client ---------------------
 
@@ -308,8 +303,7 @@ std::chrono::milliseconds cpuTime(pid_t pid) {
   buf[n] = '\0';
   const char* p = std::strrchr(buf, ')');  // the command name may contain spaces
   unsigned long utime = 0, stime = 0;
-  if (p == nullptr ||
-      std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
+  if (p == nullptr || std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
     return std::chrono::milliseconds(0);
   }
   return std::chrono::milliseconds((utime + stime) * 1000 / static_cast<unsigned long>(sysconf(_SC_CLK_TCK)));
@@ -335,8 +329,9 @@ TEST(CancellationPhases, H1ClientRstWhileRequestBodyBackpressured_ClosesH1Upstre
     TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(port)}));
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
-    ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: paused-rst\r\n"
-                            "Content-Length: 1073741824\r\n\r\n"));
+    ASSERT_TRUE(
+        client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: paused-rst\r\n"
+                    "Content-Length: 1073741824\r\n\r\n"));
     pollfd pfd{listener, POLLIN, 0};
     ASSERT_EQ(poll(&pfd, 1, 30000), 1) << "tether did not connect upstream";
     upstream_fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
@@ -413,12 +408,11 @@ int unsentBytes(int fd) {
 // an earlier exchange on the same keep-alive connection.
 void runPipelinedBacklog(Leave how, bool second_on_connection = false) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
-    return request.target == "/slow" ? delayed(kSlowWork) : delayed(0ms);
-  });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return request.target == "/slow" ? delayed(kSlowWork) : delayed(0ms); });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
-  const std::string id = std::string(second_on_connection ? "second-" : "") + "backlog-" +
-                         (how == Leave::kFin ? "fin" : "rst");
+  const std::string id =
+      std::string(second_on_connection ? "second-" : "") + "backlog-" + (how == Leave::kFin ? "fin" : "rst");
 
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
@@ -429,7 +423,8 @@ void runPipelinedBacklog(Leave how, bool second_on_connection = false) {
     ASSERT_EQ(first->status, 200);
   }
   std::string backlog;
-  while (backlog.size() < 96 * 1024) backlog += getRequest("/queued-behind", "X-Pad: " + std::string(1000, 'p') + "\r\n");
+  while (backlog.size() < 96 * 1024)
+    backlog += getRequest("/queued-behind", "X-Pad: " + std::string(1000, 'p') + "\r\n");
   ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: " + id + "\r\n") + backlog));
   ASSERT_TRUE(upstream.waitForRequests(second_on_connection ? 2 : 1, 30s));
   const Deadline flushed = deadlineAfter(30s);
@@ -462,9 +457,8 @@ TEST(CancellationPhases, H1ClientRstBehindPipelinedBacklogOnSecondRequest_Closes
 
 void runAwaitingResponse(Leave how) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
-    return request.target == "/slow" ? delayed(kSlowWork) : delayed(0ms);
-  });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return request.target == "/slow" ? delayed(kSlowWork) : delayed(0ms); });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
   const std::string id = std::string("awaiting-") + (how == Leave::kFin ? "fin" : "rst");
 
@@ -541,9 +535,8 @@ TEST(CancellationPhases, H1ClientRstStreamingResponse_ClosesH1Upstream) { runStr
 
 TEST(CancellationDeadline, H1ClientRouteTimeout_Returns504AndClosesH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
-    return request.target == "/slow" ? delayed(kSlowWork) : delayed(0ms);
-  });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return request.target == "/slow" ? delayed(kSlowWork) : delayed(0ms); });
   TetherOptions options;
   options.addUpstream("backend", {upstream.address()})
       .addRoute("timed", "{path_prefix: /}", "backend", {{"timeout", "300ms"}});

@@ -111,7 +111,8 @@ JsonValue oneClientGone(const TetherInstance& tether, const std::string& id, con
 
 TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToCompletion) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{mode: ignore}"));
 
   // That the upstream ran on after the client left is what client_gone with `ended: completed` says below.
@@ -168,7 +169,8 @@ TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream
 
 TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{grace: 300ms}"));
 
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-short\r\n"), 1);
@@ -193,7 +195,8 @@ TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
 
 TEST(CancellationPolicy, H1ClientFinUpstreamFinishesWithinGrace_H1UpstreamCompletes) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{grace: 60s}"));
 
   sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-long\r\n"), 1);
@@ -266,7 +269,8 @@ TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCom
 // The route timeout still bounds work that runs on after the client left, even under `ignore`.
 TEST(CancellationPolicy, H1ClientFinModeIgnoreThenRouteTimeout_ClosesH1UpstreamAtDeadline) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherOptions options;
   options.addUpstream("backend", {upstream.address()})
       .addRoute("all", "{path_prefix: /}", "backend", {{"timeout", "2s"}, {"cancellation", "{mode: ignore}"}});
@@ -322,7 +326,8 @@ TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) 
 
 TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/half" ? kSlowWork : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/half" ? kSlowWork : 0ms); });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
 
   RawClient client;
@@ -348,7 +353,8 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
 
 TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
 
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: half-rst\r\n"), 1, true);
@@ -364,7 +370,8 @@ TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
 // The client half-closes (allowed to wait), then resets: it is gone now and the work must stop.
 TEST(CancellationPolicy, H1ClientHalfCloseThenRstWithWait_ClosesH1Upstream) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
+  upstream.setHandler(
+      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
 
   RawClient client;

@@ -113,8 +113,9 @@ TEST(CancellationStorm, H1Clients2000LeaveInFlight_H1UpstreamAllClosedWithoutTim
     const char* reason = i % 2 == 0 ? "client_closed" : "client_reset";
     if (i < 0 || line.str("reason") != reason || line.str("phase") != "awaiting_response" ||
         line.integerAt("status") != 499) {
-      if (++wrong <= 5) ADD_FAILURE() << "unexpected line for " << id << ": reason " << line.str("reason").value_or("?")
-                                      << ", phase " << line.str("phase").value_or("?");
+      if (++wrong <= 5)
+        ADD_FAILURE() << "unexpected line for " << id << ": reason " << line.str("reason").value_or("?") << ", phase "
+                      << line.str("phase").value_or("?");
     }
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kRequests)) << "duplicate or missing request ids";

@@ -223,7 +223,8 @@ void runDeparture(Proto proto, Phase phase, When when, Leave how) {
   // first: until tether closed it, the request may not even have been read yet (a slow TLS handshake).
   EXPECT_TRUE(waitForNoClientConnection(tether, 10s)) << scrape(tether);
   EXPECT_TRUE(waitForDescriptors(tether.pid(), baseline, 10s))
-      << openDescriptors(tether.pid()) << " descriptors open, " << baseline << " before\n" << dumpLog(tether);
+      << openDescriptors(tether.pid()) << " descriptors open, " << baseline << " before\n"
+      << dumpLog(tether);
   EXPECT_TRUE(waitForActiveRequests(tether, 0, 10s)) << scrape(tether);
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 5s))
       << "an upstream connection stayed open";

@@ -15,8 +15,8 @@
 
 #include "support/h2_client.h"
 #include "support/raw_client.h"
-#include "support/tether_fixture.h"
 #include "support/test_upstream.h"
+#include "support/tether_fixture.h"
 
 namespace tether::testing {
 namespace {
@@ -135,7 +135,7 @@ TEST(DrainKeepAlive, H1RequestPartlyReceivedAtSigterm_IsServedWithConnectionClos
 TEST(DrainKeepAlive, H1LoadOnKeepAliveConnectionsAcrossSigterm_NoRequestFails) {
   constexpr int kConnections = 4;
   constexpr int kMaxPerConnection = 250;  // bounded: 1,000 requests at most
-  Gate gate;  // outlives the upstream's handler threads
+  Gate gate;                              // outlives the upstream's handler threads
   TestUpstream upstream;
   gateUpstream(upstream, gate);
   OpenOnExit open_on_exit{gate};
@@ -159,8 +159,8 @@ TEST(DrainKeepAlive, H1LoadOnKeepAliveConnectionsAcrossSigterm_NoRequestFails) {
       if (!client.connect(tether.port())) return;
       for (int i = 0; i < kMaxPerConnection; ++i) {
         ++r.sent;
-        const auto response = client.send(getRequest("/load/" + std::to_string(c))) ? client.readResponse(10s)
-                                                                                    : std::nullopt;
+        const auto response =
+            client.send(getRequest("/load/" + std::to_string(c))) ? client.readResponse(10s) : std::nullopt;
         if (!response || response->status != 200) {
           ++r.failed;
           return;

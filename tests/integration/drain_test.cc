@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "support/raw_client.h"
-#include "support/tether_fixture.h"
 #include "support/test_upstream.h"
+#include "support/tether_fixture.h"
 
 namespace tether::testing {
 namespace {

@@ -31,8 +31,8 @@ TEST(H2Client, H2cClientH1Upstream_GetMapsPseudoHeadersAndReturnsBody) {
 
   H2Client client;
   ASSERT_TRUE(client.connect(tether.port()));
-  const int32_t id = client.request("GET", "/items?q=1", "", {{"accept", "text/plain"}, {"cookie", "a=1"},
-                                                              {"cookie", "b=2"}}, "example.test");
+  const int32_t id = client.request("GET", "/items?q=1", "",
+                                    {{"accept", "text/plain"}, {"cookie", "a=1"}, {"cookie", "b=2"}}, "example.test");
   ASSERT_TRUE(client.waitClosed(id));
   const auto& s = client.stream(id);
   EXPECT_EQ(s.error_code, 0u);
@@ -84,7 +84,8 @@ TEST(H2Client, H2ClientResetCancelsOnlyThatStreamsH1Upstream) {
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
     // /slow/0../slow/4 are reset (their work is cut short); the others finish.
-    const bool reset = request.target.size() == 7 && request.target.compare(0, 6, "/slow/") == 0 && request.target[6] < '5';
+    const bool reset =
+        request.target.size() == 7 && request.target.compare(0, 6, "/slow/") == 0 && request.target[6] < '5';
     reply.delay = reset ? 60s : 1500ms;
     reply.body = "body of " + request.target;
     return reply;
@@ -165,9 +166,8 @@ TEST(H2Client, H2ClientGoawayCancelsEveryInFlightStream) {
   client.goaway(NGHTTP2_INTERNAL_ERROR);
   client.runUntil([] { return false; }, 100ms);  // flushes the GOAWAY; tether's reaction is awaited below
   EXPECT_TRUE(upstream.waitForConnectionClosed(2, 30s));
-  EXPECT_EQ(tether.waitForLogLineCount({"\"request_cancelled\"", "\"reason\":\"client_reset\"",
-                                        "\"h2_error\":\"INTERNAL_ERROR\""},
-                                       2, 30s),
+  EXPECT_EQ(tether.waitForLogLineCount(
+                {"\"request_cancelled\"", "\"reason\":\"client_reset\"", "\"h2_error\":\"INTERNAL_ERROR\""}, 2, 30s),
             2u);
   client.disconnect();
   EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited

@@ -72,10 +72,12 @@ TEST(H2ResetBudget, ManyCancelsOverTimeNeverTripTheBudget) {
     const std::string id = "cancel-" + std::to_string(i);
     const int32_t stream = client.request("GET", "/slow-" + std::to_string(i), "", {{"x-request-id", id}});
     ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() >= static_cast<size_t>(i + 2); }, 5s))
-        << "request " << i << " never reached the upstream\n" << dumpLog(tether);
+        << "request " << i << " never reached the upstream\n"
+        << dumpLog(tether);
     client.reset(stream);
     ASSERT_TRUE(client.runUntil([&] { return !tether.logEvents("request_cancelled", id).empty(); }, 5s))
-        << "cancel " << i << " was not logged\n" << dumpLog(tether);
+        << "cancel " << i << " was not logged\n"
+        << dumpLog(tether);
   }
   EXPECT_FALSE(client.goawayReceived()) << "GOAWAY code " << client.goawayCode() << "\n" << dumpLog(tether);
   EXPECT_FALSE(client.stream(bystander).closed) << "the unrelated in-flight stream was killed";
@@ -157,7 +159,10 @@ TEST(H2ResetBudget, WindowUpdateOverflowResetsCountAndNeverReachTheUpstream) {
 
 TEST(H2ResetBudget, BodyLongerThanContentLengthResetsCountAndNeverReachTheUpstream) {
   runMadeYouReset([](int32_t id) {
-    HeaderList fields{{":method", "POST"}, {":scheme", "http"}, {":path", "/slow-cl"}, {":authority", "test"},
+    HeaderList fields{{":method", "POST"},
+                      {":scheme", "http"},
+                      {":path", "/slow-cl"},
+                      {":authority", "test"},
                       {"content-length", "2"}};
     return h2frames::headers(id, fields, false) + h2frames::data(id, "toolong", true);
   });

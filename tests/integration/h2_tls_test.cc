@@ -29,16 +29,16 @@ class TlsTether {
   explicit TlsTether(const TestUpstream& upstream) : dir_(tempDir()) {
     cert_ = dir_ + "/cert.pem";
     key_ = dir_ + "/key.pem";
-    Process openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key_, "-out", cert_, "-days", "2", "-subj",
-                     "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+    Process openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                     "-nodes", "-keyout", key_, "-out", cert_, "-days", "2", "-subj", "/CN=localhost", "-addext",
+                     "subjectAltName=DNS:localhost,IP:127.0.0.1"});
     if (openssl.waitExit(20s) != 0) throw std::runtime_error("openssl failed: " + openssl.output());
     port_ = freePort();
     uint16_t admin = freePort();
     while (admin == port_) admin = freePort();
     log_path_ = dir_ + "/tether.log";
-    std::string yaml = TetherInstance::configYaml(TetherOptions::proxyTo({upstream.address()}), port_, admin,
-                                                  log_path_);
+    std::string yaml =
+        TetherInstance::configYaml(TetherOptions::proxyTo({upstream.address()}), port_, admin, log_path_);
     const std::string address_line = "    address: 127.0.0.1:" + std::to_string(port_) + "\n";
     const size_t at = yaml.find(address_line);
     if (at == std::string::npos) throw std::runtime_error("unexpected config layout:\n" + yaml);

@@ -1,7 +1,7 @@
 // Protocol gaps of issue 11, item 7, end to end through the real binary: what reaches the upstream (or does not)
 // and what the client is answered. The choices are documented in docs/http.md.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -79,8 +79,7 @@ TEST(ProtocolEdges, H1ClientAbsoluteFormTarget_ItsAuthorityWinsOverHostForRoutin
   options.addRoute("rest", "{path_prefix: /}", "other");
   TetherInstance tether(options);
 
-  EXPECT_EQ(statusOf(tether.port(), "GET http://real.example:8080/p?q=1 HTTP/1.1\r\nHost: decoy.example\r\n\r\n"),
-            200);
+  EXPECT_EQ(statusOf(tether.port(), "GET http://real.example:8080/p?q=1 HTTP/1.1\r\nHost: decoy.example\r\n\r\n"), 200);
   ASSERT_EQ(named.requests().size(), 1u);
   EXPECT_EQ(other.requests().size(), 0u);
   const auto request = named.requests()[0];
@@ -94,9 +93,9 @@ TEST(ProtocolEdges, H1ClientUpgradeH2c_IsNotForwardedAndTheRequestIsServedAsHttp
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send(
-      "POST /up HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-      "HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 3\r\n\r\nabc"));
+  ASSERT_TRUE(
+      client.send("POST /up HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                  "HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 3\r\n\r\nabc"));
   const auto response = client.readResponse(5s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
@@ -118,9 +117,10 @@ TEST(ProtocolEdges, H1ClientH1Upstream_A101ForAProtocolTheClientDidNotAskFor_Is5
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
-    reply.raw = request.target == "/no-upgrade-field" ? "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n"
-                                                      : "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
-                                                        "Upgrade: h2c\r\n\r\n";
+    reply.raw = request.target == "/no-upgrade-field"
+                    ? "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n"
+                    : "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                      "Upgrade: h2c\r\n\r\n";
     return reply;
   });
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
@@ -222,8 +222,8 @@ class TlsTether {
     port_ = freePort();
     uint16_t admin = freePort();
     while (admin == port_) admin = freePort();
-    std::string yaml = TetherInstance::configYaml(TetherOptions::proxyTo({upstream.address()}), port_, admin,
-                                                  dir_ + "/tether.log");
+    std::string yaml =
+        TetherInstance::configYaml(TetherOptions::proxyTo({upstream.address()}), port_, admin, dir_ + "/tether.log");
     const std::string address_line = "    address: 127.0.0.1:" + std::to_string(port_) + "\n";
     yaml.insert(yaml.find(address_line) + address_line.size(),
                 "    tls: {cert: \"" + cert + "\", key: \"" + key + "\"}\n");

@@ -122,8 +122,9 @@ TEST(ProxyBasic, H1ClientH1Upstream_StripsHopByHopHeadersBothWays) {
 
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send(getRequest("/hop", "Connection: x-custom, keep-alive\r\nX-Custom: 1\r\nKeep-Alive: 5\r\n"
-                                             "TE: trailers\r\nProxy-Connection: x\r\nX-Kept: yes\r\n")));
+  ASSERT_TRUE(client.send(getRequest("/hop",
+                                     "Connection: x-custom, keep-alive\r\nX-Custom: 1\r\nKeep-Alive: 5\r\n"
+                                     "TE: trailers\r\nProxy-Connection: x\r\nX-Kept: yes\r\n")));
   const auto response = nextResponse(client);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "ok");
@@ -177,10 +178,9 @@ TEST(ProxyBasic, H1ClientH1Upstream_KeepAliveReusesUpstreamConnection) {
   EXPECT_EQ(upstream.acceptedConnections(), 1);
   const auto requests = upstream.requests();
   ASSERT_FALSE(requests.empty());
-  EXPECT_EQ(requests.back().connection, 1) << "Connection header sent upstream: "
-                                           << requests.back().header("Connection").value_or("(none)");
+  EXPECT_EQ(requests.back().connection, 1)
+      << "Connection header sent upstream: " << requests.back().header("Connection").value_or("(none)");
 }
-
 
 TEST(ProxyBasic, H1ClientH1Upstream_IdleUpstreamConnectionsBeyondTheCapAreClosed) {
   TestUpstream upstream;
@@ -326,8 +326,8 @@ TEST(ProxyBasic, H1ClientH1Upstream_UpgradeRelaysBytesBothWays) {
   EXPECT_EQ(requests[0].header("Upgrade"), "websocket");
   EXPECT_TRUE(headerHasToken(requests[0].headers, "Connection", "upgrade"));
 
-  for (const std::string& message : {std::string("ping\x01\x02", 6), std::string("\0binary\xff", 8),
-                                    std::string(100000, 'w')}) {
+  for (const std::string& message :
+       {std::string("ping\x01\x02", 6), std::string("\0binary\xff", 8), std::string(100000, 'w')}) {
     ASSERT_TRUE(client.send(message));
     std::string echoed;
     while (echoed.size() < message.size()) {
@@ -438,11 +438,12 @@ TEST(ProxyBasic, H1ClientH1Upstream_AccessLogRecordsCompletedRequest) {
   const auto response = roundTrip(tether.port(), getRequest("/api/items?secret=1", "X-Request-Id: log-test-1\r\n"));
   EXPECT_EQ(response.status, 200);
   const auto line = tether.findLogLine({"\"request_completed\"", "log-test-1"}, 30s);
-  ASSERT_TRUE(line) << "log:\n" << [&] {
-    std::string all;
-    for (const auto& l : tether.logLines()) all += l + "\n";
-    return all;
-  }();
+  ASSERT_TRUE(line) << "log:\n"
+                    << [&] {
+                         std::string all;
+                         for (const auto& l : tether.logLines()) all += l + "\n";
+                         return all;
+                       }();
   EXPECT_NE(line->find("\"event\":\"request_completed\""), std::string::npos) << *line;
   EXPECT_NE(line->find("\"request_id\":\"log-test-1\""), std::string::npos) << *line;
   EXPECT_NE(line->find("\"status\":200"), std::string::npos) << *line;

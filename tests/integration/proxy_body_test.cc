@@ -182,7 +182,7 @@ TEST(ProxyBody, H1ClientH1Upstream_StalledReaderKeepsMemoryBounded) {
   EXPECT_LT(rss_after_stall, idle_kib + kMaxRssGrowthKiB)
       << "while the client was stalled tether RSS grew from " << idle_kib << " KiB to " << rss_after_stall << " KiB";
   EXPECT_EQ(served_during_stall, served_before) << "the upstream finished the 100 MiB reply while the client read only "
-                                    << stalled_at << " bytes: tether buffered it";
+                                                << stalled_at << " bytes: tether buffered it";
   EXPECT_LT(sampler.maxKiB(), idle_kib + kMaxRssGrowthKiB)
       << "tether RSS grew from " << idle_kib << " KiB to " << sampler.maxKiB() << " KiB";
   EXPECT_LT(sampler.maxKiB(), kMaxRssKiB);

@@ -120,7 +120,7 @@ TEST(ProxyCli, Check_AliasAmplificationExits1WithPosition) {
   EXPECT_EQ(tether.waitExit(20s), 1) << tether.output();
   EXPECT_TRUE(tether.waitForOutput("error(s)")) << tether.output();
   EXPECT_NE(tether.output().find(file.path() + ":8:27: the document has more than 200000 values once aliases are "
-                                 "expanded (alias '*e' repeats 40001 values"),
+                                               "expanded (alias '*e' repeats 40001 values"),
             std::string::npos)
       << tether.output();
 }

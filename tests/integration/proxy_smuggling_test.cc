@@ -32,8 +32,7 @@ std::string getWith(const std::string& field_line) { return "GET /x HTTP/1.1\r\n
 const SmugglingCase kCases[] = {
     {"ContentLengthAndTransferEncoding",
      post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n")},
-    {"TransferEncodingAndContentLength",
-     post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n")},
+    {"TransferEncodingAndContentLength", post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n")},
     {"TwoContentLengthsSameValue", post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello")},
     {"TwoContentLengthsDifferentValues", post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello!")},
     {"TransferEncodingGzipOnly", post("Transfer-Encoding: gzip\r\n", "hello")},
@@ -64,8 +63,8 @@ TEST_P(ProxySmuggling, H1ClientH1Upstream_RejectedWith400AndNothingReachesUpstre
   EXPECT_EQ(tether.stop(), 0);
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 30s));
   EXPECT_EQ(upstream.requestsServed(), 0);
-  EXPECT_TRUE(upstream.requests().empty()) << "upstream received " << upstream.requests().at(0).method << " "
-                                           << upstream.requests().at(0).target;
+  EXPECT_TRUE(upstream.requests().empty())
+      << "upstream received " << upstream.requests().at(0).method << " " << upstream.requests().at(0).target;
 }
 
 INSTANTIATE_TEST_SUITE_P(Requests, ProxySmuggling, ::testing::ValuesIn(kCases),

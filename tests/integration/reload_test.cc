@@ -116,8 +116,8 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
 
   TetherOptions after;
   after.addUpstream("new", {new_upstream.address()}).addRoute("all", "{path_prefix: /}", "new");
-  ASSERT_TRUE(reloadWith(tether, TetherInstance::configYaml(after, tether.port(), tether.adminPort(),
-                                                            tether.logPath()), "config_reloaded"));
+  ASSERT_TRUE(reloadWith(tether, TetherInstance::configYaml(after, tether.port(), tether.adminPort(), tether.logPath()),
+                         "config_reloaded"));
 
   // The worker applies the reload on its own thread just after `config_reloaded` is logged; retiring the old
   // snapshot closes the old pool's idle connection at once (though a request still runs on that snapshot), which

@@ -60,8 +60,9 @@ TEST(TestUpstreamSelfTest, DecodesChunkedRequestBodyAndTrailers) {
   TestUpstream upstream;
   RawClient client;
   ASSERT_TRUE(client.connect(upstream.port()));
-  ASSERT_TRUE(client.send("POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Sum: 12\r\n\r\n"));
+  ASSERT_TRUE(
+      client.send("POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Sum: 12\r\n\r\n"));
   ASSERT_TRUE(client.readResponse());
   const auto request = upstream.requests().at(0);
   EXPECT_EQ(request.method, "POST");
@@ -76,8 +77,8 @@ TEST(TestUpstreamSelfTest, CountsLargeBodiesButKeepsOnlyTheFirstMebibyte) {
   RawClient client;
   ASSERT_TRUE(client.connect(upstream.port()));
   const std::string body = generatedBody(3 << 20);
-  ASSERT_TRUE(client.send("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
-                          "\r\n\r\n" + body, 10s));
+  ASSERT_TRUE(client.send(
+      "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body, 10s));
   ASSERT_TRUE(client.readResponse(30s));
   const auto request = upstream.requests().at(0);
   EXPECT_EQ(request.body_bytes, body.size());

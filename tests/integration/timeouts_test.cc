@@ -99,8 +99,9 @@ TEST(Timeouts, H1RequestBodyThatStopsGets408AndCancelsTheUpstream) {
   TetherInstance tether(options);
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-stalls\r\n"
-                          "Content-Length: 1000\r\n\r\nx"));
+  ASSERT_TRUE(
+      client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-stalls\r\n"
+                  "Content-Length: 1000\r\n\r\nx"));
   const auto response = client.readResponse(10s);
   ASSERT_TRUE(response) << dumpLog(tether);
   EXPECT_EQ(response->status, 408);
@@ -116,8 +117,9 @@ TEST(Timeouts, H1RequestBodyNeverSentGets408) {
   TetherInstance tether(options);
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send("PUT /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-never\r\n"
-                          "Transfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      client.send("PUT /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-never\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n"));
   const auto response = client.readResponse(10s);
   ASSERT_TRUE(response) << dumpLog(tether);
   EXPECT_EQ(response->status, 408);
@@ -131,8 +133,8 @@ TEST(Timeouts, H2RequestBodyNeverSentGets408OnTheStream) {
   TetherInstance tether(options);
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
-  const HeaderList fields{{":method", "POST"},      {":scheme", "http"},          {":path", "/upload"},
-                          {":authority", "test"},   {"content-length", "10"},     {"x-request-id", "h2-body-never"}};
+  const HeaderList fields{{":method", "POST"},    {":scheme", "http"},      {":path", "/upload"},
+                          {":authority", "test"}, {"content-length", "10"}, {"x-request-id", "h2-body-never"}};
   ASSERT_TRUE(client.send(h2frames::preface() + h2frames::headers(1, fields, false)));
   expectCancelled(tether, "h2-body-never", "request_body_timeout", "reading_request", 408);
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 5s));
@@ -229,8 +231,9 @@ TEST(Timeouts, UpstreamThatStopsReadingTheBodyGets504) {
   TetherInstance tether(TetherOptions::proxyTo({upstream.address()}, {{"send_timeout", "300ms"}}));
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: upstream-not-reading\r\n"
-                          "Content-Length: 1073741824\r\n\r\n"));
+  ASSERT_TRUE(
+      client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: upstream-not-reading\r\n"
+                  "Content-Length: 1073741824\r\n\r\n"));
   // Send until tether stops taking bytes (its buffers and the upstream's are full), then wait for the answer.
   const std::string chunk(64 * 1024, 'b');
   while (client.send(chunk, 200ms)) {
@@ -314,8 +317,8 @@ TEST(Timeouts, H2HeaderBlockThatNeverEndsGetsGoaway) {
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   // HEADERS without END_HEADERS: a CONTINUATION must follow, and never does.
-  std::string headers = h2frames::headers(1, {{":method", "GET"}, {":scheme", "http"}, {":path", "/"},
-                                              {":authority", "test"}}, true);
+  std::string headers =
+      h2frames::headers(1, {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":authority", "test"}}, true);
   headers[4] = static_cast<char>(NGHTTP2_FLAG_END_STREAM);  // flags byte: END_HEADERS cleared
   ASSERT_TRUE(client.send(h2frames::preface() + headers));
   std::string server_bytes;

@@ -65,13 +65,20 @@ Options parseOptions(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     const char* value = argv[i + 1];
-    if (key == "--requests") o.requests = std::strtoull(value, nullptr, 10);
-    else if (key == "--threads-per-protocol") o.threads_per_protocol = unsigned(std::strtoul(value, nullptr, 10));
-    else if (key == "--seed") o.seed = std::strtoull(value, nullptr, 10);
-    else if (key == "--time-limit") o.time_limit = std::chrono::seconds(std::strtoll(value, nullptr, 10));
-    else if (key == "--json") o.json_path = value;
-    else if (key == "--tether") o.tether_binary = value;
-    else throw std::runtime_error("unknown option " + key);
+    if (key == "--requests")
+      o.requests = std::strtoull(value, nullptr, 10);
+    else if (key == "--threads-per-protocol")
+      o.threads_per_protocol = unsigned(std::strtoul(value, nullptr, 10));
+    else if (key == "--seed")
+      o.seed = std::strtoull(value, nullptr, 10);
+    else if (key == "--time-limit")
+      o.time_limit = std::chrono::seconds(std::strtoll(value, nullptr, 10));
+    else if (key == "--json")
+      o.json_path = value;
+    else if (key == "--tether")
+      o.tether_binary = value;
+    else
+      throw std::runtime_error("unknown option " + key);
   }
   if (argc % 2 == 0) throw std::runtime_error("options come in pairs: --name value");
   o.threads_per_protocol = std::clamp(o.threads_per_protocol, 1u, 16u);
@@ -105,7 +112,7 @@ struct LogCounts {
   uint64_t completed = 0;
   uint64_t completed_not_200 = 0;
   uint64_t cancelled = 0;
-  std::vector<std::string> cancelled_ids;  // "<request id> <reason>"
+  std::vector<std::string> cancelled_ids;        // "<request id> <reason>"
   std::map<std::string, uint64_t> cancelled_by;  // "<reason>/<phase>" -> request_cancelled lines
 };
 
@@ -148,7 +155,6 @@ struct Target {
   std::string metrics;
 };
 
-
 TetherOptions optionsFor(const SoakUpstream& upstream, const testing::CertificatePaths* tls) {
   TetherOptions options = TetherOptions::proxyTo({upstream.address()}, {{"keepalive_idle_timeout", kIdleTimeout}});
   options.workers = 1;
@@ -175,8 +181,8 @@ void runClients(const Options& o, std::vector<Target*> targets, SoakUpstream& up
   for (unsigned i = 0; i < threads; ++i) {
     const Proto proto = static_cast<Proto>(i % 3);
     Target& target = *targets[proto == Proto::kH2Tls ? 1 : 0];
-    plans.push_back({proto, target.tether->port(), i, o.requests / threads + (i < o.requests % threads ? 1 : 0),
-                     o.seed, deadline});
+    plans.push_back(
+        {proto, target.tether->port(), i, o.requests / threads + (i < o.requests % threads ? 1 : 0), o.seed, deadline});
   }
   std::vector<Tally> tallies(plans.size());
   std::atomic<uint64_t> progress{0};
@@ -240,8 +246,8 @@ void checkCounts(Target& t, const std::function<void(bool, const std::string&)>&
   claim(log.cancelled == want_cancelled, "request_cancelled lines " + std::to_string(log.cancelled) +
                                              " != in-flight aborts " + std::to_string(want_cancelled));
   for (const auto& missing : missingFrom(t.tally.cancel_ids, log.cancelled_ids)) {
-    const size_t at = size_t(std::find(t.tally.cancel_ids.begin(), t.tally.cancel_ids.end(), missing) -
-                             t.tally.cancel_ids.begin());
+    const size_t at =
+        size_t(std::find(t.tally.cancel_ids.begin(), t.tally.cancel_ids.end(), missing) - t.tally.cancel_ids.begin());
     claim(false, "abort without request_cancelled: " + missing + " (" + t.tally.cancel_ops[at] + ")");
   }
   const auto unexpected = missingFrom(log.cancelled_ids, t.tally.cancel_ids);
@@ -350,11 +356,12 @@ void report(const Options& o, const std::vector<Target*>& targets, const SoakUps
   Tally all;
   for (const Target* t : targets) all.add(t->tally);
   std::string ops_json;
-  std::printf("soak: %llu requests in %.1f s (%.0f/s), %.2f GiB of bodies, %llu upstream connections, %llu "
-              "immediate leaves\n%s",
-              static_cast<unsigned long long>(totalOps(all)), seconds, double(totalOps(all)) / seconds,
-              double(all.body_bytes) / (1 << 30), static_cast<unsigned long long>(upstream.acceptedConnections()),
-              static_cast<unsigned long long>(all.immediate_leaves), opsReport(all, ops_json).c_str());
+  std::printf(
+      "soak: %llu requests in %.1f s (%.0f/s), %.2f GiB of bodies, %llu upstream connections, %llu "
+      "immediate leaves\n%s",
+      static_cast<unsigned long long>(totalOps(all)), seconds, double(totalOps(all)) / seconds,
+      double(all.body_bytes) / (1 << 30), static_cast<unsigned long long>(upstream.acceptedConnections()),
+      static_cast<unsigned long long>(all.immediate_leaves), opsReport(all, ops_json).c_str());
   for (const Target* t : targets) std::printf("  %s\n", rowJson(*t).c_str());
   for (const auto& f : all.failure_samples) std::printf("  client failure: %s\n", f.c_str());
   for (const auto& p : problems) std::printf("  FAILED: %s\n", p.c_str());
@@ -365,9 +372,8 @@ void report(const Options& o, const std::vector<Target*>& targets, const SoakUps
        << ",\"seconds\":" << seconds << ",\"seed\":" << o.seed << ",\"body_bytes\":" << all.body_bytes
        << ",\"client_failures\":" << all.failures << ",\"upstream_connections\":" << upstream.acceptedConnections()
        << ",\"upstream_body_mismatches\":" << upstream.bodyMismatches()
-       << ",\"immediate_leaves\":" << all.immediate_leaves << ",\"operations\":" << ops_json
-       << ",\"targets\":[" << rowJson(*targets[0]) << "," << rowJson(*targets[1]) << "],\"problems\":" << problems.size()
-       << "}\n";
+       << ",\"immediate_leaves\":" << all.immediate_leaves << ",\"operations\":" << ops_json << ",\"targets\":["
+       << rowJson(*targets[0]) << "," << rowJson(*targets[1]) << "],\"problems\":" << problems.size() << "}\n";
 }
 
 // The fixture removes its directory (config and log) when it stops: a failed run keeps the log for a post-mortem.

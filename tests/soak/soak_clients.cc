@@ -178,7 +178,8 @@ void H1Client::abort(const Op& op) {
          client_.send(std::string_view(reference().data(), op.size / 2), kRequestTimeout) &&
          (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
   } else if (op.kind == Kind::kWaiting) {
-    ok = client_.send(head(op, "GET", 0), kRequestTimeout) && (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
+    ok = client_.send(head(op, "GET", 0), kRequestTimeout) &&
+         (op.immediate || arrivals_.waitFor(op.id, kArrivalTimeout));
   } else {
     ok = client_.send(head(op, "GET", 0), kRequestTimeout) && readSomeBody();
   }
@@ -194,8 +195,8 @@ bool H1Client::readSomeBody() {
   for (int reads = 0; reads < 1000 && testing::Clock::now() < deadline; ++reads) {
     const size_t end = seen.find("\r\n\r\n");
     if (end != std::string::npos && seen.size() > end + 4) return seen.compare(0, 12, "HTTP/1.1 200") == 0;
-    const std::string more = client_.recvSome(std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - testing::Clock::now()));
+    const std::string more =
+        client_.recvSome(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - testing::Clock::now()));
     if (more.empty()) return false;
     seen += more;
   }
@@ -301,8 +302,8 @@ bool H2ClientRun::startAbort(const Op& op, int32_t& stream_id) {
 
 // Part of a HEADERS frame for the next stream, then away: no stream exists, so nothing is cancelled.
 void H2ClientRun::midHead(const Op& op) {
-  const testing::HeaderList fields{{":method", "GET"}, {":scheme", "http"}, {":path", op.path()},
-                                   {":authority", "soak"}, {"x-request-id", op.id}};
+  const testing::HeaderList fields{
+      {":method", "GET"}, {":scheme", "http"}, {":path", op.path()}, {":authority", "soak"}, {"x-request-id", op.id}};
   const std::string frame = testing::h2frames::headers(session_->nextStreamId(), fields, true);
   if (!session_->conn().send(std::string_view(frame).substr(0, 1 + op.size % (frame.size() - 1)),
                              testing::deadlineAfter(kRequestTimeout))) {

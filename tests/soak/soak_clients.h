@@ -29,15 +29,14 @@ inline bool cancels(Kind k) { return k == Kind::kMidBody || k == Kind::kWaiting 
 
 struct Tally {
   // [protocol][kind][how]
-  std::array<std::array<std::array<uint64_t, size_t(How::kCount)>, size_t(Kind::kCount)>, size_t(Proto::kCount)>
-      ops{};
+  std::array<std::array<std::array<uint64_t, size_t(How::kCount)>, size_t(Kind::kCount)>, size_t(Proto::kCount)> ops{};
   decltype(ops) micros{};  // time spent, same indices
   uint64_t failures = 0;
   std::vector<std::string> failure_samples;  // the first few, for the report
   std::vector<std::string> cancel_ids;       // "<request id> <reason>" of the aborts that must be cancelled
   std::vector<std::string> cancel_ops;       // what each of them did (kind, way of leaving, path), same order
   uint64_t completed = 0;                    // requests answered in full (must each log request_completed)
-  uint64_t immediate_leaves = 0;  // mid-body/waiting aborts that left without waiting for the upstream
+  uint64_t immediate_leaves = 0;             // mid-body/waiting aborts that left without waiting for the upstream
   uint64_t body_bytes = 0;                   // response plus request body bytes moved in complete requests
 
   void fail(const std::string& what);

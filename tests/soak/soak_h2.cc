@@ -126,8 +126,7 @@ namespace {
 
 nghttp2_nv field(const std::string& name, const std::string& value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 }  // namespace
@@ -153,16 +152,16 @@ bool H2Session::connect(uint16_t port, bool tls) {
   return nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, 2) == 0;
 }
 
-int32_t H2Session::submit(const std::string& method, const std::string& path, const std::string& id,
-                          uint64_t upload, uint64_t upload_limit) {
+int32_t H2Session::submit(const std::string& method, const std::string& path, const std::string& id, uint64_t upload,
+                          uint64_t upload_limit) {
   const std::string length = std::to_string(upload);
   std::vector<nghttp2_nv> nv{field(":method", method), field(":scheme", "http"), field(":path", path),
                              field(":authority", "soak"), field("x-request-id", id)};
   if (upload > 0) nv.push_back(field("content-length", length));
   nghttp2_data_provider provider{};
   provider.read_callback = &H2Session::readBody;
-  const int32_t stream_id = nghttp2_submit_request(session_.get(), nullptr, nv.data(), nv.size(),
-                                                   upload > 0 ? &provider : nullptr, nullptr);
+  const int32_t stream_id =
+      nghttp2_submit_request(session_.get(), nullptr, nv.data(), nv.size(), upload > 0 ? &provider : nullptr, nullptr);
   if (stream_id > 0) {
     Stream& stream = streams_[stream_id];
     stream.upload = upload;

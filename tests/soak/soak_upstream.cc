@@ -135,7 +135,8 @@ bool Connection::serveOne() {
   if (!readHead(head)) return false;
   const size_t sp1 = head.start_line.find(' ');
   const size_t sp2 = head.start_line.find(' ', sp1 + 1);
-  const auto target = sp2 == std::string::npos ? std::nullopt : parseTarget(head.start_line.substr(sp1 + 1, sp2 - sp1 - 1));
+  const auto target =
+      sp2 == std::string::npos ? std::nullopt : parseTarget(head.start_line.substr(sp1 + 1, sp2 - sp1 - 1));
   if (!target) {
     write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return false;

@@ -15,8 +15,7 @@ namespace {
 
 nghttp2_nv field(std::string_view name, std::string_view value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 std::string frameHeader(size_t length, uint8_t type, uint8_t flags, int32_t stream_id) {
@@ -31,7 +30,7 @@ std::string frameHeader(size_t length, uint8_t type, uint8_t flags, int32_t stre
 }
 
 void putLiteral(std::string& block, uint8_t name_index, std::string_view value) {
-  block.push_back(static_cast<char>(name_index));  // literal without indexing, indexed name (RFC 7541 6.2.2)
+  block.push_back(static_cast<char>(name_index));    // literal without indexing, indexed name (RFC 7541 6.2.2)
   block.push_back(static_cast<char>(value.size()));  // < 127 bytes, no Huffman
   block.append(value);
 }

@@ -60,8 +60,7 @@ std::string RawClient::recvSome(std::chrono::milliseconds timeout) {
   return takeAll(in_);
 }
 
-std::optional<RawClient::Response> RawClient::readResponse(std::chrono::milliseconds timeout,
-                                                           bool head_request) {
+std::optional<RawClient::Response> RawClient::readResponse(std::chrono::milliseconds timeout, bool head_request) {
   const Deadline deadline = deadlineAfter(timeout);
   Response response;
   if (!readHead(response, deadline)) return std::nullopt;

@@ -47,15 +47,14 @@ class RawClient {
   // Next complete response (a 1xx counts as one). Body framing by Content-Length, chunked or
   // until-close; pass head_request for replies to HEAD. nullopt on timeout, close or bad syntax;
   // the connection is then in an unknown state.
-  std::optional<Response> readResponse(std::chrono::milliseconds timeout = kDefaultTimeout,
-                                       bool head_request = false);
+  std::optional<Response> readResponse(std::chrono::milliseconds timeout = kDefaultTimeout, bool head_request = false);
   // Everything (including already buffered bytes) until the peer closes or the timeout passes.
   std::string readUntilClosed(std::chrono::milliseconds timeout = kDefaultTimeout);
   // True once the peer has closed or reset; bytes arriving meanwhile stay buffered.
   bool waitClosed(std::chrono::milliseconds timeout = kDefaultTimeout);
   bool peerClosed() const { return eof_; }
 
-  void closeWithRst();  // SO_LINGER 0, then close: the peer sees a reset
+  void closeWithRst();   // SO_LINGER 0, then close: the peer sees a reset
   void shutdownWrite();  // half-close: the peer sees EOF, we can still read
   void close();
 

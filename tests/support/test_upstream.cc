@@ -87,7 +87,7 @@ class TestUpstream::Session {
   TestUpstream& owner_;
   int fd_;
   int connection_;
-  std::string in_;  // received bytes not yet parsed
+  std::string in_;      // received bytes not yet parsed
   bool ended_ = false;  // peer closed, or server stopping: nothing more to do
 };
 
@@ -192,8 +192,7 @@ std::optional<RecordedRequest> TestUpstream::Session::readRequest() {
     return std::nullopt;
   }
   if (framing->kind != BodyFraming::kNone && request.version == "HTTP/1.1" &&
-      headerHasToken(request.headers, "Expect", "100-continue") &&
-      !send("HTTP/1.1 100 Continue\r\n\r\n")) {
+      headerHasToken(request.headers, "Expect", "100-continue") && !send("HTTP/1.1 100 Continue\r\n\r\n")) {
     return std::nullopt;
   }
   if (!readBody(request, *framing)) return std::nullopt;
@@ -241,10 +240,9 @@ bool TestUpstream::Session::respond(const RecordedRequest& request, const Reply&
   if (reply.delay.count() > 0 && !work(reply.delay)) return false;
   if (!reply.raw.empty()) return sendFinal(reply.raw) && !reply.close_after;
   if (reply.status == 101) return upgrade(request, reply);
-  const bool http10_close = request.version == "HTTP/1.0" &&
-                            !headerHasToken(request.headers, "Connection", "keep-alive");
-  const bool close =
-      reply.close_after || http10_close || headerHasToken(request.headers, "Connection", "close");
+  const bool http10_close =
+      request.version == "HTTP/1.0" && !headerHasToken(request.headers, "Connection", "keep-alive");
+  const bool close = reply.close_after || http10_close || headerHasToken(request.headers, "Connection", "close");
   const std::string head = buildHead(reply, close);
   const bool no_body = request.method == "HEAD" || bodyForbidden(reply.status);
   if (no_body || reply.stream_bytes == 0) {
@@ -287,8 +285,8 @@ bool TestUpstream::Session::streamBody(const Reply& reply) {
   const size_t piece_size = reply.stream_chunk > 0 ? reply.stream_chunk : 16 * 1024;
   std::string piece;
   for (uint64_t sent = 0; sent < reply.stream_bytes;) {
-    const bool keep_going = sent == 0 || (reply.stream_interval.count() > 0 ? work(reply.stream_interval)
-                                                                            : peerStillThere());
+    const bool keep_going =
+        sent == 0 || (reply.stream_interval.count() > 0 ? work(reply.stream_interval) : peerStillThere());
     if (!keep_going) return false;
     const uint64_t n = std::min<uint64_t>(piece_size, reply.stream_bytes - sent);
     piece.resize(static_cast<size_t>(n));
@@ -319,15 +317,16 @@ bool TestUpstream::Session::upgrade(const RecordedRequest& request, const Reply&
   }
 }
 
-TestUpstream::TestUpstream() : handler_([](const RecordedRequest& request) {
-  Reply reply;
-  if (request.header("Upgrade")) {
-    reply.status = 101;
-  } else {
-    reply.body = "ok";
-  }
-  return reply;
-}) {
+TestUpstream::TestUpstream()
+    : handler_([](const RecordedRequest& request) {
+        Reply reply;
+        if (request.header("Upgrade")) {
+          reply.status = 101;
+        } else {
+          reply.body = "ok";
+        }
+        return reply;
+      }) {
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -362,7 +361,8 @@ void TestUpstream::acceptLoop() {
   while (waitFor(listen_fd_, POLLIN, wake_fd_, kNoDeadline) == IoResult::kOk) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of fds: back off, retry
+      if (errno == EMFILE || errno == ENFILE)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of fds: back off, retry
       continue;
     }
     const int one = 1;

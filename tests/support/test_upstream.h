@@ -48,14 +48,14 @@ class TestUpstream {
     HeaderList headers;  // if they include Content-Length/Transfer-Encoding, body goes verbatim
     std::string body;
     bool chunked = false;
-    std::string trailers_raw;  // "Name: value\r\n" lines sent after the last chunk
+    std::string trailers_raw;            // "Name: value\r\n" lines sent after the last chunk
     std::chrono::milliseconds delay{0};  // "work" before replying; a peer close ends it
     bool close_after = false;            // close the connection after this reply
-    std::string raw;  // if non-empty, written verbatim instead (for malformed-response tests)
-    uint64_t stream_bytes = 0;  // if > 0: send this many generatedBody() bytes as the body
-    size_t stream_chunk = 16 * 1024;          // write size when streaming
+    std::string raw;                     // if non-empty, written verbatim instead (for malformed-response tests)
+    uint64_t stream_bytes = 0;           // if > 0: send this many generatedBody() bytes as the body
+    size_t stream_chunk = 16 * 1024;     // write size when streaming
     std::chrono::milliseconds stream_interval{0};  // pause between streamed writes
-    bool echo_after_upgrade = true;  // status 101: echo bytes back; false: read and discard
+    bool echo_after_upgrade = true;                // status 101: echo bytes back; false: read and discard
   };
   using Handler = std::function<Reply(const RecordedRequest&)>;
 

@@ -87,8 +87,8 @@ std::string TetherInstance::configYaml(const TetherOptions& options, uint16_t po
     out += "limits:\n";
     appendSettings(out, options.limits, "  ");
   }
-  out += "log:\n  sink: file\n  path: " + quoted(log_path) + "\n  level: info\n  access_log: " +
-         (options.access_log ? "true" : "false") + "\n";
+  out += "log:\n  sink: file\n  path: " + quoted(log_path) +
+         "\n  level: info\n  access_log: " + (options.access_log ? "true" : "false") + "\n";
   out += "admin:\n  address: 127.0.0.1:" + std::to_string(admin_port) + "\n";
   return out;
 }
@@ -120,8 +120,8 @@ TetherInstance::TetherInstance(std::string binary, const TetherOptions& options)
     process_->stop(SIGKILL);
     if (!port_taken) break;
   }
-  throw std::runtime_error("tether did not start accepting on 127.0.0.1:" + std::to_string(port_) +
-                           "\nconfig:\n" + config_text_ + "output:\n" + tail(last_output, 4000));
+  throw std::runtime_error("tether did not start accepting on 127.0.0.1:" + std::to_string(port_) + "\nconfig:\n" +
+                           config_text_ + "output:\n" + tail(last_output, 4000));
 }
 
 TetherInstance::~TetherInstance() {
@@ -230,8 +230,8 @@ std::vector<JsonValue> TetherInstance::logEvents(std::string_view event, std::st
   return out;
 }
 
-std::vector<JsonValue> TetherInstance::waitForLogEvents(std::string_view event, std::string_view request_id,
-                                                        size_t n, std::chrono::milliseconds timeout) const {
+std::vector<JsonValue> TetherInstance::waitForLogEvents(std::string_view event, std::string_view request_id, size_t n,
+                                                        std::chrono::milliseconds timeout) const {
   const Deadline deadline = deadlineAfter(timeout);
   while (true) {
     auto events = logEvents(event, request_id);
@@ -249,7 +249,8 @@ std::string getRequest(std::string_view target, std::string_view extra_headers) 
 }
 
 bool isHex32(std::string_view text) {
-  return text.size() == 32 && std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  return text.size() == 32 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
 }
 
 std::optional<std::string> find32Hex(std::string_view text) {
@@ -292,7 +293,8 @@ class JsonParser {
     return false;
   }
   void skipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -309,8 +311,14 @@ class JsonParser {
       case '{': return parseObject(out, depth);
       case '[': return parseArray(out, depth);
       case '"': out.kind = JsonValue::Kind::kString; return parseString(out.text);
-      case 't': out.kind = JsonValue::Kind::kBool; out.boolean = true; return literal("true");
-      case 'f': out.kind = JsonValue::Kind::kBool; out.boolean = false; return literal("false");
+      case 't':
+        out.kind = JsonValue::Kind::kBool;
+        out.boolean = true;
+        return literal("true");
+      case 'f':
+        out.kind = JsonValue::Kind::kBool;
+        out.boolean = false;
+        return literal("false");
       case 'n': out.kind = JsonValue::Kind::kNull; return literal("null");
       default: return parseNumber(out);
     }
@@ -714,8 +722,8 @@ bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::millisecond
   uint64_t next_progress = progress_every;
   for (size_t n = 0; sent < total; ++n) {
     const size_t offset = static_cast<size_t>(sent % pattern.size());
-    const size_t size = static_cast<size_t>(
-        std::min<uint64_t>({kSizes[n % std::size(kSizes)], total - sent, pattern.size() - offset}));
+    const size_t size =
+        static_cast<size_t>(std::min<uint64_t>({kSizes[n % std::size(kSizes)], total - sent, pattern.size() - offset}));
     char hex[20];
     const auto [end, ec] = std::to_chars(hex, hex + sizeof hex, size, 16);
     frame.assign(hex, end).append("\r\n").append(pattern, offset, size).append("\r\n");

@@ -2,8 +2,9 @@
 
 // Runs the real `tether` binary for integration tests: writes a YAML config into a temp dir
 // (listener and admin on free loopback ports, log sink = a file in that dir), starts the binary
-// and waits until it has logged `startup` and both its listener and admin listener accept connections. Also helpers for 100 MiB bodies: a streaming response
-// reader that counts (and checks) bytes without buffering them, and an RSS sampler.
+// and waits until it has logged `startup` and both its listener and admin listener accept connections. Also helpers for
+// 100 MiB bodies: a streaming response reader that counts (and checks) bytes without buffering them, and an RSS
+// sampler.
 
 #include <sys/types.h>
 
@@ -147,10 +148,10 @@ struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   bool boolean = false;
-  std::string text;        // kString: the decoded string; kNumber: the number as written
-  bool integer = false;    // kNumber without fraction or exponent that fits in int64_t
-  int64_t int_value = 0;   // when `integer`
-  std::vector<JsonValue> items;                              // kArray
+  std::string text;              // kString: the decoded string; kNumber: the number as written
+  bool integer = false;          // kNumber without fraction or exponent that fits in int64_t
+  int64_t int_value = 0;         // when `integer`
+  std::vector<JsonValue> items;  // kArray
   std::vector<std::pair<std::string, JsonValue>> members;  // kObject, in order
 
   // The member called `key` of an object, or null if absent (or not an object).
@@ -210,8 +211,8 @@ struct StreamedResponse {
   int status = 0;
   HeaderList headers;
   bool chunked = false;
-  bool complete = false;          // the body ended as framed
-  std::string problem;            // why not complete: "timeout", "closed", "bad head", "bad body framing"
+  bool complete = false;  // the body ended as framed
+  std::string problem;    // why not complete: "timeout", "closed", "bad head", "bad body framing"
   uint64_t body_bytes = 0;
   uint64_t first_mismatch = UINT64_MAX;  // offset of the first byte != generatedByte(offset)
 
@@ -222,14 +223,13 @@ struct StreamedResponse {
 // Reads the next response from `client` (which must have nothing buffered past a previous
 // response). `pause_after` lets a test stall: after every `pause_every` body bytes,
 // `on_progress(bytes)` is called; it may sleep. Returns with complete=false on timeout/close.
-StreamedResponse readStreamedResponse(RawClient& client, std::chrono::milliseconds timeout,
-                                      uint64_t pause_every = 0,
+StreamedResponse readStreamedResponse(RawClient& client, std::chrono::milliseconds timeout, uint64_t pause_every = 0,
                                       const std::function<void(uint64_t)>& on_progress = {});
 
 // Sends `total` bytes as a chunked body (chunk sizes vary), repeating generatedBody(1 MiB); false
 // on error or timeout. The head must have been sent already. `on_progress(bytes_sent)`, if given, is
 // called after every further `progress_every` bytes sent.
-bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout,
-                     uint64_t progress_every = 0, const std::function<void(uint64_t)>& on_progress = {});
+bool sendChunkedBody(RawClient& client, uint64_t total, std::chrono::milliseconds timeout, uint64_t progress_every = 0,
+                     const std::function<void(uint64_t)>& on_progress = {});
 
 }  // namespace tether::testing

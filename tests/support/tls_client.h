@@ -28,8 +28,8 @@ class TlsClient {
   bool send(std::string_view data);
   // Bytes that arrive within `timeout` (decrypted); "" on timeout or close.
   std::string recvSome(std::chrono::milliseconds timeout);
-  void closeWithRst();  // SO_LINGER 0, no close_notify: the server sees a reset
-  void closeWithFin();  // no close_notify, a plain FIN (a RST if unread bytes, such as session tickets, wait)
+  void closeWithRst();   // SO_LINGER 0, no close_notify: the server sees a reset
+  void closeWithFin();   // no close_notify, a plain FIN (a RST if unread bytes, such as session tickets, wait)
   void shutdownWrite();  // a FIN without close_notify; the socket stays open for reading
   int fd() const { return fd_; }
 

@@ -288,7 +288,8 @@ TEST(ConfigErrors, UnknownTopLevelKeySuggestsTheClosest) {
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsTheValidOnes) {
   expectError(singleError("colour: red\n" + minimal()), 1, 1, "colour",
-              "unknown key 'colour' (expected one of: workers, drain_timeout, listeners, upstreams, routes, limits, log, admin)");
+              "unknown key 'colour' (expected one of: workers, drain_timeout, listeners, upstreams, routes, limits, "
+              "log, admin)");
 }
 
 TEST(ConfigErrors, MisspelledKeyIsUnknownAndTheRealOneMissing) {
@@ -729,8 +730,8 @@ TEST(ConfigLoaderBounds, NestedAliasesCountExpanded) {
 
 TEST(ConfigLoaderBounds, LongStringRepeatedByAliasesIsRefused) {
   // One 100 KB name referenced 100 times: few values, but 10 MB of names (and of error messages quoting them).
-  std::string yaml = std::string(kListeners) + std::string(kUpstreams) + std::string(kRoutes) +
-                     "  - {name: &n " + std::string(100 * 1024, 'r') + ", match: {path: /x}, upstream: api}\n";
+  std::string yaml = std::string(kListeners) + std::string(kUpstreams) + std::string(kRoutes) + "  - {name: &n " +
+                     std::string(100 * 1024, 'r') + ", match: {path: /x}, upstream: api}\n";
   for (int i = 0; i < 100; ++i) yaml += "  - {name: *n, match: {path: /x}, upstream: api}\n";
   const auto errors = errorsOf(yaml, 1);
   EXPECT_EQ(errors[0].line, 11 + 40);  // with the anchor (line 11), the 40th reference crosses 4 MiB

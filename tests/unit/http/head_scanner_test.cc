@@ -18,7 +18,10 @@ using Result = HeadScanner::Result;
 // same decisions (result, bytes used, start line, error) on every input, however the input is split.
 class ReferenceScanner {
  public:
-  void reset(Mode mode) { *this = ReferenceScanner(); mode_ = mode; }
+  void reset(Mode mode) {
+    *this = ReferenceScanner();
+    mode_ = mode;
+  }
 
   Result scan(const char* data, size_t len, size_t limit, size_t& used) {
     used = 0;
@@ -102,8 +105,8 @@ std::string describe(const Outcome& o) {
   for (const auto& [result, used] : o.steps) {
     s += std::to_string(static_cast<int>(result)) + "/" + std::to_string(used) + " ";
   }
-  return s + "done=" + std::to_string(o.done) + " start=[" + o.start_line + "] error=" +
-         std::to_string(static_cast<int>(o.error_kind)) + " " + o.error_message;
+  return s + "done=" + std::to_string(o.done) + " start=[" + o.start_line +
+         "] error=" + std::to_string(static_cast<int>(o.error_kind)) + " " + o.error_message;
 }
 
 // Feeds `input` in pieces ending at `cuts` the way the codec does: a piece's unused bytes are offered again.

@@ -19,8 +19,8 @@ TEST(HeaderRulesTest, HopByHopNames) {
   for (const char* name : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Transfer-Encoding", "upgrade"}) {
     EXPECT_TRUE(isHopByHop(name)) << name;
   }
-  for (const char* name : {"Trailer", "Proxy-Authenticate", "Proxy-Authorization", "Host", "Content-Length", "T",
-                           "Connections", ""}) {
+  for (const char* name :
+       {"Trailer", "Proxy-Authenticate", "Proxy-Authorization", "Host", "Content-Length", "T", "Connections", ""}) {
     EXPECT_FALSE(isHopByHop(name)) << name;
   }
 }
@@ -49,12 +49,9 @@ TEST(HeaderRulesTest, ConnectionCannotRemoveHost) {
 }
 
 TEST(HeaderRulesTest, KeepUpgradeKeepsUpgradeAndOneConnectionUpgrade) {
-  HeaderList headers = {{"Host", "a"},
-                        {"Connection", "keep-alive, Upgrade, X-Hop"},
-                        {"X-Hop", "1"},
-                        {"Upgrade", "websocket"},
-                        {"Connection", "close"},
-                        {"Sec-WebSocket-Key", "k"}};
+  HeaderList headers = {{"Host", "a"},           {"Connection", "keep-alive, Upgrade, X-Hop"},
+                        {"X-Hop", "1"},          {"Upgrade", "websocket"},
+                        {"Connection", "close"}, {"Sec-WebSocket-Key", "k"}};
   removeHopByHop(headers, true);
   EXPECT_EQ(names(headers), "Host=a,Connection=upgrade,Upgrade=websocket,Sec-WebSocket-Key=k");
 }

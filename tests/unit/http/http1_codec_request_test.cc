@@ -158,8 +158,7 @@ TEST(RequestCodecSplitTest, ByteByByteMatchesWhole) {
   const std::string whole = parseWith(&feedInPieces, kPipeline.size(), &used);
   EXPECT_EQ(used, kPipeline.size());
   EXPECT_EQ(std::count(whole.begin(), whole.end(), '\n'), 4);
-  EXPECT_NE(whole.find("body=abcd0123456789abcdef trailers: [X-Trailer=t1] [X-Second=t2] complete"),
-            std::string::npos)
+  EXPECT_NE(whole.find("body=abcd0123456789abcdef trailers: [X-Trailer=t1] [X-Second=t2] complete"), std::string::npos)
       << whole;
   EXPECT_EQ(parseWith(&feedInPieces, 1, &used), whole);
   EXPECT_EQ(used, kPipeline.size());
@@ -304,8 +303,8 @@ TEST(RequestCodecLimitTest, EndlessEmptyLinesHitTheLimit) {
 }
 
 TEST(RequestCodecLimitTest, TrailersAreLimitedToo) {
-  const std::string input = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " +
-                            std::string(200, 'v') + "\r\n\r\n";
+  const std::string input =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + std::string(200, 'v') + "\r\n\r\n";
   EXPECT_EQ(requestErrorKind(input, 128), ParseErrorKind::HeaderTooLarge);
   EXPECT_EQ(requestErrorKind(input, 256), ParseErrorKind::None);
 }

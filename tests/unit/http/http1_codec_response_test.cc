@@ -176,8 +176,9 @@ TEST_F(ResponseCodecTest, UpgradeHeadersOnA200AreInformational) {
 }
 
 TEST_F(ResponseCodecTest, StatusLineVariants) {
-  feed("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\nHTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n"
-       "HTTP/1.0 599 Custom  Reason\r\nContent-Length: 0\r\n\r\n");
+  feed(
+      "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\nHTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n"
+      "HTTP/1.0 599 Custom  Reason\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(codec_.status(), Status::Ok) << codec_.error().message;
   ASSERT_EQ(recorder_.messages.size(), 3u);
   EXPECT_EQ(recorder_.messages[0].head.reason, "");

@@ -131,7 +131,7 @@ TEST(ForwardingRules, A101MustNameARequestedProtocol) {
 }
 
 TEST(ForwardingRules, ForbiddenTrailersAreDropped) {
-  const HeaderList trailers{{"Host", "evil"}, {"X-Checksum", "abc"}, {"Content-Length", "5"},
+  const HeaderList trailers{{"Host", "evil"},       {"X-Checksum", "abc"},          {"Content-Length", "5"},
                             {"Authorization", "x"}, {"X-Forwarded-For", "1.2.3.4"}, {"Transfer-Encoding", "chunked"}};
   HeaderList scratch;
   const HeaderList* kept = forwardableTrailers(&trailers, scratch);

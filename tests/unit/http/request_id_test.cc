@@ -8,9 +8,7 @@
 namespace tether::http {
 namespace {
 
-bool isLowerHex(std::string_view s) {
-  return s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
+bool isLowerHex(std::string_view s) { return s.find_first_not_of("0123456789abcdef") == std::string_view::npos; }
 
 TEST(RequestIdTest, ThirtyTwoLowercaseHexCharacters) {
   RequestIdGenerator generator;

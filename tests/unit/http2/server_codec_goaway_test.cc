@@ -1,6 +1,6 @@
 // The HTTP/2 server codec's GOAWAYs at the frame level: a bad client preface (after ALPN h2) and HEADERS on a
-// stream id lower than one already opened get GOAWAY(PROTOCOL_ERROR), and the graceful shutdown is a notice (2^31-1) plus a PING, then, once the PING is
-// acknowledged, a final GOAWAY with the last stream id processed.
+// stream id lower than one already opened get GOAWAY(PROTOCOL_ERROR), and the graceful shutdown is a notice (2^31-1)
+// plus a PING, then, once the PING is acknowledged, a final GOAWAY with the last stream id processed.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -39,9 +39,14 @@ std::vector<Frame> frames(const std::string& bytes) {
 }
 
 std::string frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
-  std::string f{static_cast<char>(payload.size() >> 16), static_cast<char>(payload.size() >> 8),
-                static_cast<char>(payload.size()), static_cast<char>(type), static_cast<char>(flags),
-                static_cast<char>(stream >> 24), static_cast<char>(stream >> 16), static_cast<char>(stream >> 8),
+  std::string f{static_cast<char>(payload.size() >> 16),
+                static_cast<char>(payload.size() >> 8),
+                static_cast<char>(payload.size()),
+                static_cast<char>(type),
+                static_cast<char>(flags),
+                static_cast<char>(stream >> 24),
+                static_cast<char>(stream >> 16),
+                static_cast<char>(stream >> 8),
                 static_cast<char>(stream)};
   return f + payload;
 }

@@ -95,7 +95,8 @@ struct Client {
   std::string drain() {
     std::string out;
     const uint8_t* p = nullptr;
-    for (ssize_t n; (n = nghttp2_session_mem_send(session.get(), &p)) > 0;) out.append(reinterpret_cast<const char*>(p), n);
+    for (ssize_t n; (n = nghttp2_session_mem_send(session.get(), &p)) > 0;)
+      out.append(reinterpret_cast<const char*>(p), n);
     return out;
   }
   std::unique_ptr<nghttp2_session, ClientDelete> session;
@@ -130,9 +131,8 @@ TEST(ServerCodec, RequestInResponseOutAndReset) {
   ASSERT_TRUE(codec.send(out.get(), 1 << 20));
   std::string bytes(evbuffer_get_length(out.get()), '\0');
   evbuffer_remove(out.get(), bytes.data(), bytes.size());
-  ASSERT_GE(nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()),
-                                     bytes.size()),
-            0);
+  ASSERT_GE(
+      nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0);
   EXPECT_EQ(client.status, "200");
   EXPECT_EQ(client.data, "hello");
   EXPECT_EQ(recorder.closes.count(id), 1u);

@@ -94,17 +94,24 @@ bool JsonChecker::utf8Sequence() {
   const unsigned lead = byte(0);
   unsigned codepoint = 0;
   size_t length = 0;
-  if (lead >= 0xC0 && lead < 0xE0) { length = 2; codepoint = lead & 0x1F; }
-  else if (lead >= 0xE0 && lead < 0xF0) { length = 3; codepoint = lead & 0x0F; }
-  else if (lead >= 0xF0 && lead < 0xF8) { length = 4; codepoint = lead & 0x07; }
-  else return false;
+  if (lead >= 0xC0 && lead < 0xE0) {
+    length = 2;
+    codepoint = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead < 0xF0) {
+    length = 3;
+    codepoint = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead < 0xF8) {
+    length = 4;
+    codepoint = lead & 0x07;
+  } else
+    return false;
   for (size_t i = 1; i < length; ++i) {
     if ((byte(i) & 0xC0) != 0x80) return false;
     codepoint = (codepoint << 6) | (byte(i) & 0x3F);
   }
   static constexpr unsigned kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
   if (codepoint < kMinimum[length] || codepoint > 0x10FFFF) return false;  // overlong or too large
-  if (codepoint >= 0xD800 && codepoint <= 0xDFFF) return false;          // surrogate
+  if (codepoint >= 0xD800 && codepoint <= 0xDFFF) return false;            // surrogate
   pos_ += length;
   return true;
 }

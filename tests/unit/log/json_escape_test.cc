@@ -27,9 +27,7 @@ TEST(JsonEscape, QuotesAndBackslash) {
   EXPECT_EQ(escaped(R"("\")"), R"(\"\\\")");
 }
 
-TEST(JsonEscape, NewlinesAndTabs) {
-  EXPECT_EQ(escaped("a\nb\r\nc\td"), R"(a\nb\r\nc\td)");
-}
+TEST(JsonEscape, NewlinesAndTabs) { EXPECT_EQ(escaped("a\nb\r\nc\td"), R"(a\nb\r\nc\td)"); }
 
 TEST(JsonEscape, OtherControlCharactersUseUnicodeEscapes) {
   EXPECT_EQ(escaped(std::string_view("\0", 1)), R"(\u0000)");
@@ -43,11 +41,13 @@ TEST(JsonEscape, ValidUtf8IsCopied) {
 }
 
 TEST(JsonEscape, InvalidBytesBecomeReplacementCharacters) {
-  EXPECT_EQ(escaped("\x80"), R"(\ufffd)");              // lone continuation byte
-  EXPECT_EQ(escaped("a\xff" "b"), R"(a\ufffdb)");        // never valid in UTF-8
-  EXPECT_EQ(escaped("\xc0\xaf"), R"(\ufffd\ufffd)");     // overlong '/'
-  EXPECT_EQ(escaped("\xe0\x80\xaf"), R"(\ufffd\ufffd\ufffd)");  // overlong 3-byte form
-  EXPECT_EQ(escaped("\xed\xa0\x80"), R"(\ufffd\ufffd\ufffd)");  // UTF-16 surrogate D800
+  EXPECT_EQ(escaped("\x80"), R"(\ufffd)");  // lone continuation byte
+  EXPECT_EQ(escaped("a\xff"
+                    "b"),
+            R"(a\ufffdb)");                                               // never valid in UTF-8
+  EXPECT_EQ(escaped("\xc0\xaf"), R"(\ufffd\ufffd)");                      // overlong '/'
+  EXPECT_EQ(escaped("\xe0\x80\xaf"), R"(\ufffd\ufffd\ufffd)");            // overlong 3-byte form
+  EXPECT_EQ(escaped("\xed\xa0\x80"), R"(\ufffd\ufffd\ufffd)");            // UTF-16 surrogate D800
   EXPECT_EQ(escaped("\xf4\x90\x80\x80"), R"(\ufffd\ufffd\ufffd\ufffd)");  // above U+10FFFF
   EXPECT_EQ(escaped("\xf5\x80"), R"(\ufffd\ufffd)");
 }
@@ -55,14 +55,16 @@ TEST(JsonEscape, InvalidBytesBecomeReplacementCharacters) {
 TEST(JsonEscape, TruncatedSequenceIsOneReplacement) {
   // A valid prefix cut short is one maximal subpart: one U+FFFD, and the next byte is kept.
   EXPECT_EQ(escaped("\xe2\x82"), R"(\ufffd)");
-  EXPECT_EQ(escaped("\xe2\x82" "A"), R"(\ufffdA)");
-  EXPECT_EQ(escaped("\xf0\x9f\x98" "\""), R"(\ufffd\")");
+  EXPECT_EQ(escaped("\xe2\x82"
+                    "A"),
+            R"(\ufffdA)");
+  EXPECT_EQ(escaped("\xf0\x9f\x98"
+                    "\""),
+            R"(\ufffd\")");
   EXPECT_EQ(escaped("\xc3"), R"(\ufffd)");
 }
 
-TEST(JsonEscape, MixedContent) {
-  EXPECT_EQ(escaped("\xc3\xa9\"\n\x80z"), "\xc3\xa9\\\"\\n\\ufffdz");
-}
+TEST(JsonEscape, MixedContent) { EXPECT_EQ(escaped("\xc3\xa9\"\n\x80z"), "\xc3\xa9\\\"\\n\\ufffdz"); }
 
 // The escaping as it was before plain runs were skipped 8 bytes at a time: byte by byte, with the same rules.
 std::string referenceEscaped(std::string_view text) {
@@ -92,9 +94,12 @@ std::string referenceEscaped(std::string_view text) {
       // Table 3-7: the lead byte gives the number of trailing bytes and the range of the first one.
       size_t trailing = 0;
       unsigned char lo = 0x80, hi = 0xBF;
-      if (c >= 0xC2 && c <= 0xDF) trailing = 1;
-      else if (c >= 0xE0 && c <= 0xEF) trailing = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-      else if (c >= 0xF0 && c <= 0xF4) trailing = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      if (c >= 0xC2 && c <= 0xDF)
+        trailing = 1;
+      else if (c >= 0xE0 && c <= 0xEF)
+        trailing = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      else if (c >= 0xF0 && c <= 0xF4)
+        trailing = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
       size_t k = 1;
       if (trailing == 0) {
         out += "\\ufffd";
@@ -104,8 +109,10 @@ std::string referenceEscaped(std::string_view text) {
           hi = 0xBF;
           ++k;
         }
-        if (k > trailing) out.append(text.substr(i, k));
-        else out += "\\ufffd";
+        if (k > trailing)
+          out.append(text.substr(i, k));
+        else
+          out += "\\ufffd";
       }
       i += k;
     }
@@ -134,10 +141,11 @@ TEST(JsonEscape, LongPlainStringsAreCopied) {
 }
 
 TEST(JsonEscape, SpecialByteAtEveryPositionOfALongPlainString) {
-  const std::string specials[] = {"\"", "\\", "\n", "\r", "\t", std::string(1, '\0'), "\x01", "\x1f",
-                                  "\x80", "\xff", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xe2\x82"};
-  const std::string expected[] = {"\\\"", "\\\\", "\\n", "\\r", "\\t", "\\u0000", "\\u0001", "\\u001f",
-                                  "\\ufffd", "\\ufffd", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\ufffd"};
+  const std::string specials[] = {"\"",   "\\",   "\n",   "\r",       "\t",           std::string(1, '\0'), "\x01",
+                                  "\x1f", "\x80", "\xff", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",   "\xe2\x82"};
+  const std::string expected[] = {
+      "\\\"",    "\\\\",    "\\n",     "\\r",      "\\t",          "\\u0000",          "\\u0001",
+      "\\u001f", "\\ufffd", "\\ufffd", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\ufffd"};
   for (size_t length : {size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{16}, size_t{23}, size_t{64}}) {
     const std::string plain = std::string(length, 'p');
     for (size_t at = 0; at <= length; ++at) {
@@ -176,8 +184,8 @@ TEST(JsonEscape, EveryPairOfBytesAtEveryPositionNearTheEnd) {
           std::string text(length, 'a');
           text[at] = static_cast<char>(a);
           text[at + 1] = static_cast<char>(b);
-          ASSERT_EQ(escaped(text), referenceEscaped(text)) << "length " << length << " at " << at << ": " << a << " "
-                                                           << b;
+          ASSERT_EQ(escaped(text), referenceEscaped(text))
+              << "length " << length << " at " << at << ": " << a << " " << b;
         }
       }
     }
@@ -204,7 +212,9 @@ TEST(JsonEscape, AgreesWithTheBytewiseEscapingOnRandomInput) {
 TEST(JsonEscape, ReferenceAgreesWithTheDocumentedCases) {  // the reference itself must not be wrong
   EXPECT_EQ(referenceEscaped("\xc3\xa9\"\n\x80z"), "\xc3\xa9\\\"\\n\\ufffdz");
   EXPECT_EQ(referenceEscaped("\xe0\x80\xaf"), R"(\ufffd\ufffd\ufffd)");
-  EXPECT_EQ(referenceEscaped("\xf0\x9f\x98" "\""), R"(\ufffd\")");
+  EXPECT_EQ(referenceEscaped("\xf0\x9f\x98"
+                             "\""),
+            R"(\ufffd\")");
   EXPECT_EQ(referenceEscaped("\xf4\x90\x80\x80"), R"(\ufffd\ufffd\ufffd\ufffd)");
 }
 

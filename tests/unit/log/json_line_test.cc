@@ -109,10 +109,10 @@ TEST(JsonLine, KeysAndEventAreEscaped) {
 // whatever the type of the value.
 TEST(JsonLine, EveryKindOfFieldEscapesItsKeyOnlyWhenNeeded) {
   const std::string long_key(60, 'k');  // longer than a key copied in one piece
-  const std::string keys[] = {"", "k", "request_id", long_key, "a\"b", "k\\", "tab\there", "caf\xc3\xa9", "bad\xff",
-                              long_key + "\n"};
-  const std::string escaped_keys[] = {"", "k", "request_id", long_key, "a\\\"b", "k\\\\", "tab\\there",
-                                      "caf\xc3\xa9", "bad\\ufffd", long_key + "\\n"};
+  const std::string keys[] = {"",    "k",         "request_id",  long_key,  "a\"b",
+                              "k\\", "tab\there", "caf\xc3\xa9", "bad\xff", long_key + "\n"};
+  const std::string escaped_keys[] = {"",      "k",          "request_id",  long_key,     "a\\\"b",
+                                      "k\\\\", "tab\\there", "caf\xc3\xa9", "bad\\ufffd", long_key + "\\n"};
   for (size_t k = 0; k < std::size(keys); ++k) {
     const std::string& key = keys[k];
     const std::string q = "\"" + escaped_keys[k] + "\":";
@@ -175,9 +175,9 @@ TEST(JsonLine, EveryLineIsOneValidJsonObject) {
   }
 }
 
-TEST(JsonLine, CheckerRejectsBrokenJson) {  // the checker itself must not accept everything
-  EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":1}"));          // no newline
-  EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":1,}\n"));       // trailing comma
+TEST(JsonLine, CheckerRejectsBrokenJson) {                        // the checker itself must not accept everything
+  EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":1}"));           // no newline
+  EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":1,}\n"));        // trailing comma
   EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":\"x\ny\"}\n"));  // raw newline in a string
   EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":\"\x80\"}\n"));  // invalid UTF-8
   EXPECT_FALSE(JsonChecker::isObjectLine("{\"a\":01}\n"));

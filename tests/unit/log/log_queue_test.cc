@@ -36,7 +36,7 @@ TEST(LogQueue, FullQueueDropsAndCountsWithoutBlocking) {
 
   std::string out;
   ASSERT_TRUE(queue.tryPop(out));
-  EXPECT_EQ(out, numbered(0));  // the oldest lines are kept, the new ones dropped
+  EXPECT_EQ(out, numbered(0));              // the oldest lines are kept, the new ones dropped
   EXPECT_TRUE(queue.tryPush(numbered(3)));  // popping frees a slot
   EXPECT_FALSE(queue.tryPush(numbered(4)));
   EXPECT_EQ(queue.dropped(), 100001u);

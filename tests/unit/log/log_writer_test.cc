@@ -78,7 +78,7 @@ TEST(LogWriter, TwoProducersKeepTheirOrder) {
   ASSERT_TRUE(writer.open(&error)) << error;
   LogQueue* early = writer.createQueue();  // registered before start()...
   writer.start();
-  LogQueue* late = writer.createQueue();   // ...and after: the writer must find both
+  LogQueue* late = writer.createQueue();  // ...and after: the writer must find both
 
   constexpr uint64_t kLines = 5000;
   std::vector<std::thread> producers;
@@ -120,7 +120,7 @@ TEST(LogWriter, StopDrainsEverythingQueued) {
   EXPECT_EQ(countEvent(lines, "after_start"), 3000u);
   EXPECT_EQ(lines.size(), 4000u);
 
-  writer.stop();  // idempotent
+  writer.stop();   // idempotent
   writer.start();  // a stopped writer stays stopped
   EXPECT_EQ(splitLines(readFile(path)).size(), 4000u);
 }
@@ -186,7 +186,7 @@ TEST(LogWriter, ReopenAfterRenameWritesToANewFile) {
   for (uint64_t n = 0; n < 10; ++n) logNumbered(logger, "old_file", 0, n);
   ASSERT_TRUE(waitFor([&] { return splitLines(readFile(path)).size() == 10; }));
   ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);  // what logrotate does
-  logNumbered(logger, "still_old_fd", 0, 0);  // before the signal: goes to the renamed file
+  logNumbered(logger, "still_old_fd", 0, 0);                 // before the signal: goes to the renamed file
   ASSERT_TRUE(waitFor([&] { return splitLines(readFile(rotated)).size() == 11; }));
   writer.requestReopen();  // what the SIGUSR1 handler does
   for (uint64_t n = 0; n < 10; ++n) logNumbered(logger, "new_file", 0, n);

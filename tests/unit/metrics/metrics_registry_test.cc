@@ -130,12 +130,16 @@ TEST(MetricsRegistry, CancellationsAndWastedUpstreamSeconds) {
   gone.gone_phase = Phase::StreamingResponse;
   m.b->onExchangeFinished(gone);
   const std::string text = m.registry.renderPrometheus({});
-  EXPECT_TRUE(has(text, "tether_requests_cancelled_total{route=\"api\",reason=\"client_closed\","
-                        "phase=\"awaiting_response\"} 2")) << text;
+  EXPECT_TRUE(has(text,
+                  "tether_requests_cancelled_total{route=\"api\",reason=\"client_closed\","
+                  "phase=\"awaiting_response\"} 2"))
+      << text;
   EXPECT_TRUE(has(text, "tether_cancelled_upstream_seconds_total{route=\"api\"} 0.75")) << text;
   EXPECT_TRUE(has(text, "tether_cancelled_upstream_seconds_total{route=\"static\"} 0")) << text;
-  EXPECT_TRUE(has(text, "tether_requests_client_gone_total{route=\"static\",reason=\"client_reset\","
-                        "phase=\"streaming_response\"} 1")) << text;
+  EXPECT_TRUE(has(text,
+                  "tether_requests_client_gone_total{route=\"static\",reason=\"client_reset\","
+                  "phase=\"streaming_response\"} 1"))
+      << text;
   EXPECT_TRUE(has(text, "tether_requests_total{route=\"api\",method=\"GET\",code=\"499\"} 2")) << text;
 }
 
@@ -165,10 +169,10 @@ TEST(MetricsRegistry, GaugesAndProcessCounters) {
 TEST(MetricsRegistry, EveryFamilyHasHelpAndType) {
   TwoWorkers m(twoRoutes());
   const std::string text = m.registry.renderPrometheus({});
-  for (const char* family : {"requests_total", "requests_cancelled_total", "requests_client_gone_total",
-                             "cancelled_upstream_seconds_total", "request_duration_seconds", "active_requests",
-                             "downstream_connections", "upstream_connections", "upstream_connect_errors_total",
-                             "log_lines_dropped_total", "config_reloads_total"}) {
+  for (const char* family :
+       {"requests_total", "requests_cancelled_total", "requests_client_gone_total", "cancelled_upstream_seconds_total",
+        "request_duration_seconds", "active_requests", "downstream_connections", "upstream_connections",
+        "upstream_connect_errors_total", "log_lines_dropped_total", "config_reloads_total"}) {
     EXPECT_NE(text.find(std::string("# HELP tether_") + family + " "), std::string::npos) << family;
     EXPECT_NE(text.find(std::string("# TYPE tether_") + family + " "), std::string::npos) << family;
   }

@@ -118,7 +118,8 @@ TEST_F(SocketTransportTest, StopsAtTheReadHighWatermarkAndLosesNothingAfterward)
   transport.setWatermarks(8 * 1024, 0);
   transport.start(rec);
   const std::string payload(100 * 1024, 'x');
-  std::thread writer([&] { ASSERT_EQ(::send(pair.client, payload.data(), payload.size(), 0), ssize_t(payload.size())); });
+  std::thread writer(
+      [&] { ASSERT_EQ(::send(pair.client, payload.data(), payload.size(), 0), ssize_t(payload.size())); });
   ASSERT_TRUE(runUntil([&] { return evbuffer_get_length(transport.input()) >= 8 * 1024; }));
   // A sleep on purpose: the claim is an absence (nothing more is read past the watermark), given time to happen.
   std::this_thread::sleep_for(50ms);
@@ -206,7 +207,8 @@ TEST_F(SocketTransportTest, ConnectReportsConnectedOrRefused) {
   const uint16_t closed_port = pair.port;
   ::close(pair.listener);
   pair.listener = ::socket(AF_INET, SOCK_STREAM, 0);  // keeps the destructor's close harmless
-  auto refused = SocketTransport::connect(base_.get(), *SocketAddress::parse("127.0.0.1:" + std::to_string(closed_port)));
+  auto refused =
+      SocketTransport::connect(base_.get(), *SocketAddress::parse("127.0.0.1:" + std::to_string(closed_port)));
   ASSERT_TRUE(refused);
   Recorder refused_rec;
   refused_rec.transport = refused.get();
