@@ -59,12 +59,6 @@ Clock::time_point leave(RawClient& client, Leave how, bool receiving = false) {
   return now;
 }
 
-std::string dumpLog(const TetherInstance& tether) {
-  std::string all;
-  for (const auto& line : tether.logLines()) all += line + "\n";
-  return all;
-}
-
 // Log lines other than the process's own: `startup` once it listens, `drain_started` and `shutdown` as it stops.
 size_t requestLogLines(const TetherInstance& tether) {
   size_t n = 0;
@@ -116,15 +110,15 @@ void expectNextRequestUsesNewConnection(const TetherInstance& tether, const Test
   const auto requests = upstream.requests();
   ASSERT_EQ(requests.size(), requests_before + 1);
   EXPECT_EQ(requests.back().connection, accepted_before + 1);
-  EXPECT_EQ(tether.waitForLogEvents("request_completed", id, 1, 30s).size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", id, 1, 30s).size(), 1u) << tether.dumpLog();
 }
 
 // Exactly one request_cancelled line for `id`, and `total` request_cancelled lines in all.
 JsonValue expectOneCancellation(const TetherInstance& tether, const std::string& id, size_t total = 1) {
   const auto lines = tether.logEvents("request_cancelled", id);
-  EXPECT_EQ(lines.size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), total) << dumpLog(tether);
-  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
+  EXPECT_EQ(lines.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), total) << tether.dumpLog();
+  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << tether.dumpLog();
   return lines.empty() ? JsonValue{} : lines.front();
 }
 
@@ -152,7 +146,7 @@ void runReadingRequest(Leave how) {
   const auto left = leave(client, how);
 
   expectUpstreamClosedSoon(upstream, 1, left);
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << tether.dumpLog();
   expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
   const auto line = expectOneCancellation(tether, id);
   expectCancelledLine(line, id, "reading_request", reasonFor(how), 499);
@@ -192,7 +186,7 @@ void runQueued(Leave how) {
   leave(queued, how);
 
   const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 30s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   expectCancelledLine(lines[0], id, "connecting", reasonFor(how), 499);
   ASSERT_TRUE(lines[0].find("endpoint"));
   EXPECT_TRUE(lines[0].find("endpoint")->isNull());
@@ -205,7 +199,7 @@ void runQueued(Leave how) {
   // The busy client leaves too: its connection closes, and the queued request must not take it.
   const auto left = leave(busy, how);
   expectUpstreamClosedSoon(upstream, 1, left);
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", busy_id, 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", busy_id, 1, 30s).size(), 1u) << tether.dumpLog();
   expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
   expectOneCancellation(tether, id, 2);
   const auto requests = upstream.requests();
@@ -271,7 +265,7 @@ void runConnectInProgress(Leave how) {
     leave(client, how);
 
     const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 30s);
-    ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+    ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
     expectCancelledLine(lines[0], id, "connecting", reasonFor(how), 499);
     ASSERT_TRUE(lines[0].find("endpoint"));
     EXPECT_TRUE(lines[0].find("endpoint")->isNull());
@@ -282,7 +276,7 @@ void runConnectInProgress(Leave how) {
     while (countSynSentTo(port) > 0 && Clock::now() < gone) std::this_thread::sleep_for(10ms);  // poll interval
     EXPECT_EQ(countSynSentTo(port), 0) << "tether kept connecting for a client that left";
     EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
-    EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+    EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
   }
   for (const int fd : fillers) ::close(fd);
   ::close(listener);
@@ -355,7 +349,7 @@ TEST(CancellationPhases, H1ClientRstWhileRequestBodyBackpressured_ClosesH1Upstre
       EXPECT_LT(noticed - left, kCloseBound);
     }
     const auto lines = tether.waitForLogEvents("request_cancelled", "paused-rst", 1, 30s);
-    ASSERT_EQ(lines.size(), 1u) << "the reset of a back-pressured client went unnoticed\n" << dumpLog(tether);
+    ASSERT_EQ(lines.size(), 1u) << "the reset of a back-pressured client went unnoticed\n" << tether.dumpLog();
     expectCancelledLine(lines[0], "paused-rst", "reading_request", "client_reset", 499);
     // Noticing must not cost a spinning event loop either. A sleep on purpose: the claim is an absence (no CPU
     // burnt over a while), measured over this window.
@@ -437,14 +431,14 @@ void runPipelinedBacklog(Leave how, bool second_on_connection = false) {
 
   expectUpstreamClosedSoon(upstream, 1, left);
   const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 30s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   expectCancelledLine(lines[0], id, "awaiting_response", reasonFor(how), 499);
   // Nothing of the backlog was forwarded: the connection ended with the cancelled request. Once tether has
   // exited and the upstream has seen every connection close, whatever was forwarded has been recorded.
   EXPECT_EQ(tether.stop(), 0);
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 30s));
   EXPECT_EQ(upstream.requests().size(), second_on_connection ? 2u : 1u);
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 TEST(CancellationPhases, H1ClientFinBehindPipelinedBacklog_ClosesH1Upstream) { runPipelinedBacklog(Leave::kFin); }
@@ -471,7 +465,7 @@ void runAwaitingResponse(Leave how) {
 
   expectUpstreamClosedSoon(upstream, 1, left);
   EXPECT_EQ(upstream.requestsServed(), 0);
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << tether.dumpLog();
   expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
   const auto line = expectOneCancellation(tether, id);
   expectCancelledLine(line, id, "awaiting_response", reasonFor(how), 499);
@@ -519,7 +513,7 @@ void runStreamingResponse(Leave how) {
 
   expectUpstreamClosedSoon(upstream, 1, left);
   EXPECT_EQ(upstream.requestsServed(), 0);
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << tether.dumpLog();
   expectNextRequestUsesNewConnection(tether, upstream, id + "-next");
   const auto line = expectOneCancellation(tether, id);
   expectCancelledLine(line, id, "streaming_response", reasonFor(how), 499);
@@ -571,11 +565,11 @@ TEST(CancellationDeadline, H1ClientRouteTimeout_Returns504AndClosesH1Upstream) {
   EXPECT_GE(*upstream.lastCloseTime() - sent, 280ms);
   EXPECT_EQ(upstream.requestsServed(), 0);
 
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "deadline-1", 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "deadline-1", 1, 30s).size(), 1u) << tether.dumpLog();
   expectNextRequestUsesNewConnection(tether, upstream, "deadline-1-next");
   const auto line = expectOneCancellation(tether, "deadline-1");
   expectCancelledLine(line, "deadline-1", "awaiting_response", "deadline_exceeded", 504);
-  EXPECT_TRUE(tether.logEvents("request_completed", "deadline-1").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_completed", "deadline-1").empty()) << tether.dumpLog();
 }
 
 // The route timeout of the deadline header test: long, so the time a busy machine takes to forward a request
@@ -686,8 +680,8 @@ TEST(CancellationNone, H1ClientPipelinedRequests_BothCompleteNoCancellation) {
   EXPECT_EQ(second->status, 200);
   EXPECT_EQ(second->body, "/second");
 
-  EXPECT_EQ(tether.waitForLogEvents("request_completed", "pipe-2", 1, 30s).size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(tether.logEvents("request_completed", "pipe-1").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "pipe-2", 1, 30s).size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logEvents("request_completed", "pipe-1").size(), 1u) << tether.dumpLog();
 
   // Bytes that arrive while a request is in flight are the next request, not a departure.
   ASSERT_TRUE(client.send(getRequest("/first", "X-Request-Id: pipe-3\r\n")));
@@ -702,10 +696,10 @@ TEST(CancellationNone, H1ClientPipelinedRequests_BothCompleteNoCancellation) {
   const auto fourth = client.readResponse(30s);
   ASSERT_TRUE(fourth);
   EXPECT_EQ(fourth->body, "/second");
-  EXPECT_EQ(tether.waitForLogEvents("request_completed", "pipe-4", 1, 30s).size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(tether.logEvents("request_completed").size(), 4u) << dumpLog(tether);
-  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
-  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "pipe-4", 1, 30s).size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logEvents("request_completed").size(), 4u) << tether.dumpLog();
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
+  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << tether.dumpLog();
   EXPECT_EQ(upstream.closedConnections(), 0);
 }
 
@@ -734,8 +728,8 @@ TEST(CancellationNone, H1ClientClosesIdleKeepAlive_LogsOnlyCompletion) {
   EXPECT_EQ(upstream.closedConnections(), 0);
 
   EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
-  EXPECT_EQ(requestLogLines(tether), 3u) << dumpLog(tether);
-  EXPECT_EQ(tether.logEvents("request_completed").size(), 3u) << dumpLog(tether);
+  EXPECT_EQ(requestLogLines(tether), 3u) << tether.dumpLog();
+  EXPECT_EQ(tether.logEvents("request_completed").size(), 3u) << tether.dumpLog();
 }
 
 TEST(CancellationNone, H1ClientNormalRequest_LogsCompletedOnly) {
@@ -753,10 +747,10 @@ TEST(CancellationNone, H1ClientNormalRequest_LogsCompletedOnly) {
   client.close();
 
   const auto completed = tether.waitForLogEvents("request_completed", "plain-1", 1, 30s);
-  ASSERT_EQ(completed.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(completed.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(completed[0].integerAt("status"), 200);
   EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
-  EXPECT_EQ(requestLogLines(tether), 1u) << dumpLog(tether);
+  EXPECT_EQ(requestLogLines(tether), 1u) << tether.dumpLog();
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty());
   EXPECT_EQ(upstream.requestsServed(), 1);
 }

@@ -29,12 +29,6 @@ constexpr auto kSlowWork = std::chrono::milliseconds(60s);
 // the upstream has the request): ample time for that on a busy machine.
 constexpr auto kRunsOn = std::chrono::milliseconds(2s);
 
-std::string dumpLog(const TetherInstance& tether) {
-  std::string all;
-  for (const auto& line : tether.logLines()) all += line + "\n";
-  return all;
-}
-
 int64_t millis(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
 Reply delayed(std::chrono::milliseconds delay) {
@@ -92,16 +86,16 @@ void barrier(const TetherInstance& tether, const std::string& id) {
   const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
-  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", id, 1, 30s).size(), 1u) << tether.dumpLog();
 }
 
 // The single client_gone line of `id` (upstream ran on after the client left).
 JsonValue oneClientGone(const TetherInstance& tether, const std::string& id, const std::string& ended) {
   const auto lines = tether.waitForLogEvents("client_gone", id, 1, 30s);
-  EXPECT_EQ(lines.size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(lines.size(), 1u) << tether.dumpLog();
   if (lines.empty()) return {};
   const auto& line = lines.front();
-  EXPECT_EQ(line.str("ended"), ended) << dumpLog(tether);
+  EXPECT_EQ(line.str("ended"), ended) << tether.dumpLog();
   EXPECT_EQ(line.boolAt("upstream_left_running"), true);
   EXPECT_EQ(line.integerAt("status"), 499);
   return line;
@@ -125,8 +119,8 @@ TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToC
   EXPECT_EQ(gone.str("reason"), "client_closed");
   EXPECT_EQ(gone.str("phase"), "awaiting_response");
   barrier(tether, "ignore-1-next");
-  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
-  EXPECT_TRUE(tether.logEvents("request_completed", "ignore-1").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
+  EXPECT_TRUE(tether.logEvents("request_completed", "ignore-1").empty()) << tether.dumpLog();
   EXPECT_EQ(tether.logEvents("client_gone").size(), 1u);
   // The completed upstream connection went back to the pool and served the next request.
   EXPECT_EQ(upstream.acceptedConnections(), 1);
@@ -155,13 +149,13 @@ TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: methods-get\r\n"), 2);
   expectUpstreamClosedSoon(upstream, 1, left);
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "methods-get", 1, 30s);
-  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "client_closed");
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
   EXPECT_EQ(cancelled[0].integerAt("status"), 499);
   barrier(tether, "methods-next");
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(upstream.requestsServed(), 2);  // the POST and the barrier
 }
 
@@ -183,13 +177,13 @@ TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
   const auto gone = oneClientGone(tether, "grace-short", "drain_limit");
   EXPECT_TRUE(gone.find("upstream_status") && gone.find("upstream_status")->isNull());
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-short", 1, 30s);
-  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
   EXPECT_EQ(cancelled[0].integerAt("status"), 499);
   barrier(tether, "grace-short-next");
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(upstream.acceptedConnections(), 2) << "the cancelled connection was reused";
 }
 
@@ -204,7 +198,7 @@ TEST(CancellationPolicy, H1ClientFinUpstreamFinishesWithinGrace_H1UpstreamComple
   const auto gone = oneClientGone(tether, "grace-long", "completed");
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
   barrier(tether, "grace-long-next");
-  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_EQ(upstream.closedConnections(), 0);
   EXPECT_EQ(upstream.acceptedConnections(), 1);
 }
@@ -234,10 +228,10 @@ TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGra
   EXPECT_LT(*gone.integerAt("bytes_discarded"), 1 << 20);
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-bytes", 1, 30s);
-  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
   barrier(tether, "grace-bytes-next");
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 // grace_bytes bounds only propagating requests: a method outside `methods` runs to completion.
@@ -262,7 +256,7 @@ TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCom
   const auto gone = oneClientGone(tether, "bytes-post", "completed");
   EXPECT_EQ(gone.integerAt("bytes_discarded"), 256 * 1024);
   barrier(tether, "bytes-post-next");
-  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_EQ(upstream.closedConnections(), 0);
 }
 
@@ -288,12 +282,12 @@ TEST(CancellationPolicy, H1ClientFinModeIgnoreThenRouteTimeout_ClosesH1UpstreamA
   EXPECT_EQ(upstream.requestsServed(), 0);
 
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "ignore-timeout", 1, 30s);
-  ASSERT_EQ(cancelled.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "deadline_exceeded");
   EXPECT_EQ(cancelled[0].integerAt("status"), 504);
   oneClientGone(tether, "ignore-timeout", "deadline_exceeded");
   barrier(tether, "ignore-timeout-next");
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 // ---- half_close ------------------------------------------------------------------------------------
@@ -312,15 +306,15 @@ TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) 
   ASSERT_TRUE(client.send(getRequest("/half", "X-Request-Id: half-wait\r\n")));
   client.shutdownWrite();
   const auto response = client.readResponse(30s);
-  ASSERT_TRUE(response) << "no response after a half-close with half_close: wait\n" << dumpLog(tether);
+  ASSERT_TRUE(response) << "no response after a half-close with half_close: wait\n" << tether.dumpLog();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, std::string(10000, 'w'));
   EXPECT_TRUE(client.waitClosed(30s)) << "tether kept the half-closed connection open";
 
-  ASSERT_EQ(tether.waitForLogEvents("request_completed", "half-wait", 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_completed", "half-wait", 1, 30s).size(), 1u) << tether.dumpLog();
   EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
-  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << dumpLog(tether);
-  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
+  EXPECT_TRUE(tether.logEvents("client_gone").empty()) << tether.dumpLog();
   EXPECT_EQ(upstream.requestsServed(), 1);
 }
 
@@ -339,7 +333,7 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   EXPECT_EQ(client.readUntilClosed(100ms), "") << "a response was sent to a client that half-closed";
 
   const auto lines = tether.waitForLogEvents("request_cancelled", "half-cancel", 1, 30s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(lines[0].str("reason"), "client_closed");
   const auto phase = lines[0].str("phase").value_or("");
   EXPECT_TRUE(phase == "connecting" || phase == "awaiting_response") << phase;
@@ -348,7 +342,7 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   if (upstream.acceptedConnections() > 0) expectUpstreamClosedSoon(upstream, 1, left);
   EXPECT_EQ(upstream.requestsServed(), 0);
   barrier(tether, "half-cancel-next");
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
@@ -360,11 +354,11 @@ TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
   const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: half-rst\r\n"), 1, true);
   expectUpstreamClosedSoon(upstream, 1, left);
   const auto lines = tether.waitForLogEvents("request_cancelled", "half-rst", 1, 30s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(lines[0].str("reason"), "client_reset");
   EXPECT_EQ(lines[0].str("phase"), "awaiting_response");
   barrier(tether, "half-rst-next");
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 // The client half-closes (allowed to wait), then resets: it is gone now and the work must stop.
@@ -387,7 +381,7 @@ TEST(CancellationPolicy, H1ClientHalfCloseThenRstWithWait_ClosesH1Upstream) {
 
   expectUpstreamClosedSoon(upstream, 1, left);
   const auto lines = tether.waitForLogEvents("request_cancelled", "half-fin-rst", 1, 30s);
-  ASSERT_EQ(lines.size(), 1u) << "the reset after a half-close went unnoticed\n" << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << "the reset after a half-close went unnoticed\n" << tether.dumpLog();
   EXPECT_EQ(lines[0].str("reason"), "client_reset");
 }
 
