@@ -35,9 +35,7 @@ const char* name(ClientProtocol protocol) {
 }
 
 bool isH2(ClientProtocol protocol) { return protocol == ClientProtocol::kH2c || protocol == ClientProtocol::kH2Tls; }
-bool isTls(ClientProtocol protocol) {
-  return protocol == ClientProtocol::kH1Tls || protocol == ClientProtocol::kH2Tls;
-}
+bool isTls(ClientProtocol protocol) { return protocol == ClientProtocol::kH1Tls || protocol == ClientProtocol::kH2Tls; }
 
 const char* logProtocol(ClientProtocol protocol) {
   switch (protocol) {
@@ -253,9 +251,7 @@ void AnyClient::leave(Leave how) {
       // session tickets, a response) would send a reset instead.
       tls_ ? tls_->shutdownWrite() : raw_.shutdownWrite();
       break;
-    case Leave::kRst:
-      tls_ ? tls_->closeWithRst() : raw_.closeWithRst();
-      break;
+    case Leave::kRst: tls_ ? tls_->closeWithRst() : raw_.closeWithRst(); break;
     case Leave::kStreamReset:
       ASSERT_TRUE(session_) << "RST_STREAM needs an HTTP/2 client";
       nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id_, NGHTTP2_CANCEL);
@@ -280,8 +276,7 @@ int AnyClient::onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint
   return 0;
 }
 
-int AnyClient::onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
-                           void* user) {
+int AnyClient::onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len, void* user) {
   auto* self = static_cast<AnyClient*>(user);
   if (stream_id == self->stream_id_) self->appendBody(reinterpret_cast<const char*>(data), len);
   return 0;

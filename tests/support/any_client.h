@@ -53,7 +53,7 @@ class AnyClient {
     HeaderList headers;
     std::string body;  // the first kKeepBody bytes of the body
     uint64_t body_bytes = 0;
-    bool complete = false;  // the whole body arrived (framing or END_STREAM)
+    bool complete = false;    // the whole body arrived (framing or END_STREAM)
     uint32_t reset_code = 0;  // HTTP/2: the error code of a RST_STREAM that ended the stream
     bool reset = false;       // HTTP/2: the stream was reset by tether
 
