@@ -2,12 +2,25 @@
 // `mode: ignore` and methods outside `methods` let it run to completion (client_gone), `grace` and
 // `grace_bytes` let it run a bounded while (then drain_limit), `half_close: wait` treats a FIN after
 // a complete request as "done sending" rather than "gone".
+//
+// The policies run for HTTP/1.1, h2c and h2 over TLS clients that leave with a FIN, and for HTTP/2 clients that
+// reset the stream (protocol_matrix.h): the same lines, reasons and counters, only the reason of the departure
+// differs (client_closed, stream_reset). half_close is about a FIN after a complete request on an HTTP/1.1
+// connection: HTTP/2's half-close is END_STREAM, which ends every complete h2 request, and a FIN on an h2
+// connection closes it (client_closed, as AwaitingResponse/*Fin in cancellation_phases_test shows). So the
+// half_close tests are HTTP/1.1 only, except that a reset still cancels under `half_close: wait` for every client.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
+#include "support/admin_client.h"
+#include "support/any_client.h"
+#include "support/protocol_matrix.h"
 #include "support/raw_client.h"
 #include "support/socket_io.h"
 #include "support/test_upstream.h"
@@ -52,20 +65,29 @@ bool waitForServed(const TestUpstream& upstream, int n, std::chrono::millisecond
   return upstream.requestsServed() >= n;
 }
 
-// Sends `request`, waits until the upstream has it (the `n`-th request), then closes: FIN.
-Clock::time_point sendAndLeave(const TetherInstance& tether, const TestUpstream& upstream, const std::string& request,
-                               int n, bool reset = false) {
-  RawClient client;
-  EXPECT_TRUE(client.connect(tether.port()));
-  EXPECT_TRUE(client.send(request));
+// A client that has left (its connection stays open after an HTTP/2 stream reset), and when it left.
+struct Departed {
+  std::unique_ptr<AnyClient> client;
+  Clock::time_point left;
+};
+
+// Sends a request, waits until the upstream has it (the `n`-th request), then leaves as `c` says.
+Departed sendAndLeave(const TetherInstance& tether, const TestUpstream& upstream, const MatrixCase& c,
+                      std::string_view method, std::string_view path, const std::string& id, int n,
+                      std::string_view body = "") {
+  Departed departed{std::make_unique<AnyClient>(c.protocol), {}};
+  EXPECT_TRUE(departed.client->connect(tether.port()));
+  EXPECT_TRUE(departed.client->request(method, path, {{"X-Request-Id", id}}, body));
   EXPECT_TRUE(upstream.waitForRequests(n, 30s)) << "the request did not reach the upstream";
-  const auto left = Clock::now();
-  if (reset) {
-    client.closeWithRst();
-  } else {
-    client.close();
-  }
-  return left;
+  departed.left = Clock::now();
+  departed.client->leave(c.how);
+  return departed;
+}
+
+// tether_requests_client_gone_total{route="all", reason, phase} once it reached 1 (up to 30 s).
+double clientGoneSample(const TetherInstance& tether, const std::string& reason, const std::string& phase) {
+  return waitForSample(
+      tether, "tether_requests_client_gone_total{route=\"all\",reason=\"" + reason + "\",phase=\"" + phase + "\"}", 1);
 }
 
 void expectUpstreamClosedSoon(const TestUpstream& upstream, int n, Clock::time_point left,
@@ -79,10 +101,10 @@ void expectUpstreamClosedSoon(const TestUpstream& upstream, int n, Clock::time_p
 
 // A later request on a fresh client connection answers 200; its request_completed line is a
 // barrier for every line written before it on the single worker.
-void barrier(const TetherInstance& tether, const std::string& id) {
-  RawClient client;
+void barrier(const TetherInstance& tether, const std::string& id, ClientProtocol protocol = ClientProtocol::kH1) {
+  AnyClient client(protocol);
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send(getRequest("/barrier", "X-Request-Id: " + id + "\r\n")));
+  ASSERT_TRUE(client.request("GET", "/barrier", {{"X-Request-Id", id}}));
   const auto response = client.readResponse(30s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
@@ -103,22 +125,27 @@ JsonValue oneClientGone(const TetherInstance& tether, const std::string& id, con
 
 // ---- mode: ignore ------------------------------------------------------------------------------
 
-TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToCompletion) {
+class CancellationPolicy : public ::testing::TestWithParam<MatrixCase> {};
+
+TEST_P(CancellationPolicy, AwaitingResponseModeIgnore_H1UpstreamRunsToCompletion) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
-  TetherInstance tether(withPolicy(upstream, "{mode: ignore}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{mode: ignore}"), c.protocol));
 
   // That the upstream ran on after the client left is what client_gone with `ended: completed` says below.
-  sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-1\r\n"), 1);
+  const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "ignore-1", 1);
   ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "the upstream did not finish";
   EXPECT_EQ(upstream.closedConnections(), 0) << "mode: ignore closed the upstream connection";
 
   const auto gone = oneClientGone(tether, "ignore-1", "completed");
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
-  EXPECT_EQ(gone.str("reason"), "client_closed");
+  EXPECT_EQ(gone.str("reason"), cancelReason(c.how));
   EXPECT_EQ(gone.str("phase"), "awaiting_response");
-  barrier(tether, "ignore-1-next");
+  EXPECT_EQ(gone.str("protocol"), logProtocol(c.protocol));
+  EXPECT_EQ(clientGoneSample(tether, cancelReason(c.how), "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "ignore-1-next", c.protocol);
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_TRUE(tether.logEvents("request_completed", "ignore-1").empty()) << tether.dumpLog();
   EXPECT_EQ(tether.logEvents("client_gone").size(), 1u);
@@ -129,16 +156,16 @@ TEST(CancellationPolicy, H1ClientFinAwaitingResponseModeIgnore_H1UpstreamRunsToC
 
 // ---- methods: [GET] ----------------------------------------------------------------------------
 
-TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream) {
+TEST_P(CancellationPolicy, MethodsGetOnly_PostRunsOnGetClosesH1Upstream) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {
     return delayed(request.target == "/work" ? (request.method == "POST" ? kRunsOn : kSlowWork) : 0ms);
   });
-  TetherInstance tether(withPolicy(upstream, "{methods: [GET]}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{methods: [GET]}"), c.protocol));
 
   // POST is outside the propagating set: it behaves as `ignore`.
-  sendAndLeave(tether, upstream,
-               "POST /work HTTP/1.1\r\nHost: test\r\nX-Request-Id: methods-post\r\nContent-Length: 4\r\n\r\ndata", 1);
+  const auto post = sendAndLeave(tether, upstream, c, "POST", "/work", "methods-post", 1, "data");
   ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "the POST was cancelled";
   EXPECT_EQ(upstream.closedConnections(), 0);
   const auto gone = oneClientGone(tether, "methods-post", "completed");
@@ -146,14 +173,16 @@ TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
 
   // GET propagates.
-  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: methods-get\r\n"), 2);
-  expectUpstreamClosedSoon(upstream, 1, left);
+  const auto get = sendAndLeave(tether, upstream, c, "GET", "/work", "methods-get", 2);
+  expectUpstreamClosedSoon(upstream, 1, get.left);
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "methods-get", 1, 30s);
   ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
-  EXPECT_EQ(cancelled[0].str("reason"), "client_closed");
+  EXPECT_EQ(cancelled[0].str("reason"), cancelReason(c.how));
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
   EXPECT_EQ(cancelled[0].integerAt("status"), 499);
-  barrier(tether, "methods-next");
+  EXPECT_EQ(cancelledSample(tether, "all", cancelReason(c.how), "awaiting_response"), 1) << scrape(tether);
+  EXPECT_EQ(clientGoneSample(tether, cancelReason(c.how), "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "methods-next", c.protocol);
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(upstream.requestsServed(), 2);  // the POST and the barrier
@@ -161,15 +190,16 @@ TEST(CancellationPolicy, H1ClientFinMethodsGetOnly_PostRunsOnGetClosesH1Upstream
 
 // ---- grace ---------------------------------------------------------------------------------------
 
-TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
+TEST_P(CancellationPolicy, GraceExpires_ClosesH1UpstreamAfterGrace) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
-  TetherInstance tether(withPolicy(upstream, "{grace: 300ms}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{grace: 300ms}"), c.protocol));
 
-  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-short\r\n"), 1);
+  const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "grace-short", 1);
   ASSERT_TRUE(upstream.waitForConnectionClosed(1, 30s)) << "the grace period never ended";
-  const auto after = *upstream.lastCloseTime() - left;
+  const auto after = *upstream.lastCloseTime() - departed.left;
   EXPECT_GE(after, 250ms) << "cancelled before the grace period: " << millis(after) << " ms";
   EXPECT_LT(after, 300ms + kCloseBound) << "cancelled " << millis(after) << " ms after the client left";
   EXPECT_EQ(upstream.requestsServed(), 0);
@@ -181,29 +211,35 @@ TEST(CancellationPolicy, H1ClientFinGraceExpires_ClosesH1UpstreamAfterGrace) {
   EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
   EXPECT_EQ(cancelled[0].integerAt("status"), 499);
-  barrier(tether, "grace-short-next");
+  EXPECT_EQ(gone.str("reason"), cancelReason(c.how));
+  EXPECT_EQ(cancelledSample(tether, "all", "drain_limit", "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "grace-short-next", c.protocol);
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(tether.logEvents("client_gone").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(upstream.acceptedConnections(), 2) << "the cancelled connection was reused";
 }
 
-TEST(CancellationPolicy, H1ClientFinUpstreamFinishesWithinGrace_H1UpstreamCompletes) {
+TEST_P(CancellationPolicy, UpstreamFinishesWithinGrace_H1UpstreamCompletes) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
-  TetherInstance tether(withPolicy(upstream, "{grace: 60s}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{grace: 60s}"), c.protocol));
 
-  sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: grace-long\r\n"), 1);
+  const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "grace-long", 1);
   ASSERT_TRUE(waitForServed(upstream, 1, 30s));
   const auto gone = oneClientGone(tether, "grace-long", "completed");
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
-  barrier(tether, "grace-long-next");
+  EXPECT_EQ(gone.str("reason"), cancelReason(c.how));
+  EXPECT_EQ(clientGoneSample(tether, cancelReason(c.how), "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "grace-long-next", c.protocol);
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_EQ(upstream.closedConnections(), 0);
   EXPECT_EQ(upstream.acceptedConnections(), 1);
 }
 
-TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGrace) {
+TEST_P(CancellationPolicy, GraceBytesExceeded_ClosesH1UpstreamBeforeGrace) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
@@ -216,11 +252,11 @@ TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGra
     }
     return reply;
   });
-  TetherInstance tether(withPolicy(upstream, "{grace: 60s, grace_bytes: 1000}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{grace: 60s, grace_bytes: 1000}"), c.protocol));
 
-  const auto left = sendAndLeave(tether, upstream, getRequest("/download", "X-Request-Id: grace-bytes\r\n"), 1);
+  const auto departed = sendAndLeave(tether, upstream, c, "GET", "/download", "grace-bytes", 1);
   // The first body bytes past 1000 end it: long before the 60 s grace and before the MiB is out.
-  expectUpstreamClosedSoon(upstream, 1, left, kRunsOn + kCloseBound);
+  expectUpstreamClosedSoon(upstream, 1, departed.left, kRunsOn + kCloseBound);
   EXPECT_EQ(upstream.requestsServed(), 0);
   const auto gone = oneClientGone(tether, "grace-bytes", "drain_limit");
   ASSERT_TRUE(gone.integerAt("bytes_discarded"));
@@ -230,12 +266,15 @@ TEST(CancellationPolicy, H1ClientFinGraceBytesExceeded_ClosesH1UpstreamBeforeGra
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "grace-bytes", 1, 30s);
   ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "drain_limit");
-  barrier(tether, "grace-bytes-next");
+  EXPECT_EQ(gone.str("reason"), cancelReason(c.how));
+  EXPECT_EQ(cancelledSample(tether, "all", "drain_limit", "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "grace-bytes-next", c.protocol);
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 // grace_bytes bounds only propagating requests: a method outside `methods` runs to completion.
-TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCompletes) {
+TEST_P(CancellationPolicy, MethodOutsideSetWithGraceBytes_H1UpstreamCompletes) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {
     Reply reply;
@@ -248,35 +287,36 @@ TEST(CancellationPolicy, H1ClientFinMethodOutsideSetWithGraceBytes_H1UpstreamCom
     }
     return reply;
   });
-  TetherInstance tether(withPolicy(upstream, "{methods: [GET], grace_bytes: 1000}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{methods: [GET], grace_bytes: 1000}"), c.protocol));
 
-  sendAndLeave(tether, upstream,
-               "POST /export HTTP/1.1\r\nHost: test\r\nX-Request-Id: bytes-post\r\nContent-Length: 2\r\n\r\n{}", 1);
+  const auto departed = sendAndLeave(tether, upstream, c, "POST", "/export", "bytes-post", 1, "{}");
   ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "grace_bytes cut a request outside `methods`";
   const auto gone = oneClientGone(tether, "bytes-post", "completed");
   EXPECT_EQ(gone.integerAt("bytes_discarded"), 256 * 1024);
-  barrier(tether, "bytes-post-next");
+  EXPECT_EQ(gone.str("reason"), cancelReason(c.how));
+  barrier(tether, "bytes-post-next", c.protocol);
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_EQ(upstream.closedConnections(), 0);
 }
 
 // The route timeout still bounds work that runs on after the client left, even under `ignore`.
-TEST(CancellationPolicy, H1ClientFinModeIgnoreThenRouteTimeout_ClosesH1UpstreamAtDeadline) {
+TEST_P(CancellationPolicy, ModeIgnoreThenRouteTimeout_ClosesH1UpstreamAtDeadline) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
   TetherOptions options;
   options.addUpstream("backend", {upstream.address()})
       .addRoute("all", "{path_prefix: /}", "backend", {{"timeout", "2s"}, {"cancellation", "{mode: ignore}"}});
-  TetherInstance tether(options);
+  TetherInstance tether(forClient(options, c.protocol));
 
   // The client leaves right after the upstream has the request, well within the 2 s timeout; being cut no
   // earlier than the timeout shows the departure itself did not cut it.
   const auto sent = Clock::now();
-  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: ignore-timeout\r\n"), 1);
+  const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "ignore-timeout", 1);
   ASSERT_TRUE(upstream.waitForConnectionClosed(1, 30s)) << "mode: ignore outlived the route timeout";
   const auto closed_at = *upstream.lastCloseTime();
-  EXPECT_GE(closed_at, left);
+  EXPECT_GE(closed_at, departed.left);
   EXPECT_GE(closed_at - sent, 1980ms) << "cut before the route timeout, despite mode: ignore";
   EXPECT_LT(closed_at - (sent + 2s), kCloseBound);
   EXPECT_EQ(upstream.requestsServed(), 0);
@@ -285,14 +325,17 @@ TEST(CancellationPolicy, H1ClientFinModeIgnoreThenRouteTimeout_ClosesH1UpstreamA
   ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "deadline_exceeded");
   EXPECT_EQ(cancelled[0].integerAt("status"), 504);
-  oneClientGone(tether, "ignore-timeout", "deadline_exceeded");
-  barrier(tether, "ignore-timeout-next");
+  EXPECT_EQ(oneClientGone(tether, "ignore-timeout", "deadline_exceeded").str("reason"), cancelReason(c.how));
+  EXPECT_EQ(cancelledSample(tether, "all", "deadline_exceeded", "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "ignore-timeout-next", c.protocol);
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
+INSTANTIATE_TEST_SUITE_P(FinOrStreamReset, CancellationPolicy, ::testing::ValuesIn(finOrStreamReset()), matrixCaseName);
+
 // ---- half_close ------------------------------------------------------------------------------------
 
-TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) {
+TEST(CancellationPolicyH1, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {
     Reply reply = delayed(300ms);
@@ -318,7 +361,7 @@ TEST(CancellationPolicy, H1ClientHalfCloseWithWait_StillGetsH1UpstreamResponse) 
   EXPECT_EQ(upstream.requestsServed(), 1);
 }
 
-TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
+TEST(CancellationPolicyH1, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/half" ? kSlowWork : 0ms); });
@@ -345,24 +388,40 @@ TEST(CancellationPolicy, H1ClientHalfCloseDefault_CancelsH1Upstream) {
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
-TEST(CancellationPolicy, H1ClientRstWithHalfCloseWait_ClosesH1Upstream) {
+class HalfCloseWait : public ::testing::TestWithParam<MatrixCase> {};
+
+TEST_P(HalfCloseWait, ClientResets_ClosesH1Upstream) {
+  const MatrixCase c = GetParam();
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });
-  TetherInstance tether(withPolicy(upstream, "{half_close: wait}"));
+  TetherInstance tether(forClient(withPolicy(upstream, "{half_close: wait}"), c.protocol));
 
-  const auto left = sendAndLeave(tether, upstream, getRequest("/work", "X-Request-Id: half-rst\r\n"), 1, true);
-  expectUpstreamClosedSoon(upstream, 1, left);
+  const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "half-rst", 1);
+  expectUpstreamClosedSoon(upstream, 1, departed.left);
   const auto lines = tether.waitForLogEvents("request_cancelled", "half-rst", 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
-  EXPECT_EQ(lines[0].str("reason"), "client_reset");
+  EXPECT_EQ(lines[0].str("reason"), cancelReason(c.how));
   EXPECT_EQ(lines[0].str("phase"), "awaiting_response");
-  barrier(tether, "half-rst-next");
+  EXPECT_EQ(lines[0].str("protocol"), logProtocol(c.protocol));
+  EXPECT_EQ(cancelledSample(tether, "all", cancelReason(c.how), "awaiting_response"), 1) << scrape(tether);
+  barrier(tether, "half-rst-next", c.protocol);
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
+// Every reset: a TCP reset for every client, RST_STREAM for HTTP/2.
+std::vector<MatrixCase> resets() {
+  std::vector<MatrixCase> cases;
+  for (const MatrixCase& c : everyDeparture()) {
+    if (c.how != Leave::kFin) cases.push_back(c);
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(CancellationPolicy, HalfCloseWait, ::testing::ValuesIn(resets()), matrixCaseName);
+
 // The client half-closes (allowed to wait), then resets: it is gone now and the work must stop.
-TEST(CancellationPolicy, H1ClientHalfCloseThenRstWithWait_ClosesH1Upstream) {
+TEST(CancellationPolicyH1, H1ClientHalfCloseThenRstWithWait_ClosesH1Upstream) {
   TestUpstream upstream;
   upstream.setHandler(
       [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kSlowWork : 0ms); });

@@ -49,10 +49,10 @@ TetherOptions forClient(TetherOptions options, ClientProtocol protocol) {
 
 double cancelledSample(const TetherInstance& tether, const std::string& route, const std::string& reason,
                        const std::string& phase, double at_least) {
-  return waitForSample(tether,
-                       "tether_requests_cancelled_total{route=\"" + route + "\",reason=\"" + reason + "\",phase=\"" +
-                           phase + "\"}",
-                       at_least);
+  return waitForSample(
+      tether,
+      "tether_requests_cancelled_total{route=\"" + route + "\",reason=\"" + reason + "\",phase=\"" + phase + "\"}",
+      at_least);
 }
 
 }  // namespace tether::testing
