@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,9 +40,42 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kCloseBound = std::chrono::milliseconds(3s);
 // Upstream work a test expects tether to cancel: the upstream stops early when tether closes the connection.
 constexpr auto kSlowWork = std::chrono::milliseconds(60s);
-// Upstream work that must still be running when tether notices the client leave (the test leaves right after
-// the upstream has the request): ample time for that on a busy machine.
-constexpr auto kRunsOn = std::chrono::milliseconds(2s);
+
+// Upstream work that must still be running when tether notices the client leave: the handler blocks until the
+// test has seen tether notice it (waitForDeparture) and opens the gate. A gate destroyed unopened (a failing
+// test) opens, so the upstream's threads end; declare it after the TestUpstream.
+class Gate {
+ public:
+  Gate() : opened_(promise_.get_future().share()) {}
+  ~Gate() { open(); }
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+  void open() {
+    if (!open_) promise_.set_value();
+    open_ = true;
+  }
+  // For the handler: returns once the gate is open (bounded for a failing test).
+  std::function<void()> waiter() const {
+    return [opened = opened_] { opened.wait_for(60s); };
+  }
+
+ private:
+  std::promise<void> promise_;
+  std::shared_future<void> opened_;
+  bool open_ = false;
+};
+
+// Waits until tether has seen the client of `c` leave: its HTTP/2 stream reset counted, or (a closed or reset
+// connection) no client connection left open.
+void waitForDeparture(const TetherInstance& tether, const MatrixCase& c) {
+  if (c.how == Leave::kStreamReset) {
+    ASSERT_GE(waitForSample(tether, "tether_h2_stream_resets_total", 1), 1) << "the stream reset went unnoticed";
+    return;
+  }
+  ASSERT_EQ(waitForSampleAtMost(tether, "tether_downstream_connections{protocol=\"http\"}", 0), 0);
+  ASSERT_EQ(waitForSampleAtMost(tether, "tether_downstream_connections{protocol=\"https\"}", 0), 0)
+      << "the client's departure went unnoticed";
+}
 
 int64_t millis(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -130,12 +165,17 @@ class CancellationPolicy : public ::testing::TestWithParam<MatrixCase> {};
 TEST_P(CancellationPolicy, AwaitingResponseModeIgnore_H1UpstreamRunsToCompletion) {
   const MatrixCase c = GetParam();
   TestUpstream upstream;
-  upstream.setHandler(
-      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
+  Gate gate;
+  upstream.setHandler([wait = gate.waiter()](const RecordedRequest& request) {
+    if (request.target == "/work") wait();
+    return delayed(0ms);
+  });
   TetherInstance tether(forClient(withPolicy(upstream, "{mode: ignore}"), c.protocol));
 
   // That the upstream ran on after the client left is what client_gone with `ended: completed` says below.
   const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "ignore-1", 1);
+  waitForDeparture(tether, c);
+  gate.open();
   ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "the upstream did not finish";
   EXPECT_EQ(upstream.closedConnections(), 0) << "mode: ignore closed the upstream connection";
 
@@ -159,13 +199,17 @@ TEST_P(CancellationPolicy, AwaitingResponseModeIgnore_H1UpstreamRunsToCompletion
 TEST_P(CancellationPolicy, MethodsGetOnly_PostRunsOnGetClosesH1Upstream) {
   const MatrixCase c = GetParam();
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
-    return delayed(request.target == "/work" ? (request.method == "POST" ? kRunsOn : kSlowWork) : 0ms);
+  Gate gate;
+  upstream.setHandler([wait = gate.waiter()](const RecordedRequest& request) {
+    if (request.target == "/work" && request.method == "POST") wait();
+    return delayed(request.target == "/work" && request.method != "POST" ? kSlowWork : 0ms);
   });
   TetherInstance tether(forClient(withPolicy(upstream, "{methods: [GET]}"), c.protocol));
 
   // POST is outside the propagating set: it behaves as `ignore`.
   const auto post = sendAndLeave(tether, upstream, c, "POST", "/work", "methods-post", 1, "data");
+  waitForDeparture(tether, c);
+  gate.open();
   ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "the POST was cancelled";
   EXPECT_EQ(upstream.closedConnections(), 0);
   const auto gone = oneClientGone(tether, "methods-post", "completed");
@@ -222,11 +266,16 @@ TEST_P(CancellationPolicy, GraceExpires_ClosesH1UpstreamAfterGrace) {
 TEST_P(CancellationPolicy, UpstreamFinishesWithinGrace_H1UpstreamCompletes) {
   const MatrixCase c = GetParam();
   TestUpstream upstream;
-  upstream.setHandler(
-      [](const RecordedRequest& request) { return delayed(request.target == "/work" ? kRunsOn : 0ms); });
+  Gate gate;
+  upstream.setHandler([wait = gate.waiter()](const RecordedRequest& request) {
+    if (request.target == "/work") wait();
+    return delayed(0ms);
+  });
   TetherInstance tether(forClient(withPolicy(upstream, "{grace: 60s}"), c.protocol));
 
   const auto departed = sendAndLeave(tether, upstream, c, "GET", "/work", "grace-long", 1);
+  waitForDeparture(tether, c);
+  gate.open();
   ASSERT_TRUE(waitForServed(upstream, 1, 30s));
   const auto gone = oneClientGone(tether, "grace-long", "completed");
   EXPECT_EQ(gone.integerAt("upstream_status"), 200);
@@ -241,10 +290,11 @@ TEST_P(CancellationPolicy, UpstreamFinishesWithinGrace_H1UpstreamCompletes) {
 TEST_P(CancellationPolicy, GraceBytesExceeded_ClosesH1UpstreamBeforeGrace) {
   const MatrixCase c = GetParam();
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
+  Gate gate;
+  upstream.setHandler([wait = gate.waiter()](const RecordedRequest& request) {
     Reply reply;
     if (request.target == "/download") {
-      reply.delay = kRunsOn;  // the client is gone (and noticed) before the body starts
+      wait();  // the client is gone (and noticed) before the body starts
       reply.stream_bytes = 1 << 20;
       reply.stream_interval = 10ms;  // 16 KiB every 10 ms: the whole MiB would take ~640 ms
     } else {
@@ -255,8 +305,11 @@ TEST_P(CancellationPolicy, GraceBytesExceeded_ClosesH1UpstreamBeforeGrace) {
   TetherInstance tether(forClient(withPolicy(upstream, "{grace: 60s, grace_bytes: 1000}"), c.protocol));
 
   const auto departed = sendAndLeave(tether, upstream, c, "GET", "/download", "grace-bytes", 1);
+  waitForDeparture(tether, c);
+  const auto opened = Clock::now();
+  gate.open();
   // The first body bytes past 1000 end it: long before the 60 s grace and before the MiB is out.
-  expectUpstreamClosedSoon(upstream, 1, departed.left, kRunsOn + kCloseBound);
+  expectUpstreamClosedSoon(upstream, 1, opened, kCloseBound);
   EXPECT_EQ(upstream.requestsServed(), 0);
   const auto gone = oneClientGone(tether, "grace-bytes", "drain_limit");
   ASSERT_TRUE(gone.integerAt("bytes_discarded"));
@@ -276,10 +329,11 @@ TEST_P(CancellationPolicy, GraceBytesExceeded_ClosesH1UpstreamBeforeGrace) {
 TEST_P(CancellationPolicy, MethodOutsideSetWithGraceBytes_H1UpstreamCompletes) {
   const MatrixCase c = GetParam();
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
+  Gate gate;
+  upstream.setHandler([wait = gate.waiter()](const RecordedRequest& request) {
     Reply reply;
     if (request.target == "/export") {
-      reply.delay = kRunsOn;  // the client is gone (and noticed) before the body starts
+      wait();  // the client is gone (and noticed) before the body starts
       reply.stream_bytes = 256 * 1024;
       reply.stream_interval = 5ms;
     } else {
@@ -290,6 +344,8 @@ TEST_P(CancellationPolicy, MethodOutsideSetWithGraceBytes_H1UpstreamCompletes) {
   TetherInstance tether(forClient(withPolicy(upstream, "{methods: [GET], grace_bytes: 1000}"), c.protocol));
 
   const auto departed = sendAndLeave(tether, upstream, c, "POST", "/export", "bytes-post", 1, "{}");
+  waitForDeparture(tether, c);
+  gate.open();
   ASSERT_TRUE(waitForServed(upstream, 1, 30s)) << "grace_bytes cut a request outside `methods`";
   const auto gone = oneClientGone(tether, "bytes-post", "completed");
   EXPECT_EQ(gone.integerAt("bytes_discarded"), 256 * 1024);
