@@ -37,7 +37,7 @@ const char* name(ClientProtocol protocol) {
 bool isH2(ClientProtocol protocol) { return protocol == ClientProtocol::kH2c || protocol == ClientProtocol::kH2Tls; }
 bool isTls(ClientProtocol protocol) { return protocol == ClientProtocol::kH1Tls || protocol == ClientProtocol::kH2Tls; }
 
-const char* logProtocol(ClientProtocol protocol) {
+std::string logProtocol(ClientProtocol protocol) {
   switch (protocol) {
     case ClientProtocol::kH1:
     case ClientProtocol::kH1Tls: return "http/1.1";
@@ -56,7 +56,7 @@ const char* name(Leave how) {
   return "?";
 }
 
-const char* cancelReason(Leave how) {
+std::string cancelReason(Leave how) {
   switch (how) {
     case Leave::kFin: return "client_closed";
     case Leave::kRst: return "client_reset";

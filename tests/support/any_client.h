@@ -30,7 +30,7 @@ const char* name(ClientProtocol protocol);
 bool isH2(ClientProtocol protocol);
 bool isTls(ClientProtocol protocol);
 // The `protocol` field of tether's log lines for a request from this client ("http/1.1", "h2c", "h2").
-const char* logProtocol(ClientProtocol protocol);
+std::string logProtocol(ClientProtocol protocol);
 
 // How a client leaves while its request is in flight.
 enum class Leave {
@@ -41,7 +41,7 @@ enum class Leave {
 // "Fin", "Rst", "StreamReset": for test names.
 const char* name(Leave how);
 // The `reason` tether logs for the departure: client_closed, client_reset, stream_reset.
-const char* cancelReason(Leave how);
+std::string cancelReason(Leave how);
 
 class AnyClient {
  public:

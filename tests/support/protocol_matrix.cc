@@ -35,6 +35,9 @@ std::string matrixCaseName(const ::testing::TestParamInfo<MatrixCase>& info) {
   return std::string(name(info.param.protocol)) + name(info.param.how);
 }
 
+void PrintTo(const MatrixCase& c, std::ostream* out) { *out << name(c.protocol) << " " << name(c.how); }
+void PrintTo(ClientProtocol protocol, std::ostream* out) { *out << name(protocol); }
+
 std::string protocolName(const ::testing::TestParamInfo<ClientProtocol>& info) { return name(info.param); }
 
 TetherOptions forClient(TetherOptions options, ClientProtocol protocol) {

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct MatrixCase {
   ClientProtocol protocol;
   Leave how;
 };
+// For gtest's messages: "H2c StreamReset".
+void PrintTo(const MatrixCase& c, std::ostream* out);
+void PrintTo(ClientProtocol protocol, std::ostream* out);
 
 // The clients of the matrix: HTTP/1.1, h2c and h2 over TLS.
 std::vector<ClientProtocol> matrixProtocols();
