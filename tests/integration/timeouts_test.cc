@@ -19,7 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/any_client.h"
 #include "support/h2_client.h"
+#include "support/protocol_matrix.h"
 #include "support/raw_client.h"
 #include "support/socket_io.h"
 #include "support/test_upstream.h"
@@ -86,23 +88,30 @@ class RawUpstream {
 
 // ---- the client -----------------------------------------------------------------------------------------------
 
-TEST(Timeouts, H1RequestBodyThatStopsGets408AndCancelsTheUpstream) {
+// For every client: HTTP/1.1 gets the 408 and its connection closed; an HTTP/2 client gets the 408 on the stream.
+class RequestBodyThatStops : public ::testing::TestWithParam<ClientProtocol> {};
+
+TEST_P(RequestBodyThatStops, Gets408AndCancelsTheUpstream) {
+  const ClientProtocol protocol = GetParam();
   TestUpstream upstream;
   TetherOptions options = TetherOptions::proxyTo({upstream.address()});
   options.limit("request_body_timeout", "300ms");
-  TetherInstance tether(options);
-  RawClient client;
+  TetherInstance tether(forClient(options, protocol));
+  AnyClient client(protocol);
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(
-      client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-stalls\r\n"
-                  "Content-Length: 1000\r\n\r\nx"));
+  ASSERT_TRUE(client.sendHead("POST", "/upload", {{"X-Request-Id", "body-stalls"}}, 1000, /*end=*/false, "x"));
   const auto response = client.readResponse(10s);
   ASSERT_TRUE(response) << tether.dumpLog();
   EXPECT_EQ(response->status, 408);
-  EXPECT_TRUE(client.waitClosed(10s)) << "the connection stayed open after the 408";
+  if (!isH2(protocol)) {
+    EXPECT_TRUE(client.waitClosed(10s)) << "the connection stayed open after the 408";
+  }
   expectCancelled(tether, "body-stalls", "request_body_timeout", "reading_request", 408);
+  EXPECT_EQ(tether.logEvents("request_cancelled", "body-stalls")[0].str("protocol"), logProtocol(protocol));
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 5s));
 }
+
+INSTANTIATE_TEST_SUITE_P(Timeouts, RequestBodyThatStops, ::testing::ValuesIn(matrixProtocols()), protocolName);
 
 TEST(Timeouts, H1RequestBodyNeverSentGets408) {
   TestUpstream upstream;
