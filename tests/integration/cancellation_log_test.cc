@@ -28,12 +28,6 @@ using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 using Clock = std::chrono::steady_clock;
 
-std::string dumpLog(const TetherInstance& tether) {
-  std::string all;
-  for (const auto& line : tether.logLines()) all += line + "\n";
-  return all;
-}
-
 uint16_t localPort(int fd) {
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
@@ -137,7 +131,7 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     ASSERT_TRUE(client.send(getRequest("/ignore/x", "X-Request-Id: log-gone\r\n")));
     ASSERT_TRUE(upstream.waitForRequests(3, 30s));
   }
-  ASSERT_EQ(tether.waitForLogEvents("client_gone", "log-gone", 1, 30s).size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("client_gone", "log-gone", 1, 30s).size(), 1u) << tether.dumpLog();
   // 4. cancelled while the request body arrives (RST)
   {
     RawClient client;
@@ -157,19 +151,19 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     ASSERT_TRUE(upstream.waitForRequests(4, 30s));
     client.closeWithRst();
   }
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "", 3, 30s).size(), 3u) << dumpLog(tether);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "", 3, 30s).size(), 3u) << tether.dumpLog();
   // barrier
   {
     RawClient client;
     ASSERT_TRUE(client.connect(tether.port()));
     ASSERT_TRUE(client.send(getRequest("/ok", "X-Request-Id: log-barrier\r\n")));
     ASSERT_TRUE(client.readResponse(30s));
-    ASSERT_EQ(tether.waitForLogEvents("request_completed", "log-barrier", 1, 30s).size(), 1u) << dumpLog(tether);
+    ASSERT_EQ(tether.waitForLogEvents("request_completed", "log-barrier", 1, 30s).size(), 1u) << tether.dumpLog();
   }
 
   // Every line: one JSON object with ts and event.
   const auto lines = tether.logLines();
-  ASSERT_GE(lines.size(), 6u) << dumpLog(tether);
+  ASSERT_GE(lines.size(), 6u) << tether.dumpLog();
   std::map<std::string, int> events;
   std::vector<std::pair<JsonValue, std::string>> cancelled;
   for (const auto& raw : lines) {
@@ -195,9 +189,9 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
     ++events[event];
     if (line->str("event") == "request_cancelled") cancelled.emplace_back(*line, raw);
   }
-  EXPECT_EQ(events["request_completed"], 2) << dumpLog(tether);
-  EXPECT_EQ(events["request_cancelled"], 3) << dumpLog(tether);
-  EXPECT_EQ(events["client_gone"], 1) << dumpLog(tether);
+  EXPECT_EQ(events["request_completed"], 2) << tether.dumpLog();
+  EXPECT_EQ(events["request_cancelled"], 3) << tether.dumpLog();
+  EXPECT_EQ(events["client_gone"], 1) << tether.dumpLog();
 
   // An independent parser agrees that the whole file is JSON Lines.
   if (access("/usr/bin/python3", X_OK) == 0) {
@@ -252,7 +246,7 @@ TEST(CancellationLog, H1ClientMixedOutcomes_EveryLineIsJsonAndCancelledLinesHave
   // The request without an id got a generated one in its cancellation line.
   bool generated = false;
   for (const auto& [line, raw] : cancelled) generated |= isHex32(line.str("request_id").value_or(""));
-  EXPECT_TRUE(generated) << dumpLog(tether);
+  EXPECT_TRUE(generated) << tether.dumpLog();
 
   // client_gone carries the same common fields plus what happened after the client left.
   const auto gone = tether.logEvents("client_gone", "log-gone");
@@ -290,18 +284,18 @@ TEST(CancellationDemo, CurlGivesUpOnTether_DemoUpstreamAbortsSlowWork) {
   EXPECT_TRUE(demo.waitForOutput("[demo-curl-1] request aborted after", 30s))
       << "the demo upstream kept working after curl left\n"
       << demo.output() << "\n"
-      << dumpLog(tether);
+      << tether.dumpLog();
   // Generous for a busy machine, and still well before the demo's 10 s of slow work would have finished.
   EXPECT_LT(Clock::now() - curl_done, 5s);
   EXPECT_EQ(demo.output().find("Finished"), std::string::npos) << demo.output();
 
   const auto lines = tether.waitForLogEvents("request_cancelled", "demo-curl-1", 1, 30s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(lines[0].str("phase"), "awaiting_response");
   EXPECT_EQ(lines[0].str("reason"), "client_closed");
   EXPECT_EQ(lines[0].str("path"), "/slowtest");
   EXPECT_EQ(tether.stop(), 0);  // every line is written once the process has exited
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
   EXPECT_EQ(demo.stop(SIGTERM), 0) << demo.output();
 }
 

@@ -6,20 +6,18 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/admin_client.h"
-#include "support/h2_client.h"
+#include "support/any_client.h"
 #include "support/raw_client.h"
 #include "support/socket_io.h"
 #include "support/test_env.h"
 #include "support/test_upstream.h"
 #include "support/tether_fixture.h"
-#include "support/tls_client.h"
 
 namespace tether::testing {
 namespace {
@@ -27,20 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-enum class Proto { kH1, kH2c, kH1Tls, kH2Tls };
+using Proto = ClientProtocol;
 enum class When { kTogether, kAfterRead, kLater };
 enum class Phase { kAwaitingResponse, kReadingRequest };
-enum class Leave { kFin, kRst };
 
-const char* name(Proto p) {
-  switch (p) {
-    case Proto::kH1: return "H1";
-    case Proto::kH2c: return "H2c";
-    case Proto::kH1Tls: return "H1Tls";
-    case Proto::kH2Tls: return "H2Tls";
-  }
-  return "?";
-}
 const char* name(When w) {
   switch (w) {
     case When::kTogether: return "Together";
@@ -49,67 +37,11 @@ const char* name(When w) {
   }
   return "?";
 }
-bool isH2(Proto p) { return p == Proto::kH2c || p == Proto::kH2Tls; }
-bool isTls(Proto p) { return p == Proto::kH1Tls || p == Proto::kH2Tls; }
 
-// The bytes of one request in `phase`: complete (GET /slow), or a POST whose 1000-byte body stops after 3 bytes.
-std::string requestBytes(Proto proto, Phase phase, const std::string& id) {
-  if (!isH2(proto)) {
-    if (phase == Phase::kAwaitingResponse) return getRequest("/slow", "X-Request-Id: " + id + "\r\n");
-    return "POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: " + id + "\r\nContent-Length: 1000\r\n\r\nabc";
-  }
-  const bool get = phase == Phase::kAwaitingResponse;
-  HeaderList fields{{":method", get ? "GET" : "POST"},
-                    {":scheme", isTls(proto) ? "https" : "http"},
-                    {":path", get ? "/slow" : "/upload"},
-                    {":authority", "test"},
-                    {"x-request-id", id}};
-  if (!get) fields.emplace_back("content-length", "1000");
-  std::string out = (proto == Proto::kH2c ? h2frames::preface() : std::string()) + h2frames::headers(1, fields, get);
-  if (!get) out += h2frames::data(1, "abc", false);
-  return out;
-}
-
-// One client connection of any protocol, as raw bytes.
-class Client {
- public:
-  Client(Proto proto, uint16_t port) : proto_(proto) {
-    if (isTls(proto)) {
-      tls_ = std::make_unique<TlsClient>();
-      ok_ = tls_->connect(port, isH2(proto) ? "h2" : "http/1.1");
-      // ALPN h2: the client preface goes first, as any h2 client sends it right after the handshake.
-      if (ok_ && isH2(proto)) ok_ = tls_->alpn() == "h2" && tls_->send(h2frames::preface());
-    } else {
-      ok_ = raw_.connect(port);
-    }
-  }
-  bool ok() const { return ok_; }
-  bool send(const std::string& bytes) { return tls_ ? tls_->send(bytes) : raw_.send(bytes); }
-  // A FIN is a shutdown of the sending side: closing a socket with unread bytes (the server's SETTINGS, TLS session
-  // tickets) would send a reset instead.
-  void leave(Leave how) {
-    if (tls_) {
-      how == Leave::kRst ? tls_->closeWithRst() : tls_->shutdownWrite();
-    } else {
-      how == Leave::kRst ? raw_.closeWithRst() : raw_.shutdownWrite();
-    }
-  }
-
- private:
-  Proto proto_;
-  RawClient raw_;
-  std::unique_ptr<TlsClient> tls_;
-  bool ok_ = false;
-};
-
-int openDescriptors(pid_t pid) {
-  std::error_code error;
-  int n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
-       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-    ++n;
-  }
-  return n;
+// One request in `phase`, in one write: complete (GET /slow), or a POST whose 1000-byte body stops after 3 bytes.
+bool sendRequest(AnyClient& client, Phase phase, const std::string& id) {
+  if (phase == Phase::kAwaitingResponse) return client.request("GET", "/slow", {{"X-Request-Id", id}});
+  return client.sendHead("POST", "/upload", {{"X-Request-Id", id}}, 1000, /*end=*/false, "abc");
 }
 
 // The descriptors tether holds once it has fully started (the admin listener answers, the startup line is out).
@@ -167,12 +99,6 @@ double cancelledTotal(const TetherInstance& tether) {
   return sum;
 }
 
-std::string dumpLog(const TetherInstance& tether) {
-  std::string all;
-  for (const auto& line : tether.logLines()) all += line + "\n";
-  return all;
-}
-
 TetherOptions optionsFor(Proto proto, const TestUpstream& upstream, const std::string& dir) {
   TetherOptions options = TetherOptions::proxyTo({upstream.address()});
   if (isTls(proto)) {
@@ -200,9 +126,9 @@ void runDeparture(Proto proto, Phase phase, When when, Leave how) {
   const int baseline = startedDescriptors(tether);
   const std::string id = std::string("dep-") + name(proto) + "-" + name(when);
 
-  Client client(proto, tether.port());
-  ASSERT_TRUE(client.ok());
-  ASSERT_TRUE(client.send(requestBytes(proto, phase, id)));
+  AnyClient client(proto);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(sendRequest(client, phase, id));
   if (when == When::kAfterRead) {
     // tether parsed the head: it is opening the upstream connection.
     const Deadline deadline = deadlineAfter(5s);
@@ -224,7 +150,7 @@ void runDeparture(Proto proto, Phase phase, When when, Leave how) {
   EXPECT_TRUE(waitForNoClientConnection(tether, 10s)) << scrape(tether);
   EXPECT_TRUE(waitForDescriptors(tether.pid(), baseline, 10s))
       << openDescriptors(tether.pid()) << " descriptors open, " << baseline << " before\n"
-      << dumpLog(tether);
+      << tether.dumpLog();
   EXPECT_TRUE(waitForActiveRequests(tether, 0, 10s)) << scrape(tether);
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 5s))
       << "an upstream connection stayed open";
@@ -236,9 +162,8 @@ void runDeparture(Proto proto, Phase phase, When when, Leave how) {
     return;
   }
   const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 10s);
-  ASSERT_EQ(lines.size(), 1u) << "the departure was not noticed\n" << dumpLog(tether);
-  const char* reason = how == Leave::kRst ? "client_reset" : "client_closed";
-  EXPECT_EQ(lines[0].str("reason"), reason) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << "the departure was not noticed\n" << tether.dumpLog();
+  EXPECT_EQ(lines[0].str("reason"), cancelReason(how)) << tether.dumpLog();
   const std::string expected_phase = phase == Phase::kReadingRequest ? "reading_request" : "awaiting_response";
   if (when == When::kLater) {
     EXPECT_EQ(lines[0].str("phase"), expected_phase);
@@ -248,7 +173,7 @@ void runDeparture(Proto proto, Phase phase, When when, Leave how) {
     EXPECT_TRUE(seen == expected_phase || seen == "connecting") << seen;
   }
   EXPECT_EQ(cancelledTotal(tether), 1);
-  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << dumpLog(tether);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
 }
 
 struct Case {
@@ -296,13 +221,13 @@ TEST(DepartureStorm, FiftyResetsWithTheRequestAllCancelled) {
   constexpr int kClients = 50;
   for (int i = 0; i < kClients; ++i) {
     const Phase phase = i % 2 == 0 ? Phase::kAwaitingResponse : Phase::kReadingRequest;
-    Client client(Proto::kH1, tether.port());
-    ASSERT_TRUE(client.ok());
-    ASSERT_TRUE(client.send(requestBytes(Proto::kH1, phase, "storm-" + std::to_string(i))));
+    AnyClient client(Proto::kH1);
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(sendRequest(client, phase, "storm-" + std::to_string(i)));
     client.leave(Leave::kRst);
   }
   EXPECT_EQ(tether.waitForLogEvents("request_cancelled", "", kClients, 20s).size(), static_cast<size_t>(kClients))
-      << dumpLog(tether);
+      << tether.dumpLog();
   EXPECT_TRUE(waitForActiveRequests(tether, 0, 10s)) << scrape(tether);
   EXPECT_TRUE(waitForDescriptors(tether.pid(), baseline, 10s))
       << openDescriptors(tether.pid()) << " descriptors open, " << baseline << " before";

@@ -23,12 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-std::string dumpLog(const TetherInstance& tether) {
-  std::string all;
-  for (const auto& line : tether.logLines()) all += line + "\n";
-  return all;
-}
-
 // /slow "works" until its client leaves; anything else answers at once.
 void slowOrQuick(TestUpstream& upstream) {
   upstream.setHandler([](const RecordedRequest& request) {
@@ -73,15 +67,15 @@ TEST(H2ResetBudget, ManyCancelsOverTimeNeverTripTheBudget) {
     const int32_t stream = client.request("GET", "/slow-" + std::to_string(i), "", {{"x-request-id", id}});
     ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() >= static_cast<size_t>(i + 2); }, 5s))
         << "request " << i << " never reached the upstream\n"
-        << dumpLog(tether);
+        << tether.dumpLog();
     client.reset(stream);
     ASSERT_TRUE(client.runUntil([&] { return !tether.logEvents("request_cancelled", id).empty(); }, 5s))
         << "cancel " << i << " was not logged\n"
-        << dumpLog(tether);
+        << tether.dumpLog();
   }
-  EXPECT_FALSE(client.goawayReceived()) << "GOAWAY code " << client.goawayCode() << "\n" << dumpLog(tether);
+  EXPECT_FALSE(client.goawayReceived()) << "GOAWAY code " << client.goawayCode() << "\n" << tether.dumpLog();
   EXPECT_FALSE(client.stream(bystander).closed) << "the unrelated in-flight stream was killed";
-  EXPECT_TRUE(tether.logLinesWith({"\"h2_rapid_reset\""}).empty()) << dumpLog(tether);
+  EXPECT_TRUE(tether.logLinesWith({"\"h2_rapid_reset\""}).empty()) << tether.dumpLog();
   // The connection still serves.
   const int32_t after = client.request("GET", "/after");
   ASSERT_TRUE(client.waitClosed(after, 5s));
@@ -106,9 +100,9 @@ TEST(H2ResetBudget, ABurstBeyondTheBudgetGetsGoaway) {
   ASSERT_TRUE(attacker.send(burst));
   std::string server_bytes;
   const auto goaway = readUntilGoaway(attacker, server_bytes, 10s);
-  ASSERT_TRUE(goaway) << dumpLog(tether);
+  ASSERT_TRUE(goaway) << tether.dumpLog();
   EXPECT_EQ(*goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
-  EXPECT_TRUE(tether.findLogLine({"\"h2_rapid_reset\""}, 5s)) << dumpLog(tether);
+  EXPECT_TRUE(tether.findLogLine({"\"h2_rapid_reset\""}, 5s)) << tether.dumpLog();
 }
 
 // The client makes tether reset streams: `trigger(id)` is what it sends after each stream's HEADERS, in the same
@@ -131,9 +125,9 @@ void runMadeYouReset(const std::function<std::string(int32_t)>& stream_bytes) {
     readSome(attacker.fd(), server_bytes, -1, deadlineAfter(1ms));
   }
   const auto goaway = readUntilGoaway(attacker, server_bytes, 10s);
-  ASSERT_TRUE(goaway) << "no GOAWAY after " << kStreams << " reset streams\n" << dumpLog(tether);
+  ASSERT_TRUE(goaway) << "no GOAWAY after " << kStreams << " reset streams\n" << tether.dumpLog();
   EXPECT_EQ(*goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
-  EXPECT_TRUE(tether.findLogLine({"\"h2_rapid_reset\""}, 5s)) << dumpLog(tether);
+  EXPECT_TRUE(tether.findLogLine({"\"h2_rapid_reset\""}, 5s)) << tether.dumpLog();
   // None of the reset streams became upstream work (without the fix every stream up to the GOAWAY went upstream,
   // each on a connection of its own). A write that TCP splits between a stream's HEADERS and its trigger lets that
   // one stream through (tether cannot know what the next read brings); loopback keeps each small write whole, so

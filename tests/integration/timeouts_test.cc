@@ -19,7 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/any_client.h"
 #include "support/h2_client.h"
+#include "support/protocol_matrix.h"
 #include "support/raw_client.h"
 #include "support/socket_io.h"
 #include "support/test_upstream.h"
@@ -31,20 +33,14 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-std::string dumpLog(const TetherInstance& tether) {
-  std::string all;
-  for (const auto& line : tether.logLines()) all += line + "\n";
-  return all;
-}
-
 // The one request_cancelled line of `id`, checked for reason, phase and status.
 void expectCancelled(const TetherInstance& tether, const std::string& id, const std::string& reason,
                      const std::string& phase, int status) {
   const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 10s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
-  EXPECT_EQ(lines[0].str("reason"), reason) << dumpLog(tether);
-  EXPECT_EQ(lines[0].str("phase"), phase) << dumpLog(tether);
-  EXPECT_EQ(lines[0].integerAt("status"), status) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(lines[0].str("reason"), reason) << tether.dumpLog();
+  EXPECT_EQ(lines[0].str("phase"), phase) << tether.dumpLog();
+  EXPECT_EQ(lines[0].integerAt("status"), status) << tether.dumpLog();
 }
 
 // A loopback listener whose connections are accepted by a thread and then handled by `serve` (which gets the
@@ -92,23 +88,30 @@ class RawUpstream {
 
 // ---- the client -----------------------------------------------------------------------------------------------
 
-TEST(Timeouts, H1RequestBodyThatStopsGets408AndCancelsTheUpstream) {
+// For every client: HTTP/1.1 gets the 408 and its connection closed; an HTTP/2 client gets the 408 on the stream.
+class RequestBodyThatStops : public ::testing::TestWithParam<ClientProtocol> {};
+
+TEST_P(RequestBodyThatStops, Gets408AndCancelsTheUpstream) {
+  const ClientProtocol protocol = GetParam();
   TestUpstream upstream;
   TetherOptions options = TetherOptions::proxyTo({upstream.address()});
   options.limit("request_body_timeout", "300ms");
-  TetherInstance tether(options);
-  RawClient client;
+  TetherInstance tether(forClient(options, protocol));
+  AnyClient client(protocol);
   ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(
-      client.send("POST /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-stalls\r\n"
-                  "Content-Length: 1000\r\n\r\nx"));
+  ASSERT_TRUE(client.sendHead("POST", "/upload", {{"X-Request-Id", "body-stalls"}}, 1000, /*end=*/false, "x"));
   const auto response = client.readResponse(10s);
-  ASSERT_TRUE(response) << dumpLog(tether);
+  ASSERT_TRUE(response) << tether.dumpLog();
   EXPECT_EQ(response->status, 408);
-  EXPECT_TRUE(client.waitClosed(10s)) << "the connection stayed open after the 408";
+  if (!isH2(protocol)) {
+    EXPECT_TRUE(client.waitClosed(10s)) << "the connection stayed open after the 408";
+  }
   expectCancelled(tether, "body-stalls", "request_body_timeout", "reading_request", 408);
+  EXPECT_EQ(tether.logEvents("request_cancelled", "body-stalls")[0].str("protocol"), logProtocol(protocol));
   EXPECT_TRUE(upstream.waitForConnectionClosed(upstream.acceptedConnections(), 5s));
 }
+
+INSTANTIATE_TEST_SUITE_P(Timeouts, RequestBodyThatStops, ::testing::ValuesIn(matrixProtocols()), protocolName);
 
 TEST(Timeouts, H1RequestBodyNeverSentGets408) {
   TestUpstream upstream;
@@ -121,7 +124,7 @@ TEST(Timeouts, H1RequestBodyNeverSentGets408) {
       client.send("PUT /upload HTTP/1.1\r\nHost: test\r\nX-Request-Id: body-never\r\n"
                   "Transfer-Encoding: chunked\r\n\r\n"));
   const auto response = client.readResponse(10s);
-  ASSERT_TRUE(response) << dumpLog(tether);
+  ASSERT_TRUE(response) << tether.dumpLog();
   EXPECT_EQ(response->status, 408);
   expectCancelled(tether, "body-never", "request_body_timeout", "reading_request", 408);
 }
@@ -155,7 +158,7 @@ TEST(Timeouts, H1ClientThatStopsReadingIsCutWithSendTimeout) {
   ASSERT_TRUE(client.send(getRequest("/big", "X-Request-Id: never-reads\r\n")));
   // The client reads nothing at all.
   const auto lines = tether.waitForLogEvents("request_cancelled", "never-reads", 1, 20s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(lines[0].str("reason"), "send_timeout");
   EXPECT_EQ(lines[0].str("phase"), "streaming_response");
   EXPECT_TRUE(upstream.waitForConnectionClosed(1, 5s)) << "the upstream kept streaming";
@@ -179,8 +182,8 @@ TEST(Timeouts, H2ClientThatNeverTakesTheResponseIsClosed) {
   ASSERT_TRUE(client.send(h2frames::preface() + h2frames::getHeaders(1, "/window-never-opens")));
   // Reading the socket (waitClosed buffers what arrives) never sends WINDOW_UPDATE: the stream stays stalled.
   EXPECT_TRUE(client.waitClosed(20s)) << "the connection of a client that takes nothing stayed open\n"
-                                      << dumpLog(tether);
-  EXPECT_EQ(tether.waitForLogEvents("request_completed", "", 1, 5s).size(), 1u) << dumpLog(tether);
+                                      << tether.dumpLog();
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "", 1, 5s).size(), 1u) << tether.dumpLog();
 }
 
 // ---- the upstream ---------------------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ TEST(Timeouts, UpstreamThatNeverAnswersGets504) {
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/hangs", "X-Request-Id: no-answer\r\n")));
   const auto response = client.readResponse(10s);
-  ASSERT_TRUE(response) << dumpLog(tether);
+  ASSERT_TRUE(response) << tether.dumpLog();
   EXPECT_EQ(response->status, 504);
   expectCancelled(tether, "no-answer", "upstream_timeout", "awaiting_response", 504);
   EXPECT_TRUE(upstream.waitForConnectionClosed(1, 5s));
@@ -239,7 +242,7 @@ TEST(Timeouts, UpstreamThatStopsReadingTheBodyGets504) {
   while (client.send(chunk, 200ms)) {
   }
   const auto response = client.readResponse(10s);
-  ASSERT_TRUE(response) << dumpLog(tether);
+  ASSERT_TRUE(response) << tether.dumpLog();
   EXPECT_EQ(response->status, 504);
   expectCancelled(tether, "upstream-not-reading", "upstream_timeout", "reading_request", 504);
 }
@@ -284,7 +287,7 @@ TEST(Timeouts, RepeatedInterimResponsesAreCappedAndBounded) {
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/hints", "X-Request-Id: endless-hints\r\n")));
   const auto lines = tether.waitForLogEvents("request_cancelled", "endless-hints", 1, 20s);
-  ASSERT_EQ(lines.size(), 1u) << dumpLog(tether);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(lines[0].str("reason"), "upstream_timeout");
   EXPECT_EQ(lines[0].integerAt("status"), 504);
   const uint64_t rss_after = rssKiB(tether.pid());

@@ -41,6 +41,7 @@ namespace tether::soak {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::openDescriptors;
 using testing::TetherInstance;
 using testing::TetherOptions;
 
@@ -83,16 +84,6 @@ Options parseOptions(int argc, char** argv) {
   if (argc % 2 == 0) throw std::runtime_error("options come in pairs: --name value");
   o.threads_per_protocol = std::clamp(o.threads_per_protocol, 1u, 16u);
   return o;
-}
-
-int openDescriptors(pid_t pid) {
-  std::error_code error;
-  int n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
-       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-    ++n;
-  }
-  return n;
 }
 
 // Sum of every sample of a metric family (all label combinations).

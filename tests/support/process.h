@@ -57,4 +57,7 @@ class Process {
   bool output_done_ = false;
 };
 
+// Entries of /proc/<pid>/fd: the descriptors a process holds (0 if it cannot be read).
+int openDescriptors(pid_t pid);
+
 }  // namespace tether::testing

@@ -166,6 +166,12 @@ int TetherInstance::stop() {
   return *exit_code_;
 }
 
+std::string TetherInstance::dumpLog() const {
+  std::string all;
+  for (const auto& line : logLines()) all += line + "\n";
+  return all;
+}
+
 std::vector<std::string> TetherInstance::logLines() const {
   std::vector<std::string> lines;
   std::ifstream in(log_path_);

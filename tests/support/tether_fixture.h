@@ -95,6 +95,8 @@ class TetherInstance {
   bool running() { return process_->running(); }
 
   std::vector<std::string> logLines() const;
+  // The whole log, one line per line, for a failure message.
+  std::string dumpLog() const;
   // True once a line of the log file contains `needle`.
   bool waitForLogLine(std::string_view needle, std::chrono::milliseconds timeout) const;
   // The first log line containing all of `needles`, waiting up to `timeout` for it.

@@ -78,9 +78,11 @@ std::string TlsClient::recvSome(std::chrono::milliseconds timeout) {
     const int rc = SSL_read(ssl_.get(), buf, sizeof buf);
     if (rc > 0) return std::string(buf, static_cast<size_t>(rc));
     const int error = SSL_get_error(ssl_.get(), rc);
-    if ((error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) || !waitSsl(fd_, error, deadline)) {
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+      eof_ = true;
       return "";
     }
+    if (!waitSsl(fd_, error, deadline)) return "";
   }
 }
 

@@ -28,6 +28,8 @@ class TlsClient {
   bool send(std::string_view data);
   // Bytes that arrive within `timeout` (decrypted); "" on timeout or close.
   std::string recvSome(std::chrono::milliseconds timeout);
+  // True once a read found the connection closed or reset (recvSome returned "" for that reason).
+  bool peerClosed() const { return eof_; }
   void closeWithRst();   // SO_LINGER 0, no close_notify: the server sees a reset
   void closeWithFin();   // no close_notify, a plain FIN (a RST if unread bytes, such as session tickets, wait)
   void shutdownWrite();  // a FIN without close_notify; the socket stays open for reading
@@ -43,6 +45,7 @@ class TlsClient {
   std::unique_ptr<SSL_CTX, CtxDelete> ctx_;
   std::unique_ptr<SSL, SslDelete> ssl_;
   int fd_ = -1;
+  bool eof_ = false;
 };
 
 // Writes a self-signed EC certificate and key for localhost into `dir` (cert.pem, key.pem) with the openssl CLI.
