@@ -20,9 +20,7 @@ AcquireHandle& AcquireHandle::operator=(AcquireHandle&& other) noexcept {
   return *this;
 }
 
-bool AcquireHandle::pending() const {
-  return current() && (requester_->queued_ || requester_->connecting_ != nullptr);
-}
+bool AcquireHandle::pending() const { return current() && (requester_->queued_ || requester_->connecting_ != nullptr); }
 
 bool AcquireHandle::queued() const { return current() && requester_->queued_; }
 

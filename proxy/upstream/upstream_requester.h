@@ -24,7 +24,7 @@ class UpstreamRequester {
   friend class AcquireHandle;
 
   // Written only by the pool and its WaiterQueue; the requester never reads them.
-  UpstreamRequester* queue_prev_ = nullptr;   // neighbours in the pool's WaiterQueue
+  UpstreamRequester* queue_prev_ = nullptr;  // neighbours in the pool's WaiterQueue
   UpstreamRequester* queue_next_ = nullptr;
   bool queued_ = false;                       // in a WaiterQueue
   UpstreamConnection* connecting_ = nullptr;  // the connect in progress on our behalf
