@@ -107,8 +107,8 @@ TEST(UpstreamQueue, H1ClientQueuedPastQueueTimeout_Gets503NotConnectTimeout) {
 void runQueuedClientLeaves(bool reset) {
   HeldUpstream held;
   // queue_timeout far beyond the test: every answer here comes from a release or a departure, never the timer.
-  TetherInstance tether(
-      TetherOptions::proxyTo({held.upstream().address()}, {{"max_connections_per_endpoint", "1"}, {"queue_timeout", "60s"}}));
+  TetherInstance tether(TetherOptions::proxyTo({held.upstream().address()},
+                                               {{"max_connections_per_endpoint", "1"}, {"queue_timeout", "60s"}}));
   RawClient busy, first, middle, last;
   takeTheOnlyConnection(held, busy, tether.port());
   queueRequest(tether, first, "/first", "first", 2);
