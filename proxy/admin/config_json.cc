@@ -34,6 +34,7 @@ void writeUpstreams(JsonWriter& out, const config::Config& config) {
     out.beginObject().key("name").value(upstream.name).key("endpoints").strings(endpoints);
     out.key("connect_timeout_ms").value(ms(upstream.connect_timeout));
     out.key("max_connections_per_endpoint").value(uint64_t{upstream.max_connections_per_endpoint});
+    out.key("queue_timeout_ms").value(ms(upstream.queue_timeout));
     out.key("max_idle_connections_per_endpoint").value(uint64_t{upstream.max_idle_connections_per_endpoint});
     out.key("keepalive_idle_timeout_ms").value(ms(upstream.keepalive_idle_timeout));
     out.key("failure_backoff_ms").value(ms(upstream.failure_backoff));

@@ -46,7 +46,10 @@ struct Upstream {
   std::string name;
   std::vector<Endpoint> endpoints;
   Duration connect_timeout{5000};
-  size_t max_connections_per_endpoint = 1024;       // per worker
+  size_t max_connections_per_endpoint = 1024;  // per worker
+  // Longest wait in the queue for a connection slot when every endpoint is at max_connections_per_endpoint (503
+  // after it). Unset in the file: the upstream's connect_timeout, which is what bounded the wait before this key.
+  Duration queue_timeout{5000};
   size_t max_idle_connections_per_endpoint = 1024;  // per worker: kept for reuse; more are closed when released
   Duration keepalive_idle_timeout{60000};
   // Progress timeouts of one request (nginx's proxy_*_timeout defaults): the response head must come this long

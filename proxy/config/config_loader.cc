@@ -715,11 +715,11 @@ void Loader::parseListenerAddress(const Entry& e, const std::string& path, Liste
 
 void Loader::parseUpstream(const Node& node, const std::string& path, size_t index) {
   Upstream& upstream = config_->upstreams.emplace_back();
-  const Fields fields(
-      node, path,
-      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "max_idle_connections_per_endpoint",
-       "keepalive_idle_timeout", "failure_backoff", "cancel_with", "response_timeout", "read_timeout", "send_timeout"},
-      errors_);
+  const Fields fields(node, path,
+                      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
+                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
+                       "response_timeout", "read_timeout", "send_timeout"},
+                      errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
     registerName(upstream_names_, upstream.name, *fields.get("name"), fields.path("name"), "upstream", index);
@@ -730,6 +730,8 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   }
   fields.duration("connect_timeout", upstream.connect_timeout, Duration{1});
   fields.count("max_connections_per_endpoint", upstream.max_connections_per_endpoint, 1);
+  upstream.queue_timeout = upstream.connect_timeout;  // the default: today's configs keep the wait they had
+  fields.duration("queue_timeout", upstream.queue_timeout, Duration{1});
   fields.count("max_idle_connections_per_endpoint", upstream.max_idle_connections_per_endpoint, 0);
   fields.duration("keepalive_idle_timeout", upstream.keepalive_idle_timeout, Duration{1});
   fields.duration("failure_backoff", upstream.failure_backoff);

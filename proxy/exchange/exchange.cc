@@ -116,7 +116,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   // Otherwise (connecting, queued) it waits in pending_request_ until onUpstreamReady().
   head_for_upstream_ = &head;
   request_framing_ = framing;
-  pool_->acquire(*this);
+  acquire_ = pool_->acquire(*this);
   head_for_upstream_ = nullptr;
   if (framing != http::BodyFraming::None && !finished_) rewatch();  // a body follows: the client must keep sending
   if (upstream_ || upstream_failed_ || finished_) return;
@@ -338,7 +338,7 @@ void Exchange::onRequestMalformed(int status, std::string_view message) {
 void Exchange::respondLocally(int status, std::string_view message) {
   status_ = status;
   response_complete_ = true;
-  if (pool_) pool_->cancel(*this);
+  acquire_.cancel();
   if (downstream_) downstream_->sendLocalResponse(status, requestId(), message);
   finish();
 }
@@ -355,8 +355,8 @@ void Exchange::releaseUpstream(upstream::UpstreamPool::Release how) {
 void Exchange::abandonUpstream() {
   if (upstream_) {
     releaseUpstream(upstream::UpstreamPool::Release::Abort);
-  } else if (pool_) {
-    pool_->cancel(*this);  // a queued request is dropped, a connect in progress abandoned: nothing was sent
+  } else {
+    acquire_.cancel();  // a queued request is dropped, a connect in progress abandoned: nothing was sent
   }
 }
 

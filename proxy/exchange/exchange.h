@@ -113,6 +113,7 @@ class Exchange : public util::Deletable,
   DownstreamStream* downstream_;              // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;
+  upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the pool
   upstream::UpstreamConnection* upstream_ = nullptr;
   util::EvBufferPtr pending_request_;               // request bytes produced before an upstream connection exists
   size_t request_head_length_ = 0;                  // the head's bytes at the front of pending_request_

@@ -10,12 +10,14 @@ UpstreamPool::UpstreamPool(const config::Upstream& upstream, event_base* base, u
       base_(base),
       io_(io),
       deleter_(deleter),
-      queue_timer_(event_new(base, -1, EV_PERSIST, &UpstreamPool::onQueueTimer, this)) {
+      queue_timer_(evtimer_new(base, &UpstreamPool::onQueueTimer, this)) {
   endpoints_.resize(upstream.endpoints.size());
   for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
 }
 
 UpstreamPool::~UpstreamPool() {
+  // Requesters still connecting read as answered from now on: a handle that outlives the pool stays a no-op.
+  for (auto& [connection, requester] : connection_requesters_) requester->connecting_ = nullptr;
   for (auto& [raw, owned] : connections_) owned->close(false);
 }
 
@@ -45,20 +47,20 @@ int UpstreamPool::pickEndpoint(int exclude) {
   return exclude < 0 ? fallback : -1;
 }
 
-void UpstreamPool::acquire(UpstreamRequester& requester) {
+AcquireHandle UpstreamPool::acquire(UpstreamRequester& requester) {
+  cancel(requester);
+  ++requester.acquire_serial_;
   requester.attempts_ = 0;
+  AcquireHandle handle(*this, requester);
   int endpoint = pickEndpoint(-1);
   if (endpoint < 0) {
-    requester.queued_ = true;
     requester.queued_at_ = std::chrono::steady_clock::now();
-    waiters_.push_back(&requester);
-    if (!event_pending(queue_timer_.get(), EV_TIMEOUT, nullptr)) {
-      timeval tv{0, 100 * 1000};
-      event_add(queue_timer_.get(), &tv);
-    }
-    return;
+    waiters_.pushBack(requester);
+    if (waiters_.size() == 1) armQueueTimer();
+    return handle;
   }
   serve(requester, static_cast<size_t>(endpoint));
+  return handle;
 }
 
 void UpstreamPool::serve(UpstreamRequester& requester, size_t endpoint) {
@@ -90,14 +92,15 @@ void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
 }
 
 void UpstreamPool::cancel(UpstreamRequester& requester) {
-  if (requester.queued_) {
-    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), &requester), waiters_.end());
-    requester.queued_ = false;
+  if (WaiterQueue::contains(requester)) {
+    waiters_.remove(requester);  // O(1); the timer, if it was due for this one, re-arms itself when it fires
+    if (waiters_.empty()) evtimer_del(queue_timer_.get());
   }
   if (UpstreamConnection* connection = requester.connecting_) {
     requester.connecting_ = nullptr;
     connection_requesters_.erase(connection);
     destroy(*connection, true);
+    serveWaiters();  // the slot that connect held is free
   }
 }
 
@@ -194,24 +197,31 @@ void UpstreamPool::serveWaiters() {
   while (!waiters_.empty()) {
     int endpoint = pickEndpoint(-1);
     if (endpoint < 0) return;
-    UpstreamRequester* requester = waiters_.front();
-    waiters_.pop_front();
-    requester->queued_ = false;
-    serve(*requester, static_cast<size_t>(endpoint));
+    serve(waiters_.popFront(), static_cast<size_t>(endpoint));
   }
-  event_del(queue_timer_.get());
+  evtimer_del(queue_timer_.get());
 }
 
-void UpstreamPool::onQueueTimer(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<UpstreamPool*>(arg);
-  const auto deadline = std::chrono::steady_clock::now() - self->config_.connect_timeout;
-  while (!self->waiters_.empty() && self->waiters_.front()->queued_at_ <= deadline) {
-    UpstreamRequester* requester = self->waiters_.front();
-    self->waiters_.pop_front();
-    requester->queued_ = false;
-    requester->onUpstreamUnavailable(UpstreamError::QueueTimeout);
+void UpstreamPool::expireWaiters() {
+  const auto now = std::chrono::steady_clock::now();
+  // FIFO with one timeout: the waiters due are a prefix of the queue. A callback may change the queue; re-read it.
+  while (!waiters_.empty() && waiters_.front().queued_at_ + config_.queue_timeout <= now) {
+    waiters_.popFront().onUpstreamUnavailable(UpstreamError::QueueTimeout);
   }
-  if (self->waiters_.empty()) event_del(self->queue_timer_.get());
+  armQueueTimer();
 }
+
+void UpstreamPool::armQueueTimer() {
+  if (waiters_.empty()) {
+    evtimer_del(queue_timer_.get());
+    return;
+  }
+  const auto left = waiters_.front().queued_at_ + config_.queue_timeout - std::chrono::steady_clock::now();
+  const auto micros = std::max<int64_t>(0, std::chrono::ceil<std::chrono::microseconds>(left).count());
+  timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
+  evtimer_add(queue_timer_.get(), &tv);
+}
+
+void UpstreamPool::onQueueTimer(evutil_socket_t, short, void* arg) { static_cast<UpstreamPool*>(arg)->expireWaiters(); }
 
 }  // namespace tether::upstream

@@ -1,11 +1,10 @@
 #pragma once
 
 // Connections from one worker to one upstream's endpoints: round-robin choice, back-off for endpoints that refuse,
-// a per-endpoint connection cap with a FIFO of waiting requests, and keep-alive reuse. Single-threaded: each worker
-// has its own pools, so nothing here takes a lock.
+// a per-endpoint connection cap with a FIFO of waiting requests (each waits at most queue_timeout), and keep-alive
+// reuse. Single-threaded: each worker has its own pools, so nothing here takes a lock.
 
 #include <chrono>
-#include <deque>
 #include <list>
 #include <memory>
 #include <unordered_map>
@@ -13,26 +12,13 @@
 
 #include "config/config.h"
 #include "metrics/upstream_counters.h"
+#include "upstream/acquire_handle.h"
 #include "upstream/upstream_connection.h"
+#include "upstream/upstream_requester.h"
+#include "upstream/waiter_queue.h"
 #include "util/deferred_deleter.h"
 
 namespace tether::upstream {
-
-// Something waiting for a connection (an Exchange). The pool calls exactly one of the two callbacks, unless the
-// requester cancels first. Either may run inside acquire().
-class UpstreamRequester {
- public:
-  virtual ~UpstreamRequester() = default;
-  virtual void onUpstreamReady(UpstreamConnection& connection) = 0;
-  virtual void onUpstreamUnavailable(UpstreamError error) = 0;
-
- private:
-  friend class UpstreamPool;
-  UpstreamConnection* connecting_ = nullptr;  // the connect in progress on our behalf
-  bool queued_ = false;                       // in the pool's wait queue
-  int attempts_ = 0;
-  std::chrono::steady_clock::time_point queued_at_{};
-};
 
 class UpstreamPool {
  public:
@@ -47,9 +33,10 @@ class UpstreamPool {
   // Where this pool publishes its connection counts and connect errors (its worker's metrics); may stay unset.
   void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
 
-  void acquire(UpstreamRequester& requester);
-  // Abandons a pending acquire: a queued request leaves the queue, a connect in progress is dropped.
-  void cancel(UpstreamRequester& requester);
+  // Asks for a connection for `requester`: handed an idle one or failed inside this call, or later, once a connect
+  // completes or a slot frees up (FIFO, at most queue_timeout). Keep the handle while waiting: dropping it cancels.
+  // A requester waits for one connection at a time; acquiring again withdraws its previous request.
+  [[nodiscard]] AcquireHandle acquire(UpstreamRequester& requester);
   // Returns a connection after an exchange: kept for reuse, or closed (reset = RST if cancel_with: rst).
   enum class Release { Reuse, Close, Abort };
   void release(UpstreamConnection& connection, Release how);
@@ -65,6 +52,7 @@ class UpstreamPool {
 
   size_t connectionCount() const { return connections_.size(); }
   size_t idleCount() const;
+  size_t waiterCount() const { return waiters_.size(); }
 
  private:
   struct EndpointState {
@@ -75,12 +63,19 @@ class UpstreamPool {
     std::chrono::steady_clock::time_point backoff_until{};
   };
 
+  friend class AcquireHandle;
+  // Withdraws a pending acquire: a queued request leaves the queue, a connect in progress is dropped.
+  void cancel(UpstreamRequester& requester);
   // Picks the next endpoint round-robin that is neither backed off nor full; -1 when none.
   int pickEndpoint(int exclude);
   // Hands the requester an idle connection of `endpoint`, or starts a connect to it.
   void serve(UpstreamRequester& requester, size_t endpoint);
   void startConnect(UpstreamRequester& requester, size_t endpoint);
   void serveWaiters();
+  // Answers 503 (QueueTimeout) to the waiters queued for queue_timeout or longer, then re-arms for the next one.
+  void expireWaiters();
+  // The queue is FIFO and every waiter waits the same queue_timeout: one timer, due when the front waiter is.
+  void armQueueTimer();
   void destroy(UpstreamConnection& connection, bool reset);
   // Republishes the connecting/active/idle gauges; called after every change of a connection's state.
   void publish();
@@ -94,7 +89,7 @@ class UpstreamPool {
   size_t round_robin_ = 0;
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> connections_;
   std::unordered_map<UpstreamConnection*, UpstreamRequester*> connection_requesters_;
-  std::deque<UpstreamRequester*> waiters_;
+  WaiterQueue waiters_;
   util::EventPtr queue_timer_;
   metrics::UpstreamCounters* counters_ = nullptr;
   bool retired_ = false;

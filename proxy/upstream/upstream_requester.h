@@ -1,0 +1,36 @@
+#pragma once
+
+// Something waiting for an upstream connection (an Exchange), and the pool's record of that wait. The record is
+// embedded in the requester so that queueing, serving and cancelling never allocate.
+
+#include <chrono>
+#include <cstdint>
+
+#include "upstream/upstream_connection.h"
+
+namespace tether::upstream {
+
+class UpstreamRequester {
+ public:
+  virtual ~UpstreamRequester() = default;
+  // The pool calls exactly one of the two per acquire(), unless the AcquireHandle is cancelled first. Either may run
+  // inside acquire().
+  virtual void onUpstreamReady(UpstreamConnection& connection) = 0;
+  virtual void onUpstreamUnavailable(UpstreamError error) = 0;
+
+ private:
+  friend class UpstreamPool;
+  friend class WaiterQueue;
+  friend class AcquireHandle;
+
+  // Written only by the pool and its WaiterQueue; the requester never reads them.
+  UpstreamRequester* queue_prev_ = nullptr;  // neighbours in the pool's WaiterQueue
+  UpstreamRequester* queue_next_ = nullptr;
+  bool queued_ = false;                       // in a WaiterQueue
+  UpstreamConnection* connecting_ = nullptr;  // the connect in progress on our behalf
+  int attempts_ = 0;
+  uint32_t acquire_serial_ = 0;  // counts acquire() calls: a handle from an earlier one is stale, a no-op
+  std::chrono::steady_clock::time_point queued_at_{};
+};
+
+}  // namespace tether::upstream
