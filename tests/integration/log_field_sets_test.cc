@@ -19,8 +19,8 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-const std::vector<std::string> kCommon = {"ts",     "event",  "level",    "request_id", "route", "method",
-                                          "path",   "client", "protocol", "upstream",   "endpoint"};
+const std::vector<std::string> kCommon = {"ts",   "event",  "level",    "request_id", "route",   "method",
+                                          "path", "client", "protocol", "upstream",   "endpoint"};
 
 std::vector<std::string> with(std::vector<std::string> fields) {
   std::vector<std::string> all = kCommon;
