@@ -23,7 +23,8 @@ constexpr size_t kDelivered = 1000;
 // Promises kPromised body bytes, sends kDelivered, then closes.
 Reply cutShort() {
   Reply reply;
-  reply.raw = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kPromised) + "\r\n\r\n" + std::string(kDelivered, 'b');
+  reply.raw =
+      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kPromised) + "\r\n\r\n" + std::string(kDelivered, 'b');
   reply.close_after = true;
   return reply;
 }
