@@ -103,7 +103,7 @@ class Exchange : public util::Deletable,
   void checkProgress();
   // An interim (1xx) response from the upstream: forwarded at most kMaxInterimResponses times.
   void forwardInterim(const http::MessageHead& head);
-  // A timeout's answer to the client (504, 408, or a cut connection); false for reasons that are not timeouts.
+  // A timeout's answer to the client (504, 408, or a cut connection); nothing for the other cancellations.
   void answerTimeout(Outcome reason);
   void pauseUpstreamIfClientBehind();
 

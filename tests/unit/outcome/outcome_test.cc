@@ -17,9 +17,9 @@ TEST(Outcome, CancellationNamesAreTheDocumentedReasons) {
     EXPECT_EQ(logName(o), metricLabel(o)) << "a cancellation's log reason is its metric label";
     reasons.insert(logName(o));
   }
-  const std::set<std::string_view> documented = {
-      "client_closed", "client_reset",         "stream_reset", "deadline_exceeded", "drain_limit",
-      "shutdown",      "request_body_timeout", "send_timeout", "upstream_timeout"};
+  const std::set<std::string_view> documented = {"client_closed",        "client_reset", "stream_reset",
+                                                 "deadline_exceeded",    "drain_limit",  "shutdown",
+                                                 "request_body_timeout", "send_timeout", "upstream_timeout"};
   EXPECT_EQ(reasons, documented);
 }
 
