@@ -9,13 +9,13 @@
 
 #include "alloc_counter.h"
 #include "config/config.h"
-#include "exchange/cancellation.h"
 #include "log/json_escape.h"
 #include "log/json_line.h"
 #include "log/log_queue.h"
 #include "log/logger.h"
 #include "log/timestamp_formatter.h"
 #include "net/socket_address.h"
+#include "outcome/outcome.h"
 
 namespace tether::bench {
 namespace {
@@ -78,7 +78,7 @@ void logCancellation(log::Logger& logger, const ExchangeFields& x) {
   auto& line = logger.line("request_cancelled", config::Log::Level::Warn);
   writeCommonFields(line, x);
   line.field("phase", toString(Phase::AwaitingResponse))
-      .field("reason", toString(CancelReason::ClientClosed))
+      .field("reason", logName(Outcome::ClientClosed))
       .field("elapsed_ms", millisSince(x.started));
   if (x.sent_upstream) {
     line.field("upstream_elapsed_ms", millisSince(*x.sent_upstream));

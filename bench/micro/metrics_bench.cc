@@ -10,17 +10,17 @@
 #include "alloc_counter.h"
 #include "fixtures.h"
 #include "metrics/metrics_registry.h"
-#include "metrics/request_outcome.h"
 #include "metrics/route_metrics.h"
 #include "metrics/worker_metrics.h"
+#include "outcome/outcome_record.h"
 
 namespace tether::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-metrics::RequestOutcome completedOutcome(size_t route) {
-  metrics::RequestOutcome outcome;
+OutcomeRecord completedOutcome(size_t route) {
+  OutcomeRecord outcome;
   outcome.route = route;
   outcome.route_name = "shop";
   outcome.method = "GET";
@@ -29,26 +29,27 @@ metrics::RequestOutcome completedOutcome(size_t route) {
   outcome.protocol = "http/1.1";
   outcome.upstream = "shop-backend";
   outcome.status = 200;
-  outcome.seconds = 0.0123;
-  outcome.upstream_seconds = 0.0101;
+  outcome.elapsed = std::chrono::microseconds(12300);
+  outcome.upstream_elapsed = std::chrono::microseconds(10100);
   return outcome;
 }
 
 // Exchange::reportMetrics for a completed request: the outcome is built (two steady_clock reads, as there) and
 // recorded into the snapshot's RouteMetrics (12 routes, 3 upstreams) and the worker's WorkerMetrics.
 void BM_Metrics_RecordCompleted(benchmark::State& state) {
+  const std::string event;  // a completed request keeps no event
   metrics::RouteMetrics routes(12, 3);
   metrics::WorkerMetrics worker(100);
   const Clock::time_point started = Clock::now();
   const Clock::time_point sent = Clock::now();
-  metrics::RequestOutcome outcome = completedOutcome(10);
+  OutcomeRecord outcome = completedOutcome(10);
   AllocCounter allocs(state);
   for (auto _ : state) {
-    outcome.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    outcome.upstream_seconds = std::chrono::duration<double>(Clock::now() - sent).count();
+    outcome.elapsed = Clock::now() - started;
+    outcome.upstream_elapsed = Clock::now() - sent;
     benchmark::DoNotOptimize(outcome);
     routes.onExchangeFinished(outcome);
-    worker.onExchangeFinished(outcome);
+    worker.onExchangeFinished(outcome, event);
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -56,18 +57,20 @@ BENCHMARK(BM_Metrics_RecordCompleted);
 
 // A cancelled request: counters plus a JSON event into the recent-cancellations ring (100 slots, full).
 void BM_Metrics_RecordCancelled(benchmark::State& state) {
+  // About the size of a rendered request_cancelled line.
+  const std::string event(330, 'x');
   metrics::RouteMetrics routes(12, 3);
   metrics::WorkerMetrics worker(100);
-  metrics::RequestOutcome outcome = completedOutcome(10);
+  OutcomeRecord outcome = completedOutcome(10);
   outcome.status = 499;
-  outcome.cancel_reason = CancelReason::ClientClosed;
-  outcome.cancel_phase = Phase::AwaitingResponse;
-  for (int i = 0; i < 200; ++i) worker.onExchangeFinished(outcome);  // the ring is full and recycling
+  outcome.outcome = Outcome::ClientClosed;
+  outcome.phase = Phase::AwaitingResponse;
+  for (int i = 0; i < 200; ++i) worker.onExchangeFinished(outcome, event);  // the ring is full and recycling
   AllocCounter allocs(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(outcome);
     routes.onExchangeFinished(outcome);
-    worker.onExchangeFinished(outcome);
+    worker.onExchangeFinished(outcome, event);
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -86,16 +89,16 @@ void BM_Metrics_RenderPrometheus(benchmark::State& state) {
     for (size_t route = 0; route <= routes; ++route) {
       for (const char* method : {"GET", "POST", "HEAD"}) {
         for (int status : {200, 304, 404, 502}) {
-          metrics::RequestOutcome outcome = completedOutcome(route);
+          OutcomeRecord outcome = completedOutcome(route);
           outcome.method = method;
           outcome.status = status;
           w->onExchangeFinished(outcome);
         }
       }
-      metrics::RequestOutcome cancelled = completedOutcome(route);
+      OutcomeRecord cancelled = completedOutcome(route);
       cancelled.status = 499;
-      cancelled.cancel_reason = CancelReason::ClientClosed;
-      cancelled.cancel_phase = Phase::AwaitingResponse;
+      cancelled.outcome = Outcome::ClientClosed;
+      cancelled.phase = Phase::AwaitingResponse;
       w->onExchangeFinished(cancelled);
     }
   }

@@ -347,7 +347,7 @@ void DownstreamSession::onPeerGone(bool reset) {
     transport_->setReading(false);
     return;
   }
-  if (exchange_->onDownstreamClosed(reset ? CancelReason::ClientReset : CancelReason::ClientClosed)) {
+  if (exchange_->onDownstreamClosed(reset ? Outcome::ClientReset : Outcome::ClientClosed)) {
     worker_.detached().adopt(std::move(exchange_));  // the upstream runs on under the route's policy
   }
   closeNow();
@@ -386,7 +386,7 @@ void DownstreamSession::startHttp2() {
   if (http2_ && worker_.draining()) http2_->drain();  // its preface arrived after the drain began
 }
 
-void DownstreamSession::shutdown(CancelReason reason) {
+void DownstreamSession::shutdown(Outcome reason) {
   if (http2_) {
     http2_->shutdown(reason);  // closes this session too
     return;

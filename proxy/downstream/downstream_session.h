@@ -37,7 +37,7 @@ class DownstreamSession : public util::Deletable,
   static void onTimeout(void* session);
   size_t listener() const { return listener_; }
   // Worker shutdown: cancel what is in flight and close.
-  void shutdown(CancelReason reason);
+  void shutdown(Outcome reason);
   // Graceful drain: an idle connection that has received nothing closes now; one with a request (or part of one)
   // serves it, with `Connection: close`, and closes; HTTP/2 connections get GOAWAY.
   void drain();

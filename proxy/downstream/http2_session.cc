@@ -77,7 +77,7 @@ void Http2Session::onReadable() {
     if (closed_) return;
     evbuffer_drain(input, vec.iov_len);
     if (!ok) {
-      cancelAll(CancelReason::ClientReset, NGHTTP2_PROTOCOL_ERROR);
+      cancelAll(Outcome::ClientReset, NGHTTP2_PROTOCOL_ERROR);
       closing_ = true;
     }
   }
@@ -85,7 +85,7 @@ void Http2Session::onReadable() {
   // Resets the codec queued for this batch (flow-control or content-length errors) go out first: they close their
   // streams, which then are never dispatched.
   if (!codec_.sendControl(transport_->output())) {
-    cancelAll(CancelReason::ClientReset, NGHTTP2_INTERNAL_ERROR);
+    cancelAll(Outcome::ClientReset, NGHTTP2_INTERNAL_ERROR);
     close();
     return;
   }
@@ -114,7 +114,7 @@ void Http2Session::flush() {
   if (closed_) return;
   evbuffer* output = transport_->output();
   if (!codec_.send(output, kOutputHigh)) {
-    cancelAll(CancelReason::ClientReset, NGHTTP2_INTERNAL_ERROR);
+    cancelAll(Outcome::ClientReset, NGHTTP2_INTERNAL_ERROR);
     close();
     return;
   }
@@ -146,7 +146,7 @@ void Http2Session::onDrained() {
 void Http2Session::onPeerGone(bool reset) {
   if (closed_) return;
   // EOF is the client's FIN; anything else (ECONNRESET, EPIPE) a reset.
-  cancelAll(reset ? CancelReason::ClientReset : CancelReason::ClientClosed, NGHTTP2_NO_ERROR);
+  cancelAll(reset ? Outcome::ClientReset : Outcome::ClientClosed, NGHTTP2_NO_ERROR);
   close();
 }
 
@@ -168,14 +168,14 @@ void Http2Session::onIdle(evutil_socket_t, short, void* arg) {
   self->flush();
 }
 
-void Http2Session::cancelAll(CancelReason reason, uint32_t h2_error) {
+void Http2Session::cancelAll(Outcome reason, uint32_t h2_error) {
   std::vector<Http2Stream*> open;
   open.reserve(streams_.size());
   for (auto& [id, stream] : streams_) open.push_back(stream.get());
   for (Http2Stream* stream : open) stream->onClose(reason, h2_error);
 }
 
-void Http2Session::shutdown(CancelReason reason) {
+void Http2Session::shutdown(Outcome reason) {
   cancelAll(reason, NGHTTP2_NO_ERROR);
   close();
 }
@@ -206,7 +206,7 @@ void Http2Session::onPingAck() {
 
 void Http2Session::close() {
   if (closed_) return;
-  cancelAll(CancelReason::ClientReset, NGHTTP2_NO_ERROR);  // a no-op when the caller already chose a reason
+  cancelAll(Outcome::ClientReset, NGHTTP2_NO_ERROR);  // a no-op when the caller already chose a reason
   closed_ = true;
   evtimer_del(idle_timer_.get());
   evtimer_del(head_timer_.get());
@@ -269,7 +269,7 @@ void Http2Session::onSendCheck(evutil_socket_t, short, void* arg) {
     evtimer_add(self->send_timer_.get(), &tv);
     return;
   }
-  self->cancelAll(CancelReason::SendTimeout, NGHTTP2_NO_ERROR);
+  self->cancelAll(Outcome::SendTimeout, NGHTTP2_NO_ERROR);
   self->close();
 }
 
@@ -330,7 +330,7 @@ void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   std::unique_ptr<Http2Stream> stream = std::move(it->second);
   streams_.erase(it);
   // Still unfinished here means the client reset it (or broke it); a completed stream closes with both ends done.
-  const bool unfinished = stream->onClose(CancelReason::StreamReset, error_code);
+  const bool unfinished = stream->onClose(Outcome::StreamReset, error_code);
   // Unfinished and not closed by tether's own choice: the client reset it, or broke the protocol on it and the
   // codec reset it (MadeYouReset). Both cost the budget.
   if (unfinished && (stream->resetByClient() || !stream->resetByTether())) {
@@ -343,7 +343,7 @@ void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
 
 void Http2Session::onGoaway(uint32_t error_code) {
   // The client is leaving: what it has in flight will not be read (cancellation counts a GOAWAY as a close).
-  cancelAll(error_code == NGHTTP2_NO_ERROR ? CancelReason::ClientClosed : CancelReason::ClientReset, error_code);
+  cancelAll(error_code == NGHTTP2_NO_ERROR ? Outcome::ClientClosed : Outcome::ClientReset, error_code);
   closing_ = true;
 }
 

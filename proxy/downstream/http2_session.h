@@ -18,10 +18,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "exchange/cancellation.h"
 #include "http2/server_codec.h"
 #include "net/client_endpoint.h"
 #include "net/transport.h"
+#include "outcome/outcome.h"
 #include "util/libevent.h"
 #include "util/token_bucket.h"
 
@@ -42,7 +42,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
 
   void start();
   // Worker shutdown: cancel every stream in flight and close.
-  void shutdown(CancelReason reason);
+  void shutdown(Outcome reason);
   // Graceful drain: GOAWAY (shutdown notice, then the last stream id once a PING came back); streams in flight
   // finish, then the connection closes.
   void drain();
@@ -77,7 +77,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
 
   void flush();
   void dispatchPending();
-  void cancelAll(CancelReason reason, uint32_t h2_error);
+  void cancelAll(Outcome reason, uint32_t h2_error);
   void noteEarlyReset();
   void updateIdleTimer();
   void close();

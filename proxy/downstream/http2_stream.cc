@@ -149,12 +149,12 @@ void Http2Stream::onRequestEnd() {
   }
 }
 
-bool Http2Stream::onClose(CancelReason reason, uint32_t h2_error) {
+bool Http2Stream::onClose(Outcome reason, uint32_t h2_error) {
   if (closed_) return false;
   closed_ = true;
   if (!exchange_) return !dispatched_;  // never dispatched: no upstream work was created
   if (exchange_->finished()) return false;
-  if (reason == CancelReason::StreamReset || h2_error != NGHTTP2_NO_ERROR) {
+  if (reason == Outcome::StreamReset || h2_error != NGHTTP2_NO_ERROR) {
     exchange_->setDownstreamError(nghttp2_http2_strerror(h2_error));
   }
   if (exchange_->onDownstreamClosed(reason)) {

@@ -40,7 +40,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   // After frames were written: tells a paused exchange when the client caught up.
   void afterFlush();
   // The stream is gone. Returns true if an unfinished exchange had to be cancelled (or detached).
-  bool onClose(CancelReason reason, uint32_t h2_error);
+  bool onClose(Outcome reason, uint32_t h2_error);
   bool exchangeFinished() const { return !exchange_ || exchange_->finished(); }
   void markResetByClient() { reset_by_client_ = true; }
   bool resetByClient() const { return reset_by_client_; }

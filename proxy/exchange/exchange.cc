@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "exchange/outcome_renderer.h"
 #include "http/header_rules.h"
 #include "http/message_writer.h"
 #include "http/request_id.h"
@@ -46,7 +47,7 @@ Exchange::~Exchange() {
 }
 
 Phase Exchange::phase() const {
-  if (response_started_) return Phase::StreamingResponse;
+  if (responseStarted()) return Phase::StreamingResponse;
   if (!request_complete_) return Phase::ReadingRequest;
   if (!upstream_) return Phase::Connecting;
   return Phase::AwaitingResponse;
@@ -82,7 +83,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
   route_ = snapshot_->router().match(host, head.path(), method_);
   if (!route_) {
-    respondLocally(404, "no route matches this request");
+    respondLocally(Outcome::NoRoute, "no route matches this request");
     return;
   }
   pool_ = &snapshot_->pool(route_->upstream_index);
@@ -116,10 +117,11 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   // Otherwise (connecting, queued) it waits in pending_request_ until onUpstreamReady().
   head_for_upstream_ = &head;
   request_framing_ = framing;
+  state_ = State::Connecting;  // before acquire(): it may hand over a connection (or fail) at once
   acquire_ = pool_->acquire(*this);
   head_for_upstream_ = nullptr;
-  if (framing != http::BodyFraming::None && !finished_) rewatch();  // a body follows: the client must keep sending
-  if (upstream_ || upstream_failed_ || finished_) return;
+  if (framing != http::BodyFraming::None && !finished()) rewatch();  // a body follows: the client must keep sending
+  if (state_ != State::Connecting) return;                           // handed a connection at once, or already answered
   pending_request_.reset(evbuffer_new());
   http::writeRequestHead(pending_request_.get(), head, framing);
   request_head_length_ = evbuffer_get_length(pending_request_.get());
@@ -129,7 +131,7 @@ evbuffer* Exchange::requestSink() { return upstream_ ? upstream_->output() : pen
 
 void Exchange::onRequestBody(const char* data, size_t len) {
   bytes_received_ += len;
-  if (finished_ || !pool_) return;  // answered locally: the body is read and dropped
+  if (finished() || !pool_) return;  // answered locally: the body is read and dropped
   noteProgress();
   evbuffer* sink = requestSink();
   if (request_chunked_) {
@@ -146,20 +148,17 @@ void Exchange::onRequestBody(const char* data, size_t len) {
 
 void Exchange::onRequestComplete(const http::HeaderList* trailers) {
   request_complete_ = true;
-  if (finished_) return;
+  if (finished()) return;
   if (pool_ && request_chunked_) {
     http::HeaderList filtered;  // allocates only when a forbidden field (Host, ...) must go
     http::writeLastChunk(requestSink(), http::forwardableTrailers(trailers, filtered));
-  }
-  if (response_complete_) {
-    finish();
-    return;
   }
   rewatch();
 }
 
 void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
   upstream_ = &connection;
+  state_ = State::AwaitingResponse;
   endpoint_.assign(connection.addressText());
   sent_upstream_ = Clock::now();
   connection.bind(this, method_);
@@ -187,11 +186,14 @@ void Exchange::sendRequestHead(upstream::UpstreamConnection& connection) {
 }
 
 void Exchange::onUpstreamUnavailable(upstream::UpstreamError error) {
-  upstream_failed_ = true;
   switch (error) {
-    case upstream::UpstreamError::ConnectTimeout: respondLocally(504, "upstream connect timeout"); break;
-    case upstream::UpstreamError::QueueTimeout: respondLocally(503, "upstream connection limit reached"); break;
-    default: respondLocally(502, "upstream unavailable"); break;
+    case upstream::UpstreamError::ConnectTimeout:
+      respondLocally(Outcome::ConnectTimeout, "upstream connect timeout");
+      break;
+    case upstream::UpstreamError::QueueTimeout:
+      respondLocally(Outcome::QueueTimeout, "upstream connection limit reached");
+      break;
+    default: respondLocally(Outcome::ConnectFailed, "upstream unavailable"); break;
   }
 }
 
@@ -241,7 +243,7 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     return HeadAction::Continue;
   }
   status_ = upstream_status_ = head.status;
-  response_started_ = true;
+  state_ = State::Responding;
   rewatch();
   const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
   if (!downstream_) return no_body ? HeadAction::NoBody : HeadAction::Continue;  // detached: read and discard
@@ -249,7 +251,7 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     http::removeHopByHop(head.headers, true);
     downstream_->sendResponseHead(head, true);
     deadline_.reset();  // the route timeout bounds the request, not a WebSocket's lifetime
-    tunnel_ = true;
+    state_ = State::Tunnel;
     rewatch();
     downstream_->startTunnel();
     return HeadAction::Upgrade;
@@ -263,7 +265,7 @@ void Exchange::onResponseBody(const char* data, size_t len) {
   noteProgress();
   if (!downstream_) {
     bytes_discarded_ += len;
-    if (drain_bytes_limit_ > 0 && bytes_discarded_ > drain_bytes_limit_) cancel(CancelReason::DrainLimit);
+    if (drain_bytes_limit_ > 0 && bytes_discarded_ > drain_bytes_limit_) cancel(Outcome::DrainLimit);
     return;
   }
   bytes_sent_ += len;
@@ -274,26 +276,25 @@ void Exchange::onResponseBody(const char* data, size_t len) {
 void Exchange::onResponseTrailers(const http::HeaderList& trailers) { response_trailers_ = trailers; }
 
 bool Exchange::onResponseComplete() {
-  if (!response_started_) return false;  // an interim response: the final one follows
-  response_complete_ = true;
+  if (!responseStarted()) return false;  // an interim response: the final one follows
   if (downstream_) downstream_->sendResponseEnd(response_trailers_.empty() ? nullptr : &response_trailers_);
-  // A connection whose request was not fully sent cannot carry another request.
-  releaseUpstream(request_complete_ ? upstream::UpstreamPool::Release::Reuse : upstream::UpstreamPool::Release::Close);
-  finish();
+  end(Outcome::Completed);
   return true;
 }
 
 void Exchange::onUpstreamError(upstream::UpstreamError error) {
-  upstream_failed_ = true;
-  releaseUpstream(upstream::UpstreamPool::Release::Close);
-  if (!response_started_) {
-    respondLocally(502, error == upstream::UpstreamError::MalformedResponse ? "malformed upstream response"
-                                                                            : "upstream closed the connection");
+  if (!responseStarted()) {
+    if (error == upstream::UpstreamError::MalformedResponse) {
+      respondLocally(Outcome::MalformedResponse, "malformed upstream response");
+    } else {
+      respondLocally(Outcome::UpstreamClosed, "upstream closed the connection");
+    }
     return;
   }
-  // Part of the response is already with the client: the only honest signal left is to cut the connection.
+  // Part of the response is already with the client: the only honest signal left is to cut the connection (HTTP/1.1)
+  // or reset the stream (HTTP/2).
   if (downstream_) downstream_->abort();
-  finish();
+  end(Outcome::UpstreamError);
 }
 
 void Exchange::onTunnelData(evbuffer* input) {
@@ -319,28 +320,27 @@ void Exchange::onDownstreamTunnelData(evbuffer* data) {
 }
 
 void Exchange::onTunnelClosed() {
-  releaseUpstream(upstream::UpstreamPool::Release::Close);
-  response_complete_ = true;
-  finish();  // the stream flushes what the upstream sent last, then closes
+  end(Outcome::Completed);  // the stream flushes what the upstream sent last, then closes
 }
 
 void Exchange::onRequestMalformed(int status, std::string_view message) {
-  if (finished_) return;
-  abandonUpstream();
-  if (response_started_) {
+  if (finished()) return;
+  if (responseStarted()) {
+    abandonUpstream();
     if (downstream_) downstream_->abort();
-    finish();
+    end(Outcome::RequestMalformed);
     return;
   }
-  respondLocally(status, message);
+  respondLocally(Outcome::RequestMalformed, message, status);
 }
 
-void Exchange::respondLocally(int status, std::string_view message) {
-  status_ = status;
-  response_complete_ = true;
-  acquire_.cancel();
-  if (downstream_) downstream_->sendLocalResponse(status, requestId(), message);
-  finish();
+void Exchange::respondLocally(Outcome outcome, std::string_view message, int status) {
+  if (finished()) return;
+  status_ = status != 0 ? status : infoOf(outcome).status;
+  // Nothing more goes to the upstream: settled before the answer, so a reused connection is never half-written.
+  settleUpstream(outcome, false);
+  if (downstream_) downstream_->sendLocalResponse(status_, requestId(), message);
+  end(outcome);
 }
 
 void Exchange::releaseUpstream(upstream::UpstreamPool::Release how) {
@@ -362,12 +362,13 @@ void Exchange::abandonUpstream() {
 
 bool Exchange::keepServingAfterFin() const {
   // A FIN after the whole request may be a client that only shut its write side (HAProxy's reading).
-  return route_ && request_complete_ && !finished_ &&
+  return route_ && request_complete_ && !finished() &&
          route_->cancellation.half_close == config::CancellationPolicy::HalfClose::Wait;
 }
 
 bool Exchange::policyLetsUpstreamRunOn() const {
-  if (!route_ || !request_complete_ || tunnel_) return false;  // an unfinished request can never complete upstream
+  // An unfinished request can never complete upstream; a tunnel has no response to finish.
+  if (!route_ || !request_complete_ || state_ == State::Tunnel) return false;
   const auto& policy = route_->cancellation;
   if (!propagates()) return true;  // `ignore`, or a method outside `methods`
   return policy.grace.count() > 0 || policy.grace_bytes > 0;
@@ -380,26 +381,22 @@ bool Exchange::propagates() const {
           std::find(policy.methods.begin(), policy.methods.end(), method_) != policy.methods.end());
 }
 
-bool Exchange::onDownstreamClosed(CancelReason reason) {
-  if (finished_) return false;
-  if (tunnel_) {
-    // Either side closing a tunnel is its normal end.
-    releaseUpstream(upstream::UpstreamPool::Release::Close);
-    finish();
+bool Exchange::onDownstreamClosed(Outcome how) {
+  if (finished()) return false;
+  if (state_ == State::Tunnel) {
+    end(Outcome::Completed);  // either side closing a tunnel is its normal end
     return false;
   }
   if (!policyLetsUpstreamRunOn()) {
-    cancel(reason);
+    cancel(how);
     return false;
   }
-  detach(reason);
+  detach(how);
   return true;
 }
 
-void Exchange::detach(CancelReason reason) {
-  gone_reason_ = reason;
-  gone_phase_ = phase();
-  client_left_ = Clock::now();
+void Exchange::detach(Outcome how) {
+  departure_ = Departure{how, phase(), Clock::now()};
   downstream_ = nullptr;
   if (upstream_paused_ && upstream_) {
     upstream_paused_ = false;
@@ -417,48 +414,41 @@ void Exchange::detach(CancelReason reason) {
 }
 
 void Exchange::onGraceExpired(evutil_socket_t, short, void* arg) {
-  static_cast<Exchange*>(arg)->cancel(CancelReason::DrainLimit);
+  static_cast<Exchange*>(arg)->cancel(Outcome::DrainLimit);
 }
 
-void Exchange::cancel(CancelReason reason) {
-  if (finished_ || cancel_reason_ != CancelReason::None) return;
-  cancel_reason_ = reason;
-  const Phase at = client_left_ ? gone_phase_ : phase();
-  cancel_phase_ = at;
-  abandonUpstream();
-  if (!answerTimeout(reason)) status_ = 499;  // nginx's "client closed request"
-  logCancellation(at);
-  finish();
+void Exchange::cancel(Outcome reason) {
+  if (finished()) return;
+  answerTimeout(reason);
+  end(reason);
 }
 
-bool Exchange::answerTimeout(CancelReason reason) {
-  int status = 0;
+void Exchange::answerTimeout(Outcome reason) {
   std::string_view message;
   switch (reason) {
-    case CancelReason::DeadlineExceeded: status = 504, message = "route timeout exceeded"; break;
-    case CancelReason::UpstreamTimeout: status = 504, message = "upstream timeout"; break;
-    case CancelReason::RequestBodyTimeout: status = 408, message = "request body timeout"; break;
-    case CancelReason::SendTimeout: break;  // the client is not reading: nothing more can reach it
-    default: return false;
+    case Outcome::DeadlineExceeded: message = "route timeout exceeded"; break;
+    case Outcome::UpstreamTimeout: message = "upstream timeout"; break;
+    case Outcome::RequestBodyTimeout: message = "request body timeout"; break;
+    case Outcome::SendTimeout: break;  // the client is not reading: nothing more can reach it
+    default: return;                   // the client left, or tether stops: there is no one to answer
   }
-  if (status != 0) status_ = status;
-  if (downstream_ && status != 0 && !response_started_) {
+  const int status = infoOf(reason).status;
+  if (downstream_ && status != 0 && !responseStarted()) {
     downstream_->sendLocalResponse(status, requestId(), message);
   } else if (downstream_) {
     downstream_->abort();  // part of the response is out: cutting the connection is the only signal left
   }
-  return true;
 }
 
 Exchange::Watch Exchange::watchNow() const {
-  if (finished_ || !pool_) return Watch::None;
-  if (tunnel_) return upstream_ ? Watch::Tunnel : Watch::None;
+  if (finished() || !pool_) return Watch::None;
+  if (state_ == State::Tunnel) return upstream_ ? Watch::Tunnel : Watch::None;
   if (!request_complete_) {
     if (!request_paused_) return downstream_ ? Watch::RequestBody : Watch::None;
     return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the pool's timeouts apply
   }
   if (!upstream_) return Watch::None;
-  if (!response_started_) return Watch::ResponseHead;
+  if (!responseStarted()) return Watch::ResponseHead;
   return upstream_paused_ && downstream_ ? Watch::ClientSend : Watch::UpstreamRead;
 }
 
@@ -519,131 +509,82 @@ void Exchange::checkProgress() {
   }
   switch (watch) {
     case Watch::Tunnel: onTunnelClosed(); break;  // an idle tunnel's normal end, as when a side closes it
-    case Watch::RequestBody: cancel(CancelReason::RequestBodyTimeout); break;
-    case Watch::ClientSend: cancel(CancelReason::SendTimeout); break;
-    default: cancel(CancelReason::UpstreamTimeout); break;
+    case Watch::RequestBody: cancel(Outcome::RequestBodyTimeout); break;
+    case Watch::ClientSend: cancel(Outcome::SendTimeout); break;
+    default: cancel(Outcome::UpstreamTimeout); break;
   }
 }
 
 void Exchange::onDeadline(evutil_socket_t, short, void* arg) {
-  static_cast<Exchange*>(arg)->cancel(CancelReason::DeadlineExceeded);
+  static_cast<Exchange*>(arg)->cancel(Outcome::DeadlineExceeded);
 }
 
-void Exchange::finish() {
-  if (finished_) return;
-  finished_ = true;
+void Exchange::end(Outcome outcome) {
+  if (finished()) return;
+  const bool tunnel = state_ == State::Tunnel;
+  const Phase at = departure_ ? departure_->phase : phase();
+  state_ = State::Ended;
+  settleUpstream(outcome, tunnel);
   deadline_.reset();
   grace_.reset();
   event_del(&watchdog_);
   watch_ = Watch::None;
-  if (client_left_) {
-    logClientGone();
-  } else if (cancel_reason_ == CancelReason::None) {
-    logCompletion();
-  }
-  if (context_.metrics) reportMetrics();
+  const int status = infoOf(outcome).status;
+  if (status != 0) status_ = status;
+  report(record(outcome, at));
   if (downstream_) {
     downstream_->onExchangeComplete();
-  } else if (client_left_) {
+  } else if (departure_) {
     context_.detached->release(*this);
   }
 }
 
-void Exchange::writeCommonFields(log::JsonLine& line) {
-  line.field("request_id", requestId())
-      .field("route", route_ ? std::string_view(route_->name) : std::string_view())
-      .field("method", std::string_view(method_))
-      .field("path", std::string_view(path_))
-      .field("client", std::string_view(client_))
-      .field("protocol", protocol_)
-      .field("upstream", pool_ ? std::string_view(pool_->config().name) : std::string_view());
-  if (!endpoint_.empty()) {
-    line.field("endpoint", std::string_view(endpoint_));
+void Exchange::settleUpstream(Outcome outcome, bool tunnel) {
+  using Release = upstream::UpstreamPool::Release;
+  if (outcome == Outcome::Completed) {
+    // A connection whose request was not fully sent, or that carried a tunnel, cannot carry another request.
+    releaseUpstream(request_complete_ && !tunnel ? Release::Reuse : Release::Close);
+  } else if (sourceOf(outcome) == OutcomeSource::Upstream && !isCancellation(outcome)) {
+    releaseUpstream(Release::Close);  // the upstream failed: close it gently
   } else {
-    line.nullField("endpoint");
+    abandonUpstream();  // cancelled or answered by tether: whatever the upstream is doing is wasted
   }
+  if (!upstream_) acquire_.cancel();  // still queued or connecting: the pool forgets us
 }
 
-void Exchange::writeDepartureFields(log::JsonLine& line, Phase phase, CancelReason reason) {
-  if (!h2_error_.empty()) line.field("h2_error", std::string_view(h2_error_));
-  line.field("phase", toString(phase)).field("reason", toString(reason)).field("elapsed_ms", millisSince(started_));
-  if (sent_upstream_) {
-    line.field("upstream_elapsed_ms", millisSince(*sent_upstream_));
-  } else {
-    line.nullField("upstream_elapsed_ms");
-  }
-}
-
-void Exchange::logCompletion() {
-  log::Logger& logger = *context_.logger;
-  if (!snapshot_->config().log.access_log || !logger.enabled(config::Log::Level::Info)) return;
-  auto& line = logger.line("request_completed");
-  writeCommonFields(line);
-  line.field("status", static_cast<int64_t>(status_))
-      .field("elapsed_ms", millisSince(started_))
-      .field("bytes_received", bytes_received_)
-      .field("bytes_sent", bytes_sent_);
-  logger.emit();
-}
-
-void Exchange::logCancellation(Phase at) {
-  log::Logger& logger = *context_.logger;
-  auto& line = logger.line("request_cancelled", config::Log::Level::Warn);
-  writeCommonFields(line);
-  writeDepartureFields(line, at, cancel_reason_);
-  line.field("bytes_received", bytes_received_)
-      .field("bytes_sent", bytes_sent_)
-      .field("status", static_cast<int64_t>(status_));
-  logger.emit();
-}
-
-void Exchange::logClientGone() {
-  log::Logger& logger = *context_.logger;
-  auto& line = logger.line("client_gone", config::Log::Level::Warn);
-  writeCommonFields(line);
-  writeDepartureFields(line, gone_phase_, gone_reason_);
-  const std::string_view ended = cancel_reason_ != CancelReason::None ? toString(cancel_reason_)
-                                 : upstream_failed_                   ? std::string_view("upstream_error")
-                                                                      : std::string_view("completed");
-  line.field("bytes_received", bytes_received_)
-      .field("bytes_sent", bytes_sent_)
-      .field("status", static_cast<int64_t>(499))
-      .field("upstream_left_running", true)
-      .field("ended", ended);
-  if (upstream_status_ > 0) {
-    line.field("upstream_status", static_cast<int64_t>(upstream_status_));
-  } else {
-    line.nullField("upstream_status");
-  }
-  line.field("ran_on_ms", millisSince(*client_left_)).field("bytes_discarded", bytes_discarded_);
-  logger.emit();
-}
-
-void Exchange::reportMetrics() {
-  const auto seconds = [](Clock::time_point since) {
-    return std::chrono::duration<double>(Clock::now() - since).count();
-  };
-  metrics::RequestOutcome outcome;
+OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
+  const auto now = Clock::now();
+  OutcomeRecord r;
+  r.outcome = outcome;
+  r.phase = phase;
+  if (departure_) r.departure = OutcomeRecord::Departure{departure_->how, departure_->phase, now - departure_->at};
   if (route_) {
-    outcome.route = static_cast<size_t>(route_ - snapshot_->config().routes.data());
-    outcome.route_name = route_->name;
+    r.route = static_cast<size_t>(route_ - snapshot_->config().routes.data());
+    r.route_name = route_->name;
   }
-  outcome.method = method_;
-  outcome.path = path_;
-  outcome.request_id = requestId();
-  outcome.protocol = protocol_;
-  if (pool_) outcome.upstream = pool_->config().name;
-  outcome.status = client_left_ ? 499 : status_;  // as logged
-  outcome.seconds = seconds(started_);
-  if (sent_upstream_) outcome.upstream_seconds = seconds(*sent_upstream_);
-  outcome.cancel_reason = cancel_reason_;
-  outcome.cancel_phase = cancel_phase_;
-  if (client_left_) {
-    outcome.gone_reason = gone_reason_;
-    outcome.gone_phase = gone_phase_;
-  }
-  if (auto* route_metrics = snapshot_->metrics()) route_metrics->onExchangeFinished(outcome);
-  context_.metrics->onExchangeFinished(outcome);
+  r.method = method_;
+  r.path = path_;
+  r.request_id = requestId();
+  r.client = client_;
+  r.protocol = protocol_;
+  if (pool_) r.upstream = pool_->config().name;
+  r.endpoint = endpoint_;
+  r.h2_error = h2_error_;
+  r.status = status_;
+  r.upstream_status = upstream_status_;
+  r.elapsed = now - started_;
+  if (sent_upstream_) r.upstream_elapsed = now - *sent_upstream_;
+  r.bytes_received = bytes_received_;
+  r.bytes_sent = bytes_sent_;
+  r.bytes_discarded = bytes_discarded_;
+  return r;
+}
+
+void Exchange::report(const OutcomeRecord& record) {
+  std::string event = OutcomeRenderer::render(record, *context_.logger, snapshot_->config().log.access_log);
+  if (!context_.metrics) return;
+  if (auto* route_metrics = snapshot_->metrics()) route_metrics->onExchangeFinished(record);
+  context_.metrics->onExchangeFinished(record, event);
 }
 
 }  // namespace tether

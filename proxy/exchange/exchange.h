@@ -2,8 +2,9 @@
 
 // One request/response pair. The Exchange is the only place that decides: it routes the request, asks the pool for
 // an upstream connection, moves bytes between the client side (a DownstreamStream) and the upstream side (an
-// UpstreamConnection), and owns the cancellation state. The first cancel() reason wins; the log line is written
-// exactly once, when the exchange ends, whatever way it ends.
+// UpstreamConnection), and owns the cancellation state. Its progress is one State; every way it ends goes through
+// end(outcome), exactly once: the first outcome wins, the upstream is released or aborted, the timers stop, and one
+// OutcomeRecord goes to the one renderer (log and /cancellations) and to the metrics.
 
 #include <event2/event_struct.h>
 
@@ -11,10 +12,10 @@
 #include <optional>
 #include <string>
 
-#include "exchange/cancellation.h"
 #include "exchange/downstream_stream.h"
 #include "exchange/exchange_context.h"
 #include "http/body_framing.h"
+#include "outcome/outcome_record.h"
 #include "upstream/upstream_pool.h"
 #include "util/libevent.h"
 
@@ -43,17 +44,17 @@ class Exchange : public util::Deletable,
   // The client is gone (FIN or RST). Cancels the upstream, or, when the route's policy lets the upstream run on
   // (`ignore`, a method outside `methods`, a grace period), detaches from the client and returns true: the caller
   // then hands the exchange to DetachedExchanges.
-  bool onDownstreamClosed(CancelReason reason);
-  // The one place a cancellation is decided: idempotent, the first reason wins.
-  void cancel(CancelReason reason);
+  bool onDownstreamClosed(Outcome how);
+  // Cancels the upstream work (a cancellation Outcome: ClientClosed, DeadlineExceeded, ...): answers the client
+  // if a timeout calls for it, then end(). Idempotent: the first outcome wins.
+  void cancel(Outcome reason);
   // How the client side broke off, in its protocol's terms (HTTP/2 error code name, e.g. "CANCEL"): logged as
   // `h2_error` with the cancellation.
   void setDownstreamError(std::string_view h2_error) { h2_error_.assign(h2_error); }
 
-  bool finished() const { return finished_; }
+  bool finished() const { return state_ == State::Ended; }
   bool requestComplete() const { return request_complete_; }
   Phase phase() const;
-  CancelReason cancelReason() const { return cancel_reason_; }
   std::string_view requestId() const { return {request_id_, request_id_len_}; }
 
  private:
@@ -73,21 +74,19 @@ class Exchange : public util::Deletable,
   void assignRequestId(const http::MessageHead& head);
   evbuffer* requestSink();
   void sendRequestHead(upstream::UpstreamConnection& connection);
-  void respondLocally(int status, std::string_view message);
+  // A response from tether itself (the outcome's status, or `status` when given), then end().
+  void respondLocally(Outcome outcome, std::string_view message, int status = 0);
   void releaseUpstream(upstream::UpstreamPool::Release how);
   void abandonUpstream();
+  // The one teardown: settles the upstream, stops the timers, reports one record. Only the first call acts.
+  void end(Outcome outcome);
+  void settleUpstream(Outcome outcome, bool tunnel);
+  OutcomeRecord record(Outcome outcome, Phase phase) const;
   bool policyLetsUpstreamRunOn() const;
   // The route's policy cancels this request's method when the client leaves (mode propagate, method listed).
   bool propagates() const;
-  void detach(CancelReason reason);
-  void finish();
-  void writeCommonFields(log::JsonLine& line);
-  // phase, reason, elapsed and upstream_elapsed: shared by request_cancelled and client_gone.
-  void writeDepartureFields(log::JsonLine& line, Phase phase, CancelReason reason);
-  void logCompletion();
-  void logCancellation(Phase phase);
-  void logClientGone();
-  void reportMetrics();
+  void detach(Outcome how);
+  void report(const OutcomeRecord& record);
   static void onDeadline(evutil_socket_t, short, void* arg);
   static void onGraceExpired(evutil_socket_t, short, void* arg);
 
@@ -104,8 +103,8 @@ class Exchange : public util::Deletable,
   void checkProgress();
   // An interim (1xx) response from the upstream: forwarded at most kMaxInterimResponses times.
   void forwardInterim(const http::MessageHead& head);
-  // A timeout's answer to the client (504, 408, or a cut connection); false for reasons that are not timeouts.
-  bool answerTimeout(CancelReason reason);
+  // A timeout's answer to the client (504, 408, or a cut connection); nothing for the other cancellations.
+  void answerTimeout(Outcome reason);
   void pauseUpstreamIfClientBehind();
 
   ExchangeContext& context_;
@@ -148,20 +147,32 @@ class Exchange : public util::Deletable,
   int status_ = 0;
   int upstream_status_ = 0;
 
+  // The response side's progress; the request side (request_complete_) runs independently of it.
+  enum class State : uint8_t {
+    Routing,           // the request head is being handled
+    Connecting,        // routed: waiting for a connection from the pool (queued or connecting)
+    AwaitingResponse,  // bound to an upstream connection, no final response head yet
+    Responding,        // the final response head arrived (forwarded, or discarded when detached)
+    Tunnel,            // after a 101: raw bytes both ways until either side closes
+    Ended,             // end() ran: nothing else happens
+  };
+  State state_ = State::Routing;
+  bool responseStarted() const { return state_ == State::Responding || state_ == State::Tunnel; }
+
+  // How the client left while the upstream was allowed to run on; the exchange is then detached.
+  struct Departure {
+    Outcome how;
+    Phase phase;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::optional<Departure> departure_;
+
   bool request_chunked_ = false;
   bool request_upgrade_ = false;
   bool request_complete_ = false;
+  // Back-pressure, orthogonal to the state: the client's request body, and the upstream's response.
   bool request_paused_ = false;
   bool upstream_paused_ = false;
-  bool response_started_ = false;
-  bool response_complete_ = false;
-  bool upstream_failed_ = false;
-  bool tunnel_ = false;
-  bool finished_ = false;
-  CancelReason cancel_reason_ = CancelReason::None;
-  CancelReason gone_reason_ = CancelReason::None;  // how the client left, when the upstream ran on
-  Phase gone_phase_ = Phase::ReadingRequest;
-  Phase cancel_phase_ = Phase::ReadingRequest;  // where cancel() found it, for the metrics
 };
 
 }  // namespace tether

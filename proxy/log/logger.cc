@@ -21,10 +21,13 @@ JsonLine& Logger::line(std::string_view event, Level level) {
   return line_.begin(event, std::chrono::system_clock::now()).field("level", levelName(level));
 }
 
-void Logger::emit() {
-  if (!pending_) return;
-  pending_ = false;
-  queue_->tryPush(line_.finish());
+std::string_view Logger::emit() {
+  const std::string_view text = line_.finish();
+  if (pending_) {
+    pending_ = false;
+    queue_->tryPush(text);
+  }
+  return text;
 }
 
 void Logger::event(Level level, std::string_view event, std::string_view message) {

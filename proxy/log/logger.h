@@ -31,8 +31,9 @@ class Logger {
   // Begins a line with "ts", "event" and "level"; add fields, then emit(). If `level` is not enabled the
   // line is built but emit() discards it (check enabled() first to skip the work).
   JsonLine& line(std::string_view event, Level level = Level::Info);
-  // Finishes the current line and queues it (dropped and counted if the queue is full).
-  void emit();
+  // Finishes the current line and queues it if its level is enabled (dropped and counted if the queue is full).
+  // Returns the finished line, newline included, whether queued or not; valid until the next line().
+  std::string_view emit();
   // A line with just a "message" field.
   void event(Level level, std::string_view event, std::string_view message);
 

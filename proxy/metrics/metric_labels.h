@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "exchange/cancellation.h"
+#include "outcome/outcome.h"
 
 namespace tether::metrics {
 
@@ -24,10 +24,6 @@ inline constexpr std::array<int, 22> kExactCodes = {200, 201, 204, 206, 301, 302
 inline constexpr std::array<std::string_view, 6> kCodeClasses = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 inline constexpr size_t kCodeCount = kExactCodes.size() + kCodeClasses.size();
 
-// Every CancelReason but None, in enum order; every Phase.
-inline constexpr size_t kReasonCount = static_cast<size_t>(kLastCancelReason);
-inline constexpr size_t kPhaseCount = 4;
-
 // The route label of a request no route matched (answered 404 by tether itself).
 inline constexpr std::string_view kNoRouteLabel = "_none";
 
@@ -35,10 +31,5 @@ size_t methodIndex(std::string_view method);
 size_t codeIndex(int status);
 // The label value of a code index; `scratch` holds the digits of an exact code.
 std::string_view codeLabel(size_t index, char (&scratch)[4]);
-
-inline size_t reasonIndex(CancelReason reason) { return static_cast<size_t>(reason) - 1; }
-inline CancelReason reasonAt(size_t index) { return static_cast<CancelReason>(index + 1); }
-inline size_t phaseIndex(Phase phase) { return static_cast<size_t>(phase); }
-inline Phase phaseAt(size_t index) { return static_cast<Phase>(index); }
 
 }  // namespace tether::metrics

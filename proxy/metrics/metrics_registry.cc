@@ -62,7 +62,7 @@ void MetricsRegistry::accumulate(const Snapshot& snapshot, Totals& totals) {
       for (size_t m = 0; m < kMethods.size(); ++m) {
         for (size_t c = 0; c < kCodeCount; ++c) t.requests[m * kCodeCount + c] += metrics->requests(r, m, c);
       }
-      for (size_t reason = 0; reason < kReasonCount; ++reason) {
+      for (size_t reason = 0; reason < kOutcomeCount; ++reason) {
         for (size_t phase = 0; phase < kPhaseCount; ++phase) {
           t.cancelled[reason * kPhaseCount + phase] += metrics->cancelled(r, reason, phase);
           t.client_gone[reason * kPhaseCount + phase] += metrics->clientGone(r, reason, phase);
@@ -122,13 +122,13 @@ void MetricsRegistry::writeRequests(ExpositionWriter& out, const Totals& totals)
 void MetricsRegistry::writeCancellations(ExpositionWriter& out, const Totals& totals) const {
   const auto byReasonAndPhase = [&](std::string_view family, auto counts) {
     for (const auto& [route, t] : totals.routes) {
-      for (size_t reason = 0; reason < kReasonCount; ++reason) {
+      for (size_t reason = 0; reason < kOutcomeCount; ++reason) {
         for (size_t phase = 0; phase < kPhaseCount; ++phase) {
           const uint64_t n = (t.*counts)[reason * kPhaseCount + phase];
           if (n == 0) continue;
-          out.sample(family,
-                     {{"route", route}, {"reason", toString(reasonAt(reason))}, {"phase", toString(phaseAt(phase))}},
-                     n);
+          out.sample(
+              family,
+              {{"route", route}, {"reason", metricLabel(outcomeAt(reason))}, {"phase", toString(phaseAt(phase))}}, n);
         }
       }
     }

@@ -53,8 +53,8 @@ class MetricsRegistry {
   };
   struct RouteTotals {
     std::array<uint64_t, kMethods.size() * kCodeCount> requests{};
-    std::array<uint64_t, kReasonCount * kPhaseCount> cancelled{};
-    std::array<uint64_t, kReasonCount * kPhaseCount> client_gone{};
+    std::array<uint64_t, kOutcomeCount * kPhaseCount> cancelled{};
+    std::array<uint64_t, kOutcomeCount * kPhaseCount> client_gone{};
     std::array<uint64_t, kBucketSlots> buckets{};
     uint64_t cancelled_upstream_us = 0;
     uint64_t duration_us = 0;

@@ -5,7 +5,9 @@
 namespace tether::metrics {
 namespace {
 
-uint64_t toMicros(double seconds) { return seconds > 0 ? static_cast<uint64_t>(seconds * 1e6 + 0.5) : 0; }
+uint64_t toMicros(OutcomeRecord::Duration d) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
+}
 
 }  // namespace
 
@@ -20,22 +22,23 @@ RouteMetrics::RouteMetrics(size_t routes, size_t upstreams)
       duration_sum_us_(counters(routes + 1)),
       upstreams_(new UpstreamCounters[upstreams]) {}
 
-void RouteMetrics::onExchangeFinished(const RequestOutcome& outcome) {
-  const size_t route = outcome.route < routes_ ? outcome.route : routes_;
-  add(requests_[(route * kMethods.size() + methodIndex(outcome.method)) * kCodeCount + codeIndex(outcome.status)], 1);
+void RouteMetrics::onExchangeFinished(const OutcomeRecord& record) {
+  const size_t route = record.route < routes_ ? record.route : routes_;
+  add(requests_[(route * kMethods.size() + methodIndex(record.method)) * kCodeCount +
+                codeIndex(record.countedStatus())],
+      1);
 
-  const auto bucket = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), outcome.seconds);
+  const double seconds = std::chrono::duration<double>(record.elapsed).count();
+  const auto bucket = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
   add(duration_buckets_[route * kBucketSlots + static_cast<size_t>(bucket - kDurationBuckets.begin())], 1);
-  add(duration_sum_us_[route], toMicros(outcome.seconds));
+  add(duration_sum_us_[route], toMicros(record.elapsed));
 
-  if (outcome.cancel_reason != CancelReason::None) {
-    add(cancelled_[route * kCancelSlots + reasonIndex(outcome.cancel_reason) * kPhaseCount +
-                   phaseIndex(outcome.cancel_phase)],
-        1);
-    if (outcome.upstream_seconds) add(cancelled_upstream_us_[route], toMicros(*outcome.upstream_seconds));
-  } else if (outcome.gone_reason != CancelReason::None) {
-    add(client_gone_[route * kCancelSlots + reasonIndex(outcome.gone_reason) * kPhaseCount +
-                     phaseIndex(outcome.gone_phase)],
+  if (record.cancelled()) {
+    add(cancelled_[route * kCancelSlots + indexOf(record.outcome) * kPhaseCount + indexOf(record.phase)], 1);
+    if (record.upstream_elapsed) add(cancelled_upstream_us_[route], toMicros(*record.upstream_elapsed));
+  } else if (record.departure) {
+    add(client_gone_[route * kCancelSlots + indexOf(record.departure->how) * kPhaseCount +
+                     indexOf(record.departure->phase)],
         1);
   }
 }

@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "metrics/metric_labels.h"
-#include "metrics/request_outcome.h"
 #include "metrics/upstream_counters.h"
+#include "outcome/outcome_record.h"
 
 namespace tether::metrics {
 
@@ -27,13 +27,14 @@ class RouteMetrics {
   RouteMetrics& operator=(const RouteMetrics&) = delete;
 
   // Worker thread.
-  void onExchangeFinished(const RequestOutcome& outcome);
+  void onExchangeFinished(const OutcomeRecord& record);
   UpstreamCounters& upstream(size_t index) { return upstreams_[index]; }
 
   // Any thread. `route` may be routes() for requests no route matched.
   size_t routes() const { return routes_; }
   size_t upstreams() const { return upstream_count_; }
   uint64_t requests(size_t route, size_t method, size_t code) const;
+  // `reason` is an Outcome's index (indexOf), `phase` a Phase's.
   uint64_t cancelled(size_t route, size_t reason, size_t phase) const;
   uint64_t clientGone(size_t route, size_t reason, size_t phase) const;
   uint64_t cancelledUpstreamMicros(size_t route) const { return read(cancelled_upstream_us_[route]); }
@@ -43,7 +44,7 @@ class RouteMetrics {
 
  private:
   using Counter = std::atomic<uint64_t>;
-  static constexpr size_t kCancelSlots = kReasonCount * kPhaseCount;
+  static constexpr size_t kCancelSlots = kOutcomeCount * kPhaseCount;
 
   static void add(Counter& c, uint64_t n) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   static uint64_t read(const Counter& c) { return c.load(std::memory_order_relaxed); }
@@ -52,8 +53,8 @@ class RouteMetrics {
   const size_t routes_;  // configured routes; index routes_ is "no route"
   const size_t upstream_count_;
   std::unique_ptr<Counter[]> requests_;               // [route][method][code]
-  std::unique_ptr<Counter[]> cancelled_;              // [route][reason][phase]
-  std::unique_ptr<Counter[]> client_gone_;            // [route][reason][phase]
+  std::unique_ptr<Counter[]> cancelled_;              // [route][outcome][phase]
+  std::unique_ptr<Counter[]> client_gone_;            // [route][how the client left][phase]
   std::unique_ptr<Counter[]> cancelled_upstream_us_;  // [route]
   std::unique_ptr<Counter[]> duration_buckets_;       // [route][bucket]
   std::unique_ptr<Counter[]> duration_sum_us_;        // [route]

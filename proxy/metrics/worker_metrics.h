@@ -14,7 +14,7 @@
 
 #include "metrics/cancellation_ring.h"
 #include "metrics/metric_labels.h"
-#include "metrics/request_outcome.h"
+#include "outcome/outcome_record.h"
 
 namespace tether::metrics {
 
@@ -31,8 +31,9 @@ class WorkerMetrics {
   // Worker thread.
   void onExchangeCreated() { add(active_requests_, 1); }
   void onExchangeDestroyed() { add(active_requests_, -1); }
-  // Keeps a cancelled or client-gone exchange for GET /cancellations; other outcomes are not kept.
-  void onExchangeFinished(const RequestOutcome& outcome);
+  // `event` is the rendered request_cancelled or client_gone line of `record` (the bytes the log got, without the
+  // newline), kept for GET /cancellations; empty for other outcomes, which are not kept.
+  void onExchangeFinished(const OutcomeRecord& record, std::string_view event);
   void onDownstreamOpened(Scheme scheme) { add(downstream_[static_cast<size_t>(scheme)], 1); }
   void onDownstreamClosed(Scheme scheme) { add(downstream_[static_cast<size_t>(scheme)], -1); }
   // HTTP/2: a client RST_STREAM on a stream not yet complete, and a connection sent GOAWAY(ENHANCE_YOUR_CALM).
@@ -53,7 +54,6 @@ class WorkerMetrics {
     c.store(c.load(std::memory_order_relaxed) + static_cast<uint64_t>(n), std::memory_order_relaxed);
   }
   static uint64_t read(const Counter& c) { return c.load(std::memory_order_relaxed); }
-  void recordEvent(const RequestOutcome& outcome, bool cancelled);
 
   Counter active_requests_{0};
   Counter h2_stream_resets_{0};

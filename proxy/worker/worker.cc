@@ -150,10 +150,10 @@ void Worker::shutdownSessions() {
   std::vector<DownstreamSession*> open;
   open.reserve(sessions_.size());
   for (auto& [raw, owned] : sessions_) open.push_back(raw);
-  for (auto* session : open) session->shutdown(CancelReason::Shutdown);
+  for (auto* session : open) session->shutdown(Outcome::Shutdown);
   std::vector<Exchange*> running;
   for (auto& [raw, owned] : detached_) running.push_back(raw);
-  for (auto* exchange : running) exchange->cancel(CancelReason::Shutdown);
+  for (auto* exchange : running) exchange->cancel(Outcome::Shutdown);
   deleter_.flush();
 }
 

@@ -23,23 +23,32 @@ config::Config twoRoutes() {
   return config;
 }
 
-RequestOutcome completed(size_t route, std::string_view method, int status, double seconds) {
-  RequestOutcome outcome;
-  outcome.route = route;
-  outcome.route_name = route == 0 ? "api" : "static";
-  outcome.method = method;
-  outcome.status = status;
-  outcome.seconds = seconds;
-  return outcome;
+OutcomeRecord::Duration seconds(double s) {
+  return std::chrono::duration_cast<OutcomeRecord::Duration>(std::chrono::duration<double>(s));
 }
 
-RequestOutcome cancelled(std::string_view id, double upstream_seconds) {
-  RequestOutcome outcome = completed(0, "GET", 499, 0.3);
-  outcome.request_id = id;
-  outcome.upstream_seconds = upstream_seconds;
-  outcome.cancel_reason = CancelReason::ClientClosed;
-  outcome.cancel_phase = Phase::AwaitingResponse;
-  return outcome;
+OutcomeRecord completed(size_t route, std::string_view method, int status, double elapsed) {
+  OutcomeRecord record;
+  record.route = route;
+  record.route_name = route == 0 ? "api" : "static";
+  record.method = method;
+  record.status = status;
+  record.elapsed = seconds(elapsed);
+  return record;
+}
+
+OutcomeRecord cancelled(std::string_view id, double upstream_seconds) {
+  OutcomeRecord record = completed(0, "GET", 499, 0.3);
+  record.request_id = id;
+  record.upstream_elapsed = seconds(upstream_seconds);
+  record.outcome = Outcome::ClientClosed;
+  record.phase = Phase::AwaitingResponse;
+  return record;
+}
+
+// The line the renderer would have written for a cancelled record (the ring keeps what it is given).
+std::string rendered(std::string_view id) {
+  return R"({"event":"request_cancelled","request_id":")" + std::string(id) + R"(","phase":"awaiting_response"})";
 }
 
 // Two workers serving one config snapshot, as Server sets them up.
@@ -96,7 +105,7 @@ TEST(MetricsRegistry, SumsRequestsOverWorkers) {
   m.a->onExchangeFinished(completed(0, "GET", 200, 0.002));
   m.b->onExchangeFinished(completed(0, "GET", 200, 0.003));
   m.b->onExchangeFinished(completed(1, "POST", 418, 0.2));
-  m.b->onExchangeFinished(completed(RequestOutcome::kNoRoute, "BREW", 404, 0.0001));
+  m.b->onExchangeFinished(completed(OutcomeRecord::kNoRoute, "BREW", 404, 0.0001));
   const std::string text = m.registry.renderPrometheus({});
   EXPECT_TRUE(has(text, "# TYPE tether_requests_total counter")) << text;
   EXPECT_TRUE(has(text, "tether_requests_total{route=\"api\",method=\"GET\",code=\"200\"} 3")) << text;
@@ -125,9 +134,8 @@ TEST(MetricsRegistry, CancellationsAndWastedUpstreamSeconds) {
   TwoWorkers m(twoRoutes());
   m.a->onExchangeFinished(cancelled("one", 0.25));
   m.b->onExchangeFinished(cancelled("two", 0.5));
-  RequestOutcome gone = completed(1, "GET", 499, 1);
-  gone.gone_reason = CancelReason::ClientReset;
-  gone.gone_phase = Phase::StreamingResponse;
+  OutcomeRecord gone = completed(1, "GET", 200, 1);
+  gone.departure = OutcomeRecord::Departure{Outcome::ClientReset, Phase::StreamingResponse, {}};
   m.b->onExchangeFinished(gone);
   const std::string text = m.registry.renderPrometheus({});
   EXPECT_TRUE(has(text,
@@ -220,10 +228,10 @@ TEST(MetricsRegistry, ReloadedSnapshotsSumByLabelName) {
 
 TEST(MetricsRegistry, RecentCancellationsNewestLastAndBounded) {
   TwoWorkers m(twoRoutes(), 2);
-  m.wa.onExchangeFinished(cancelled("first", 0.1));
-  m.wb.onExchangeFinished(cancelled("second", 0.1));
-  m.wa.onExchangeFinished(cancelled("third", 0.1));
-  m.wa.onExchangeFinished(cancelled("fourth", 0.1));  // a's ring holds two: "first" is gone
+  m.wa.onExchangeFinished(cancelled("first", 0.1), rendered("first"));
+  m.wb.onExchangeFinished(cancelled("second", 0.1), rendered("second"));
+  m.wa.onExchangeFinished(cancelled("third", 0.1), rendered("third"));
+  m.wa.onExchangeFinished(cancelled("fourth", 0.1), rendered("fourth"));  // a's ring holds two: "first" is gone
   const std::string all = m.registry.recentCancellationsJson(10);
   EXPECT_EQ(all.find("first"), std::string::npos) << all;
   const size_t second = all.find("\"second\"");

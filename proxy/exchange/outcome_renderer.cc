@@ -1,0 +1,96 @@
+#include "exchange/outcome_renderer.h"
+
+#include <chrono>
+
+namespace tether {
+namespace {
+
+int64_t millis(OutcomeRecord::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+std::string withoutNewline(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  return std::string(text);
+}
+
+}  // namespace
+
+std::string OutcomeRenderer::render(const OutcomeRecord& record, log::Logger& logger, bool access_log) {
+  std::string kept;
+  if (record.cancelled()) kept = withoutNewline(cancelled(record, logger));
+  if (record.departure) {
+    const std::string_view gone = clientGone(record, logger);
+    if (kept.empty()) kept = withoutNewline(gone);
+    return kept;
+  }
+  if (!record.cancelled() && access_log && logger.enabled(log::Level::Info)) completed(record, logger);
+  return kept;
+}
+
+void OutcomeRenderer::writeCommonFields(const OutcomeRecord& record, log::JsonLine& line) {
+  line.field("request_id", record.request_id)
+      .field("route", record.route_name)
+      .field("method", record.method)
+      .field("path", record.path)
+      .field("client", record.client)
+      .field("protocol", record.protocol)
+      .field("upstream", record.upstream);
+  if (!record.endpoint.empty()) {
+    line.field("endpoint", record.endpoint);
+  } else {
+    line.nullField("endpoint");
+  }
+}
+
+// phase, reason, elapsed and upstream_elapsed: shared by request_cancelled and client_gone.
+void OutcomeRenderer::writeDepartureFields(const OutcomeRecord& record, log::JsonLine& line, Phase phase,
+                                           std::string_view reason) {
+  if (!record.h2_error.empty()) line.field("h2_error", record.h2_error);
+  line.field("phase", toString(phase)).field("reason", reason).field("elapsed_ms", millis(record.elapsed));
+  if (record.upstream_elapsed) {
+    line.field("upstream_elapsed_ms", millis(*record.upstream_elapsed));
+  } else {
+    line.nullField("upstream_elapsed_ms");
+  }
+}
+
+std::string_view OutcomeRenderer::completed(const OutcomeRecord& record, log::Logger& logger) {
+  auto& line = logger.line("request_completed");
+  writeCommonFields(record, line);
+  line.field("status", static_cast<int64_t>(record.status))
+      .field("elapsed_ms", millis(record.elapsed))
+      .field("bytes_received", record.bytes_received)
+      .field("bytes_sent", record.bytes_sent);
+  // The upstream broke off after the response started: the client got a cut connection or a reset stream.
+  if (record.outcome == Outcome::UpstreamError) line.field("error", logName(record.outcome));
+  return logger.emit();
+}
+
+std::string_view OutcomeRenderer::cancelled(const OutcomeRecord& record, log::Logger& logger) {
+  auto& line = logger.line("request_cancelled", log::Level::Warn);
+  writeCommonFields(record, line);
+  writeDepartureFields(record, line, record.phase, logName(record.outcome));
+  line.field("bytes_received", record.bytes_received)
+      .field("bytes_sent", record.bytes_sent)
+      .field("status", static_cast<int64_t>(record.status));
+  return logger.emit();
+}
+
+std::string_view OutcomeRenderer::clientGone(const OutcomeRecord& record, log::Logger& logger) {
+  auto& line = logger.line("client_gone", log::Level::Warn);
+  writeCommonFields(record, line);
+  writeDepartureFields(record, line, record.departure->phase, logName(record.departure->how));
+  line.field("bytes_received", record.bytes_received)
+      .field("bytes_sent", record.bytes_sent)
+      .field("status", static_cast<int64_t>(499))
+      .field("upstream_left_running", true)
+      .field("ended", logName(record.outcome));
+  if (record.upstream_status > 0) {
+    line.field("upstream_status", static_cast<int64_t>(record.upstream_status));
+  } else {
+    line.nullField("upstream_status");
+  }
+  line.field("ran_on_ms", millis(record.departure->ran_on)).field("bytes_discarded", record.bytes_discarded);
+  return logger.emit();
+}
+
+}  // namespace tether

@@ -1,0 +1,56 @@
+#pragma once
+
+// What one exchange was, built once when it ends (Exchange::end()) and read by the one renderer (the log line and
+// the /cancellations entry) and by the metrics. The views point into the exchange and are valid only during
+// that call.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "outcome/outcome.h"
+
+namespace tether {
+
+struct OutcomeRecord {
+  using Duration = std::chrono::steady_clock::duration;
+  static constexpr size_t kNoRoute = static_cast<size_t>(-1);
+
+  // How the client left while the route's policy let the upstream run on.
+  struct Departure {
+    Outcome how = Outcome::ClientClosed;  // ClientClosed, ClientReset or StreamReset
+    Phase phase = Phase::ReadingRequest;
+    Duration ran_on{};  // from the client leaving to the end
+  };
+
+  Outcome outcome = Outcome::Completed;
+  Phase phase = Phase::ReadingRequest;  // where the exchange was when it ended (or when the client left)
+  std::optional<Departure> departure;
+
+  size_t route = kNoRoute;  // index into Config::routes
+  std::string_view route_name;
+  std::string_view method;
+  std::string_view path;  // as logged (query only if log.include_query)
+  std::string_view request_id;
+  std::string_view client;
+  std::string_view protocol;
+  std::string_view upstream;
+  std::string_view endpoint;  // empty: no upstream connection carried the request
+  std::string_view h2_error;  // how an HTTP/2 client broke off; empty otherwise
+
+  int status = 0;           // sent to the client, or what tether logs for it (499: the client left)
+  int upstream_status = 0;  // the upstream's final status; 0 if none arrived
+  Duration elapsed{};
+  std::optional<Duration> upstream_elapsed;  // since the request was handed to an upstream connection, if it was
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_discarded = 0;
+
+  bool cancelled() const { return isCancellation(outcome); }
+  // The status counted in requests_total: 499 whenever the client left.
+  int countedStatus() const { return departure ? 499 : status; }
+};
+
+}  // namespace tether
