@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup format format-check build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
+.PHONY: setup format format-check check-layers build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: format-check test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
+test: format-check check-layers test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -58,6 +58,11 @@ format: setup
 
 format-check: setup
 	bash .ci/format.sh
+
+# Every #include "folder/..." in proxy/ against the folder graph in docs/architecture.md, and each folder's CMake
+# library against what it includes (.ci/check-layers.py).
+check-layers:
+	python3 .ci/check-layers.py
 
 clean:
 	rm -rf build
