@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup format format-check check-layers build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
+.PHONY: setup format format-check check-layers lint build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -63,6 +63,14 @@ format-check: setup
 # library against what it includes (.ci/check-layers.py).
 check-layers:
 	python3 .ci/check-layers.py
+
+# clang-tidy-14 with .clang-tidy over proxy/ (the release build's compile_commands.json); any finding fails.
+lint: setup
+	cmake --preset release >/dev/null
+	run-clang-tidy-14 -p build/release -j $$(nproc) -quiet -warnings-as-errors='*' \
+	  -extra-arg=-Wno-unknown-warning-option '$(CURDIR)/proxy/' >build/lint.log 2>&1 \
+	  || { grep -E -A3 'warning:|error:' build/lint.log; echo 'lint: failed (build/lint.log)'; exit 1; }
+	@echo "lint: proxy/ is clean"
 
 clean:
 	rm -rf build

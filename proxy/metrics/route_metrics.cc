@@ -1,11 +1,12 @@
 #include "metrics/route_metrics.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace tether::metrics {
 namespace {
 
-uint64_t toMicros(double seconds) { return seconds > 0 ? static_cast<uint64_t>(seconds * 1e6 + 0.5) : 0; }
+uint64_t toMicros(double seconds) { return seconds > 0 ? static_cast<uint64_t>(std::llround(seconds * 1e6)) : 0; }
 
 }  // namespace
 

@@ -36,7 +36,7 @@ class Worker final : public SessionHost, private DetachedExchanges {
   // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too).
   Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
          log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
