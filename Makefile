@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: format-check check-layers test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
+test: format-check check-layers lint test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -64,12 +64,13 @@ format-check: setup
 check-layers:
 	python3 .ci/check-layers.py
 
-# clang-tidy-14 with .clang-tidy over proxy/ (the release build's compile_commands.json); any finding fails.
+# clang-tidy-14 with .clang-tidy over proxy/ (the release build's compile_commands.json); any finding fails
+# (WarningsAsErrors in .clang-tidy).
 lint: setup
 	cmake --preset release >/dev/null
-	run-clang-tidy-14 -p build/release -j $$(nproc) -quiet -warnings-as-errors='*' \
+	run-clang-tidy-14 -p build/release -j $$(nproc) -quiet \
 	  -extra-arg=-Wno-unknown-warning-option '$(CURDIR)/proxy/' >build/lint.log 2>&1 \
-	  || { grep -E -A3 'warning:|error:' build/lint.log; echo 'lint: failed (build/lint.log)'; exit 1; }
+	  || { sed 's/\x1b\[[0-9;]*m//g' build/lint.log | grep -E -A3 'warning:|error:'; echo 'lint: failed (build/lint.log)'; exit 1; }
 	@echo "lint: proxy/ is clean"
 
 clean:
