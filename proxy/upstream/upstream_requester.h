@@ -6,16 +6,20 @@
 #include <chrono>
 #include <cstdint>
 
-#include "upstream/upstream_connection.h"
+#include "upstream_api/upstream_error.h"
+#include "upstream_api/upstream_stream.h"
 
 namespace tether::upstream {
+
+class UpstreamConnection;
 
 class UpstreamRequester {
  public:
   virtual ~UpstreamRequester() = default;
   // The pool calls exactly one of the two per acquire(), unless the AcquireHandle is cancelled first. Either may run
   // inside acquire().
-  virtual void onUpstreamReady(UpstreamConnection& connection) = 0;
+  // `stream` is the requester's until it hands it back (UpstreamStream::release or abort).
+  virtual void onUpstreamReady(UpstreamStream& stream) = 0;
   virtual void onUpstreamUnavailable(UpstreamError error) = 0;
 
  private:
