@@ -86,7 +86,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
     respondLocally(Outcome::NoRoute, "no route matches this request");
     return;
   }
-  pool_ = &snapshot_->pool(route_->upstream_index);
+  source_ = &snapshot_->source(route_->upstream_index);
   request_upgrade_ = head.upgrade;
   if (const std::string* upgrade = head.find("upgrade"); request_upgrade_ && upgrade) upgrade_requested_ = *upgrade;
 
@@ -116,7 +116,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   head_for_upstream_ = &head;
   request_framing_ = framing;
   state_ = State::Connecting;  // before acquire(): it may hand over a connection (or fail) at once
-  acquire_ = pool_->acquire(*this);
+  acquire_ = source_->acquire(*this);
   head_for_upstream_ = nullptr;
   if (framing != http::BodyFraming::None && !finished()) rewatch();  // a body follows: the client must keep sending
   if (state_ != State::Connecting) return;                           // handed a connection at once, or already answered
@@ -126,7 +126,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
 
 void Exchange::onRequestBody(const char* data, size_t len) {
   bytes_received_ += len;
-  if (finished() || !pool_) return;  // answered locally: the body is read and dropped
+  if (finished() || !source_) return;  // answered locally: the body is read and dropped
   noteProgress();
   size_t queued;
   if (upstream_) {
@@ -146,7 +146,7 @@ void Exchange::onRequestBody(const char* data, size_t len) {
 void Exchange::onRequestComplete(const http::HeaderList* trailers) {
   request_complete_ = true;
   if (finished()) return;
-  if (pool_) {
+  if (source_) {
     http::HeaderList filtered;  // allocates only when a forbidden field (Host, ...) must go
     const http::HeaderList* forward = http::forwardableTrailers(trailers, filtered);
     if (upstream_) {
@@ -448,11 +448,11 @@ void Exchange::answerTimeout(Outcome reason) {
 }
 
 Exchange::Watch Exchange::watchNow() const {
-  if (finished() || !pool_) return Watch::None;
+  if (finished() || !source_) return Watch::None;
   if (state_ == State::Tunnel) return upstream_ ? Watch::Tunnel : Watch::None;
   if (!request_complete_) {
     if (!request_paused_) return downstream_ ? Watch::RequestBody : Watch::None;
-    return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the pool's timeouts apply
+    return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the source's timeouts apply
   }
   if (!upstream_) return Watch::None;
   if (!responseStarted()) return Watch::ResponseHead;
@@ -464,10 +464,10 @@ std::chrono::milliseconds Exchange::timeoutOf(Watch watch) const {
     case Watch::None: break;
     case Watch::RequestBody: return snapshot_->config().limits.request_body_timeout;
     case Watch::ClientSend: return snapshot_->config().limits.send_timeout;
-    case Watch::UpstreamSend: return pool_->config().send_timeout;
-    case Watch::ResponseHead: return pool_->config().response_timeout;
-    case Watch::UpstreamRead: return pool_->config().read_timeout;
-    case Watch::Tunnel: return pool_->config().read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
+    case Watch::UpstreamSend: return source_->config().send_timeout;
+    case Watch::ResponseHead: return source_->config().response_timeout;
+    case Watch::UpstreamRead: return source_->config().read_timeout;
+    case Watch::Tunnel: return source_->config().read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
   }
   return std::chrono::milliseconds(0);
 }
@@ -555,7 +555,7 @@ void Exchange::settleUpstream(Outcome outcome, bool tunnel) {
   } else {
     abandonUpstream(outcome);  // cancelled or answered by tether: whatever the upstream is doing is wasted
   }
-  if (!upstream_) acquire_.cancel();  // still queued or connecting: the pool forgets us
+  if (!upstream_) acquire_.cancel();  // still queued or connecting: the source forgets us
 }
 
 OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
@@ -573,7 +573,7 @@ OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
   r.request_id = requestId();
   r.client = client_;
   r.protocol = protocol_;
-  if (pool_) r.upstream = pool_->config().name;
+  if (source_) r.upstream = source_->config().name;
   r.endpoint = endpoint_;
   r.h2_error = h2_error_;
   r.status = status_;

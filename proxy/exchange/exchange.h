@@ -1,9 +1,9 @@
 #pragma once
 
-// One request/response pair. The Exchange is the only place that decides: it routes the request, asks the pool for
-// an upstream stream, moves bytes between the client side (a DownstreamStream) and the upstream side (an
-// UpstreamStream: it never sees which protocol or connection is behind it), and owns the cancellation state. Its
-// progress is one State; every way it ends goes through end(outcome), exactly once: the first outcome wins, the
+// One request/response pair. The Exchange is the only place that decides: it routes the request, asks the route's
+// upstream source for an upstream stream, moves bytes between the client side (a DownstreamStream) and the upstream
+// side (an UpstreamStream: it never sees which protocol or connection is behind it), and owns the cancellation state.
+// Its progress is one State; every way it ends goes through end(outcome), exactly once: the first outcome wins, the
 // upstream is released or aborted, the timers stop, and one OutcomeRecord goes to the one renderer (log and
 // /cancellations) and to the metrics.
 
@@ -17,8 +17,11 @@
 #include "exchange/exchange_context.h"
 #include "http/body_framing.h"
 #include "outcome/outcome_record.h"
-#include "upstream/upstream_pool.h"
+#include "upstream_api/acquire_handle.h"
+#include "upstream_api/upstream_requester.h"
+#include "upstream_api/upstream_source.h"
 #include "upstream_api/upstream_stream.h"
+#include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
 namespace tether {
@@ -109,11 +112,11 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   void pauseUpstreamIfClientBehind();
 
   ExchangeContext& context_;
-  std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and pool_ alive
+  std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and source_ alive
   DownstreamStream* downstream_;              // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
-  upstream::UpstreamPool* pool_ = nullptr;
-  upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the pool
+  upstream::UpstreamSource* source_ = nullptr;  // the route's upstream; owned by snapshot_
+  upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the source
   upstream::UpstreamStream* upstream_ = nullptr;  // once bound, until released or aborted
   // The request as it arrived before a stream existed (queued or connecting): sent when one is bound.
   std::optional<http::MessageHead> pending_head_;
@@ -153,7 +156,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   // The response side's progress; the request side (request_complete_) runs independently of it.
   enum class State : uint8_t {
     Routing,           // the request head is being handled
-    Connecting,        // routed: waiting for a connection from the pool (queued or connecting)
+    Connecting,        // routed: waiting for a stream from the upstream source (queued or connecting)
     AwaitingResponse,  // bound to an upstream connection, no final response head yet
     Responding,        // the final response head arrived (forwarded, or discarded when detached)
     Tunnel,            // after a 101: raw bytes both ways until either side closes
