@@ -242,5 +242,30 @@ TEST(CancellationPolicy, ACompletedExchangeReleasesTheStreamForReuse) {
   EXPECT_TRUE(has(lines[0], "event", "request_completed")) << lines[0];
 }
 
+// The upstream fails after the response started: the client side is cut (it must learn the body is short), the
+// stream is closed rather than reused, and the line is request_completed with the upstream_error field.
+TEST(UpstreamFailure, MidResponseCutsTheClientAndClosesTheStream) {
+  ExchangeHarness h;
+  driveTo(h, Phase::StreamingResponse);
+  h.stream().failWith(upstream::UpstreamError::ConnectionLost);
+  EXPECT_TRUE(h.ended());
+  EXPECT_TRUE(h.downstream().aborted);
+  EXPECT_EQ(h.stream().settled, Settled::Released);
+  const auto lines = h.takeLogLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(has(lines[0], "event", "request_completed")) << lines[0];
+  EXPECT_TRUE(has(lines[0], "error", "upstream_error")) << lines[0];
+}
+
+// Before the response head, the same failure is answered with a 502 from tether.
+TEST(UpstreamFailure, BeforeTheResponseAnswers502) {
+  ExchangeHarness h;
+  driveTo(h, Phase::AwaitingResponse);
+  h.stream().failWith(upstream::UpstreamError::ConnectionLost);
+  EXPECT_TRUE(h.ended());
+  EXPECT_EQ(h.downstream().local_status, 502);
+  EXPECT_EQ(h.stream().settled, Settled::Released);
+}
+
 }  // namespace
 }  // namespace tether::testing

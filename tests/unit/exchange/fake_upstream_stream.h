@@ -53,6 +53,9 @@ class FakeUpstreamStream : public upstream::UpstreamStream {
   void respondComplete() {
     if (events_) events_->onResponseComplete();
   }
+  void failWith(upstream::UpstreamError error) {
+    if (events_) events_->onUpstreamError(error);
+  }
   bool bound() const { return events_ != nullptr; }
 
   std::string head_target;
