@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup format format-check build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
+.PHONY: setup format format-check check-layers lint build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -11,7 +11,7 @@ build: setup
 demo: build
 	bash deploy/run-demo.sh build/release
 
-test: format-check test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
+test: format-check check-layers lint test-release soak-smoke check-deploy fuzz-smoke test-asan test-tsan
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -58,6 +58,20 @@ format: setup
 
 format-check: setup
 	bash .ci/format.sh
+
+# Every #include "folder/..." in proxy/ against the folder graph in docs/architecture.md, and each folder's CMake
+# library against what it includes (.ci/check-layers.py).
+check-layers:
+	python3 .ci/check-layers.py
+
+# clang-tidy-14 with .clang-tidy over proxy/ (the release build's compile_commands.json); any finding fails
+# (WarningsAsErrors in .clang-tidy).
+lint: setup
+	cmake --preset release >/dev/null
+	run-clang-tidy-14 -p build/release -j $$(nproc) -quiet \
+	  -extra-arg=-Wno-unknown-warning-option '$(CURDIR)/proxy/' >build/lint.log 2>&1 \
+	  || { sed 's/\x1b\[[0-9;]*m//g' build/lint.log | grep -E -A3 'warning:|error:'; echo 'lint: failed (build/lint.log)'; exit 1; }
+	@echo "lint: proxy/ is clean"
 
 clean:
 	rm -rf build

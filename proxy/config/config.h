@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "log/log_settings.h"
 #include "net/socket_address.h"
 
 namespace tether::config {
@@ -109,15 +110,7 @@ struct Limits {
   Http2Limits http2;
 };
 
-struct Log {
-  enum class Format { Json } format = Format::Json;
-  enum class Sink { Stdout, Stderr, File } sink = Sink::Stdout;
-  std::string path;  // for Sink::File
-  enum class Level { Debug, Info, Warn, Error } level = Level::Info;
-  bool access_log = true;      // request_completed events
-  bool include_query = false;  // log the query string in `path` (it may carry tokens or personal data)
-  size_t queue_lines = 8192;   // per worker; beyond it lines are dropped and counted
-};
+using Log = log::LogSettings;  // owned by log/, which must not include config/
 
 struct Admin {
   std::string address_text = "127.0.0.1:9901";

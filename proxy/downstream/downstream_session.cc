@@ -9,18 +9,18 @@
 #include <cerrno>
 
 #include "downstream/http2_session.h"
+#include "downstream/session_host.h"
 #include "http/error_response.h"
 #include "http/header_rules.h"
 #include "http2/server_codec.h"
 #include "net/socket_transport.h"
 #include "tls/tls_transport.h"
-#include "worker/worker.h"
 
 namespace tether {
 namespace {
 
 // Cleartext, or TLS (server handshake first) on a `tls:` listener. Null if TLS could not be set up.
-std::unique_ptr<net::Transport> newClientTransport(Worker& worker, size_t listener, evutil_socket_t fd) {
+std::unique_ptr<net::Transport> newClientTransport(SessionHost& worker, size_t listener, evutil_socket_t fd) {
   const tls::TlsContext* tls = worker.tlsContext(listener);
   if (tls == nullptr) return std::make_unique<net::SocketTransport>(worker.base(), fd, &worker.io());
   return tls::TlsTransport::accept(worker.base(), *tls, fd);
@@ -31,7 +31,7 @@ constexpr size_t kWriteLowWatermark = 64 * 1024;
 
 }  // namespace
 
-DownstreamSession::DownstreamSession(Worker& worker, size_t listener, evutil_socket_t fd,
+DownstreamSession::DownstreamSession(SessionHost& worker, size_t listener, evutil_socket_t fd,
                                      const net::SocketAddress& client)
     : worker_(worker),
       listener_(listener),

@@ -19,7 +19,7 @@
 
 namespace tether {
 
-class Worker;
+class SessionHost;
 class Http2Session;
 
 class DownstreamSession : public util::Deletable,
@@ -27,7 +27,7 @@ class DownstreamSession : public util::Deletable,
                           private http::Http1CodecCallbacks,
                           private net::TransportCallbacks {
  public:
-  DownstreamSession(Worker& worker, size_t listener, evutil_socket_t fd, const net::SocketAddress& client);
+  DownstreamSession(SessionHost& worker, size_t listener, evutil_socket_t fd, const net::SocketAddress& client);
   ~DownstreamSession() override;
   DownstreamSession(const DownstreamSession&) = delete;
   DownstreamSession& operator=(const DownstreamSession&) = delete;
@@ -97,7 +97,7 @@ class DownstreamSession : public util::Deletable,
   void onTrailers(const http::HeaderList& trailers) override;
   bool onMessageComplete() override;
 
-  Worker& worker_;
+  SessionHost& worker_;
   size_t listener_;
   net::ClientEndpoint client_;
   // The client connection. While an exchange is in flight its hangup reports (FIN/RST seen while tether is not

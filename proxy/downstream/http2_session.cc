@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "downstream/http2_stream.h"
-#include "worker/worker.h"
+#include "downstream/session_host.h"
 
 namespace tether {
 namespace {
@@ -29,8 +29,8 @@ http2::ServerSettings settingsFrom(const config::Http2Limits& limits) {
 
 }  // namespace
 
-Http2Session::Http2Session(Worker& worker, std::unique_ptr<net::Transport> transport, const net::ClientEndpoint& client,
-                           std::function<void()> on_closed)
+Http2Session::Http2Session(SessionHost& worker, std::unique_ptr<net::Transport> transport,
+                           const net::ClientEndpoint& client, std::function<void()> on_closed)
     : worker_(worker),
       client_(client),
       transport_(std::move(transport)),

@@ -27,14 +27,14 @@
 
 namespace tether {
 
-class Worker;
+class SessionHost;
 class Http2Stream;
 
 class Http2Session : private http2::ServerCodecCallbacks, private net::TransportCallbacks {
  public:
   // Takes over `transport`, whose input buffer starts with the client preface. `on_closed` is called once, when the
   // connection is closed; the owner then deletes this session (deferred).
-  Http2Session(Worker& worker, std::unique_ptr<net::Transport> transport, const net::ClientEndpoint& client,
+  Http2Session(SessionHost& worker, std::unique_ptr<net::Transport> transport, const net::ClientEndpoint& client,
                std::function<void()> on_closed);
   ~Http2Session() override;
   Http2Session(const Http2Session&) = delete;
@@ -48,7 +48,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   void drain();
 
   // Stream-facing.
-  Worker& worker() { return worker_; }
+  SessionHost& worker() { return worker_; }
   http2::ServerCodec& codec() { return codec_; }
   const http2::ServerSettings& settings() const { return settings_; }
   const net::ClientEndpoint& client() const { return client_; }
@@ -95,7 +95,7 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   void onPingAck() override;
   size_t readResponseBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) override;
 
-  Worker& worker_;
+  SessionHost& worker_;
   net::ClientEndpoint client_;
   std::unique_ptr<net::Transport> transport_;
   std::function<void()> on_closed_;

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "downstream/http2_session.h"
+#include "downstream/session_host.h"
 #include "http/error_response.h"
-#include "worker/worker.h"
 
 namespace tether {
 namespace {

@@ -28,7 +28,7 @@ int openFile(const std::string& path) { return ::open(path.c_str(), O_WRONLY | O
 
 }  // namespace
 
-LogWriter::LogWriter(const config::Log& config)
+LogWriter::LogWriter(const LogSettings& config)
     : config_(config), last_drop_report_(std::chrono::steady_clock::now() - kDropReportInterval) {
   direct_queue_ = createQueue();
 }
@@ -41,9 +41,9 @@ LogWriter::~LogWriter() {
 bool LogWriter::open(std::string* error) {
   int fd = -1;
   switch (config_.sink) {
-    case config::Log::Sink::Stdout: fd = STDOUT_FILENO; break;
-    case config::Log::Sink::Stderr: fd = STDERR_FILENO; break;
-    case config::Log::Sink::File:
+    case LogSettings::Sink::Stdout: fd = STDOUT_FILENO; break;
+    case LogSettings::Sink::Stderr: fd = STDERR_FILENO; break;
+    case LogSettings::Sink::File:
       if (config_.path.empty()) {
         if (error) *error = "log sink is a file but no path is configured";
         return false;
@@ -57,7 +57,7 @@ bool LogWriter::open(std::string* error) {
   }
   if (owns_fd_) ::close(fd_);
   fd_ = fd;
-  owns_fd_ = config_.sink == config::Log::Sink::File;
+  owns_fd_ = config_.sink == LogSettings::Sink::File;
   return true;
 }
 
@@ -179,7 +179,7 @@ void LogWriter::reportDrops(bool force) {
 void LogWriter::reopenIfRequested() {
   if (!reopen_requested_.load(std::memory_order_relaxed)) return;
   reopen_requested_.store(false, std::memory_order_relaxed);
-  if (config_.sink != config::Log::Sink::File || fd_ < 0) return;
+  if (config_.sink != LogSettings::Sink::File || fd_ < 0) return;
   const int fd = openFile(config_.path);
   if (fd < 0) {  // keep writing to the old file, and say so in it
     own_line_.begin("log_reopen_failed", std::chrono::system_clock::now())

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "config/config.h"
 #include "log/json_line.h"
 #include "log/log_queue.h"
+#include "log/log_settings.h"
 
 namespace tether::log {
 
@@ -26,7 +26,7 @@ namespace tether::log {
 // Lifetime: queues belong to the writer; producers must stop using them before it is destroyed.
 class LogWriter {
  public:
-  explicit LogWriter(const config::Log& config);
+  explicit LogWriter(const LogSettings& config);
   ~LogWriter();  // stop(), then closes a file sink
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
@@ -61,7 +61,7 @@ class LogWriter {
   void reopenIfRequested();
   bool writeAll(std::string_view data);
 
-  const config::Log config_;
+  const LogSettings config_;
   int fd_ = -1;
   bool owns_fd_ = false;
 

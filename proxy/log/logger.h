@@ -2,13 +2,13 @@
 
 #include <string_view>
 
-#include "config/config.h"
 #include "log/json_line.h"
 #include "log/log_queue.h"
+#include "log/log_settings.h"
 
 namespace tether::log {
 
-using Level = config::Log::Level;
+using Level = LogSettings::Level;
 
 // "debug", "info", "warn", "error".
 std::string_view levelName(Level level);

@@ -1,6 +1,7 @@
 #include "metrics/route_metrics.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace tether::metrics {
 namespace {

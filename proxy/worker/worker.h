@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "downstream/session_host.h"
 #include "exchange/exchange.h"
 #include "exchange/exchange_context.h"
 #include "http/http1_codec_pool.h"
@@ -28,13 +29,14 @@ namespace tether {
 
 class DownstreamSession;
 
-class Worker : private DetachedExchanges {
+// Final: its SessionHost calls from its own code need no virtual dispatch.
+class Worker final : public SessionHost, private DetachedExchanges {
  public:
   // `listen_fds[i]` is a bound, listening socket for config->listeners[i]; the worker owns it from here on.
   // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too).
   Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
          log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -42,7 +44,7 @@ class Worker : private DetachedExchanges {
   // Thread-safe: stop accepting, close idle connections, and close the others once their exchange ends
   // (HTTP/1.1 responses say `Connection: close`; HTTP/2 connections get GOAWAY).
   void beginDrain();
-  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  bool draining() const override { return draining_.load(std::memory_order_relaxed); }
   uint64_t inFlight() const { return metrics_.activeRequests(); }
   // Thread-safe: client connections still open (the drain ends when they are all closed).
   uint64_t openConnections() const {
@@ -57,23 +59,23 @@ class Worker : private DetachedExchanges {
   // Snapshots replaced by a reload whose requests have not all ended yet (worker thread, or tests after stop).
   size_t retiredSnapshots() const { return retired_.size(); }
 
-  // Session-facing.
-  event_base* base() const { return base_.get(); }
+  // SessionHost
+  event_base* base() const override { return base_.get(); }
   // The current snapshot's config (limits may change on reload; listeners are as started).
-  const config::Config& config() const { return context_.snapshot->config(); }
-  ExchangeContext& exchangeContext() { return context_; }
+  const config::Config& config() const override { return context_.snapshot->config(); }
+  ExchangeContext& exchangeContext() override { return context_; }
   // The TLS context of a `tls:` listener, null for a plaintext one.
-  const tls::TlsContext* tlsContext(size_t listener) const {
+  const tls::TlsContext* tlsContext(size_t listener) const override {
     return listener < tls_.size() ? tls_[listener].get() : nullptr;
   }
-  http::RequestIdGenerator& requestIds() { return request_ids_; }
-  http::Http1CodecPool& codecPool() { return codec_pool_; }
-  net::IoContext& io() { return io_; }
-  util::TimeoutList& idleTimeouts() { return idle_timeouts_; }
-  util::TimeoutList& headTimeouts() { return head_timeouts_; }
-  util::DeferredDeleter& deleter() { return deleter_; }
-  DetachedExchanges& detached() { return *this; }
-  void onSessionClosed(DownstreamSession& session);
+  http::RequestIdGenerator& requestIds() override { return request_ids_; }
+  http::Http1CodecPool& codecPool() override { return codec_pool_; }
+  net::IoContext& io() override { return io_; }
+  util::TimeoutList& idleTimeouts() override { return idle_timeouts_; }
+  util::TimeoutList& headTimeouts() override { return head_timeouts_; }
+  util::DeferredDeleter& deleter() override { return deleter_; }
+  DetachedExchanges& detached() override { return *this; }
+  void onSessionClosed(DownstreamSession& session) override;
 
   unsigned index() const { return index_; }
   size_t sessionCount() const { return sessions_.size(); }

@@ -26,9 +26,9 @@ using testing::splitLines;
 using testing::TempDir;
 using testing::waitFor;
 
-config::Log fileConfig(const std::string& path, size_t queue_lines = 8192) {
-  config::Log config;
-  config.sink = config::Log::Sink::File;
+LogSettings fileConfig(const std::string& path, size_t queue_lines = 8192) {
+  LogSettings config;
+  config.sink = LogSettings::Sink::File;
   config.path = path;
   config.queue_lines = queue_lines;
   return config;
@@ -64,8 +64,8 @@ TEST(LogWriter, OpenFailsForAMissingDirectory) {
   EXPECT_FALSE(writer.open(&error));
   EXPECT_NE(error.find("missing/app.log"), std::string::npos) << error;
 
-  config::Log no_path;
-  no_path.sink = config::Log::Sink::File;
+  LogSettings no_path;
+  no_path.sink = LogSettings::Sink::File;
   LogWriter unnamed(no_path);
   EXPECT_FALSE(unnamed.open(&error));
 }
