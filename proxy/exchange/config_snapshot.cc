@@ -3,17 +3,15 @@
 namespace tether {
 
 ConfigSnapshot::ConfigSnapshot(std::shared_ptr<const config::Config> config,
-                               std::shared_ptr<metrics::RouteMetrics> metrics, event_base* base,
-                               util::DeferredDeleter& deleter, net::IoContext* io)
+                               std::shared_ptr<metrics::RouteMetrics> metrics, const SourceFactory& make_source)
     : config_(std::move(config)), metrics_(std::move(metrics)), router_(*config_) {
   for (size_t i = 0; i < config_->upstreams.size(); ++i) {
-    pools_.push_back(std::make_unique<upstream::UpstreamPool>(config_->upstreams[i], base, deleter, io));
-    if (metrics_) pools_.back()->setCounters(&metrics_->upstream(i));
+    sources_.push_back(make_source(config_->upstreams[i], metrics_ ? &metrics_->upstream(i) : nullptr));
   }
 }
 
 void ConfigSnapshot::retire() {
-  for (auto& pool : pools_) pool->retire();
+  for (auto& source : sources_) source->retire();
 }
 
 }  // namespace tether

@@ -42,7 +42,7 @@ Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
 Exchange::~Exchange() {
   event_del(&watchdog_);
   // Owners cancel() before dropping an unfinished exchange; this only makes sure no upstream work outlives us.
-  abandonUpstream();
+  abandonUpstream(Outcome::Shutdown);
   if (context_.metrics) context_.metrics->onExchangeDestroyed();
 }
 
@@ -86,7 +86,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
     respondLocally(Outcome::NoRoute, "no route matches this request");
     return;
   }
-  pool_ = &snapshot_->pool(route_->upstream_index);
+  source_ = &snapshot_->source(route_->upstream_index);
   request_upgrade_ = head.upgrade;
   if (const std::string* upgrade = head.find("upgrade"); request_upgrade_ && upgrade) upgrade_requested_ = *upgrade;
 
@@ -106,40 +106,37 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   } else if (head.content_length) {
     framing = http::BodyFraming::ContentLength;
   }
-  request_chunked_ = framing == http::BodyFraming::Chunked;
-
   if (route_->timeout.count() > 0) {
     deadline_.reset(evtimer_new(context_.base, &Exchange::onDeadline, this));
     timeval tv = util::toTimeval(route_->timeout);
     evtimer_add(deadline_.get(), &tv);
   }
   // An idle keep-alive connection is handed over inside acquire(): the head is then written straight into it.
-  // Otherwise (connecting, queued) it waits in pending_request_ until onUpstreamReady().
+  // Otherwise (connecting, queued) a copy waits in pending_head_ until onUpstreamReady().
   head_for_upstream_ = &head;
   request_framing_ = framing;
   state_ = State::Connecting;  // before acquire(): it may hand over a connection (or fail) at once
-  acquire_ = pool_->acquire(*this);
+  acquire_ = source_->acquire(*this);
   head_for_upstream_ = nullptr;
   if (framing != http::BodyFraming::None && !finished()) rewatch();  // a body follows: the client must keep sending
   if (state_ != State::Connecting) return;                           // handed a connection at once, or already answered
-  pending_request_.reset(evbuffer_new());
-  http::writeRequestHead(pending_request_.get(), head, framing);
-  request_head_length_ = evbuffer_get_length(pending_request_.get());
+  pending_head_.emplace(head);
+  pending_body_.reset(evbuffer_new());
 }
-
-evbuffer* Exchange::requestSink() { return upstream_ ? upstream_->output() : pending_request_.get(); }
 
 void Exchange::onRequestBody(const char* data, size_t len) {
   bytes_received_ += len;
-  if (finished() || !pool_) return;  // answered locally: the body is read and dropped
+  if (finished() || !source_) return;  // answered locally: the body is read and dropped
   noteProgress();
-  evbuffer* sink = requestSink();
-  if (request_chunked_) {
-    http::writeChunk(sink, data, len);
+  size_t queued;
+  if (upstream_) {
+    upstream_->sendRequestBody(data, len);
+    queued = upstream_->pendingOutput();
   } else {
-    evbuffer_add(sink, data, len);
+    evbuffer_add(pending_body_.get(), data, len);
+    queued = evbuffer_get_length(pending_body_.get());
   }
-  if (!request_paused_ && evbuffer_get_length(sink) > kHighWatermark) {
+  if (!request_paused_ && queued > kHighWatermark) {
     request_paused_ = true;
     if (downstream_) downstream_->pauseRequestBody();
     rewatch();
@@ -149,40 +146,48 @@ void Exchange::onRequestBody(const char* data, size_t len) {
 void Exchange::onRequestComplete(const http::HeaderList* trailers) {
   request_complete_ = true;
   if (finished()) return;
-  if (pool_ && request_chunked_) {
+  if (source_) {
     http::HeaderList filtered;  // allocates only when a forbidden field (Host, ...) must go
-    http::writeLastChunk(requestSink(), http::forwardableTrailers(trailers, filtered));
-  }
-  rewatch();
-}
-
-void Exchange::onUpstreamReady(upstream::UpstreamConnection& connection) {
-  upstream_ = &connection;
-  state_ = State::AwaitingResponse;
-  endpoint_.assign(connection.addressText());
-  sent_upstream_ = Clock::now();
-  connection.bind(this, method_);
-  sendRequestHead(connection);
-  rewatch();
-}
-
-void Exchange::sendRequestHead(upstream::UpstreamConnection& connection) {
-  evbuffer* out = connection.output();
-  if (head_for_upstream_) {  // handed a connection at once: no pending copy was made
-    if (!route_->deadline_header.empty() && route_->timeout.count() > 0) {
-      const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));
-      head_for_upstream_->appendHeader(route_->deadline_header, std::to_string(remaining));
+    const http::HeaderList* forward = http::forwardableTrailers(trailers, filtered);
+    if (upstream_) {
+      upstream_->sendRequestEnd(forward);
+    } else {
+      pending_end_.emplace(forward ? *forward : http::HeaderList());
     }
-    http::writeRequestHead(out, *head_for_upstream_, request_framing_);
-    return;
   }
-  if (!route_->deadline_header.empty() && route_->timeout.count() > 0 && request_head_length_ >= 2) {
+  rewatch();
+}
+
+void Exchange::onUpstreamReady(upstream::UpstreamStream& stream) {
+  upstream_ = &stream;
+  state_ = State::AwaitingResponse;
+  endpoint_.assign(stream.peerAddress());
+  sent_upstream_ = Clock::now();
+  stream.start(*this, method_);
+  if (head_for_upstream_) {  // handed a stream at once: no pending copy was made
+    sendRequest(*head_for_upstream_);
+  } else {
+    sendRequest(*pending_head_);
+    pending_head_.reset();
+  }
+  rewatch();
+}
+
+void Exchange::sendRequest(http::MessageHead& head) {
+  if (!route_->deadline_header.empty() && route_->timeout.count() > 0) {
     // Tell a deadline-aware upstream how much of the route's budget is left now, not the configured total.
     const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));
-    evbuffer_remove_buffer(pending_request_.get(), out, request_head_length_ - 2);  // all but the final CRLF
-    evbuffer_add_printf(out, "%s: %lld\r\n", route_->deadline_header.c_str(), static_cast<long long>(remaining));
+    head.appendHeader(route_->deadline_header, std::to_string(remaining));
   }
-  evbuffer_add_buffer(out, pending_request_.get());
+  upstream_->sendRequestHead(head, request_framing_);
+  if (pending_body_) {
+    upstream_->sendRequestBody(pending_body_.get());
+    pending_body_.reset();
+  }
+  if (pending_end_) {
+    upstream_->sendRequestEnd(pending_end_->empty() ? nullptr : &*pending_end_);
+    pending_end_.reset();
+  }
 }
 
 void Exchange::onUpstreamUnavailable(upstream::UpstreamError error) {
@@ -199,7 +204,7 @@ void Exchange::onUpstreamUnavailable(upstream::UpstreamError error) {
 
 void Exchange::onUpstreamDrained() {
   noteProgress();
-  if (request_paused_ && upstream_ && upstream_->outputLength() <= kHighWatermark / 2) {
+  if (request_paused_ && upstream_ && upstream_->pendingOutput() <= kHighWatermark / 2) {
     request_paused_ = false;
     if (downstream_) downstream_->resumeRequestBody();
     rewatch();
@@ -312,8 +317,8 @@ void Exchange::onDownstreamTunnelData(evbuffer* data) {
   if (!upstream_) return;
   noteProgress();
   bytes_received_ += evbuffer_get_length(data);
-  evbuffer_add_buffer(upstream_->output(), data);
-  if (!request_paused_ && upstream_->outputLength() > kHighWatermark) {
+  upstream_->sendTunnelData(data);
+  if (!request_paused_ && upstream_->pendingOutput() > kHighWatermark) {
     request_paused_ = true;
     if (downstream_) downstream_->pauseRequestBody();
   }
@@ -326,7 +331,7 @@ void Exchange::onTunnelClosed() {
 void Exchange::onRequestMalformed(int status, std::string_view message) {
   if (finished()) return;
   if (responseStarted()) {
-    abandonUpstream();
+    abandonUpstream(Outcome::RequestMalformed);
     if (downstream_) downstream_->abort();
     end(Outcome::RequestMalformed);
     return;
@@ -343,18 +348,20 @@ void Exchange::respondLocally(Outcome outcome, std::string_view message, int sta
   end(outcome);
 }
 
-void Exchange::releaseUpstream(upstream::UpstreamPool::Release how) {
+void Exchange::releaseUpstream(bool reusable) {
   if (!upstream_) return;
-  upstream::UpstreamConnection* connection = upstream_;
-  upstream_ = nullptr;
+  upstream::UpstreamStream* stream = upstream_;
+  upstream_ = nullptr;  // first: the source may hand the stream to another exchange inside release()
   upstream_paused_ = false;
-  connection->unbind();
-  pool_->release(*connection, how);
+  stream->release(reusable);
 }
 
-void Exchange::abandonUpstream() {
+void Exchange::abandonUpstream(Outcome outcome) {
   if (upstream_) {
-    releaseUpstream(upstream::UpstreamPool::Release::Abort);
+    upstream::UpstreamStream* stream = upstream_;
+    upstream_ = nullptr;
+    upstream_paused_ = false;
+    stream->abort(outcome);
   } else {
     acquire_.cancel();  // a queued request is dropped, a connect in progress abandoned: nothing was sent
   }
@@ -441,11 +448,11 @@ void Exchange::answerTimeout(Outcome reason) {
 }
 
 Exchange::Watch Exchange::watchNow() const {
-  if (finished() || !pool_) return Watch::None;
+  if (finished() || !source_) return Watch::None;
   if (state_ == State::Tunnel) return upstream_ ? Watch::Tunnel : Watch::None;
   if (!request_complete_) {
     if (!request_paused_) return downstream_ ? Watch::RequestBody : Watch::None;
-    return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the pool's timeouts apply
+    return upstream_ ? Watch::UpstreamSend : Watch::None;  // queued or connecting: the source's timeouts apply
   }
   if (!upstream_) return Watch::None;
   if (!responseStarted()) return Watch::ResponseHead;
@@ -457,10 +464,10 @@ std::chrono::milliseconds Exchange::timeoutOf(Watch watch) const {
     case Watch::None: break;
     case Watch::RequestBody: return snapshot_->config().limits.request_body_timeout;
     case Watch::ClientSend: return snapshot_->config().limits.send_timeout;
-    case Watch::UpstreamSend: return pool_->config().send_timeout;
-    case Watch::ResponseHead: return pool_->config().response_timeout;
-    case Watch::UpstreamRead: return pool_->config().read_timeout;
-    case Watch::Tunnel: return pool_->config().read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
+    case Watch::UpstreamSend: return source_->config().send_timeout;
+    case Watch::ResponseHead: return source_->config().response_timeout;
+    case Watch::UpstreamRead: return source_->config().read_timeout;
+    case Watch::Tunnel: return source_->config().read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
   }
   return std::chrono::milliseconds(0);
 }
@@ -495,7 +502,7 @@ void Exchange::checkProgress() {
   // Writes that only partly drain a full buffer report nothing: a queue that shrank since the last look is progress.
   size_t pending = SIZE_MAX;
   if (watch == Watch::ClientSend) pending = downstream_->pendingOutput();
-  if (watch == Watch::UpstreamSend) pending = upstream_->outputLength();
+  if (watch == Watch::UpstreamSend) pending = upstream_->pendingOutput();
   if (pending < pending_at_check_) noteProgress();
   pending_at_check_ = pending;
   const auto timeout = timeoutOf(watch);
@@ -540,16 +547,15 @@ void Exchange::end(Outcome outcome) {
 }
 
 void Exchange::settleUpstream(Outcome outcome, bool tunnel) {
-  using Release = upstream::UpstreamPool::Release;
   if (outcome == Outcome::Completed) {
-    // A connection whose request was not fully sent, or that carried a tunnel, cannot carry another request.
-    releaseUpstream(request_complete_ && !tunnel ? Release::Reuse : Release::Close);
+    // A stream whose request was not fully sent, or that carried a tunnel, cannot carry another request.
+    releaseUpstream(request_complete_ && !tunnel);
   } else if (sourceOf(outcome) == OutcomeSource::Upstream && !isCancellation(outcome)) {
-    releaseUpstream(Release::Close);  // the upstream failed: close it gently
+    releaseUpstream(false);  // the upstream failed: close it gently
   } else {
-    abandonUpstream();  // cancelled or answered by tether: whatever the upstream is doing is wasted
+    abandonUpstream(outcome);  // cancelled or answered by tether: whatever the upstream is doing is wasted
   }
-  if (!upstream_) acquire_.cancel();  // still queued or connecting: the pool forgets us
+  if (!upstream_) acquire_.cancel();  // still queued or connecting: the source forgets us
 }
 
 OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
@@ -567,7 +573,7 @@ OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
   r.request_id = requestId();
   r.client = client_;
   r.protocol = protocol_;
-  if (pool_) r.upstream = pool_->config().name;
+  if (source_) r.upstream = source_->config().name;
   r.endpoint = endpoint_;
   r.h2_error = h2_error_;
   r.status = status_;

@@ -1,10 +1,11 @@
 #pragma once
 
-// One request/response pair. The Exchange is the only place that decides: it routes the request, asks the pool for
-// an upstream connection, moves bytes between the client side (a DownstreamStream) and the upstream side (an
-// UpstreamConnection), and owns the cancellation state. Its progress is one State; every way it ends goes through
-// end(outcome), exactly once: the first outcome wins, the upstream is released or aborted, the timers stop, and one
-// OutcomeRecord goes to the one renderer (log and /cancellations) and to the metrics.
+// One request/response pair. The Exchange is the only place that decides: it routes the request, asks the route's
+// upstream source for an upstream stream, moves bytes between the client side (a DownstreamStream) and the upstream
+// side (an UpstreamStream: it never sees which protocol or connection is behind it), and owns the cancellation state.
+// Its progress is one State; every way it ends goes through end(outcome), exactly once: the first outcome wins, the
+// upstream is released or aborted, the timers stop, and one OutcomeRecord goes to the one renderer (log and
+// /cancellations) and to the metrics.
 
 #include <event2/event_struct.h>
 
@@ -16,14 +17,16 @@
 #include "exchange/exchange_context.h"
 #include "http/body_framing.h"
 #include "outcome/outcome_record.h"
-#include "upstream/upstream_pool.h"
+#include "upstream_api/acquire_handle.h"
+#include "upstream_api/upstream_requester.h"
+#include "upstream_api/upstream_source.h"
+#include "upstream_api/upstream_stream.h"
+#include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
 namespace tether {
 
-class Exchange : public util::Deletable,
-                 private upstream::UpstreamRequester,
-                 private upstream::UpstreamConnectionCallbacks {
+class Exchange : public util::Deletable, private upstream::UpstreamRequester, private upstream::UpstreamStreamEvents {
  public:
   Exchange(ExchangeContext& context, DownstreamStream& downstream);
   ~Exchange() override;
@@ -59,9 +62,9 @@ class Exchange : public util::Deletable,
 
  private:
   // upstream::UpstreamRequester
-  void onUpstreamReady(upstream::UpstreamConnection& connection) override;
+  void onUpstreamReady(upstream::UpstreamStream& stream) override;
   void onUpstreamUnavailable(upstream::UpstreamError error) override;
-  // upstream::UpstreamConnectionCallbacks
+  // upstream::UpstreamStreamEvents
   http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead& head) override;
   void onResponseBody(const char* data, size_t len) override;
   void onResponseTrailers(const http::HeaderList& trailers) override;
@@ -72,12 +75,13 @@ class Exchange : public util::Deletable,
   void onTunnelClosed() override;
 
   void assignRequestId(const http::MessageHead& head);
-  evbuffer* requestSink();
-  void sendRequestHead(upstream::UpstreamConnection& connection);
+  // The request head (and what arrived of the request while no stream existed) to the stream just bound.
+  void sendRequest(http::MessageHead& head);
   // A response from tether itself (the outcome's status, or `status` when given), then end().
   void respondLocally(Outcome outcome, std::string_view message, int status = 0);
-  void releaseUpstream(upstream::UpstreamPool::Release how);
-  void abandonUpstream();
+  // Hands the stream back (release(reusable)) or stops it (abort(outcome)); a no-op without one.
+  void releaseUpstream(bool reusable);
+  void abandonUpstream(Outcome outcome);
   // The one teardown: settles the upstream, stops the timers, reports one record. Only the first call acts.
   void end(Outcome outcome);
   void settleUpstream(Outcome outcome, bool tunnel);
@@ -108,14 +112,16 @@ class Exchange : public util::Deletable,
   void pauseUpstreamIfClientBehind();
 
   ExchangeContext& context_;
-  std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and pool_ alive
+  std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and source_ alive
   DownstreamStream* downstream_;              // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
-  upstream::UpstreamPool* pool_ = nullptr;
-  upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the pool
-  upstream::UpstreamConnection* upstream_ = nullptr;
-  util::EvBufferPtr pending_request_;               // request bytes produced before an upstream connection exists
-  size_t request_head_length_ = 0;                  // the head's bytes at the front of pending_request_
+  upstream::UpstreamSource* source_ = nullptr;  // the route's upstream; owned by snapshot_
+  upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the source
+  upstream::UpstreamStream* upstream_ = nullptr;  // once bound, until released or aborted
+  // The request as it arrived before a stream existed (queued or connecting): sent when one is bound.
+  std::optional<http::MessageHead> pending_head_;
+  util::EvBufferPtr pending_body_;
+  std::optional<http::HeaderList> pending_end_;     // the request completed (with these forwardable trailers)
   http::MessageHead* head_for_upstream_ = nullptr;  // the request head, only while onRequestHead runs
   http::BodyFraming request_framing_ = http::BodyFraming::None;
   util::EventPtr deadline_;
@@ -150,7 +156,7 @@ class Exchange : public util::Deletable,
   // The response side's progress; the request side (request_complete_) runs independently of it.
   enum class State : uint8_t {
     Routing,           // the request head is being handled
-    Connecting,        // routed: waiting for a connection from the pool (queued or connecting)
+    Connecting,        // routed: waiting for a stream from the upstream source (queued or connecting)
     AwaitingResponse,  // bound to an upstream connection, no final response head yet
     Responding,        // the final response head arrived (forwarded, or discarded when detached)
     Tunnel,            // after a 101: raw bytes both ways until either side closes
@@ -167,7 +173,6 @@ class Exchange : public util::Deletable,
   };
   std::optional<Departure> departure_;
 
-  bool request_chunked_ = false;
   bool request_upgrade_ = false;
   bool request_complete_ = false;
   // Back-pressure, orthogonal to the state: the client's request body, and the upstream's response.

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "http/message_writer.h"
 #include "upstream/upstream_pool.h"
 
 namespace tether::upstream {
@@ -62,8 +63,9 @@ void UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
   }
 }
 
-void UpstreamConnection::bind(UpstreamConnectionCallbacks* exchange, std::string_view method) {
-  exchange_ = exchange;
+void UpstreamConnection::start(UpstreamStreamEvents& events, std::string_view method) {
+  exchange_ = &events;
+  request_framing_ = http::BodyFraming::None;
   response_complete_ = false;
   response_started_ = false;
   response_keep_alive_ = false;
@@ -71,7 +73,46 @@ void UpstreamConnection::bind(UpstreamConnectionCallbacks* exchange, std::string
   codec_.expectResponseTo(method);
 }
 
-void UpstreamConnection::unbind() { exchange_ = nullptr; }
+void UpstreamConnection::sendRequestHead(const http::MessageHead& head, http::BodyFraming framing) {
+  request_framing_ = framing;
+  http::writeRequestHead(output(), head, framing);
+}
+
+void UpstreamConnection::sendRequestBody(const char* data, size_t len) {
+  if (request_framing_ == http::BodyFraming::Chunked) {
+    http::writeChunk(output(), data, len);
+  } else {
+    evbuffer_add(output(), data, len);
+  }
+}
+
+void UpstreamConnection::sendRequestBody(evbuffer* data) {
+  const size_t len = evbuffer_get_length(data);
+  if (len == 0) return;
+  evbuffer* out = output();
+  // Chunked: one chunk for all of it (the bytes that waited for this connection), moved without a copy.
+  if (request_framing_ == http::BodyFraming::Chunked) evbuffer_add_printf(out, "%zx\r\n", len);
+  evbuffer_add_buffer(out, data);
+  if (request_framing_ == http::BodyFraming::Chunked) evbuffer_add(out, "\r\n", 2);
+}
+
+void UpstreamConnection::sendRequestEnd(const http::HeaderList* trailers) {
+  // Content-Length and no body need no end marker; trailers only travel in chunked framing.
+  if (request_framing_ == http::BodyFraming::Chunked) http::writeLastChunk(output(), trailers);
+}
+
+void UpstreamConnection::sendTunnelData(evbuffer* data) { evbuffer_add_buffer(output(), data); }
+
+void UpstreamConnection::release(bool reusable) {
+  exchange_ = nullptr;
+  pool_.release(*this, reusable ? UpstreamPool::Release::Reuse : UpstreamPool::Release::Close);
+}
+
+void UpstreamConnection::abort(Outcome) {
+  // Whatever the reason, the connection cannot carry another request: reset or closed as cancel_with says.
+  exchange_ = nullptr;
+  pool_.release(*this, UpstreamPool::Release::Abort);
+}
 
 void UpstreamConnection::pauseReading() {
   if (transport_) transport_->setReading(false);

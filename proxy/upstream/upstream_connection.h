@@ -1,15 +1,19 @@
 #pragma once
 
-// One HTTP/1.1 connection to an upstream endpoint. It translates the response codec's events into events for the
-// exchange bound to it, and is owned by its UpstreamPool, which hands it out and takes it back.
+// One HTTP/1.1 connection to an upstream endpoint, and the UpstreamStream of the one request it carries at a time.
+// It frames the request, translates the response codec's events into UpstreamStreamEvents for the exchange that
+// started the request, and is owned by its UpstreamPool, which hands it out and takes it back (release/abort).
 
 #include <chrono>
 #include <cstdint>
 #include <list>
 
+#include "http/body_framing.h"
 #include "http/http1_codec.h"
 #include "net/socket_address.h"
 #include "net/socket_transport.h"
+#include "upstream_api/upstream_error.h"
+#include "upstream_api/upstream_stream.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
@@ -17,32 +21,10 @@ namespace tether::upstream {
 
 class UpstreamPool;
 
-enum class UpstreamError {
-  ConnectRefused,     // connection refused or unreachable: 502
-  ConnectTimeout,     // no connection within connect_timeout: 504
-  ConnectionLost,     // the upstream closed or reset before the response ended: 502
-  MalformedResponse,  // the response broke HTTP/1.1 rules: 502
-  QueueTimeout,       // no connection slot freed in time: 503
-};
-
-// Events an UpstreamConnection delivers to the exchange bound to it.
-class UpstreamConnectionCallbacks {
- public:
-  virtual ~UpstreamConnectionCallbacks() = default;
-  virtual http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead& head) = 0;
-  virtual void onResponseBody(const char* data, size_t len) = 0;
-  virtual void onResponseTrailers(const http::HeaderList& trailers) = 0;
-  // Called for interim (1xx) responses too; returns true when the codec should pause.
-  virtual bool onResponseComplete() = 0;
-  // Called when the request bytes queued towards the upstream fall below the low watermark.
-  virtual void onUpstreamDrained() = 0;
-  virtual void onUpstreamError(UpstreamError error) = 0;
-  // Tunnel mode (after 101): bytes from the upstream, and its close.
-  virtual void onTunnelData(evbuffer* input) = 0;
-  virtual void onTunnelClosed() = 0;
-};
-
-class UpstreamConnection : public util::Deletable, private http::Http1CodecCallbacks, private net::TransportCallbacks {
+class UpstreamConnection : public util::Deletable,
+                           public UpstreamStream,
+                           private http::Http1CodecCallbacks,
+                           private net::TransportCallbacks {
  public:
   enum class State { Connecting, Active, Idle, Tunnel, Closed };
 
@@ -53,16 +35,19 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   // Starts a non-blocking connect; false if the socket could not even be created.
   bool connect(std::chrono::milliseconds timeout);
 
-  void bind(UpstreamConnectionCallbacks* exchange, std::string_view method);
-  void unbind();
-
-  // For writing the request: what is added goes out in one write right after the current callback.
-  evbuffer* output();
-  size_t outputLength() const { return transport_ ? transport_->pendingOutput() : 0; }
-  void pauseReading();
-  void resumeReading();
-  void enterTunnel();
-  // Tunnel: stop/resume reading while the client side is congested.
+  // UpstreamStream: what is written goes out in one write right after the current callback.
+  void start(UpstreamStreamEvents& events, std::string_view method) override;
+  void sendRequestHead(const http::MessageHead& head, http::BodyFraming framing) override;
+  void sendRequestBody(const char* data, size_t len) override;
+  void sendRequestBody(evbuffer* data) override;
+  void sendRequestEnd(const http::HeaderList* trailers) override;
+  void sendTunnelData(evbuffer* data) override;
+  size_t pendingOutput() const override { return transport_ ? transport_->pendingOutput() : 0; }
+  void pauseReading() override;  // in a tunnel too, while the client side is congested
+  void resumeReading() override;
+  void release(bool reusable) override;
+  void abort(Outcome outcome) override;
+  std::string_view peerAddress() const override { return address_text_; }
 
   State state() const { return state_; }
   size_t endpoint() const { return endpoint_; }
@@ -90,6 +75,9 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   void onConnected() override;
 
   void fail(UpstreamError error);
+  void enterTunnel();
+  // For writing the request: schedules the one flush after the current callback.
+  evbuffer* output();
 
   // http::Http1CodecCallbacks
   HeadAction onHead(http::MessageHead& head) override;
@@ -107,7 +95,8 @@ class UpstreamConnection : public util::Deletable, private http::Http1CodecCallb
   util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
   TimerMode timer_mode_ = TimerMode::None;
   http::Http1Codec codec_;
-  UpstreamConnectionCallbacks* exchange_ = nullptr;
+  UpstreamStreamEvents* exchange_ = nullptr;  // the exchange of the request in progress; null between requests
+  http::BodyFraming request_framing_ = http::BodyFraming::None;
   State state_ = State::Connecting;
   bool response_complete_ = false;
   bool response_keep_alive_ = false;

@@ -49,9 +49,8 @@ int UpstreamPool::pickEndpoint(int exclude) {
 
 AcquireHandle UpstreamPool::acquire(UpstreamRequester& requester) {
   cancel(requester);
-  ++requester.acquire_serial_;
   requester.attempts_ = 0;
-  AcquireHandle handle(*this, requester);
+  AcquireHandle handle = newHandle(requester);
   int endpoint = pickEndpoint(-1);
   if (endpoint < 0) {
     requester.queued_at_ = std::chrono::steady_clock::now();
@@ -89,6 +88,10 @@ void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   connection_requesters_[connection] = &requester;
   publish();
   if (!connection->connect(config_.connect_timeout)) onConnectFailed(*connection, UpstreamError::ConnectRefused);
+}
+
+bool UpstreamPool::pending(const UpstreamRequester& requester) const {
+  return requester.queued_ || requester.connecting_ != nullptr;
 }
 
 void UpstreamPool::cancel(UpstreamRequester& requester) {

@@ -12,31 +12,33 @@
 
 #include "config/config.h"
 #include "metrics/upstream_counters.h"
-#include "upstream/acquire_handle.h"
 #include "upstream/upstream_connection.h"
-#include "upstream/upstream_requester.h"
 #include "upstream/waiter_queue.h"
+#include "upstream_api/acquire_handle.h"
+#include "upstream_api/upstream_requester.h"
+#include "upstream_api/upstream_source.h"
 #include "util/deferred_deleter.h"
 
 namespace tether::upstream {
 
-class UpstreamPool {
+// The HTTP/1.1 UpstreamSource: the streams it hands out are its UpstreamConnections, one request at a time.
+class UpstreamPool : public UpstreamSource {
  public:
   // `io`: the worker's buffers and flush queue, shared by its connections (null: each has its own buffers).
   UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter,
                net::IoContext* io = nullptr);
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
-  ~UpstreamPool();
+  ~UpstreamPool() override;
 
-  const config::Upstream& config() const { return config_; }
+  const config::Upstream& config() const override { return config_; }
   // Where this pool publishes its connection counts and connect errors (its worker's metrics); may stay unset.
   void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
 
   // Asks for a connection for `requester`: handed an idle one or failed inside this call, or later, once a connect
   // completes or a slot frees up (FIFO, at most queue_timeout). Keep the handle while waiting: dropping it cancels.
   // A requester waits for one connection at a time; acquiring again withdraws its previous request.
-  [[nodiscard]] AcquireHandle acquire(UpstreamRequester& requester);
+  [[nodiscard]] AcquireHandle acquire(UpstreamRequester& requester) override;
   // Returns a connection after an exchange: kept for reuse, or closed (reset = RST if cancel_with: rst).
   enum class Release { Reuse, Close, Abort };
   void release(UpstreamConnection& connection, Release how);
@@ -48,7 +50,7 @@ class UpstreamPool {
 
   // The config snapshot this pool belongs to was replaced by a reload: idle connections close now, and connections
   // of requests still running close when those end instead of going back to the pool.
-  void retire();
+  void retire() override;
 
   size_t connectionCount() const { return connections_.size(); }
   size_t idleCount() const;
@@ -63,9 +65,11 @@ class UpstreamPool {
     std::chrono::steady_clock::time_point backoff_until{};
   };
 
-  friend class AcquireHandle;
+  // UpstreamSource, through a current AcquireHandle.
+  bool pending(const UpstreamRequester& requester) const override;
+  bool queued(const UpstreamRequester& requester) const override { return requester.queued_; }
   // Withdraws a pending acquire: a queued request leaves the queue, a connect in progress is dropped.
-  void cancel(UpstreamRequester& requester);
+  void cancel(UpstreamRequester& requester) override;
   // Picks the next endpoint round-robin that is neither backed off nor full; -1 when none.
   int pickEndpoint(int exclude);
   // Hands the requester an idle connection of `endpoint`, or starts a connect to it.

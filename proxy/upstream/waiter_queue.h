@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "upstream/upstream_requester.h"
+#include "upstream_api/upstream_requester.h"
 
 namespace tether::upstream {
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "downstream/downstream_session.h"
+#include "upstream/upstream_pool.h"
 
 namespace tether {
 
@@ -30,7 +31,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
       reload_event_(event_new(base_.get(), -1, 0, &Worker::onReload, this)),
       sweep_timer_(evtimer_new(base_.get(), &Worker::onSweep, this)) {
   context_.base = base_.get();
-  context_.snapshot = std::make_shared<ConfigSnapshot>(config_, std::move(route_metrics), base_.get(), deleter_, &io_);
+  context_.snapshot = std::make_shared<ConfigSnapshot>(config_, std::move(route_metrics), sourceFactory());
   context_.logger = &logger_;
   context_.request_ids = &request_ids_;
   context_.detached = this;
@@ -102,9 +103,16 @@ void Worker::applyReload() {
   logger_.setMinLevel(config->log.level);
   context_.snapshot->retire();
   retired_.push_back(std::move(context_.snapshot));
-  context_.snapshot =
-      std::make_shared<ConfigSnapshot>(std::move(config), std::move(route_metrics), base_.get(), deleter_, &io_);
+  context_.snapshot = std::make_shared<ConfigSnapshot>(std::move(config), std::move(route_metrics), sourceFactory());
   if (!evtimer_pending(sweep_timer_.get(), nullptr)) evtimer_add(sweep_timer_.get(), &kSweepInterval);
+}
+
+ConfigSnapshot::SourceFactory Worker::sourceFactory() {
+  return [this](const config::Upstream& upstream, metrics::UpstreamCounters* counters) {
+    auto pool = std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_, &io_);
+    if (counters) pool->setCounters(counters);
+    return std::unique_ptr<upstream::UpstreamSource>(std::move(pool));
+  };
 }
 
 void Worker::onSweep(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->sweepRetired(); }

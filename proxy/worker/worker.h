@@ -83,6 +83,8 @@ class Worker final : public SessionHost, private DetachedExchanges {
   const metrics::WorkerMetrics& metrics() const { return metrics_; }
 
  private:
+  // Builds each config snapshot's upstream sources: HTTP/1.1 pools on this worker's loop, buffers and deleter.
+  ConfigSnapshot::SourceFactory sourceFactory();
   struct ListenerState {
     util::ListenerPtr listener;
     size_t open = 0;

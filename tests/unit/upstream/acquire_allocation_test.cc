@@ -39,14 +39,15 @@ namespace {
 // Counts answers only: no allocation of its own.
 class CountingRequester : public UpstreamRequester {
  public:
-  void onUpstreamReady(UpstreamConnection& c) override { connection = &c; }
+  // This pool's streams are its HTTP/1.1 connections.
+  void onUpstreamReady(UpstreamStream& s) override { connection = static_cast<UpstreamConnection*>(&s); }
   void onUpstreamUnavailable(UpstreamError) override { ++failures; }
   UpstreamConnection* connection = nullptr;
   int failures = 0;
 };
 
 // Takes one response off a connection, so that it becomes reusable.
-class ResponseSink : public UpstreamConnectionCallbacks {
+class ResponseSink : public UpstreamStreamEvents {
  public:
   http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead&) override {
     return http::Http1CodecCallbacks::HeadAction::Continue;
@@ -70,14 +71,17 @@ void completeOneExchange(PoolHarness& harness, UpstreamConnection& connection) {
   const int server = harness.acceptServerSide();
   ASSERT_GE(server, 0);
   ResponseSink sink;
-  connection.bind(&sink, "GET");
-  evbuffer_add_printf(connection.output(), "GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+  connection.start(sink, "GET");
+  http::MessageHead request;
+  request.method = "GET";
+  request.target = "/";
+  request.appendHeader("Host", "test");
+  connection.sendRequestHead(request, http::BodyFraming::None);
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
   ASSERT_EQ(::write(server, response.data(), response.size()), static_cast<ssize_t>(response.size()));
   ASSERT_TRUE(harness.runUntil([&] { return sink.complete || sink.failed; }));
   ASSERT_TRUE(sink.complete);
-  connection.unbind();
-  harness.pool().release(connection, UpstreamPool::Release::Reuse);
+  connection.release(true);
   ASSERT_EQ(harness.pool().idleCount(), 1u);
 }
 

@@ -1,7 +1,7 @@
 // UpstreamPool::acquire()'s handle on a real pool and loopback connections: cancelling a queued waiter takes it out
 // of the FIFO and nobody else, a handle of an answered request does nothing, and dropping a handle cancels.
 
-#include "upstream/acquire_handle.h"
+#include "upstream_api/acquire_handle.h"
 
 #include <gtest/gtest.h>
 

@@ -52,9 +52,9 @@ int PoolHarness::acceptServerSide(std::chrono::milliseconds bound) {
   return fd;
 }
 
-void RecordingRequester::onUpstreamReady(UpstreamConnection& connection) {
+void RecordingRequester::onUpstreamReady(UpstreamStream& stream) {
   ++answers_;
-  connection_ = &connection;
+  connection_ = static_cast<UpstreamConnection*>(&stream);  // this pool's streams are its HTTP/1.1 connections
   answered = std::chrono::steady_clock::now();
   log_.push_back(name_ + " ready");
 }

@@ -49,7 +49,7 @@ class RecordingRequester : public UpstreamRequester {
  public:
   RecordingRequester(std::string name, std::vector<std::string>& log) : name_(std::move(name)), log_(log) {}
 
-  void onUpstreamReady(UpstreamConnection& connection) override;
+  void onUpstreamReady(UpstreamStream& stream) override;
   void onUpstreamUnavailable(UpstreamError error) override;
 
   int answers() const { return answers_; }

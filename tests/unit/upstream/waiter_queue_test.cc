@@ -11,7 +11,7 @@ namespace {
 
 class Waiter : public UpstreamRequester {
  public:
-  void onUpstreamReady(UpstreamConnection&) override {}
+  void onUpstreamReady(UpstreamStream&) override {}
   void onUpstreamUnavailable(UpstreamError) override {}
 };
 

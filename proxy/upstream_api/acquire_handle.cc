@@ -1,18 +1,18 @@
-#include "upstream/acquire_handle.h"
+#include "upstream_api/acquire_handle.h"
 
-#include "upstream/upstream_pool.h"
+#include "upstream_api/upstream_source.h"
 
 namespace tether::upstream {
 
 AcquireHandle::AcquireHandle(AcquireHandle&& other) noexcept
-    : pool_(other.pool_), requester_(other.requester_), serial_(other.serial_) {
+    : source_(other.source_), requester_(other.requester_), serial_(other.serial_) {
   other.requester_ = nullptr;
 }
 
 AcquireHandle& AcquireHandle::operator=(AcquireHandle&& other) noexcept {
   if (this != &other) {
     cancel();
-    pool_ = other.pool_;
+    source_ = other.source_;
     requester_ = other.requester_;
     serial_ = other.serial_;
     other.requester_ = nullptr;
@@ -20,12 +20,12 @@ AcquireHandle& AcquireHandle::operator=(AcquireHandle&& other) noexcept {
   return *this;
 }
 
-bool AcquireHandle::pending() const { return current() && (requester_->queued_ || requester_->connecting_ != nullptr); }
+bool AcquireHandle::pending() const { return current() && source_->pending(*requester_); }
 
-bool AcquireHandle::queued() const { return current() && requester_->queued_; }
+bool AcquireHandle::queued() const { return current() && source_->queued(*requester_); }
 
 void AcquireHandle::cancel() {
-  if (pending()) pool_->cancel(*requester_);
+  if (pending()) source_->cancel(*requester_);
   requester_ = nullptr;
 }
 
