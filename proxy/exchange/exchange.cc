@@ -49,7 +49,7 @@ Exchange::~Exchange() {
 Phase Exchange::phase() const {
   if (responseStarted()) return Phase::StreamingResponse;
   if (!request_complete_) return Phase::ReadingRequest;
-  if (!upstream_) return Phase::Connecting;
+  if (!upstream_) return acquire_.queued() ? Phase::Queued : Phase::Connecting;
   return Phase::AwaitingResponse;
 }
 
@@ -235,23 +235,23 @@ void Exchange::forwardInterim(const http::MessageHead& head) {
   pauseUpstreamIfClientBehind();
 }
 
-http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead& head) {
-  using HeadAction = http::Http1CodecCallbacks::HeadAction;
+upstream::ResponseBody Exchange::onResponseHead(http::MessageHead& head) {
+  using upstream::ResponseBody;
   if (head.status < 200 && head.status != 101) {
     forwardInterim(head);
-    return HeadAction::Continue;
+    return ResponseBody::AsFramed;
   }
   if (head.status == 101 && downstream_ &&
       (!request_upgrade_ || !http::upgradeWasRequested(upgrade_requested_, head.find("upgrade")))) {
     // A switch to a protocol the client did not ask for: nothing is tunnelled, the client gets 502.
     onUpstreamError(upstream::UpstreamError::MalformedResponse);
-    return HeadAction::Continue;
+    return ResponseBody::AsFramed;
   }
   status_ = upstream_status_ = head.status;
   state_ = State::Responding;
   rewatch();
   const bool no_body = method_ == "HEAD" || head.status == 204 || head.status == 304;
-  if (!downstream_) return no_body ? HeadAction::NoBody : HeadAction::Continue;  // detached: read and discard
+  if (!downstream_) return no_body ? ResponseBody::None : ResponseBody::AsFramed;  // detached: read and discard
   if (head.status == 101) {
     http::removeHopByHop(head.headers, true);
     downstream_->sendResponseHead(head, true);
@@ -259,11 +259,11 @@ http::Http1CodecCallbacks::HeadAction Exchange::onResponseHead(http::MessageHead
     state_ = State::Tunnel;
     rewatch();
     downstream_->startTunnel();
-    return HeadAction::Upgrade;
+    return ResponseBody::Tunnel;
   }
   http::removeHopByHop(head.headers, false);
   downstream_->sendResponseHead(head, no_body);
-  return no_body ? HeadAction::NoBody : HeadAction::Continue;
+  return no_body ? ResponseBody::None : ResponseBody::AsFramed;
 }
 
 void Exchange::onResponseBody(const char* data, size_t len) {

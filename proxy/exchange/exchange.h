@@ -65,7 +65,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   void onUpstreamReady(upstream::UpstreamStream& stream) override;
   void onUpstreamUnavailable(upstream::UpstreamError error) override;
   // upstream::UpstreamStreamEvents
-  http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead& head) override;
+  upstream::ResponseBody onResponseHead(http::MessageHead& head) override;
   void onResponseBody(const char* data, size_t len) override;
   void onResponseTrailers(const http::HeaderList& trailers) override;
   bool onResponseComplete() override;

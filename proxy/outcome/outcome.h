@@ -40,7 +40,8 @@ enum class Outcome : uint8_t {
 
 enum class Phase : uint8_t {
   ReadingRequest,     // request body still arriving
-  Connecting,         // waiting for or opening an upstream connection
+  Queued,             // the whole request received, waiting for a free upstream connection slot
+  Connecting,         // an upstream connection is being opened for it
   AwaitingResponse,   // request sent, no response headers yet
   StreamingResponse,  // response headers sent to the client, body flowing
   Count,              // not a phase: the number of them
@@ -90,7 +91,7 @@ inline constexpr std::array<OutcomeInfo, kOutcomeCount> kOutcomes = {{
     {UpstreamTimeout,    Upstream,   Cancelled, "upstream_timeout",     "upstream_timeout",     504},
 }};
 inline constexpr std::array<std::string_view, kPhaseCount> kPhaseNames = {
-    "reading_request", "connecting", "awaiting_response", "streaming_response"};
+    "reading_request", "queued", "connecting", "awaiting_response", "streaming_response"};
 // clang-format on
 
 constexpr bool inEnumOrder() {

@@ -246,7 +246,13 @@ http::Http1CodecCallbacks::HeadAction UpstreamConnection::onHead(http::MessageHe
     response_started_ = true;
     response_keep_alive_ = head.keep_alive;
   }
-  return exchange_ ? exchange_->onResponseHead(head) : HeadAction::Continue;
+  if (!exchange_) return HeadAction::Continue;
+  switch (exchange_->onResponseHead(head)) {
+    case ResponseBody::AsFramed: break;
+    case ResponseBody::None: return HeadAction::NoBody;
+    case ResponseBody::Tunnel: return HeadAction::Upgrade;
+  }
+  return HeadAction::Continue;
 }
 
 void UpstreamConnection::onBody(const char* data, size_t len) {

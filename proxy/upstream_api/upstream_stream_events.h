@@ -7,19 +7,25 @@
 #include <event2/buffer.h>
 
 #include <cstddef>
+#include <cstdint>
 
-#include "http/http1_codec_callbacks.h"
 #include "http/message_head.h"
 #include "upstream_api/upstream_error.h"
 
 namespace tether::upstream {
 
+// What follows a response head, as the exchange decided: the stream maps it onto its protocol's framing.
+enum class ResponseBody : uint8_t {
+  AsFramed,  // whatever the response's own framing says (Content-Length, chunked, DATA frames, close)
+  None,      // no body whatever the head says: a response to HEAD, a 204 or 304
+  Tunnel,    // after a 101: raw bytes both ways from here on
+};
+
 class UpstreamStreamEvents {
  public:
   virtual ~UpstreamStreamEvents() = default;
-  // A response head: interim (1xx) ones too. The answer tells the stream how the body is framed (none, or a tunnel
-  // after a 101).
-  virtual http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead& head) = 0;
+  // A response head: interim (1xx) ones too. The answer tells the stream what follows it.
+  virtual ResponseBody onResponseHead(http::MessageHead& head) = 0;
   virtual void onResponseBody(const char* data, size_t len) = 0;
   virtual void onResponseTrailers(const http::HeaderList& trailers) = 0;
   // Called for interim (1xx) responses too; returns true when the stream should stop delivering (the final

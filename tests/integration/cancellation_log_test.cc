@@ -70,8 +70,8 @@ void expectCancelledSchema(const JsonValue& line, const std::string& raw) {
   ASSERT_TRUE(endpoint) << "no endpoint: " << raw;
   EXPECT_TRUE(endpoint->isNull() || (endpoint->isString() && isIpPort(endpoint->text))) << raw;
   const std::string phase = line.str("phase").value_or("");
-  EXPECT_TRUE(phase == "reading_request" || phase == "connecting" || phase == "awaiting_response" ||
-              phase == "streaming_response")
+  EXPECT_TRUE(phase == "reading_request" || phase == "queued" || phase == "connecting" ||
+              phase == "awaiting_response" || phase == "streaming_response")
       << raw;
   const std::string reason = line.str("reason").value_or("");
   EXPECT_TRUE(reason == "client_closed" || reason == "client_reset" || reason == "deadline_exceeded" ||

@@ -216,7 +216,7 @@ TEST_P(QueuedForConnection, ClientLeaves_NeverReachesH1Upstream) {
 
   const auto lines = tether.waitForLogEvents("request_cancelled", id, 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
-  expectDeparture(tether, lines[0], c, id, "connecting");
+  expectDeparture(tether, lines[0], c, id, "queued");
   ASSERT_TRUE(lines[0].find("endpoint"));
   EXPECT_TRUE(lines[0].find("endpoint")->isNull());
   ASSERT_TRUE(lines[0].find("upstream_elapsed_ms"));

@@ -21,8 +21,12 @@ void driveTo(ExchangeHarness& h, Phase phase, std::string_view method = "GET") {
       h.startRequest("POST", 100);
       h.exchange().onRequestBody("0123456789", 10);
       break;
+    case Phase::Queued:
+      h.source().answer = FakeUpstreamSource::Answer::Queue;
+      h.startRequest(method);
+      break;
     case Phase::Connecting:
-      h.source().answer = FakeUpstreamSource::Answer::Later;
+      h.source().answer = FakeUpstreamSource::Answer::Connect;
       h.startRequest(method);
       break;
     case Phase::AwaitingResponse: h.startRequest(method); break;
@@ -43,7 +47,7 @@ bool has(const std::string& line, const std::string& field, const std::string& v
 
 // The upstream work was stopped: the stream aborted, or, still connecting, the acquire withdrawn with nothing sent.
 void expectUpstreamStopped(ExchangeHarness& h, Phase phase) {
-  if (phase == Phase::Connecting) {
+  if (phase == Phase::Queued || phase == Phase::Connecting) {
     EXPECT_EQ(h.source().cancels, 1) << "the queued/connecting acquire was not withdrawn";
     EXPECT_FALSE(h.source().waiting());
     EXPECT_EQ(h.stream().settled, Settled::No);
@@ -61,7 +65,7 @@ void expectOneCancelledLine(ExchangeHarness& h, Outcome reason, Phase phase) {
   EXPECT_EQ(h.cancelledCount(reason, phase), 1u);
 }
 
-constexpr Phase kPhases[] = {Phase::ReadingRequest, Phase::Connecting, Phase::AwaitingResponse,
+constexpr Phase kPhases[] = {Phase::ReadingRequest, Phase::Queued, Phase::Connecting, Phase::AwaitingResponse,
                              Phase::StreamingResponse};
 constexpr Outcome kDepartures[] = {Outcome::ClientClosed, Outcome::ClientReset, Outcome::StreamReset};
 
@@ -100,7 +104,10 @@ TEST_P(ClientLeaves, IgnoreLetsACompleteRequestRunOn) {
   EXPECT_EQ(h.stream().settled, Settled::No);
   EXPECT_EQ(h.source().cancels, 0);
   EXPECT_TRUE(h.takeLogLines().empty()) << "nothing is logged until the upstream ends";
-  if (phase() == Phase::Connecting) {
+  if (phase() == Phase::Queued) {
+    ASSERT_TRUE(h.source().startConnect());
+  }
+  if (phase() == Phase::Queued || phase() == Phase::Connecting) {
     ASSERT_TRUE(h.source().serve());
   }
   if (phase() != Phase::StreamingResponse) h.stream().respondHead(200);

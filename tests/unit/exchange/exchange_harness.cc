@@ -3,16 +3,18 @@
 #include <gtest/gtest.h>
 
 #include "config/config_loader.h"
+#include "metrics/metric_labels.h"
 
 namespace tether::testing {
 
-ExchangeHarness::ExchangeHarness(const std::string& route_yaml)
+ExchangeHarness::ExchangeHarness(const std::string& route_yaml, const std::string& upstream_yaml,
+                                 const std::string& top_yaml)
     : base_(event_base_new()), logger_(&queue_, log::Level::Debug) {
   const std::string yaml =
       "listeners:\n  - name: main\n    address: 127.0.0.1:8080\n"
-      "upstreams:\n  - name: api\n    endpoints: [\"127.0.0.1:5000\"]\n"
-      "routes:\n  - name: work\n    match: {path_prefix: /}\n    upstream: api\n" +
-      route_yaml;
+      "upstreams:\n  - name: api\n    endpoints: [\"127.0.0.1:5000\"]\n" +
+      upstream_yaml + "routes:\n  - name: work\n    match: {path_prefix: /}\n    upstream: api\n" + route_yaml +
+      top_yaml;
   config::LoadResult loaded = config::loadConfigString(yaml, "exchange_test.yaml");
   EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? std::string() : loaded.errors.front().toString());
   config_ = loaded.config;
@@ -36,7 +38,7 @@ ExchangeHarness::~ExchangeHarness() {
   exchange_.reset();
 }
 
-void ExchangeHarness::startRequest(std::string_view method, size_t body_length) {
+http::MessageHead ExchangeHarness::requestHead(std::string_view method, size_t body_length) {
   http::MessageHead head;
   head.method = method;
   head.target = "/work";
@@ -45,8 +47,23 @@ void ExchangeHarness::startRequest(std::string_view method, size_t body_length) 
     head.content_length = body_length;
     head.appendHeader("Content-Length", std::to_string(body_length));
   }
+  return head;
+}
+
+void ExchangeHarness::startRequest(std::string_view method, size_t body_length) {
+  http::MessageHead head = requestHead(method, body_length);
+  startRequest(head, body_length == 0);
+}
+
+void ExchangeHarness::startRequest(http::MessageHead& head, bool complete) {
   exchange_->onRequestHead(head);
-  if (body_length == 0) exchange_->onRequestComplete(nullptr);
+  if (complete) exchange_->onRequestComplete(nullptr);
+}
+
+std::vector<std::string> ExchangeHarness::recentCancellations() const {
+  std::vector<std::string> events;
+  for (const auto& event : worker_metrics_.recentCancellations().snapshot()) events.push_back(event.json);
+  return events;
 }
 
 void ExchangeHarness::clientLeaves(Outcome how) {
@@ -81,6 +98,10 @@ uint64_t ExchangeHarness::cancelledCount(Outcome outcome, Phase phase) const {
 
 uint64_t ExchangeHarness::clientGoneCount(Outcome how, Phase phase) const {
   return route_metrics_->clientGone(0, indexOf(how), indexOf(phase));
+}
+
+uint64_t ExchangeHarness::requestsCount(std::string_view method, int status) const {
+  return route_metrics_->requests(0, metrics::methodIndex(method), metrics::codeIndex(status));
 }
 
 void ExchangeHarness::adopt(std::unique_ptr<Exchange>) { ADD_FAILURE() << "the harness holds detached exchanges"; }

@@ -24,14 +24,20 @@ namespace tether::testing {
 
 class ExchangeHarness : private DetachedExchanges {
  public:
-  // `route_yaml`: lines added under the one route (`cancellation:`, `timeout:`, ...), indented by four spaces.
-  explicit ExchangeHarness(const std::string& route_yaml = "");
+  // `route_yaml`: lines added under the one route (`cancellation:`, `timeout:`, ...), indented by four spaces;
+  // `upstream_yaml` the same under the one upstream (`response_timeout:`, ...); `top_yaml`: top-level sections
+  // (`limits:`, ...).
+  explicit ExchangeHarness(const std::string& route_yaml = "", const std::string& upstream_yaml = "",
+                           const std::string& top_yaml = "");
   ExchangeHarness(const ExchangeHarness&) = delete;
   ExchangeHarness& operator=(const ExchangeHarness&) = delete;
   ~ExchangeHarness() override;
 
   // A request head for `method` on /work; `body_length` > 0 announces a body (Content-Length) the test then sends.
+  static http::MessageHead requestHead(std::string_view method, size_t body_length = 0);
   void startRequest(std::string_view method, size_t body_length = 0);
+  // Hands `head` to the exchange as the client session would; `complete`: no body follows.
+  void startRequest(http::MessageHead& head, bool complete);
   // What a client session does when its client leaves: a FIN the route lets it wait out (`half_close: wait`) keeps
   // the response going; otherwise the exchange cancels, or detaches (the harness then holds it as the worker would).
   void clientLeaves(Outcome how);
@@ -48,7 +54,13 @@ class ExchangeHarness : private DetachedExchanges {
   std::vector<std::string> takeLogLines();
   uint64_t cancelledCount(Outcome outcome, Phase phase) const;
   uint64_t clientGoneCount(Outcome how, Phase phase) const;
+  // tether_requests_total for the route, by method and status as counted.
+  uint64_t requestsCount(std::string_view method, int status) const;
   const metrics::WorkerMetrics& workerMetrics() const { return worker_metrics_; }
+  // The request_cancelled and client_gone lines kept for GET /cancellations, oldest first.
+  std::vector<std::string> recentCancellations() const;
+  // Drops the exchange (as a worker does after onExchangeComplete).
+  void destroyExchange() { exchange_.reset(); }
   bool releasedByDetachedExchange() const { return released_; }
 
  private:

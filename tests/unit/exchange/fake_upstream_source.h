@@ -1,7 +1,7 @@
 #pragma once
 
 // An UpstreamSource without a pool or sockets: hands out its one FakeUpstreamStream at once, or keeps the requester
-// waiting (as a queued or connecting acquire) until the test answers it.
+// waiting (queued for a slot, or as if a connect were in progress) until the test answers it.
 
 #include "config/config.h"
 #include "fake_upstream_stream.h"
@@ -11,7 +11,7 @@ namespace tether::testing {
 
 class FakeUpstreamSource : public upstream::UpstreamSource {
  public:
-  enum class Answer { AtOnce, Later };
+  enum class Answer { AtOnce, Queue, Connect };
 
   explicit FakeUpstreamSource(const config::Upstream& upstream) : config_(upstream) {}
 
@@ -24,17 +24,32 @@ class FakeUpstreamSource : public upstream::UpstreamSource {
       requester.onUpstreamReady(stream);
     } else {
       waiting_ = &requester;
+      queued_ = answer == Answer::Queue;
     }
     return handle;
   }
   void retire() override {}
 
+  // A slot came free for the queued requester: a connect now starts for it. False if nobody is queued.
+  bool startConnect() {
+    if (!waiting_ || !queued_) return false;
+    queued_ = false;
+    return true;
+  }
   // Answers the waiting requester with the stream; false if nobody waits.
   bool serve() {
     upstream::UpstreamRequester* requester = waiting_;
     waiting_ = nullptr;
     if (!requester) return false;
     requester->onUpstreamReady(stream);
+    return true;
+  }
+  // Answers the waiting requester with a failure (connect refused, timed out, queue timeout).
+  bool fail(upstream::UpstreamError error) {
+    upstream::UpstreamRequester* requester = waiting_;
+    waiting_ = nullptr;
+    if (!requester) return false;
+    requester->onUpstreamUnavailable(error);
     return true;
   }
   bool waiting() const { return waiting_ != nullptr; }
@@ -46,7 +61,7 @@ class FakeUpstreamSource : public upstream::UpstreamSource {
 
  private:
   bool pending(const upstream::UpstreamRequester& requester) const override { return waiting_ == &requester; }
-  bool queued(const upstream::UpstreamRequester& requester) const override { return waiting_ == &requester; }
+  bool queued(const upstream::UpstreamRequester& requester) const override { return waiting_ == &requester && queued_; }
   void cancel(upstream::UpstreamRequester&) override {
     ++cancels;
     waiting_ = nullptr;
@@ -54,6 +69,7 @@ class FakeUpstreamSource : public upstream::UpstreamSource {
 
   const config::Upstream& config_;
   upstream::UpstreamRequester* waiting_ = nullptr;
+  bool queued_ = false;
 };
 
 }  // namespace tether::testing

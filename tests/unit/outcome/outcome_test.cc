@@ -58,8 +58,9 @@ TEST(Outcome, SourcesTagWhoCausedIt) {
 }
 
 TEST(Phase, NamesInEnumOrder) {
-  EXPECT_EQ(kPhaseCount, 4u);
+  EXPECT_EQ(kPhaseCount, 5u);
   EXPECT_EQ(toString(Phase::ReadingRequest), "reading_request");
+  EXPECT_EQ(toString(Phase::Queued), "queued");
   EXPECT_EQ(toString(Phase::Connecting), "connecting");
   EXPECT_EQ(toString(Phase::AwaitingResponse), "awaiting_response");
   EXPECT_EQ(toString(Phase::StreamingResponse), "streaming_response");

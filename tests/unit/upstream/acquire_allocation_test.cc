@@ -49,9 +49,7 @@ class CountingRequester : public UpstreamRequester {
 // Takes one response off a connection, so that it becomes reusable.
 class ResponseSink : public UpstreamStreamEvents {
  public:
-  http::Http1CodecCallbacks::HeadAction onResponseHead(http::MessageHead&) override {
-    return http::Http1CodecCallbacks::HeadAction::Continue;
-  }
+  upstream::ResponseBody onResponseHead(http::MessageHead&) override { return upstream::ResponseBody::AsFramed; }
   void onResponseBody(const char*, size_t) override {}
   void onResponseTrailers(const http::HeaderList&) override {}
   bool onResponseComplete() override {
