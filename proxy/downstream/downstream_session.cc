@@ -263,6 +263,8 @@ void DownstreamSession::tunnelToClient(evbuffer* data) { evbuffer_add_buffer(out
 
 void DownstreamSession::abort() {
   close_after_response_ = true;
+  // A read-until-close body (an HTTP/1.0 client) ends at the close: only a reset tells the client it was cut short.
+  if (response_framing_ == http::BodyFraming::UntilClose && transport_) net::resetOnClose(*transport_);
   closeNow();
 }
 

@@ -5,6 +5,7 @@
 // socket I/O) and tls::TlsTransport (bufferevent_openssl). Both are driven by the worker's event loop.
 
 #include <event2/buffer.h>
+#include <sys/socket.h>
 
 #include <cstddef>
 
@@ -54,5 +55,12 @@ class Transport {
   // TLS with ALPN "h2" negotiated: the client must speak HTTP/2 from its first byte.
   virtual bool alpnH2() const { return false; }
 };
+
+// SO_LINGER 0: the close that follows sends RST instead of FIN, so the peer cannot take the close for a normal end
+// (of a read-until-close body, say), and no TIME_WAIT is left behind.
+inline void resetOnClose(Transport& transport) {
+  const linger lg{1, 0};
+  setsockopt(transport.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
 
 }  // namespace tether::net

@@ -160,12 +160,8 @@ void UpstreamConnection::close(bool reset) {
   state_ = State::Closed;
   exchange_ = nullptr;
   armTimer(TimerMode::None, {});
-  if (reset && transport_) {
-    // SO_LINGER 0: the close sends RST and leaves no TIME_WAIT on our side (a cancellation storm would otherwise
-    // exhaust ephemeral ports towards the upstream).
-    linger lg{1, 0};
-    setsockopt(transport_->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  }
+  // A reset leaves no TIME_WAIT on our side: a cancellation storm would otherwise exhaust ephemeral ports.
+  if (reset && transport_) net::resetOnClose(*transport_);
   transport_.reset();  // closes the socket now: the upstream must learn at once
 }
 

@@ -79,6 +79,21 @@ TEST(UpstreamError, H1ClientH1Upstream_BadChunkClosesTheClientConnection) {
   expectUpstreamErrorLine(tether, "chunk-h1", "http/1.1");
 }
 
+// An HTTP/1.0 client gets a chunked upstream body read-until-close: a plain close would look like its end, so the
+// connection is reset instead.
+TEST(UpstreamError, H10ClientReadUntilCloseBody_IsResetNotClosed) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) { return badChunk(); });
+  TetherInstance tether(TetherOptions::proxyTo({upstream.address()}));
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send("GET /chunk HTTP/1.0\r\nHost: example.test\r\nX-Request-Id: chunk-h10\r\n\r\n"));
+  const std::string received = client.readUntilClosed(30s);
+  EXPECT_TRUE(client.peerClosed());
+  EXPECT_TRUE(client.peerReset()) << "a FIN would tell an HTTP/1.0 client its body was complete: " << received;
+  expectUpstreamErrorLine(tether, "chunk-h10", "http/1.1");
+}
+
 TEST(UpstreamError, H2cClientH1Upstream_ClosedMidBodyResetsTheStream) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) { return cutShort(); });

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 
 namespace tether::testing {
@@ -50,8 +51,12 @@ bool RawClient::send(std::string_view data, std::chrono::milliseconds timeout) {
 
 bool RawClient::fill(Deadline deadline) {
   if (fd_ < 0 || eof_) return false;
+  errno = 0;
   const IoResult result = readSome(fd_, in_, -1, deadline);
-  if (result == IoResult::kClosed) eof_ = true;
+  if (result == IoResult::kClosed) {
+    eof_ = true;
+    reset_ = errno == ECONNRESET;  // readSome returns at once on the failing recv: errno is still its
+  }
   return result == IoResult::kOk;
 }
 

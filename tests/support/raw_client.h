@@ -53,6 +53,7 @@ class RawClient {
   // True once the peer has closed or reset; bytes arriving meanwhile stay buffered.
   bool waitClosed(std::chrono::milliseconds timeout = kDefaultTimeout);
   bool peerClosed() const { return eof_; }
+  bool peerReset() const { return reset_; }  // the close was a reset (ECONNRESET), not a FIN
 
   void closeWithRst();   // SO_LINGER 0, then close: the peer sees a reset
   void shutdownWrite();  // half-close: the peer sees EOF, we can still read
@@ -66,6 +67,7 @@ class RawClient {
   int fd_ = -1;
   std::string in_;  // received, not yet consumed
   bool eof_ = false;
+  bool reset_ = false;
 };
 
 }  // namespace tether::testing
