@@ -9,7 +9,7 @@
 namespace tether::testing {
 
 std::vector<ClientProtocol> matrixProtocols() {
-  return {ClientProtocol::kH1, ClientProtocol::kH2c, ClientProtocol::kH2Tls};
+  return {ClientProtocol::kH1, ClientProtocol::kH1Tls, ClientProtocol::kH2c, ClientProtocol::kH2Tls};
 }
 
 std::vector<MatrixCase> everyDeparture() {
