@@ -87,6 +87,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
     return;
   }
   source_ = &snapshot_->source(route_->upstream_index);
+  upstream_config_ = &source_->config();  // read by every rewatch(): not through the source's virtual call
   request_upgrade_ = head.upgrade;
   if (const std::string* upgrade = head.find("upgrade"); request_upgrade_ && upgrade) upgrade_requested_ = *upgrade;
 
@@ -148,7 +149,7 @@ void Exchange::onRequestComplete(const http::HeaderList* trailers) {
   if (finished()) return;
   if (source_) {
     http::HeaderList filtered;  // allocates only when a forbidden field (Host, ...) must go
-    const http::HeaderList* forward = http::forwardableTrailers(trailers, filtered);
+    const http::HeaderList* forward = trailers ? http::forwardableTrailers(trailers, filtered) : nullptr;
     if (upstream_) {
       upstream_->sendRequestEnd(forward);
     } else {
@@ -464,10 +465,10 @@ std::chrono::milliseconds Exchange::timeoutOf(Watch watch) const {
     case Watch::None: break;
     case Watch::RequestBody: return snapshot_->config().limits.request_body_timeout;
     case Watch::ClientSend: return snapshot_->config().limits.send_timeout;
-    case Watch::UpstreamSend: return source_->config().send_timeout;
-    case Watch::ResponseHead: return source_->config().response_timeout;
-    case Watch::UpstreamRead: return source_->config().read_timeout;
-    case Watch::Tunnel: return source_->config().read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
+    case Watch::UpstreamSend: return upstream_config_->send_timeout;
+    case Watch::ResponseHead: return upstream_config_->response_timeout;
+    case Watch::UpstreamRead: return upstream_config_->read_timeout;
+    case Watch::Tunnel: return upstream_config_->read_timeout;  // nginx's proxy_read_timeout bounds an idle tunnel too
   }
   return std::chrono::milliseconds(0);
 }

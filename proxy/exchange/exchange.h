@@ -116,6 +116,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   DownstreamStream* downstream_;              // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
   upstream::UpstreamSource* source_ = nullptr;  // the route's upstream; owned by snapshot_
+  const config::Upstream* upstream_config_ = nullptr;  // source_->config()
   upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the source
   upstream::UpstreamStream* upstream_ = nullptr;  // once bound, until released or aborted
   // The request as it arrived before a stream existed (queued or connecting): sent when one is bound.
