@@ -30,7 +30,8 @@ struct ClientSettings {
 class ClientCodecCallbacks {
  public:
   virtual ~ClientCodecCallbacks() = default;
-  // One response header field, pseudo-headers (":status") included; false resets the stream (PROTOCOL_ERROR).
+  // One response header field, pseudo-headers (":status") included; false resets the stream (RST_STREAM
+  // INTERNAL_ERROR, nghttp2's choice). A head or trailers above max_header_list_size reset it the same way.
   virtual bool onHeader(int32_t stream_id, std::string_view name, std::string_view value) = 0;
   // A response head is complete: interim (1xx) ones too (`interim`), the final one, or the trailers
   // (`trailers`). `end_stream`: nothing follows on this stream.
@@ -40,7 +41,11 @@ class ClientCodecCallbacks {
   virtual void onResponseEnd(int32_t stream_id) = 0;
   // The server sent RST_STREAM; onStreamClose follows.
   virtual void onStreamReset(int32_t stream_id, uint32_t error_code) = 0;
-  // The stream is gone from the codec, for whatever reason (completed, reset by either side, connection end).
+  // The stream is gone from the codec, for whatever reason (completed, reset by either side, refused by GOAWAY,
+  // reset or refused before its HEADERS left). Once per submitted stream while the connection lives; after a
+  // connection error or terminate(), the owner fails the streams left itself.
+  // Response bytes onData delivered still count against the connection window: consumeConnection them even if
+  // the stream is gone.
   virtual void onStreamClose(int32_t stream_id, uint32_t error_code) = 0;
   // The server sent GOAWAY: streams above `last_stream_id` were never processed (safe to retry elsewhere).
   virtual void onGoaway(int32_t last_stream_id, uint32_t error_code) = 0;
@@ -49,7 +54,8 @@ class ClientCodecCallbacks {
   // The server acknowledged our PING (submitPing).
   virtual void onPingAck() {}
   // Data provider: copy up to `len` request body bytes; 0 with no flags means "none yet" (deferred, resumed by
-  // resumeData). Set `*end` when the body is complete, and `*trailers` when trailers follow the last DATA frame.
+  // resumeData). Set `*end` when the body is complete, and `*trailers` when trailers follow the last DATA frame:
+  // then call submitTrailers (from inside this call is fine; before it, the trailers would overtake the body).
   virtual size_t readRequestBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) = 0;
 };
 
@@ -79,7 +85,9 @@ class ClientCodec {
   std::vector<Field>& fieldScratch() { return field_scratch_; }
   // More request body is available for a deferred stream.
   void resumeData(int32_t stream_id);
-  // RST_STREAM with `error_code` (NGHTTP2_CANCEL for a cancellation); onStreamClose follows from send().
+  // RST_STREAM with `error_code` (NGHTTP2_CANCEL for a cancellation); onStreamClose follows from send(). A
+  // request still queued (its HEADERS waiting for a stream slot) is dropped without a frame, and closes in the
+  // next send() too (wantsWrite() says so).
   void resetStream(int32_t stream_id, uint32_t error_code);
   // Gives flow-control credit back for response body bytes the application has taken.
   void consumeStream(int32_t stream_id, size_t len);
@@ -99,12 +107,40 @@ class ClientCodec {
   struct SessionDelete {
     void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
   };
+  // What the header block being received is, from its ":status" (a response head always has one, trailers never:
+  // nghttp2 enforces both). Header blocks never interleave (RFC 9113 6.10), so one value serves every stream.
+  enum class Block : uint8_t { Trailers, Interim, Final };
+
+  static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int onHeaderField(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                           const uint8_t* value, size_t valuelen, uint8_t flags, void* user);
+  static int onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user);
+  static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data, size_t len,
+                         void* user);
+  static int onStreamClosed(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
+  static int onFrameNotSent(nghttp2_session* session, const nghttp2_frame* frame, int lib_error, void* user);
+  static ssize_t readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* data_flags,
+                          nghttp2_data_source*, void* user);
+  void streamClosed(int32_t stream_id, uint32_t error_code);
+  void reportUnsentResets();
+
+  // A request reset while its HEADERS was queued: nghttp2 drops it only once a stream slot frees, so the codec
+  // reports the close itself (`reported`) and ignores nghttp2's later one.
+  struct UnsentReset {
+    int32_t stream_id;
+    uint32_t error_code;
+    bool reported;
+  };
 
   ClientCodecCallbacks& callbacks_;
   ClientSettings settings_;
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
   std::vector<nghttp2_nv> nv_;  // reused by every submit
   std::vector<Field> field_scratch_;
+  std::vector<int32_t> open_;  // submitted, close not yet reported; few, so a vector (no allocation once warm)
+  std::vector<UnsentReset> unsent_resets_;
+  Block block_ = Block::Trailers;
+  size_t block_size_ = 0;  // RFC 9113 6.5.2's size of the header block being received
 };
 
 }  // namespace tether::http2
