@@ -38,7 +38,6 @@ bool ClientCodec::start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &ClientCodec::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &ClientCodec::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &ClientCodec::onStreamClosed);
-  nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, &ClientCodec::onFrameNotSent);
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {
     nghttp2_session_callbacks_del(cbs);
@@ -223,18 +222,10 @@ int ClientCodec::onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const
   return 0;
 }
 
+// Also for a request whose HEADERS never left (refused after GOAWAY, reset while queued): nghttp2 opens the
+// stream before deciding to drop the HEADERS, and closes it then (REFUSED_STREAM, or the reset's code).
 int ClientCodec::onStreamClosed(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
   codec(user).streamClosed(stream_id, error_code);
-  return 0;
-}
-
-// A request HEADERS that never left: refused (GOAWAY received, session closing) or reset while queued. nghttp2
-// closes the stream after this callback if it had opened it; in case it had not, report the close here
-// (streamClosed reports each stream once).
-int ClientCodec::onFrameNotSent(nghttp2_session* session, const nghttp2_frame* frame, int, void* user) {
-  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  if (nghttp2_session_find_stream(session, frame->hd.stream_id) != nullptr) return 0;
-  codec(user).streamClosed(frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
   return 0;
 }
 

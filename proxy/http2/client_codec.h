@@ -118,7 +118,6 @@ class ClientCodec {
   static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data, size_t len,
                          void* user);
   static int onStreamClosed(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
-  static int onFrameNotSent(nghttp2_session* session, const nghttp2_frame* frame, int lib_error, void* user);
   static ssize_t readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* data_flags,
                           nghttp2_data_source*, void* user);
   void streamClosed(int32_t stream_id, uint32_t error_code);
