@@ -85,9 +85,7 @@ bool ClientCodec::send(evbuffer* out, size_t limit) {
 
 bool ClientCodec::wantsRead() const { return nghttp2_session_want_read(session_.get()) != 0; }
 bool ClientCodec::wantsWrite() const {
-  const bool unreported = std::any_of(unsent_resets_.begin(), unsent_resets_.end(),
-                                      [](const UnsentReset& r) { return !r.reported; });
-  return unreported || nghttp2_session_want_write(session_.get()) != 0;
+  return !unsent_resets_.empty() || nghttp2_session_want_write(session_.get()) != 0;
 }
 
 int32_t ClientCodec::submitRequest(const std::vector<Field>& fields, bool with_body) {
@@ -113,7 +111,7 @@ void ClientCodec::resetStream(int32_t stream_id, uint32_t error_code) {
   // nghttp2 opens a request's stream only when its HEADERS goes out: one of ours without a stream is queued.
   const bool queued = std::find(open_.begin(), open_.end(), stream_id) != open_.end() &&
                       nghttp2_session_find_stream(session, stream_id) == nullptr;
-  if (queued) unsent_resets_.push_back({stream_id, error_code, false});
+  if (queued) unsent_resets_.push_back({stream_id, error_code});
 }
 
 void ClientCodec::consumeStream(int32_t stream_id, size_t len) {
@@ -137,33 +135,26 @@ uint32_t ClientCodec::maxConcurrentStreams() const {
 }
 
 void ClientCodec::streamClosed(int32_t stream_id, uint32_t error_code) {
-  const auto unsent = std::find_if(unsent_resets_.begin(), unsent_resets_.end(),
-                                   [stream_id](const UnsentReset& r) { return r.stream_id == stream_id; });
-  if (unsent != unsent_resets_.end()) {
-    const bool reported = unsent->reported;
-    unsent_resets_.erase(unsent);
-    if (reported) return;  // nghttp2 has dropped it at last; the owner heard of it already
-  }
-  const auto it = std::find(open_.begin(), open_.end(), stream_id);
-  if (it == open_.end()) return;  // reported already
-  *it = open_.back();
-  open_.pop_back();
-  callbacks_.onStreamClose(stream_id, error_code);
+  std::erase_if(unsent_resets_, [stream_id](const UnsentReset& r) { return r.stream_id == stream_id; });
+  // Not open: a queued request reset earlier, reported by send() already, that nghttp2 has dropped at last.
+  if (forget(stream_id)) callbacks_.onStreamClose(stream_id, error_code);
 }
 
 void ClientCodec::reportUnsentResets() {
+  // By index: onStreamClose may reset another queued stream, which appends.
   for (size_t i = 0; i < unsent_resets_.size(); ++i) {
-    // By index, not reference: onStreamClose may reset another queued stream, which appends.
-    if (unsent_resets_[i].reported) continue;
-    const int32_t id = unsent_resets_[i].stream_id;
-    const uint32_t code = unsent_resets_[i].error_code;
-    const auto it = std::find(open_.begin(), open_.end(), id);
-    unsent_resets_[i].reported = true;
-    if (it == open_.end()) continue;
-    *it = open_.back();
-    open_.pop_back();
-    callbacks_.onStreamClose(id, code);
+    const UnsentReset reset = unsent_resets_[i];
+    if (forget(reset.stream_id)) callbacks_.onStreamClose(reset.stream_id, reset.error_code);
   }
+  unsent_resets_.clear();
+}
+
+bool ClientCodec::forget(int32_t stream_id) {
+  const auto it = std::find(open_.begin(), open_.end(), stream_id);
+  if (it == open_.end()) return false;
+  *it = open_.back();
+  open_.pop_back();
+  return true;
 }
 
 int ClientCodec::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {

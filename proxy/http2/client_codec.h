@@ -122,13 +122,14 @@ class ClientCodec {
                           nghttp2_data_source*, void* user);
   void streamClosed(int32_t stream_id, uint32_t error_code);
   void reportUnsentResets();
+  // Takes `stream_id` out of open_; false if it was not there (its close reported already).
+  bool forget(int32_t stream_id);
 
-  // A request reset while its HEADERS was queued: nghttp2 drops it only once a stream slot frees, so the codec
-  // reports the close itself (`reported`) and ignores nghttp2's later one.
+  // A request reset while its HEADERS was queued: nghttp2 drops it only once a stream slot frees, which may be
+  // never, so the next send() reports the close itself; nghttp2's later one finds it no longer open.
   struct UnsentReset {
     int32_t stream_id;
     uint32_t error_code;
-    bool reported;
   };
 
   ClientCodecCallbacks& callbacks_;
@@ -137,7 +138,7 @@ class ClientCodec {
   std::vector<nghttp2_nv> nv_;  // reused by every submit
   std::vector<Field> field_scratch_;
   std::vector<int32_t> open_;  // submitted, close not yet reported; few, so a vector (no allocation once warm)
-  std::vector<UnsentReset> unsent_resets_;
+  std::vector<UnsentReset> unsent_resets_;  // closes for send() to report
   Block block_ = Block::Trailers;
   size_t block_size_ = 0;  // RFC 9113 6.5.2's size of the header block being received
 };
