@@ -92,8 +92,8 @@ int32_t ClientCodec::submitRequest(const std::vector<Field>& fields, bool with_b
   const auto& nv = toNv(fields, nv_);
   nghttp2_data_provider provider{};
   provider.read_callback = &ClientCodec::readBody;
-  const int32_t id = nghttp2_submit_request(session_.get(), nullptr, nv.data(), nv.size(),
-                                            with_body ? &provider : nullptr, nullptr);
+  const int32_t id =
+      nghttp2_submit_request(session_.get(), nullptr, nv.data(), nv.size(), with_body ? &provider : nullptr, nullptr);
   if (id > 0) open_.push_back(id);
   return id;
 }

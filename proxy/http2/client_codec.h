@@ -21,9 +21,9 @@
 namespace tether::http2 {
 
 struct ClientSettings {
-  uint32_t initial_window_size = 64 * 1024;     // per stream: response body in flight before tether consumes it
-  uint32_t connection_window_size = 1 << 20;    // the connection's receive window
-  uint32_t max_header_list_size = 64 * 1024;    // decoded response head size we accept
+  uint32_t initial_window_size = 64 * 1024;   // per stream: response body in flight before tether consumes it
+  uint32_t connection_window_size = 1 << 20;  // the connection's receive window
+  uint32_t max_header_list_size = 64 * 1024;  // decoded response head size we accept
 };
 
 // Called from inside receive() and send(); they must not call receive() or send() again.

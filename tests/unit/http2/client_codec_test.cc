@@ -469,7 +469,7 @@ TEST(ClientCodec, GoawayReportsTheLastStreamIdAndRefusesTheRest) {
   const int32_t a = c.client.get("/a");
   c.pump();
   ASSERT_TRUE(c.server.codec.submitFinalGoaway());  // last stream id: a
-  const int32_t b = c.client.get("/b");              // crosses the GOAWAY on the wire
+  const int32_t b = c.client.get("/b");             // crosses the GOAWAY on the wire
   c.pump();
   ASSERT_EQ(c.client.goaways.size(), 1u);
   EXPECT_EQ(c.client.goaways[0], (std::pair<int32_t, uint32_t>{a, NGHTTP2_NO_ERROR}));
