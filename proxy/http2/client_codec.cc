@@ -141,12 +141,12 @@ void ClientCodec::streamClosed(int32_t stream_id, uint32_t error_code) {
 }
 
 void ClientCodec::reportUnsentResets() {
-  // By index: onStreamClose may reset another queued stream, which appends.
-  for (size_t i = 0; i < unsent_resets_.size(); ++i) {
-    const UnsentReset reset = unsent_resets_[i];
+  // One at a time: onStreamClose may reset another queued stream, which appends.
+  while (!unsent_resets_.empty()) {
+    const UnsentReset reset = unsent_resets_.back();
+    unsent_resets_.pop_back();
     if (forget(reset.stream_id)) callbacks_.onStreamClose(reset.stream_id, reset.error_code);
   }
-  unsent_resets_.clear();
 }
 
 bool ClientCodec::forget(int32_t stream_id) {
