@@ -100,7 +100,7 @@ class ClientCodec {
   // Streams open now (submitted and not yet closed).
   size_t openStreams() const;
   // What the server lets us open at once (SETTINGS_MAX_CONCURRENT_STREAMS; 100 until its SETTINGS arrive, as
-  // RFC 9113 suggests as a floor).
+  // RFC 9113 suggests as a floor; 2^32-1, unlimited, if they leave it out). nghttp2 holds back requests beyond it.
   uint32_t maxConcurrentStreams() const;
 
  private:

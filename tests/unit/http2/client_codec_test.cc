@@ -406,6 +406,36 @@ TEST(ClientCodec, CancelOneOfSeveralStreamsKeepsTheConnection) {
   EXPECT_EQ(c.client.streams[next].heads[0].fields.at(":status"), "204");
 }
 
+// DATA the server sent before it saw the RST_STREAM reaches a closed stream: nghttp2 drops it and credits the
+// connection window itself, else each cancel would shrink the window the other streams share.
+TEST(ClientCodec, DataCrossingTheResetKeepsTheConnectionWindow) {
+  ClientSettings window;
+  window.initial_window_size = 1 << 20;
+  window.connection_window_size = 65535;
+  Connection c(window);
+  const int32_t a = c.client.get("/a");
+  const int32_t b = c.client.get("/b");
+  c.pump();
+  c.server.respond(a, 200, {}, true);
+  c.server.streams[b].response = {std::string(60000, 'b'), true, {}};
+  c.server.respond(b, 200, {}, true);
+  util::EvBufferPtr in_flight(evbuffer_new());
+  ASSERT_TRUE(c.server.codec.send(in_flight.get(), SIZE_MAX));  // b's body, not yet read by the client
+  c.client.codec.resetStream(b, NGHTTP2_CANCEL);
+  c.pump();  // the RST_STREAM reaches the server
+  EXPECT_EQ(c.server.streams[b].reset, NGHTTP2_CANCEL);
+  const std::string late = takeAll(in_flight.get());
+  ASSERT_GT(late.size(), 60000u);
+  ASSERT_TRUE(c.client.codec.receive(reinterpret_cast<const uint8_t*>(late.data()), late.size()));
+  EXPECT_EQ(c.client.streams[b].body, "") << "nothing for a closed stream";
+
+  c.server.streams[a].response = {std::string(60000, 'a'), true, {}};
+  c.server.codec.resumeData(a);
+  c.pump();
+  EXPECT_EQ(c.client.streams[a].body.size(), 60000u);
+  EXPECT_TRUE(c.client.streams[a].response_end);
+}
+
 TEST(ClientCodec, CancelOfAQueuedRequestSendsNothingForIt) {
   ServerSettings one_stream;
   one_stream.max_concurrent_streams = 1;
@@ -446,6 +476,7 @@ TEST(ClientCodec, ServerSettingsReachOnRemoteSettings) {
   EXPECT_EQ(c.client.codec.maxConcurrentStreams(), 7u);
 
   std::vector<int32_t> ids;
+  ids.reserve(10);
   for (int i = 0; i < 10; ++i) ids.push_back(c.client.get("/"));
   c.pump();
   EXPECT_EQ(c.server.begun.size(), 7u) << "nghttp2 holds the rest back";
