@@ -33,6 +33,8 @@ for target in "${targets[@]}"; do
   fi
   mkdir -p "$work"
   cp -n tests/fuzz/corpus/"$target"/* "$work"/ || true  # -n: a full run keeps its grown corpus
+  # The shipped configs seed the config fuzzer as they are today, not as a copy that goes stale.
+  [ "$target" != config ] || cp config/*.yaml "$work"/
   limits=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1)
   [ $smoke -eq 0 ] || limits+=(-runs=5000000)
   echo "fuzz: $target for ${seconds}s (corpus $work)" >&2
