@@ -16,15 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<RawClient::Response> get(uint16_t port, std::string_view path) {
-  RawClient client;
-  if (!client.connect(port, 10s)) return std::nullopt;
-  if (!client.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")) {
-    return std::nullopt;
-  }
-  return client.readResponse(30s);
-}
-
 TEST(Drain, H1ClientsDuringSigterm_FinishWithinDrainTimeoutOrAreCancelledWithShutdown) {
   // /short answers once the test has seen the drain begin (an event, not a delay); /long works until tether
   // cancels it (its delay ends when tether closes the connection).
@@ -45,7 +36,7 @@ TEST(Drain, H1ClientsDuringSigterm_FinishWithinDrainTimeoutOrAreCancelledWithShu
   // Long enough for the test to see the drain start and release /short on a busy machine.
   options.drain_timeout = "5s";
   TetherInstance tether(options);
-  const auto ready_before = get(tether.adminPort(), "/readyz");
+  const auto ready_before = fetchOnce(tether.adminPort(), "/readyz");
   ASSERT_TRUE(ready_before);
   EXPECT_EQ(ready_before->status, 200);
 
@@ -60,7 +51,7 @@ TEST(Drain, H1ClientsDuringSigterm_FinishWithinDrainTimeoutOrAreCancelledWithShu
   const auto signalled = std::chrono::steady_clock::now();
   ASSERT_EQ(kill(tether.pid(), SIGTERM), 0);
   const bool drain_started = tether.waitForLogLine("drain_started", 30s);
-  const auto ready = drain_started ? get(tether.adminPort(), "/readyz") : std::nullopt;
+  const auto ready = drain_started ? fetchOnce(tether.adminPort(), "/readyz") : std::nullopt;
   release_short.set_value();
   ASSERT_TRUE(drain_started);
   ASSERT_TRUE(ready);

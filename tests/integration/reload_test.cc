@@ -32,12 +32,6 @@ bool reloadWith(TetherInstance& tether, const std::string& text, std::string_vie
   return tether.waitForLogLineCount({"\"event\":\"" + std::string(event) + "\""}, n, 30s) >= n;
 }
 
-std::optional<RawClient::Response> get(uint16_t port, std::string_view path) {
-  RawClient client;
-  if (!client.connect(port, 30s) || !client.send(getRequest(path, "Connection: close\r\n"))) return std::nullopt;
-  return client.readResponse(30s);
-}
-
 TestUpstream::Handler answer(std::string name, std::chrono::milliseconds slow = 0ms) {
   return [name, slow](const RecordedRequest& request) {
     TestUpstream::Reply reply;
@@ -69,7 +63,7 @@ TEST(Reload, InvalidFileKeepsTheRunningConfigAndLogsWhereTheErrorIs) {
 
   // Broken YAML is refused the same way; the old config keeps serving throughout.
   ASSERT_TRUE(reloadWith(tether, "routes: [\n", "config_reload_failed", 2));
-  auto response = get(tether.port(), "/after-bad-reloads");
+  auto response = fetchOnce(tether.port(), "/after-bad-reloads");
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "old");
@@ -126,7 +120,7 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
   EXPECT_EQ(old_upstream.closedConnections(), 1);
   // New connections go to the new upstream.
   for (int i = 0; i < 6; ++i) {
-    auto response = get(tether.port(), "/fresh");
+    auto response = fetchOnce(tether.port(), "/fresh");
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200);
     EXPECT_EQ(response->body, "new");
@@ -182,7 +176,7 @@ TEST(Reload, ListenerChangesAreReportedAsNeedingARestartAndTheRestIsApplied) {
   std::string last;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (in_a_row < 8 && std::chrono::steady_clock::now() < deadline) {
-    auto response = get(tether.port(), "/still-here");
+    auto response = fetchOnce(tether.port(), "/still-here");
     ASSERT_TRUE(response);
     last = response->body;
     in_a_row = last == "second" ? in_a_row + 1 : 0;

@@ -135,4 +135,11 @@ void RawClient::close() {
   fd_ = -1;
 }
 
+std::optional<RawClient::Response> fetchOnce(uint16_t port, std::string_view path, std::chrono::milliseconds timeout) {
+  RawClient client;
+  const std::string request = "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  if (!client.connect(port, timeout) || !client.send(request, timeout)) return std::nullopt;
+  return client.readResponse(timeout);
+}
+
 }  // namespace tether::testing

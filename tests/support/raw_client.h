@@ -70,4 +70,8 @@ class RawClient {
   bool reset_ = false;
 };
 
+// One GET of `path` on a fresh connection to `port` (Connection: close); nullopt if it fails or times out.
+std::optional<RawClient::Response> fetchOnce(uint16_t port, std::string_view path,
+                                             std::chrono::milliseconds timeout = RawClient::kDefaultTimeout);
+
 }  // namespace tether::testing
