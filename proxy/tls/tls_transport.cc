@@ -135,9 +135,15 @@ void TlsTransport::onEvent(bufferevent*, short what, void* arg) {
 }
 
 void TlsTransport::failConnect(short what, int socket_error) {
+  // libevent stores SSL_get_error()'s result first, then OpenSSL's queued errors (packed codes, far above it).
+  int ssl_error = SSL_ERROR_NONE;
   unsigned long first = 0;
   for (unsigned long code; (code = bufferevent_get_openssl_error(bev_.get())) != 0;) {
-    if (first == 0) first = code;
+    if (code <= SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+      ssl_error = static_cast<int>(code);
+    } else if (first == 0) {
+      first = code;
+    }
   }
   ERR_clear_error();
   SSL* ssl = bufferevent_openssl_get_ssl(bev_.get());
@@ -148,7 +154,7 @@ void TlsTransport::failConnect(short what, int socket_error) {
   } else if (first != 0) {
     const char* text = ERR_reason_error_string(first);
     reason = text != nullptr ? text : "TLS error " + std::to_string(first);
-  } else if (connectError(socket_error) && (what & BEV_EVENT_EOF) == 0) {
+  } else if (connectError(socket_error) && ssl_error != SSL_ERROR_SSL) {
     callbacks_->onPeerGone(true);  // refused or unreachable: not a TLS failure
     return;
   } else if ((what & BEV_EVENT_EOF) != 0 || socket_error == 0) {

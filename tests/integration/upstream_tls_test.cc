@@ -2,12 +2,17 @@
 // TestUpstream) with certificates from a test CA. Verification failures are connect failures (502, one
 // upstream_tls_failed line); keep-alive, client certificates and cancellation work as over cleartext.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "support/process.h"
 #include "support/raw_client.h"
@@ -139,6 +144,50 @@ TEST_F(UpstreamTls, FailureBacksTheEndpointOff) {
   EXPECT_TRUE(bad.waitForHandshakesFailed(1, 30s));
   EXPECT_EQ(bad.handshakesFailed(), 1);  // tried once (round-robin's first pick), then skipped
   EXPECT_EQ(tether.logEvents("upstream_tls_failed").size(), 1u);
+}
+
+// Nothing listening: a refused connect as over cleartext (502), not a TLS failure.
+TEST_F(UpstreamTls, RefusedConnect_502WithoutATlsFailedLine) {
+  TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(freePort())},
+                                               {{"tls", tlsWith(", server_name: localhost")}}));
+  EXPECT_EQ(get(tether, "/refused", "tls-refused").status, 502);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "tls-refused", 1, 30s).size(), 1u);
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
+}
+
+// An endpoint that accepts and closes at once, before answering the ClientHello, fails the handshake.
+TEST_F(UpstreamTls, PeerClosingDuringTheHandshake_502AndOneTlsFailedLine) {
+  const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listen_fd, 8), 0);
+  ASSERT_EQ(::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::thread closer([listen_fd] {
+    const int fd = ::accept(listen_fd, nullptr, nullptr);
+    if (fd >= 0) ::close(fd);
+  });
+  TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(ntohs(address.sin_port))},
+                                               {{"tls", tlsWith(", server_name: localhost")}}));
+  EXPECT_EQ(get(tether, "/closed", "tls-closed").status, 502);
+  closer.join();
+  ::close(listen_fd);
+  const auto lines = tether.waitForLogEvents("upstream_tls_failed", "", 1, 30s);
+  ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
+  EXPECT_FALSE(lines[0].str("error").value_or("").empty());
+}
+
+// An endpoint that never answers the ClientHello (it speaks cleartext HTTP and waits for a request head): the
+// handshake counts into connect_timeout (504), and that is a timeout, not a TLS failure.
+TEST_F(UpstreamTls, HandshakeCountsIntoConnectTimeout) {
+  TestUpstream upstream;
+  TetherInstance tether(TetherOptions::proxyTo(
+      {upstream.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"connect_timeout", "200ms"}}));
+  EXPECT_EQ(get(tether, "/silent", "tls-silent").status, 504);
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
 }
 
 TEST_F(UpstreamTls, VerifyFalse_200AndAStartupWarning) {
