@@ -203,6 +203,19 @@ bool Server::reload() {
     reloads_failed_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  // As at startup: a TLS upstream's files must load, or the running config stays.
+  for (size_t i = 0; i < result.config->upstreams.size(); ++i) {
+    const auto& upstream = result.config->upstreams[i];
+    std::string error;
+    if (!upstream.tls || tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &error)) continue;
+    const config::ConfigError e{config_path_, 0, 0, "upstreams[" + std::to_string(i) + "].tls", error};
+    logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
+      line.field("file", std::string_view(e.file)).field("line", int64_t{0}).field("column", int64_t{0});
+      line.field("key", std::string_view(e.key_path));
+    });
+    reloads_failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   auto next = std::make_shared<config::Config>(*result.config);
   if (workers_fixed_) next->workers = config_->workers;
   const std::vector<std::string> restart = config::keepStartupSettings(*config_, *next);
