@@ -718,8 +718,8 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   Upstream& upstream = config_->upstreams.emplace_back();
   const Fields fields(node, path,
                       {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
-                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with", "tls",
-                       "response_timeout", "read_timeout", "send_timeout"},
+                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
+                       "tls", "response_timeout", "read_timeout", "send_timeout"},
                       errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
@@ -749,8 +749,8 @@ void Loader::parseUpstreamTls(const Entry& entry, const std::string& path, Upstr
   if (!fields.valid()) return;
   fields.string("server_name", tls.server_name);
   // Checked here, not only when OpenSSL loads them, so that a missing file is reported at its key's line.
-  for (const auto& [key, out] : {std::pair{"ca", &tls.ca}, std::pair{"certificate", &tls.certificate},
-                                 std::pair{"key", &tls.key}}) {
+  for (const auto& [key, out] :
+       {std::pair{"ca", &tls.ca}, std::pair{"certificate", &tls.certificate}, std::pair{"key", &tls.key}}) {
     if (!fields.string(key, *out)) continue;
     if (auto why = regularFileError(*out)) fields.fail(*fields.get(key), key, "cannot load " + *out + ": " + *why);
   }

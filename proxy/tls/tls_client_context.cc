@@ -55,8 +55,8 @@ bool loadClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls, std::st
 std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamTls& tls,
                                                          const std::vector<std::string>& alpn, std::string* error) {
   // OpenSSL's fopen would wait forever on a FIFO: only regular files get that far.
-  for (const auto& [what, path] : {std::pair{"ca ", &tls.ca}, std::pair{"certificate ", &tls.certificate},
-                                   std::pair{"key ", &tls.key}}) {
+  for (const auto& [what, path] :
+       {std::pair{"ca ", &tls.ca}, std::pair{"certificate ", &tls.certificate}, std::pair{"key ", &tls.key}}) {
     if (path->empty()) continue;
     if (auto why = config::regularFileError(*path)) {
       *error = "cannot load " + std::string(what) + *path + ": " + *why;
@@ -82,9 +82,8 @@ std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamT
   if (!tls.certificate.empty() && !loadClientCertificate(raw, tls, error)) return nullptr;
   const std::string wire = alpnWire(alpn);
   // SSL_CTX_set_alpn_protos returns 0 on success, unlike the rest of OpenSSL.
-  if (!wire.empty() &&
-      SSL_CTX_set_alpn_protos(raw, reinterpret_cast<const unsigned char*>(wire.data()),
-                              static_cast<unsigned>(wire.size())) != 0) {
+  if (!wire.empty() && SSL_CTX_set_alpn_protos(raw, reinterpret_cast<const unsigned char*>(wire.data()),
+                                               static_cast<unsigned>(wire.size())) != 0) {
     *error = lastError("cannot set ALPN");
     return nullptr;
   }

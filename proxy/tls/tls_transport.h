@@ -1,8 +1,9 @@
 #pragma once
 
 // TLS Transport: a bufferevent_openssl on an accepted socket (server handshake first) or on a socket tether is
-// connecting (client handshake, for upstreams). OpenSSL decides when bytes move, so this one keeps libevent's buffering; it adds what bufferevents lack: a watch that notices the client's
-// FIN or RST while tether is not reading (see TransportCallbacks::onHangup).
+// connecting (client handshake, for upstreams). OpenSSL decides when bytes move, so this one keeps libevent's
+// buffering; it adds what bufferevents lack: a watch that notices the client's FIN or RST while tether is not reading
+// (see TransportCallbacks::onHangup).
 
 #include <memory>
 

@@ -116,8 +116,7 @@ void expectTlsFailure(const TetherInstance& tether, const TlsFront& front, const
 TEST_F(UpstreamTls, WrongName_502AndOneTlsFailedLine) {
   TestUpstream upstream;
   TlsFront front(upstream.port(), serverOptions());
-  TetherInstance tether(
-      TetherOptions::proxyTo({front.address()}, {{"tls", tlsWith(", server_name: other.example")}}));
+  TetherInstance tether(TetherOptions::proxyTo({front.address()}, {{"tls", tlsWith(", server_name: other.example")}}));
   expectTlsFailure(tether, front, "tls-name", "certificate verify failed: hostname mismatch");
   EXPECT_EQ(upstream.acceptedConnections(), 0);
 }
@@ -212,7 +211,7 @@ TEST_F(UpstreamTls, ClientCertificateIsPresentedWhenConfigured) {
   TlsFront front(upstream.port(), {pki().server_cert, pki().server_key, pki().ca});
   TetherInstance tether(TetherOptions::proxyTo(
       {front.address()}, {{"tls", tlsWith(", server_name: localhost, certificate: \"" + pki().client_cert +
-                                              "\", key: \"" + pki().client_key + "\"")}}));
+                                          "\", key: \"" + pki().client_key + "\"")}}));
   EXPECT_EQ(get(tether, "/mtls", "tls-client").status, 200);
   EXPECT_EQ(front.clientNames(), std::vector<std::string>{"tether-client"});
 }

@@ -32,7 +32,7 @@ void issue(const TestPki& pki, const std::string& dir, const std::string& name, 
 }  // namespace
 
 TestPki makeTestPki(const std::string& dir) {
-  TestPki pki{dir + "/ca.pem",     dir + "/ca-key.pem",     dir + "/server.pem",
+  TestPki pki{dir + "/ca.pem",         dir + "/ca-key.pem", dir + "/server.pem",
               dir + "/server-key.pem", dir + "/client.pem", dir + "/client-key.pem"};
   run({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", pki.ca_key,
        "-out", pki.ca, "-days", "2", "-subj", "/CN=tether test CA"});

@@ -52,10 +52,10 @@ TEST(UpstreamTlsConfig, EveryKeyIsRead) {
   const std::string ca = existingFile("ca.pem");
   const std::string cert = existingFile("cert.pem");
   const std::string key = existingFile("key.pem");
-  const LoadResult result = loadConfigString(configWith("    tls:\n      server_name: api.internal\n      ca: " + ca +
-                                                        "\n      certificate: " + cert + "\n      key: " + key +
-                                                        "\n      verify: false\n"),
-                                             "test.yaml");
+  const LoadResult result =
+      loadConfigString(configWith("    tls:\n      server_name: api.internal\n      ca: " + ca +
+                                  "\n      certificate: " + cert + "\n      key: " + key + "\n      verify: false\n"),
+                       "test.yaml");
   ASSERT_TRUE(result.ok()) << describe(result);
   const UpstreamTls& tls = *result.config->upstreams[0].tls;
   EXPECT_EQ(tls.server_name, "api.internal");
@@ -66,8 +66,7 @@ TEST(UpstreamTlsConfig, EveryKeyIsRead) {
 }
 
 TEST(UpstreamTlsConfig, MissingCaFileNamesTheKeyWithFileLineAndColumn) {
-  const LoadResult result =
-      loadConfigString(configWith("    tls:\n      ca: /nonexistent/ca.pem\n"), "test.yaml");
+  const LoadResult result = loadConfigString(configWith("    tls:\n      ca: /nonexistent/ca.pem\n"), "test.yaml");
   ASSERT_EQ(result.errors.size(), 1u) << describe(result);
   const ConfigError& e = result.errors[0];
   EXPECT_EQ(e.file, "test.yaml");
