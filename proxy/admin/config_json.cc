@@ -42,6 +42,13 @@ void writeUpstreams(JsonWriter& out, const config::Config& config) {
     out.key("read_timeout_ms").value(ms(upstream.read_timeout));
     out.key("send_timeout_ms").value(ms(upstream.send_timeout));
     out.key("cancel_with").value(upstream.cancel_with == config::Upstream::CancelWith::Rst ? "rst" : "fin");
+    if (upstream.tls) {
+      // File paths, not their contents: nothing secret goes out.
+      const config::UpstreamTls& tls = *upstream.tls;
+      out.key("tls").beginObject().key("server_name").value(tls.server_name).key("ca").value(tls.ca);
+      out.key("certificate").value(tls.certificate).key("key").value(tls.key).key("verify").value(tls.verify);
+      out.endObject();
+    }
     out.endObject();
   }
   out.endArray();

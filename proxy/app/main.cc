@@ -7,11 +7,13 @@
 #include "app/command_line.h"
 #include "app/server.h"
 #include "config/config_loader.h"
+#include "tls/tls_client_context.h"
 #include "tls/tls_context.h"
 
 namespace {
 
-// Loads each TLS listener's certificate and key as startup does, so that `--check` passes only if startup can.
+// Loads each TLS listener's certificate and key, and each TLS upstream's files, as startup does, so that `--check`
+// passes only if startup can.
 size_t reportTlsErrors(const tether::config::Config& config, const std::string& path) {
   size_t errors = 0;
   for (size_t i = 0; i < config.listeners.size(); ++i) {
@@ -19,6 +21,14 @@ size_t reportTlsErrors(const tether::config::Config& config, const std::string& 
     std::string error;
     if (!listener.tls || tether::tls::TlsContext::load(*listener.tls, &error)) continue;
     const std::string key_path = "listeners[" + std::to_string(i) + "].tls";
+    std::cerr << tether::config::ConfigError{path, 0, 0, key_path, error}.toString() << "\n";
+    ++errors;
+  }
+  for (size_t i = 0; i < config.upstreams.size(); ++i) {
+    const auto& upstream = config.upstreams[i];
+    std::string error;
+    if (!upstream.tls || tether::tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &error)) continue;
+    const std::string key_path = "upstreams[" + std::to_string(i) + "].tls";
     std::cerr << tether::config::ConfigError{path, 0, 0, key_path, error}.toString() << "\n";
     ++errors;
   }

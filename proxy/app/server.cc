@@ -15,6 +15,7 @@
 #include "config/startup_settings.h"
 #include "metrics/metrics_registry.h"
 #include "metrics/route_metrics.h"
+#include "tls/tls_client_context.h"
 #include "tls/tls_context.h"
 #include "worker/worker.h"
 
@@ -101,6 +102,12 @@ bool Server::start(std::string* error) {
       return false;
     }
   }
+  for (const auto& upstream : config_->upstreams) {
+    if (upstream.tls && !tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, error)) {
+      *error = "upstream '" + upstream.name + "': " + *error;
+      return false;
+    }
+  }
   std::vector<std::vector<int>> fds;
   if (!bindListeners(&fds, error)) return false;
   log_writer_->start();
@@ -119,6 +126,7 @@ bool Server::start(std::string* error) {
   for (const auto& listener : config_->listeners) message += " " + listener.address.toString();
   message += " with " + std::to_string(config_->workers) + " worker(s)";
   logEvent("startup", message);
+  warnUnverifiedUpstreams(*config_);
   return true;
 }
 
@@ -166,6 +174,15 @@ void Server::logEvent(std::string_view event, std::string_view message, std::str
   log_writer_->writeDirect(line.finish());
 }
 
+void Server::warnUnverifiedUpstreams(const config::Config& config) {
+  for (const auto& upstream : config.upstreams) {
+    if (!upstream.tls || upstream.tls->verify) continue;
+    logEvent("upstream_tls_unverified",
+             "upstream '" + upstream.name + "': tls.verify is false, any certificate is accepted", "warn",
+             [&](log::JsonLine& line) { line.field("upstream", std::string_view(upstream.name)); });
+  }
+}
+
 bool Server::reload() {
   if (config_path_.empty()) {
     logEvent("config_reload_failed", "no config file to reload", "error");
@@ -183,6 +200,19 @@ bool Server::reload() {
             .field("key", std::string_view(e.key_path));
       });
     }
+    reloads_failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // As at startup: a TLS upstream's files must load, or the running config stays.
+  for (size_t i = 0; i < result.config->upstreams.size(); ++i) {
+    const auto& upstream = result.config->upstreams[i];
+    std::string error;
+    if (!upstream.tls || tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &error)) continue;
+    const config::ConfigError e{config_path_, 0, 0, "upstreams[" + std::to_string(i) + "].tls", error};
+    logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
+      line.field("file", std::string_view(e.file)).field("line", int64_t{0}).field("column", int64_t{0});
+      line.field("key", std::string_view(e.key_path));
+    });
     reloads_failed_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -207,6 +237,7 @@ bool Server::reload() {
   logEvent("config_reloaded", "new requests use " + std::to_string(next->routes.size()) + " route(s) and " +
                                   std::to_string(next->upstreams.size()) + " upstream(s) from " + config_path_ +
                                   "; requests in flight finish on the previous config");
+  warnUnverifiedUpstreams(*next);
   return true;
 }
 

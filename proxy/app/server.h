@@ -57,6 +57,8 @@ class Server {
   bool bindListeners(std::vector<std::vector<int>>* fds, std::string* error);
   void logEvent(std::string_view event, std::string_view message, std::string_view level = "info",
                 const std::function<void(log::JsonLine&)>& fields = {});
+  // One warn line per upstream with `tls: {verify: false}`: its certificates are accepted unchecked.
+  void warnUnverifiedUpstreams(const config::Config& config);
   bool startAdmin(std::vector<std::shared_ptr<metrics::RouteMetrics>> route_metrics, std::string* error);
   std::vector<std::shared_ptr<metrics::RouteMetrics>> newRouteMetrics(const config::Config& config) const;
 

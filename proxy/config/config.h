@@ -43,6 +43,17 @@ struct Endpoint {
   std::vector<net::SocketAddress> addresses;  // resolved at load (getaddrinfo, off the event loops)
 };
 
+// `tls:` on an upstream: connections to its endpoints speak TLS 1.2+ (HTTP/1.1 inside, ALPN "http/1.1").
+struct UpstreamTls {
+  // SNI and the name the certificate must carry. Empty: the endpoint's host when it is a name (an IP literal gets
+  // no SNI, and the certificate must carry that address).
+  std::string server_name;
+  std::string ca;           // PEM file of trusted CAs; empty: the system store
+  std::string certificate;  // client certificate (PEM, may hold the chain) and its key: both or neither
+  std::string key;
+  bool verify = true;  // false: any certificate is accepted (written out explicitly; startup warns)
+};
+
 struct Upstream {
   std::string name;
   std::vector<Endpoint> endpoints;
@@ -61,6 +72,7 @@ struct Upstream {
   Duration send_timeout{60000};
   Duration failure_backoff{5000};  // an endpoint that refused a connection is skipped this long
   enum class CancelWith { Rst, Fin } cancel_with = CancelWith::Rst;
+  std::optional<UpstreamTls> tls;  // cleartext when absent
 };
 
 struct CancellationPolicy {

@@ -587,6 +587,7 @@ class Loader {
   void parseListenerAddress(const Entry& e, const std::string& path, Listener& listener);
   void parseUpstream(const Node& node, const std::string& path, size_t index);
   void parseEndpoint(const Node& node, const std::string& path, Upstream& upstream);
+  void parseUpstreamTls(const Entry& entry, const std::string& path, Upstream& upstream);
   void parseRoute(const Node& node, const std::string& path);
   void parseMatch(const Fields& route, RouteMatch& match);
   void parseCancellation(const Fields& route, CancellationPolicy& policy);
@@ -718,7 +719,7 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   const Fields fields(node, path,
                       {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
                        "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
-                       "response_timeout", "read_timeout", "send_timeout"},
+                       "tls", "response_timeout", "read_timeout", "send_timeout"},
                       errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
@@ -739,6 +740,27 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   fields.duration("response_timeout", upstream.response_timeout, Duration{1});
   fields.duration("read_timeout", upstream.read_timeout, Duration{1});
   fields.duration("send_timeout", upstream.send_timeout, Duration{1});
+  if (const Entry* tls = fields.get("tls")) parseUpstreamTls(*tls, fields.path("tls"), upstream);
+}
+
+void Loader::parseUpstreamTls(const Entry& entry, const std::string& path, Upstream& upstream) {
+  const Fields fields(entry.value, path, {"server_name", "ca", "certificate", "key", "verify"}, errors_);
+  UpstreamTls& tls = upstream.tls.emplace();
+  if (!fields.valid()) return;
+  fields.string("server_name", tls.server_name);
+  // Checked here, not only when OpenSSL loads them, so that a missing file is reported at its key's line.
+  for (const auto& [key, out] :
+       {std::pair{"ca", &tls.ca}, std::pair{"certificate", &tls.certificate}, std::pair{"key", &tls.key}}) {
+    if (!fields.string(key, *out)) continue;
+    if (auto why = regularFileError(*out)) fields.fail(*fields.get(key), key, "cannot load " + *out + ": " + *why);
+  }
+  if (tls.certificate.empty() != tls.key.empty()) {
+    const char* given = tls.key.empty() ? "certificate" : "key";
+    if (const Entry* e = fields.get(given)) {
+      fields.fail(*e, given, "a client certificate needs both `certificate` and `key`");
+    }
+  }
+  fields.boolean("verify", tls.verify);
 }
 
 void Loader::parseEndpoint(const Node& node, const std::string& path, Upstream& upstream) {

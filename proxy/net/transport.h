@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <string_view>
 
 namespace tether::net {
 
@@ -23,8 +24,11 @@ class TransportCallbacks {
   // The socket changed while the transport was not reading (paused, or input at its high watermark): maybe more
   // bytes, maybe the peer's FIN or RST. The owner decides from the TCP state whether that matters now.
   virtual void onHangup() {}
-  // An outgoing connect() completed.
+  // An outgoing connect() completed (for TLS: the handshake too).
   virtual void onConnected() {}
+  // The TLS handshake of an outgoing connection failed (certificate verification, protocol, the peer closing
+  // mid-handshake); `reason` is OpenSSL's. A refused connect is still onPeerGone(true).
+  virtual void onHandshakeFailed(std::string_view /*reason*/) { onPeerGone(true); }
 };
 
 class Transport {

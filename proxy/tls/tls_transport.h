@@ -1,12 +1,14 @@
 #pragma once
 
-// TLS Transport: a bufferevent_openssl (server handshake first) on an accepted socket. OpenSSL decides when bytes
-// move, so this one keeps libevent's buffering; it adds what bufferevents lack: a watch that notices the client's
-// FIN or RST while tether is not reading (see TransportCallbacks::onHangup).
+// TLS Transport: a bufferevent_openssl on an accepted socket (server handshake first) or on a socket tether is
+// connecting (client handshake, for upstreams). OpenSSL decides when bytes move, so this one keeps libevent's
+// buffering; it adds what bufferevents lack: a watch that notices the client's FIN or RST while tether is not reading
+// (see TransportCallbacks::onHangup).
 
 #include <memory>
 
 #include "net/transport.h"
+#include "tls/tls_client_context.h"
 #include "tls/tls_context.h"
 #include "util/libevent.h"
 
@@ -16,6 +18,11 @@ class TlsTransport final : public net::Transport {
  public:
   // Takes ownership of `fd`. Null if OpenSSL could not set up the connection.
   static std::unique_ptr<TlsTransport> accept(event_base* base, const TlsContext& context, int fd);
+  // Takes ownership of `fd`, a non-blocking socket whose connect is in progress or done. The handshake with `peer`
+  // starts once the socket is writable; onConnected() follows when it completed, onHandshakeFailed() when it failed
+  // and onPeerGone(true) when the TCP connect did. Null if OpenSSL could not set up the connection.
+  static std::unique_ptr<TlsTransport> connect(event_base* base, const TlsClientContext& context,
+                                               const TlsClientContext::Peer& peer, int fd);
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -35,7 +42,10 @@ class TlsTransport final : public net::Transport {
   bool alpnH2() const override;
 
  private:
-  TlsTransport(event_base* base, bufferevent* bev, int fd);
+  TlsTransport(event_base* base, bufferevent* bev, int fd, bool connecting);
+  // A failed client handshake: reported as onHandshakeFailed with OpenSSL's reason, or as onPeerGone when the
+  // TCP connect itself failed (`socket_error`: errno as the failing read or write left it).
+  void failConnect(short what, int socket_error);
   static void onRead(bufferevent*, void* arg);
   static void onWrite(bufferevent*, void* arg);
   static void onEvent(bufferevent*, short what, void* arg);
@@ -52,6 +62,7 @@ class TlsTransport final : public net::Transport {
   size_t read_high_ = 0;
   bool reading_ = true;
   bool hangup_seen_ = false;
+  bool connecting_ = false;  // a client handshake is in progress
 };
 
 }  // namespace tether::tls

@@ -33,12 +33,37 @@ UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, even
 
 UpstreamConnection::~UpstreamConnection() = default;
 
-bool UpstreamConnection::connect(std::chrono::milliseconds timeout) {
-  transport_ = net::SocketTransport::connect(base_, address_, io_);
-  if (!transport_) return false;
-  transport_->setWatermarks(kReadHighWatermark, kWriteLowWatermark);
-  transport_->start(*this);
+bool UpstreamConnection::connect(std::chrono::milliseconds timeout, const tls::TlsClientContext* tls,
+                                 const tls::TlsClientContext::Peer* peer) {
+  if (tls != nullptr && peer != nullptr) {
+    if (!connectTls(*tls, *peer)) return false;
+    if (!transport_) {
+      // Refused at once (loopback does that): reported from the loop, as the cleartext transport does.
+      const timeval now{0, 0};
+      timer_mode_ = TimerMode::Refused;
+      evtimer_add(timer_.get(), &now);
+      return true;
+    }
+  } else {
+    transport_ = UpstreamTransport(net::SocketTransport::connect(base_, address_, io_));
+    if (!transport_) return false;
+  }
+  transport_.get().setWatermarks(kReadHighWatermark, kWriteLowWatermark);
+  transport_.get().start(*this);
   armTimer(TimerMode::Connect, timeout);
+  return true;
+}
+
+bool UpstreamConnection::connectTls(const tls::TlsClientContext& tls, const tls::TlsClientContext::Peer& peer) {
+  const int fd = ::socket(address_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return false;
+  if (::connect(fd, address_.sockaddr_ptr(), address_.length()) != 0 && errno != EINPROGRESS) {
+    ::close(fd);
+    return true;  // no transport: the caller reports the refusal
+  }
+  auto transport = tls::TlsTransport::connect(base_, tls, peer, fd);  // owns fd, even when it fails
+  if (!transport) return false;
+  transport_ = UpstreamTransport(std::move(transport));
   return true;
 }
 
@@ -58,6 +83,8 @@ void UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
   self->timer_mode_ = TimerMode::None;
   if (mode == TimerMode::Connect && self->state_ == State::Connecting) {
     self->pool_.onConnectFailed(*self, UpstreamError::ConnectTimeout);
+  } else if (mode == TimerMode::Refused && self->state_ == State::Connecting) {
+    self->pool_.onConnectFailed(*self, UpstreamError::ConnectRefused);
   } else if (mode == TimerMode::Idle && self->state_ == State::Idle) {
     self->pool_.onIdleClosed(*self);
   }
@@ -115,20 +142,20 @@ void UpstreamConnection::abort(Outcome) {
 }
 
 void UpstreamConnection::pauseReading() {
-  if (transport_) transport_->setReading(false);
+  if (transport_) transport_.setReading(false);
 }
 
 void UpstreamConnection::resumeReading() {
   if (state_ == State::Closed) return;
-  transport_->setReading(true);
+  transport_.setReading(true);
   // Bytes may already be buffered from before the pause.
-  if (evbuffer_get_length(transport_->input()) > 0) onReadable();
+  if (evbuffer_get_length(transport_.input()) > 0) onReadable();
 }
 
 void UpstreamConnection::enterTunnel() {
   state_ = State::Tunnel;
   armTimer(TimerMode::None, {});
-  if (evbuffer_get_length(transport_->input()) > 0 && exchange_) exchange_->onTunnelData(transport_->input());
+  if (evbuffer_get_length(transport_.input()) > 0 && exchange_) exchange_->onTunnelData(transport_.input());
 }
 
 bool UpstreamConnection::reusable() const {
@@ -141,18 +168,18 @@ void UpstreamConnection::becomeIdle(std::chrono::milliseconds idle_timeout) {
   exchange_ = nullptr;
   // While idle, any readable event means the upstream closed (or misbehaved): the pool drops the connection.
   armTimer(TimerMode::Idle, idle_timeout);
-  transport_->setReading(true);
+  transport_.setReading(true);
 }
 
 void UpstreamConnection::becomeActive() {
   state_ = State::Active;
   armTimer(TimerMode::None, {});
-  transport_->setReading(true);
+  transport_.setReading(true);
 }
 
 evbuffer* UpstreamConnection::output() {
-  if (state_ != State::Closed) transport_->scheduleFlush();  // once per loop turn
-  return transport_->output();
+  if (state_ != State::Closed) transport_.scheduleFlush();  // once per loop turn
+  return transport_.output();
 }
 
 void UpstreamConnection::close(bool reset) {
@@ -161,7 +188,7 @@ void UpstreamConnection::close(bool reset) {
   exchange_ = nullptr;
   armTimer(TimerMode::None, {});
   // A reset leaves no TIME_WAIT on our side: a cancellation storm would otherwise exhaust ephemeral ports.
-  if (reset && transport_) net::resetOnClose(*transport_);
+  if (reset && transport_) net::resetOnClose(transport_.get());
   transport_.reset();  // closes the socket now: the upstream must learn at once
 }
 
@@ -170,12 +197,16 @@ void UpstreamConnection::onConnected() {
   pool_.onConnected(*this);
 }
 
+void UpstreamConnection::onHandshakeFailed(std::string_view reason) {
+  if (state_ == State::Connecting) pool_.onTlsFailed(*this, reason);
+}
+
 void UpstreamConnection::onDrained() {
   if (state_ != State::Closed && exchange_) exchange_->onUpstreamDrained();
 }
 
 void UpstreamConnection::onReadable() {
-  evbuffer* input = transport_->input();
+  evbuffer* input = transport_.input();
   if (state_ == State::Idle) {
     pool_.onIdleClosed(*this);  // unsolicited bytes on an idle connection: not safe to reuse
     return;

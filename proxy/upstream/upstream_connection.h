@@ -11,7 +11,8 @@
 #include "http/body_framing.h"
 #include "http/http1_codec.h"
 #include "net/socket_address.h"
-#include "net/socket_transport.h"
+#include "tls/tls_client_context.h"
+#include "upstream/upstream_transport.h"
 #include "upstream_api/upstream_error.h"
 #include "upstream_api/upstream_stream.h"
 #include "util/deferred_deleter.h"
@@ -32,8 +33,10 @@ class UpstreamConnection : public util::Deletable,
                      net::IoContext* io = nullptr);
   ~UpstreamConnection() override;
 
-  // Starts a non-blocking connect; false if the socket could not even be created.
-  bool connect(std::chrono::milliseconds timeout);
+  // Starts a non-blocking connect, with a TLS handshake to `peer` when `tls` is given (both count into `timeout`);
+  // false if the socket could not even be created.
+  bool connect(std::chrono::milliseconds timeout, const tls::TlsClientContext* tls = nullptr,
+               const tls::TlsClientContext::Peer* peer = nullptr);
 
   // UpstreamStream: what is written goes out in one write right after the current callback.
   void start(UpstreamStreamEvents& events, std::string_view method) override;
@@ -42,7 +45,7 @@ class UpstreamConnection : public util::Deletable,
   void sendRequestBody(evbuffer* data) override;
   void sendRequestEnd(const http::HeaderList* trailers) override;
   void sendTunnelData(evbuffer* data) override;
-  size_t pendingOutput() const override { return transport_ ? transport_->pendingOutput() : 0; }
+  size_t pendingOutput() const override { return transport_ ? transport_.pendingOutput() : 0; }
   void pauseReading() override;  // in a tunnel too, while the client side is congested
   void resumeReading() override;
   void release(bool reusable) override;
@@ -64,7 +67,7 @@ class UpstreamConnection : public util::Deletable,
   std::list<UpstreamConnection*>::iterator idle_position_;
 
  private:
-  enum class TimerMode { None, Connect, Idle };
+  enum class TimerMode { None, Connect, Idle, Refused };
   static void onTimer(evutil_socket_t, short, void* arg);
   void armTimer(TimerMode mode, std::chrono::milliseconds timeout);
 
@@ -73,6 +76,9 @@ class UpstreamConnection : public util::Deletable,
   void onDrained() override;
   void onPeerGone(bool reset) override;
   void onConnected() override;
+  void onHandshakeFailed(std::string_view reason) override;
+  // A TLS connect: the TCP connect starts here, the handshake once it is done.
+  bool connectTls(const tls::TlsClientContext& tls, const tls::TlsClientContext::Peer& peer);
 
   void fail(UpstreamError error);
   void enterTunnel();
@@ -91,7 +97,7 @@ class UpstreamConnection : public util::Deletable,
   std::string address_text_;
   event_base* base_;
   net::IoContext* io_;
-  std::unique_ptr<net::SocketTransport> transport_;
+  UpstreamTransport transport_;
   util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
   TimerMode timer_mode_ = TimerMode::None;
   http::Http1Codec codec_;

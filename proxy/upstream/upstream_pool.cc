@@ -13,6 +13,11 @@ UpstreamPool::UpstreamPool(const config::Upstream& upstream, event_base* base, u
       queue_timer_(evtimer_new(base, &UpstreamPool::onQueueTimer, this)) {
   endpoints_.resize(upstream.endpoints.size());
   for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
+  if (!upstream.tls) return;
+  tls_ = tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &tls_error_);
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    endpoints_[i].tls_peer = tls::TlsClientContext::peerFor(*upstream.tls, upstream.endpoints[i].host);
+  }
 }
 
 UpstreamPool::~UpstreamPool() {
@@ -87,7 +92,14 @@ void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   requester.connecting_ = connection;
   connection_requesters_[connection] = &requester;
   publish();
-  if (!connection->connect(config_.connect_timeout)) onConnectFailed(*connection, UpstreamError::ConnectRefused);
+  if (config_.tls && !tls_) {
+    logTlsFailure(*connection, tls_error_);
+    onConnectFailed(*connection, UpstreamError::ConnectRefused);
+    return;
+  }
+  if (!connection->connect(config_.connect_timeout, tls_.get(), &state.tls_peer)) {
+    onConnectFailed(*connection, UpstreamError::ConnectRefused);
+  }
 }
 
 bool UpstreamPool::pending(const UpstreamRequester& requester) const {
@@ -143,6 +155,20 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
     }
   }
   requester->onUpstreamUnavailable(error);
+}
+
+void UpstreamPool::onTlsFailed(UpstreamConnection& connection, std::string_view reason) {
+  logTlsFailure(connection, reason);
+  onConnectFailed(connection, UpstreamError::ConnectRefused);
+}
+
+void UpstreamPool::logTlsFailure(const UpstreamConnection& connection, std::string_view reason) {
+  if (logger_ == nullptr || !logger_->enabled(log::Level::Warn)) return;
+  logger_->line("upstream_tls_failed", log::Level::Warn)
+      .field("upstream", std::string_view(config_.name))
+      .field("endpoint", std::string_view(connection.addressText()))
+      .field("error", reason);
+  logger_->emit();
 }
 
 void UpstreamPool::release(UpstreamConnection& connection, Release how) {

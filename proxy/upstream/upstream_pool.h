@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "config/config.h"
+#include "log/logger.h"
 #include "metrics/upstream_counters.h"
+#include "tls/tls_client_context.h"
 #include "upstream/upstream_connection.h"
 #include "upstream/waiter_queue.h"
 #include "upstream_api/acquire_handle.h"
@@ -34,6 +36,8 @@ class UpstreamPool : public UpstreamSource {
   const config::Upstream& config() const override { return config_; }
   // Where this pool publishes its connection counts and connect errors (its worker's metrics); may stay unset.
   void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
+  // Where TLS failures are logged (upstream_tls_failed); may stay unset.
+  void setLogger(log::Logger* logger) { logger_ = logger; }
 
   // Asks for a connection for `requester`: handed an idle one or failed inside this call, or later, once a connect
   // completes or a slot frees up (FIFO, at most queue_timeout). Keep the handle while waiting: dropping it cancels.
@@ -46,6 +50,8 @@ class UpstreamPool : public UpstreamSource {
   // Called by connections.
   void onConnected(UpstreamConnection& connection);
   void onConnectFailed(UpstreamConnection& connection, UpstreamError error);
+  // The TLS handshake failed (verification, protocol): logged, then a refused connect (502, back-off).
+  void onTlsFailed(UpstreamConnection& connection, std::string_view reason);
   void onIdleClosed(UpstreamConnection& connection);
 
   // The config snapshot this pool belongs to was replaced by a reload: idle connections close now, and connections
@@ -63,6 +69,7 @@ class UpstreamPool : public UpstreamSource {
     size_t open = 0;  // connecting + active + idle
     std::list<UpstreamConnection*> idle;
     std::chrono::steady_clock::time_point backoff_until{};
+    tls::TlsClientContext::Peer tls_peer;  // with `tls:`: the SNI and the name its certificate must carry
   };
 
   // UpstreamSource, through a current AcquireHandle.
@@ -84,6 +91,7 @@ class UpstreamPool : public UpstreamSource {
   // Republishes the connecting/active/idle gauges; called after every change of a connection's state.
   void publish();
   static void onQueueTimer(evutil_socket_t, short, void* arg);
+  void logTlsFailure(const UpstreamConnection& connection, std::string_view reason);
 
   const config::Upstream& config_;
   event_base* base_;
@@ -96,6 +104,11 @@ class UpstreamPool : public UpstreamSource {
   WaiterQueue waiters_;
   util::EventPtr queue_timer_;
   metrics::UpstreamCounters* counters_ = nullptr;
+  log::Logger* logger_ = nullptr;
+  // With `tls:`: one context for all connections (null if it failed to load: Server reported that at startup, and
+  // then every connect fails with tls_error_).
+  std::unique_ptr<tls::TlsClientContext> tls_;
+  std::string tls_error_;
   bool retired_ = false;
 };
 

@@ -111,6 +111,7 @@ ConfigSnapshot::SourceFactory Worker::sourceFactory() {
   return [this](const config::Upstream& upstream, metrics::UpstreamCounters* counters) {
     auto pool = std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_, &io_);
     if (counters) pool->setCounters(counters);
+    pool->setLogger(&logger_);
     return std::unique_ptr<upstream::UpstreamSource>(std::move(pool));
   };
 }

@@ -46,7 +46,12 @@ TEST(ShippedConfig, ReferenceLoads) {
   ASSERT_TRUE(result.ok()) << describe(result);
   const Config& cfg = *result.config;
   EXPECT_EQ(cfg.listeners.size(), 2u);
-  EXPECT_EQ(cfg.upstreams.size(), 2u);
+  ASSERT_EQ(cfg.upstreams.size(), 3u);
+  EXPECT_FALSE(cfg.upstreams[0].tls);
+  ASSERT_TRUE(cfg.upstreams[2].tls);  // `secure`: a TLS upstream with the defaults spelled out
+  EXPECT_EQ(cfg.upstreams[2].tls->server_name, "api.internal");
+  EXPECT_TRUE(cfg.upstreams[2].tls->verify);
+  EXPECT_EQ(cfg.upstreams[2].tls->ca, "");
   EXPECT_EQ(cfg.routes.size(), 3u);
   EXPECT_EQ(cfg.routes[0].deadline_header, "X-Request-Timeout-Ms");
   EXPECT_EQ(cfg.routes[1].match.path, "/healthz");

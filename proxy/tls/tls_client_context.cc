@@ -1,0 +1,117 @@
+#include "tls/tls_client_context.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <utility>
+
+#include "config/config_loader.h"
+
+namespace tether::tls {
+namespace {
+
+std::string lastError(const std::string& what) {
+  const unsigned long code = ERR_get_error();
+  char text[256] = "unknown error";
+  if (code != 0) ERR_error_string_n(code, text, sizeof(text));
+  ERR_clear_error();
+  return what + ": " + text;
+}
+
+bool isAddress(const std::string& host) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 || inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+// ALPN's wire format: each protocol prefixed by its length.
+std::string alpnWire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const auto& protocol : protocols) {
+    wire.push_back(static_cast<char>(protocol.size()));
+    wire += protocol;
+  }
+  return wire;
+}
+
+bool loadClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls, std::string* error) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.certificate.c_str()) != 1) {
+    *error = lastError("cannot load certificate " + tls.certificate);
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    *error = lastError("cannot load key " + tls.key);
+    return false;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    *error = lastError("key " + tls.key + " does not match certificate " + tls.certificate);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamTls& tls,
+                                                         const std::vector<std::string>& alpn, std::string* error) {
+  // OpenSSL's fopen would wait forever on a FIFO: only regular files get that far.
+  for (const auto& [what, path] :
+       {std::pair{"ca ", &tls.ca}, std::pair{"certificate ", &tls.certificate}, std::pair{"key ", &tls.key}}) {
+    if (path->empty()) continue;
+    if (auto why = config::regularFileError(*path)) {
+      *error = "cannot load " + std::string(what) + *path + ": " + *why;
+      return nullptr;
+    }
+  }
+  SSL_CTX* raw = SSL_CTX_new(TLS_client_method());
+  if (raw == nullptr) {
+    *error = lastError("cannot create TLS context");
+    return nullptr;
+  }
+  std::unique_ptr<TlsClientContext> context(new TlsClientContext(raw, tls.verify));
+  SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION);
+  const int trusted = tls.ca.empty() ? SSL_CTX_set_default_verify_paths(raw)
+                                     : SSL_CTX_load_verify_locations(raw, tls.ca.c_str(), nullptr);
+  if (trusted != 1) {
+    *error = lastError(tls.ca.empty() ? "cannot load the system's trusted CAs" : "cannot load ca " + tls.ca);
+    return nullptr;
+  }
+  SSL_CTX_set_verify(raw, tls.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  if (!tls.certificate.empty() && !loadClientCertificate(raw, tls, error)) return nullptr;
+  const std::string wire = alpnWire(alpn);
+  // SSL_CTX_set_alpn_protos returns 0 on success, unlike the rest of OpenSSL.
+  if (!wire.empty() && SSL_CTX_set_alpn_protos(raw, reinterpret_cast<const unsigned char*>(wire.data()),
+                                               static_cast<unsigned>(wire.size())) != 0) {
+    *error = lastError("cannot set ALPN");
+    return nullptr;
+  }
+  return context;
+}
+
+TlsClientContext::Peer TlsClientContext::peerFor(const config::UpstreamTls& tls, const std::string& host) {
+  if (!tls.server_name.empty()) return {tls.server_name, tls.server_name};
+  return {isAddress(host) ? std::string() : host, host};
+}
+
+SSL* TlsClientContext::newConnection(const Peer& peer) const {
+  SSL* ssl = SSL_new(ctx_.get());
+  if (ssl == nullptr) return nullptr;
+  bool ok = peer.server_name.empty() || SSL_set_tlsext_host_name(ssl, peer.server_name.c_str()) == 1;
+  if (ok && verify_ && !peer.host.empty()) {
+    // An address is matched against the certificate's IP SANs, a name against its DNS names (RFC 6125).
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    ok = isAddress(peer.host) ? X509_VERIFY_PARAM_set1_ip_asc(param, peer.host.c_str()) == 1
+                              : SSL_set1_host(ssl, peer.host.c_str()) == 1;
+  }
+  if (!ok) {
+    SSL_free(ssl);
+    ERR_clear_error();
+    return nullptr;
+  }
+  return ssl;
+}
+
+}  // namespace tether::tls

@@ -1,0 +1,79 @@
+#pragma once
+
+// A TLS upstream for integration tests: terminates TLS on 127.0.0.1:<ephemeral> and relays each connection's bytes
+// to a cleartext backend (a TestUpstream), one thread per connection. The backend keeps doing what tests check
+// (requests, replies, delays that notice a close); this adds what only TLS has: handshakes completed or failed,
+// the client certificate presented, and the moment a TLS connection ended. A close on either side closes both.
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tether::testing {
+
+class TlsFront {
+ public:
+  struct Options {
+    std::string cert;  // server certificate and key (PEM)
+    std::string key;
+    std::string client_ca;  // non-empty: a client certificate signed by this CA is required
+  };
+
+  // Throws std::runtime_error if the certificate cannot be loaded or the socket not bound.
+  TlsFront(uint16_t backend_port, const Options& options);
+  ~TlsFront();  // stops accepting, ends every relay, joins all threads
+  TlsFront(const TlsFront&) = delete;
+  TlsFront& operator=(const TlsFront&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  int handshakesCompleted() const;
+  int handshakesFailed() const;
+  // TLS connections that ended after their handshake (either side closed or reset).
+  int closedConnections() const;
+  // The subject CN of each client certificate presented, in handshake order ("" if none was).
+  std::vector<std::string> clientNames() const;
+  bool waitForHandshakesFailed(int n, std::chrono::milliseconds timeout) const;
+  bool waitForClosed(int n, std::chrono::milliseconds timeout) const;
+
+ private:
+  struct CtxFree {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+  };
+  struct Relay {
+    std::thread thread;
+    int tls_fd = -1;
+    int plain_fd = -1;
+  };
+
+  void acceptLoop();
+  void serve(Relay& relay);
+  // Moves bytes both ways until either side closes.
+  void pump(SSL* ssl, int tls_fd, int plain_fd);
+
+  uint16_t backend_port_;
+  std::unique_ptr<SSL_CTX, CtxFree> ctx_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread accept_thread_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  bool stopping_ = false;
+  std::list<Relay> relays_;
+  int completed_ = 0;
+  int failed_ = 0;
+  int closed_ = 0;
+  std::vector<std::string> client_names_;
+};
+
+}  // namespace tether::testing
