@@ -81,9 +81,9 @@ TEST(H2TestUpstream, RecordsRequestBodyTrailersPingAndGoaway) {
   const int fd = connectLoopback(upstream.port(), deadlineAfter(kBound));
   ASSERT_GE(fd, 0);
   const HeaderList head{{":method", "POST"}, {":scheme", "http"}, {":path", "/up"}, {":authority", "test"}};
-  const std::string bytes = h2frames::preface() + h2frames::headers(1, head, false) +
-                            h2frames::data(1, "abc", false) + h2frames::data(1, "def", false) +
-                            h2frames::headers(1, {{"x-trailer", "t"}}, true) + pingFrame();
+  const std::string bytes = h2frames::preface() + h2frames::headers(1, head, false) + h2frames::data(1, "abc", false) +
+                            h2frames::data(1, "def", false) + h2frames::headers(1, {{"x-trailer", "t"}}, true) +
+                            pingFrame();
   ASSERT_EQ(writeAll(fd, bytes, -1, deadlineAfter(kBound)), IoResult::kOk);
   ASSERT_TRUE(upstream.waitForRequests(1, kBound));
   ASSERT_TRUE(upstream.waitForPings(1, kBound));
@@ -160,6 +160,8 @@ TEST(H2TestUpstream, ResetLimitSendsEnhanceYourCalm) {
   ASSERT_TRUE(client.connect(upstream.port()));
   std::vector<int32_t> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(client.request("GET", "/hold"));
+  // A reset submitted before its HEADERS went out only cancels them in nghttp2: wait for the server to see them.
+  ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() == 3; }, kBound));
   for (const int32_t id : ids) client.reset(id, NGHTTP2_CANCEL);
   // Three resets are within the limit.
   const int32_t probe = client.request("GET", "/probe");
@@ -168,6 +170,7 @@ TEST(H2TestUpstream, ResetLimitSendsEnhanceYourCalm) {
   EXPECT_FALSE(client.goawayReceived());
 
   const int32_t fourth = client.request("GET", "/hold");
+  ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() == 5; }, kBound));
   client.reset(fourth, NGHTTP2_CANCEL);
   ASSERT_TRUE(client.runUntil([&] { return client.goawayReceived(); }, kBound));
   EXPECT_EQ(client.goawayCode(), static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));

@@ -47,8 +47,8 @@ struct H2StreamRecord {
   H2Request request;
   bool request_complete = false;   // END_STREAM received (the handler ran)
   bool response_complete = false;  // END_STREAM sent
-  bool closed = false;
-  uint32_t close_code = 0;                // nghttp2's stream-close error code
+  bool closed = false;      // stays false for a stream still open when its connection ended (no close callback then)
+  uint32_t close_code = 0;  // nghttp2's stream-close error code
   std::optional<uint32_t> reset_received;  // RST_STREAM from the client, its error code
   std::optional<uint32_t> reset_sent;      // RST_STREAM this server sent (Reply::reset_code)
 
@@ -156,7 +156,7 @@ class H2TestUpstream {
   int streamsEndedNormally() const;
 
   // Each waits until the count reaches n (true) or `timeout` passes (false).
-  bool waitForConnections(int n, std::chrono::milliseconds timeout) const;       // accepted
+  bool waitForConnections(int n, std::chrono::milliseconds timeout) const;        // accepted
   bool waitForClosedConnections(int n, std::chrono::milliseconds timeout) const;  // accepted and since closed
   bool waitForStreams(int n, std::chrono::milliseconds timeout) const;            // request heads received
   bool waitForRequests(int n, std::chrono::milliseconds timeout) const;           // complete requests
@@ -200,7 +200,7 @@ class H2TestUpstream {
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: a release or the destructor wants the server thread's attention
   uint16_t port_ = 0;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ = false;                          // guarded by mu_
   std::vector<std::unique_ptr<Connection>> live_;  // server thread only
   std::thread thread_;
 

@@ -38,8 +38,8 @@ std::vector<nghttp2_nv> toNv(const std::vector<std::string>& flat) {
   std::vector<nghttp2_nv> nv;
   for (size_t i = 0; i + 1 < flat.size(); i += 2) {
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(flat[i].data())),
-                  reinterpret_cast<uint8_t*>(const_cast<char*>(flat[i + 1].data())), flat[i].size(),
-                  flat[i + 1].size(), NGHTTP2_NV_FLAG_NONE});
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(flat[i + 1].data())), flat[i].size(), flat[i + 1].size(),
+                  NGHTTP2_NV_FLAG_NONE});
   }
   return nv;
 }
@@ -165,8 +165,7 @@ int H2TestUpstream::Connection::onBeginHeaders(nghttp2_session*, const nghttp2_f
 }
 
 int H2TestUpstream::Connection::onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                                         size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
-                                         void* user) {
+                                         size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
   auto* self = static_cast<Connection*>(user);
   const auto it = self->streams_.find(frame->hd.stream_id);
   if (it == self->streams_.end() || frame->hd.type != NGHTTP2_HEADERS) return 0;
@@ -207,15 +206,11 @@ int H2TestUpstream::Connection::onFrameRecv(nghttp2_session*, const nghttp2_fram
   auto* self = static_cast<Connection*>(user);
   const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   switch (frame->hd.type) {
-    case NGHTTP2_HEADERS:
-      self->onHeadersReceived(*frame);
-      break;
+    case NGHTTP2_HEADERS: self->onHeadersReceived(*frame); break;
     case NGHTTP2_DATA:
       if (end_stream) self->requestComplete(frame->hd.stream_id);
       break;
-    case NGHTTP2_RST_STREAM:
-      self->onResetReceived(*frame);
-      break;
+    case NGHTTP2_RST_STREAM: self->onResetReceived(*frame); break;
     case NGHTTP2_GOAWAY:
       self->owner_.recordGoawayReceived(self->id_, frame->goaway.last_stream_id, frame->goaway.error_code);
       break;
@@ -231,8 +226,7 @@ int H2TestUpstream::Connection::onFrameRecv(nghttp2_session*, const nghttp2_fram
         self->owner_.recordSettings(self->id_, std::move(entries));
       }
       break;
-    default:
-      break;
+    default: break;
   }
   return 0;
 }
@@ -264,24 +258,18 @@ int H2TestUpstream::Connection::onFrameSend(nghttp2_session*, const nghttp2_fram
   auto* self = static_cast<Connection*>(user);
   const int32_t id = frame->hd.stream_id;
   switch (frame->hd.type) {
-    case NGHTTP2_RST_STREAM:
-      self->owner_.recordResetSent(self->id_, id, frame->rst_stream.error_code);
-      break;
-    case NGHTTP2_GOAWAY:
-      self->owner_.recordGoawaySent(self->id_, frame->goaway.error_code);
-      break;
+    case NGHTTP2_RST_STREAM: self->owner_.recordResetSent(self->id_, id, frame->rst_stream.error_code); break;
+    case NGHTTP2_GOAWAY: self->owner_.recordGoawaySent(self->id_, frame->goaway.error_code); break;
     case NGHTTP2_HEADERS:
     case NGHTTP2_DATA:
       if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) self->owner_.recordResponseComplete(self->id_, id);
       break;
-    default:
-      break;
+    default: break;
   }
   return 0;
 }
 
-int H2TestUpstream::Connection::onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
-                                              void* user) {
+int H2TestUpstream::Connection::onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
   auto* self = static_cast<Connection*>(user);
   self->streams_.erase(stream_id);
   self->owner_.recordStreamClosed(self->id_, stream_id, error_code);
@@ -299,8 +287,8 @@ void H2TestUpstream::Connection::requestComplete(int32_t stream_id) {
 void H2TestUpstream::Connection::applyReply(int32_t stream_id, StreamState& stream) {
   const Reply& reply = stream.reply;
   if (reply.goaway_last_stream_id) {
-    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, *reply.goaway_last_stream_id, reply.goaway_code,
-                          nullptr, 0);
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, *reply.goaway_last_stream_id, reply.goaway_code, nullptr,
+                          0);
     if (stream_id > *reply.goaway_last_stream_id) return;  // nghttp2 closes it once the GOAWAY is sent
   }
   if (reply.reset_code) {
@@ -348,7 +336,8 @@ ssize_t H2TestUpstream::Connection::produceBody(int32_t stream_id, StreamState& 
     stream.deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  const size_t n = static_cast<size_t>(std::min<uint64_t>({length, std::max<size_t>(reply.chunk, 1), limit - stream.sent}));
+  const size_t n =
+      static_cast<size_t>(std::min<uint64_t>({length, std::max<size_t>(reply.chunk, 1), limit - stream.sent}));
   for (size_t i = 0; i < n; ++i) {
     buf[i] = static_cast<uint8_t>(reply.stream_bytes > 0 ? generatedByte(stream.sent + i)
                                                          : reply.body[static_cast<size_t>(stream.sent) + i]);
