@@ -10,6 +10,7 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/h2_client.h"
@@ -178,6 +179,39 @@ TEST(H2TestUpstream, ResetLimitSendsEnhanceYourCalm) {
   EXPECT_EQ(upstream.connection(1)->goaway_sent, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
   EXPECT_EQ(upstream.resetsReceived().size(), 4u);
   EXPECT_EQ(upstream.openConnections(), 0);
+}
+
+// Resets older than reset_window stop counting: three resets, a pause past the window, one more stays under the limit
+// of three; four at once exceed it.
+TEST(H2TestUpstream, ResetLimitCountsOnlyInsideWindow) {
+  H2TestUpstream::Options options;
+  options.max_client_resets = 3;
+  options.reset_window = 50ms;
+  H2TestUpstream upstream(options);
+  upstream.setHandler(holdOrAnswer);
+  H2Client client;
+  ASSERT_TRUE(client.connect(upstream.port()));
+  size_t opened = 0;
+  const auto resetBatch = [&](int n) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(client.request("GET", "/hold"));
+    opened += ids.size();
+    ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() == opened; }, kBound));
+    for (const int32_t id : ids) client.reset(id, NGHTTP2_CANCEL);  // sent together in one write
+  };
+  resetBatch(3);
+  ASSERT_TRUE(client.runUntil([&] { return upstream.resetsReceived().size() == 3; }, kBound));
+  std::this_thread::sleep_for(100ms);  // a known minimum duration: twice the window
+  resetBatch(1);
+  const int32_t probe = client.request("GET", "/probe");
+  ++opened;
+  ASSERT_TRUE(client.waitClosed(probe));
+  EXPECT_EQ(client.stream(probe).body, "done /probe");
+  EXPECT_FALSE(client.goawayReceived());
+
+  resetBatch(4);
+  ASSERT_TRUE(client.runUntil([&] { return client.goawayReceived(); }, kBound));
+  EXPECT_EQ(client.goawayCode(), static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
 }
 
 TEST(H2TestUpstream, HeldStreamIsReleased) {
@@ -360,6 +394,37 @@ TEST(H2TestUpstream, ManyConcurrentStreamsOnOneConnection) {
   upstream.releaseAll();
   for (const int32_t id : ids) ASSERT_TRUE(client.waitClosed(id));
   ASSERT_TRUE(upstream.waitForEndedNormally(150, kBound));
+}
+
+// A small SETTINGS_INITIAL_WINDOW_SIZE makes the client's upload wait for the server's WINDOW_UPDATEs. A first
+// request makes sure the client has applied the SETTINGS before its upload starts: nghttp2's server answers DATA that
+// crosses a window shrunk below 65535 while in flight with RST_STREAM(FLOW_CONTROL_ERROR) (seen in 8 of 20 runs).
+TEST(H2TestUpstream, UploadThroughSmallInitialWindow) {
+  H2TestUpstream::Options options;
+  options.initial_window_size = 16 * 1024;
+  H2TestUpstream upstream(options);
+  H2Client client;
+  ASSERT_TRUE(client.connect(upstream.port()));
+  ASSERT_TRUE(client.waitClosed(client.request("GET", "/settings-applied")));
+  const int32_t id = client.requestGenerated("POST", "/upload", 200 * 1000, false);
+  ASSERT_TRUE(client.waitClosed(id, kBound));
+  EXPECT_EQ(client.stream(id).error_code, 0u);
+  EXPECT_EQ(client.stream(id).body, "ok");
+  ASSERT_TRUE(upstream.waitForEndedNormally(2, kBound));
+  const auto request = upstream.requests().at(1);
+  EXPECT_EQ(request.body_bytes, 200u * 1000);
+  EXPECT_EQ(request.body, generatedBody(200 * 1000));
+}
+
+TEST(H2TestUpstream, H2loadManyConnectionsAndStreams) {
+  if (access("/usr/bin/h2load", X_OK) != 0) GTEST_SKIP() << "h2load not installed";
+  H2TestUpstream upstream;
+  Process h2load({"/usr/bin/h2load", "-n", "200", "-c", "4", "-m", "10", "http://" + upstream.address() + "/load"});
+  ASSERT_EQ(h2load.waitExit(kBound), 0) << h2load.output();
+  ASSERT_TRUE(upstream.waitForEndedNormally(200, kBound));
+  EXPECT_EQ(upstream.acceptedConnections(), 4);
+  EXPECT_EQ(upstream.requests().size(), 200u);
+  EXPECT_TRUE(upstream.resetsReceived().empty());
 }
 
 TEST(H2TestUpstream, NghttpSeesSettingsAndReply) {
