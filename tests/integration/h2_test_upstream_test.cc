@@ -6,7 +6,6 @@
 #include <nghttp2/nghttp2.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
