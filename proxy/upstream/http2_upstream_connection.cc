@@ -143,7 +143,11 @@ void Http2UpstreamConnection::flush() {
   settings_room_ = false;
   for (Http2UpstreamStream* stream : refused_) {
     std::erase(streams_, stream);
-    pool_.retry(*stream);
+    if (stream->finished()) {
+      pool_.recycle(*stream);  // its exchange let go meanwhile: nothing to retry
+    } else {
+      pool_.retry(*stream);
+    }
     room = true;
   }
   refused_.clear();

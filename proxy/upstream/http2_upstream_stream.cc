@@ -228,9 +228,12 @@ void Http2UpstreamStream::handBack() {
     if (pool_) pool_->recycle(*this);  // its connection is gone already: nothing to reset
     return;
   }
-  // A completed stream is closed already; anything still open (an error, a cancel, a body the server did not
-  // wait for) is reset. A request never submitted closes with nothing on the wire.
-  if (open_) connection_->codec().resetStream(id_, NGHTTP2_CANCEL);
+  // A completed exchange sends nothing: its stream closes by itself (the codec reports it right after the
+  // END_STREAM that completed it, or once the rest of a complete body is out). Anything else still open (an
+  // error, a cancel, a request body the server did not wait for) is reset. A request never submitted closes with
+  // nothing on the wire.
+  const bool closes_itself = complete_ && (!with_body_ || body_end_);
+  if (open_ && !closes_itself) connection_->codec().resetStream(id_, NGHTTP2_CANCEL);
   connection_->scheduleFlush();
 }
 

@@ -365,7 +365,7 @@ TEST(H2UpstreamConfigTest, UpgradeRequestGets502) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Clients, H2UpstreamTest, ::testing::Values(ClientProtocol::kH1, ClientProtocol::kH2c),
-                         [](const auto& info) { return std::string(name(info.param)); });
+                         [](const auto& test) { return std::string(name(test.param)); });
 
 }  // namespace
 }  // namespace tether::testing
