@@ -32,6 +32,8 @@ using namespace std::chrono_literals;
 //   /echo      answers 200 with the request body
 //   /hold...   never answers (until the stream is reset)
 //   /gather/N  answers once N /gather requests are open at once (they must be multiplexed or concurrent)
+//   /goaway    on the first connection: GOAWAY with the stream before it as the last one processed (this request
+//              was refused unprocessed); on later connections answered as any other path
 //   anything else: 200 with "hello <path>"
 class H2TestUpstream {
  public:
@@ -225,6 +227,10 @@ class H2TestUpstream {
       changed_.notify_all();
     }
     if (stream.path.starts_with("/hold")) return;
+    if (stream.path == "/goaway" && c.index == 0) {
+      nghttp2_submit_goaway(c.session, NGHTTP2_FLAG_NONE, id - 2, NGHTTP2_NO_ERROR, nullptr, 0);
+      return;
+    }
     if (stream.path.starts_with("/gather/")) {
       c.gathered.push_back(id);
       if (c.gathered.size() < std::stoul(stream.path.substr(8))) return;
@@ -351,6 +357,23 @@ TEST_P(H2UpstreamTest, ClientLeavingResetsOnlyItsStream) {
   EXPECT_EQ(response->body, "hello /after");
   EXPECT_EQ(upstream.acceptedConnections(), 1);  // the connection outlived the cancelled stream
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u);
+}
+
+TEST_P(H2UpstreamTest, RequestRefusedByGoawayIsRetriedOnANewConnection) {
+  H2TestUpstream upstream;
+  TetherInstance tether(h2cTo(upstream));
+  AnyClient client(GetParam());
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/first"));
+  ASSERT_TRUE(client.readResponse());
+  ASSERT_TRUE(client.request("GET", "/goaway"));  // stream 3: GOAWAY says only stream 1 was processed
+  auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "hello /goaway");
+  EXPECT_EQ(upstream.acceptedConnections(), 2);
+  EXPECT_EQ(upstream.requestsPerConnection()[1], 1);
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty());
 }
 
 TEST(H2UpstreamConfigTest, UpgradeRequestGets502) {
