@@ -115,7 +115,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and source_ alive
   DownstreamStream* downstream_;              // null once the client left and the exchange runs on detached
   const config::Route* route_ = nullptr;
-  upstream::UpstreamSource* source_ = nullptr;  // the route's upstream; owned by snapshot_
+  upstream::UpstreamSource* source_ = nullptr;         // the route's upstream; owned by snapshot_
   const config::Upstream* upstream_config_ = nullptr;  // source_->config()
   upstream::AcquireHandle acquire_;  // while queued or connecting; declared after snapshot_, which owns the source
   upstream::UpstreamStream* upstream_ = nullptr;  // once bound, until released or aborted

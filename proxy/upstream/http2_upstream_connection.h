@@ -118,9 +118,9 @@ class Http2UpstreamConnection : public util::Deletable,
   TimerMode timer_mode_ = TimerMode::None;
   State state_ = State::Connecting;
   uint32_t peer_max_streams_ = kMaxStreams;
-  std::vector<Http2UpstreamStream*> streams_;   // attached: submitted, or waiting to be (connecting, no head yet)
-  std::vector<Http2UpstreamStream*> refused_;   // refused by the server, retryable: handed to the pool in flush()
-  std::vector<Http2UpstreamStream*> scratch_;   // reused by flush()
+  std::vector<Http2UpstreamStream*> streams_;  // attached: submitted, or waiting to be (connecting, no head yet)
+  std::vector<Http2UpstreamStream*> refused_;  // refused by the server, retryable: handed to the pool in flush()
+  std::vector<Http2UpstreamStream*> scratch_;  // reused by flush()
   WaiterQueue waiters_;
   bool settings_room_ = false;  // the server's SETTINGS allowed more streams: serve the queue from flush()
   bool flush_scheduled_ = false;

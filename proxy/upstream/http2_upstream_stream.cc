@@ -28,7 +28,8 @@ bool listsToken(std::string_view list, std::string_view token) {
 // RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2; TE only as "trailers".
 bool connectionSpecific(const http::Header& field, const std::string* connection) {
   const std::string_view name = field.name;
-  for (std::string_view fixed : {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"}) {
+  for (std::string_view fixed :
+       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"}) {
     if (http::equalsIgnoreCase(name, fixed)) return true;
   }
   if (http::equalsIgnoreCase(name, "te")) return !http::equalsIgnoreCase(http::trimOws(field.value), "trailers");

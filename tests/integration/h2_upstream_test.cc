@@ -32,6 +32,7 @@ using namespace std::chrono_literals;
 //   /echo      answers 200 with the request body
 //   /hold...   never answers (until the stream is reset)
 //   /gather/N  answers once N /gather requests are open at once (they must be multiplexed or concurrent)
+//   /big/N     answers N bytes of "abc...z" repeated
 //   /goaway    on the first connection: GOAWAY with the stream before it as the last one processed (this request
 //              was refused unprocessed); on later connections answered as any other path
 //   anything else: 200 with "hello <path>"
@@ -238,6 +239,12 @@ class H2TestUpstream {
       c.gathered.clear();
       return;
     }
+    if (stream.path.starts_with("/big/")) {
+      std::string body(std::stoul(stream.path.substr(5)), '\0');
+      for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+      respond(c, id, std::move(body));
+      return;
+    }
     respond(c, id, stream.path == "/echo" ? stream.request_body : "hello " + stream.path);
   }
 
@@ -310,6 +317,28 @@ TEST_P(H2UpstreamTest, GetAndPostBodiesArriveByteExactOnOneConnection) {
     EXPECT_EQ(again->body, "hello /again");
   }
   EXPECT_EQ(upstream.acceptedConnections(), 1);  // five sequential requests, one upstream connection
+}
+
+TEST_P(H2UpstreamTest, LargeResponseFlowsThroughTheWindows) {
+  H2TestUpstream upstream;
+  TetherInstance tether(h2cTo(upstream));
+  AnyClient client(GetParam());
+  ASSERT_TRUE(client.connect(tether.port()));
+  constexpr size_t kSize = 3 * 1024 * 1024;  // well beyond the 64 KiB stream and 1 MiB connection windows
+  ASSERT_TRUE(client.request("GET", "/big/" + std::to_string(kSize)));
+  auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body_bytes, kSize);
+  bool pattern = true;
+  for (size_t i = 0; i < response->body.size() && pattern; ++i)
+    pattern = response->body[i] == static_cast<char>('a' + i % 26);
+  EXPECT_TRUE(pattern);
+  ASSERT_TRUE(client.request("GET", "/after"));  // the connection's window was given back: it still serves
+  auto after = client.readResponse();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->body, "hello /after");
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
 }
 
 TEST_P(H2UpstreamTest, ConcurrentRequestsMultiplexOnOneConnection) {
