@@ -190,8 +190,8 @@ void Http2UpstreamConnection::updateIdleTimer() {
     if (timer_mode_ != TimerMode::Connect) armTimer(TimerMode::None, {});
     return;
   }
-  if (pool_.retired()) {
-    drain();
+  if (pool_.retired() || pool_.tooManyIdle(endpoint_)) {
+    drain();  // no reuse after a reload; beyond max_idle_connections_per_endpoint a spare one closes now
     return;
   }
   if (timer_mode_ == TimerMode::None) armTimer(TimerMode::IdlePing, upstream_.keepalive_idle_timeout / 2);

@@ -38,6 +38,13 @@ Http2UpstreamConnection* Http2UpstreamPool::usable(size_t endpoint) const {
   return best ? best : connecting;
 }
 
+bool Http2UpstreamPool::tooManyIdle(size_t endpoint) const {
+  const auto& connections = endpoints_[endpoint].connections;
+  const auto idle = std::count_if(connections.begin(), connections.end(),
+                                  [](const Http2UpstreamConnection* connection) { return connection->idle(); });
+  return static_cast<size_t>(idle) > config_.max_idle_connections_per_endpoint;
+}
+
 bool Http2UpstreamPool::canOpen(size_t endpoint) const {
   return endpoints_[endpoint].connections.size() < config_.max_connections_per_endpoint;
 }

@@ -53,6 +53,8 @@ class Http2UpstreamPool : public UpstreamSource {
   // Republishes the connecting/active/idle gauges.
   void publish();
   bool retired() const { return retired_; }
+  // More idle connections to `endpoint` than max_idle_connections_per_endpoint allows.
+  bool tooManyIdle(size_t endpoint) const;
 
   size_t connectionCount() const { return connections_.size(); }
   size_t waiterCount() const { return waiters_.size(); }

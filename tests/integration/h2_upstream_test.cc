@@ -33,6 +33,7 @@ using namespace std::chrono_literals;
 //   /hold...   never answers (until the stream is reset)
 //   /gather/N  answers once N /gather requests are open at once (they must be multiplexed or concurrent)
 //   /big/N     answers N bytes of "abc...z" repeated
+//   /fields    answers the request's fields, one "name: value" a line
 //   /goaway    on the first connection: GOAWAY with the stream before it as the last one processed (this request
 //              was refused unprocessed); on later connections answered as any other path
 //   anything else: 200 with "hello <path>"
@@ -104,6 +105,7 @@ class H2TestUpstream {
     std::string method;
     std::string path;
     std::string request_body;
+    std::string fields;  // "name: value\n" of every request field, pseudo-headers included
     std::string response_body;
     size_t sent = 0;
   };
@@ -196,6 +198,7 @@ class H2TestUpstream {
     const std::string v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":method") stream.method = v;
     if (n == ":path") stream.path = v;
+    stream.fields += n + ": " + v + "\n";
     return 0;
   }
 
@@ -243,6 +246,10 @@ class H2TestUpstream {
       std::string body(std::stoul(stream.path.substr(5)), '\0');
       for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
       respond(c, id, std::move(body));
+      return;
+    }
+    if (stream.path == "/fields") {
+      respond(c, id, stream.fields);
       return;
     }
     respond(c, id, stream.path == "/echo" ? stream.request_body : "hello " + stream.path);
@@ -403,6 +410,32 @@ TEST_P(H2UpstreamTest, RequestRefusedByGoawayIsRetriedOnANewConnection) {
   EXPECT_EQ(upstream.acceptedConnections(), 2);
   EXPECT_EQ(upstream.requestsPerConnection()[1], 1);
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty());
+}
+
+TEST(H2UpstreamConfigTest, ConnectionSpecificFieldsAreDropped) {
+  H2TestUpstream upstream;
+  TetherInstance tether(h2cTo(upstream));
+  AnyClient client(ClientProtocol::kH1);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/fields",
+                             {{"Connection", "keep-alive, X-Hop"},
+                              {"Keep-Alive", "timeout=5"},
+                              {"X-Hop", "1"},
+                              {"Proxy-Connection", "keep-alive"},
+                              {"TE", "trailers"},
+                              {"X-Kept", "Yes"}}));
+  auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  ASSERT_EQ(response->status, 200);
+  const std::string& fields = response->body;
+  EXPECT_NE(fields.find(":method: GET\n"), std::string::npos) << fields;
+  EXPECT_NE(fields.find(":scheme: http\n"), std::string::npos) << fields;
+  EXPECT_NE(fields.find(":authority: test\n"), std::string::npos) << fields;
+  EXPECT_NE(fields.find(":path: /fields\n"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("x-kept: Yes\n"), std::string::npos) << fields;
+  for (const char* dropped : {"connection:", "keep-alive:", "x-hop:", "proxy-connection:", "\nhost:"}) {
+    EXPECT_EQ(fields.find(dropped), std::string::npos) << dropped << " in\n" << fields;
+  }
 }
 
 TEST(H2UpstreamConfigTest, UpgradeRequestGets502) {
