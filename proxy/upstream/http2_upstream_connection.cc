@@ -262,9 +262,9 @@ void Http2UpstreamConnection::onResponseEnd(int32_t stream_id) {
   if (Http2UpstreamStream* stream = find(stream_id)) stream->onResponseEnd();
 }
 
-void Http2UpstreamConnection::onStreamReset(int32_t stream_id, uint32_t error_code) {
-  if (Http2UpstreamStream* stream = find(stream_id)) stream->onReset(error_code);
-}
+// The server's RST_STREAM: onStreamClose follows with its code (REFUSED_STREAM retries, anything else fails the
+// stream with ConnectionLost: 502, or the client is cut).
+void Http2UpstreamConnection::onStreamReset(int32_t, uint32_t) {}
 
 void Http2UpstreamConnection::onStreamClose(int32_t stream_id, uint32_t error_code) {
   Http2UpstreamStream* stream = find(stream_id);

@@ -68,23 +68,18 @@ void Http2UpstreamStream::bind(Http2UpstreamPool& pool, Http2UpstreamConnection&
   deferred_error_.reset();
   response_.clear();
   trailers_in_.clear();
-  head_request_ = response_started_ = discard_body_ = complete_ = malformed_ = paused_ = false;
+  response_started_ = discard_body_ = complete_ = malformed_ = paused_ = false;
   held_credit_ = 0;
-  reset_code_ = 0;
 }
 
 void Http2UpstreamStream::moveTo(Http2UpstreamConnection& connection) {
   connection_ = &connection;
   open_ = false;
   id_ = 0;
-  reset_code_ = 0;
   response_.clear();
 }
 
-void Http2UpstreamStream::start(UpstreamStreamEvents& events, std::string_view method) {
-  events_ = &events;
-  head_request_ = method == "HEAD";
-}
+void Http2UpstreamStream::start(UpstreamStreamEvents& events, std::string_view) { events_ = &events; }
 
 void Http2UpstreamStream::sendRequestHead(const http::MessageHead& head, http::BodyFraming framing) {
   if (head.upgrade) {

@@ -33,6 +33,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   ~Http2UpstreamStream() = default;
 
   // UpstreamStream
+  // The method needs no note here: a HEAD response's body is refused by the exchange (ResponseBody::None).
   void start(UpstreamStreamEvents& events, std::string_view method) override;
   void sendRequestHead(const http::MessageHead& head, http::BodyFraming framing) override;
   void sendRequestBody(const char* data, size_t len) override;
@@ -66,7 +67,6 @@ class Http2UpstreamStream final : public UpstreamStream {
   void onHeadersComplete(bool interim, bool trailers, bool end_stream);
   void onData(const uint8_t* data, size_t len);
   void onResponseEnd();
-  void onReset(uint32_t error_code) { reset_code_ = error_code; }
   // The codec closed the stream. Returns true when the stream should be retried elsewhere (refused, retryable):
   // the connection then hands it to the pool instead of failing it.
   bool onClosed(uint32_t error_code);
@@ -107,14 +107,12 @@ class Http2UpstreamStream final : public UpstreamStream {
   // Response side.
   http::MessageHead response_;
   http::HeaderList trailers_in_;
-  bool head_request_ = false;
   bool response_started_ = false;  // the final head arrived
   bool discard_body_ = false;      // the exchange answered ResponseBody::None
   bool complete_ = false;
   bool malformed_ = false;
   bool paused_ = false;
   size_t held_credit_ = 0;  // stream window credit held back while paused
-  uint32_t reset_code_ = 0;
 };
 
 }  // namespace tether::upstream
