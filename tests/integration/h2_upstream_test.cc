@@ -34,6 +34,7 @@ using namespace std::chrono_literals;
 //   /gather/N  answers once N /gather requests are open at once (they must be multiplexed or concurrent)
 //   /big/N     answers N bytes of "abc...z" repeated
 //   /fields    answers the request's fields, one "name: value" a line
+//   /reset     RST_STREAM(INTERNAL_ERROR) instead of an answer
 //   /goaway    on the first connection: GOAWAY with the stream before it as the last one processed (this request
 //              was refused unprocessed); on later connections answered as any other path
 //   anything else: 200 with "hello <path>"
@@ -45,7 +46,8 @@ class H2TestUpstream {
     uint32_t error_code;
   };
 
-  H2TestUpstream() {
+  // `max_streams`: the SETTINGS_MAX_CONCURRENT_STREAMS it announces (0: none, unlimited).
+  explicit H2TestUpstream(uint32_t max_streams = 0) : max_streams_(max_streams) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -155,7 +157,8 @@ class H2TestUpstream {
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2TestUpstream::onFrame);
     nghttp2_session_server_new(&connection->session, cbs, connection.get());
     nghttp2_session_callbacks_del(cbs);
-    nghttp2_submit_settings(connection->session, NGHTTP2_FLAG_NONE, nullptr, 0);
+    const nghttp2_settings_entry limit{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams_};
+    nghttp2_submit_settings(connection->session, NGHTTP2_FLAG_NONE, &limit, max_streams_ > 0 ? 1 : 0);
     flush(*connection);
     changed_.notify_all();
     connections_.push_back(std::move(connection));
@@ -231,6 +234,10 @@ class H2TestUpstream {
       changed_.notify_all();
     }
     if (stream.path.starts_with("/hold")) return;
+    if (stream.path == "/reset") {
+      nghttp2_submit_rst_stream(c.session, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
     if (stream.path == "/goaway" && c.index == 0) {
       nghttp2_submit_goaway(c.session, NGHTTP2_FLAG_NONE, id - 2, NGHTTP2_NO_ERROR, nullptr, 0);
       return;
@@ -278,6 +285,7 @@ class H2TestUpstream {
     nghttp2_submit_response(c.session, id, nv, 2, &provider);
   }
 
+  uint32_t max_streams_ = 0;
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   uint16_t port_ = 0;
@@ -393,6 +401,54 @@ TEST_P(H2UpstreamTest, ClientLeavingResetsOnlyItsStream) {
   EXPECT_EQ(response->body, "hello /after");
   EXPECT_EQ(upstream.acceptedConnections(), 1);  // the connection outlived the cancelled stream
   EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u);
+}
+
+TEST_P(H2UpstreamTest, StreamResetByTheUpstreamGets502AndTheConnectionGoesOn) {
+  H2TestUpstream upstream;
+  TetherInstance tether(h2cTo(upstream));
+  AnyClient client(GetParam());
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/reset"));
+  auto reset = client.readResponse();
+  ASSERT_TRUE(reset) << tether.dumpLog();
+  EXPECT_EQ(reset->status, 502);
+  ASSERT_TRUE(client.request("GET", "/after"));
+  auto after = client.readResponse();
+  ASSERT_TRUE(after) << tether.dumpLog();
+  EXPECT_EQ(after->body, "hello /after");
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+}
+
+TEST_P(H2UpstreamTest, ServerStreamLimitOpensAnotherConnection) {
+  H2TestUpstream upstream(2);  // SETTINGS_MAX_CONCURRENT_STREAMS 2
+  TetherInstance tether(h2cTo(upstream));
+  std::vector<std::unique_ptr<AnyClient>> clients;
+  for (int i = 1; i <= 3; ++i) {
+    clients.push_back(std::make_unique<AnyClient>(GetParam()));
+    ASSERT_TRUE(clients.back()->connect(tether.port()));
+    ASSERT_TRUE(clients.back()->request("GET", "/hold"));
+    ASSERT_TRUE(upstream.waitHeld(i)) << tether.dumpLog();
+  }
+  EXPECT_EQ(upstream.acceptedConnections(), 2);  // two streams on the first, the third on a second one
+  for (auto& client : clients) client->leave(Leave::kRst);
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "", 3, 20s).size(), 3u) << tether.dumpLog();
+}
+
+TEST(H2UpstreamConfigTest, ClientStreamResetCancelsTheUpstreamStream) {
+  H2TestUpstream upstream;
+  TetherInstance tether(h2cTo(upstream));
+  AnyClient client(ClientProtocol::kH2c);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/hold"));
+  ASSERT_TRUE(upstream.waitHeld(1));
+  client.leave(Leave::kStreamReset);
+  ASSERT_TRUE(upstream.waitReset()) << tether.dumpLog();
+  EXPECT_EQ(upstream.resets()[0].error_code, static_cast<uint32_t>(NGHTTP2_CANCEL));
+  ASSERT_TRUE(client.request("GET", "/after"));  // both connections live on
+  auto after = client.readResponse();
+  ASSERT_TRUE(after) << tether.dumpLog();
+  EXPECT_EQ(after->body, "hello /after");
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
 }
 
 TEST_P(H2UpstreamTest, RequestRefusedByGoawayIsRetriedOnANewConnection) {
