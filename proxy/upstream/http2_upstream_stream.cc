@@ -60,7 +60,7 @@ void Http2UpstreamStream::bind(Http2UpstreamPool& pool, Http2UpstreamConnection&
   open_ = false;
   id_ = 0;
   attempts_ = 0;
-  fields_.clear();
+  field_count_ = 0;
   trailers_out_.clear();
   if (body_) evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
   head_known_ = with_body_ = body_end_ = drain_armed_ = false;
@@ -98,19 +98,21 @@ void Http2UpstreamStream::sendRequestHead(const http::MessageHead& head, http::B
 void Http2UpstreamStream::buildRequestFields(const http::MessageHead& head) {
   const std::string* host = head.find("host");
   const std::string* connection = head.find("connection");
-  fields_.clear();
-  auto add = [this](std::string_view name, std::string_view value) {
-    http::Header& field = fields_.emplace_back();
-    assignLower(field.name, name);
-    field.value.assign(value);
-  };
-  add(":method", head.method);
-  add(":scheme", "http");
-  if (host) add(":authority", *host);
-  add(":path", pathOf(head.target));
+  field_count_ = 0;
+  addField(":method", head.method);
+  addField(":scheme", "http");
+  if (host) addField(":authority", *host);
+  addField(":path", pathOf(head.target));
   for (const http::Header& field : head.headers) {
-    if (!connectionSpecific(field, connection)) add(field.name, field.value);
+    if (!connectionSpecific(field, connection)) addField(field.name, field.value);
   }
+}
+
+void Http2UpstreamStream::addField(std::string_view name, std::string_view value) {
+  if (field_count_ == fields_.size()) fields_.emplace_back();
+  http::Header& field = fields_[field_count_++];
+  assignLower(field.name, name);
+  field.value.assign(value);
 }
 
 void Http2UpstreamStream::submit() {
@@ -118,7 +120,7 @@ void Http2UpstreamStream::submit() {
   auto& codec = connection_->codec();
   auto& scratch = codec.fieldScratch();
   scratch.clear();
-  for (const http::Header& field : fields_) scratch.emplace_back(field.name, field.value);
+  for (size_t i = 0; i < field_count_; ++i) scratch.emplace_back(fields_[i].name, fields_[i].value);
   const int32_t id = codec.submitRequest(scratch, with_body_);
   ++attempts_;
   if (id <= 0) {

@@ -80,6 +80,7 @@ class Http2UpstreamStream final : public UpstreamStream {
 
  private:
   void buildRequestFields(const http::MessageHead& head);
+  void addField(std::string_view name, std::string_view value);
   void deliverError(UpstreamError error);
   // Resets the stream on the wire if the codec still has it (CANCEL), and hands the stream back.
   void handBack();
@@ -94,7 +95,8 @@ class Http2UpstreamStream final : public UpstreamStream {
   int attempts_ = 0;  // connections this request was submitted to
 
   // Request side. Fields are owned copies (a retry resubmits them), reused from request to request.
-  http::HeaderList fields_;
+  http::HeaderList fields_;  // the first field_count_ are this request's; the rest keep their strings' capacity
+  size_t field_count_ = 0;
   http::HeaderList trailers_out_;
   util::EvBufferPtr body_;
   bool head_known_ = false;
