@@ -93,6 +93,10 @@ class H2TestUpstream {
   bool waitHeld(int n) {
     return waitFor([&] { return held_ >= n; });
   }
+  // Waits until tether has closed `n` connections, having sent at least `pings` PINGs.
+  bool waitClosedAfterPings(int n, int pings) {
+    return waitFor([&] { return closed_ >= n && pings_ >= pings; });
+  }
   bool waitReset() {
     return waitFor([&] { return !resets_.empty(); });
   }
@@ -170,6 +174,9 @@ class H2TestUpstream {
     if (n <= 0 || nghttp2_session_mem_recv(c.session, reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(n)) < 0) {
       nghttp2_session_del(c.session);
       c.session = nullptr;
+      std::lock_guard lock(mutex_);
+      ++closed_;
+      changed_.notify_all();
       return;
     }
     flush(c);
@@ -213,6 +220,12 @@ class H2TestUpstream {
   static int onFrame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto& c = *static_cast<Connection*>(user);
     H2TestUpstream& server = *c.server;
+    if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+      std::lock_guard lock(server.mutex_);
+      ++server.pings_;
+      server.changed_.notify_all();
+      return 0;
+    }
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       std::lock_guard lock(server.mutex_);
       server.resets_.push_back({c.index, frame->hd.stream_id, frame->rst_stream.error_code});
@@ -295,6 +308,8 @@ class H2TestUpstream {
   std::condition_variable changed_;
   int accepted_ = 0;
   int held_ = 0;
+  int pings_ = 0;   // PINGs received (not ACKs)
+  int closed_ = 0;  // connections tether closed
   std::vector<Reset> resets_;
   std::map<int, int> requests_per_connection_;
 };
@@ -492,6 +507,23 @@ TEST(H2UpstreamConfigTest, ConnectionSpecificFieldsAreDropped) {
   for (const char* dropped : {"connection:", "keep-alive:", "x-hop:", "proxy-connection:", "\nhost:"}) {
     EXPECT_EQ(fields.find(dropped), std::string::npos) << dropped << " in\n" << fields;
   }
+}
+
+TEST(H2UpstreamConfigTest, IdleConnectionIsPingedThenClosedAtTheKeepaliveTimeout) {
+  H2TestUpstream upstream;
+  TetherInstance tether(
+      TetherOptions::proxyTo({upstream.endpoint()}, {{"protocol", "h2c"}, {"keepalive_idle_timeout", "300ms"}}));
+  AnyClient client(ClientProtocol::kH1);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/one"));
+  ASSERT_TRUE(client.readResponse());
+  // Idle: a PING after half the timeout (the server answers it), the close at the timeout.
+  ASSERT_TRUE(upstream.waitClosedAfterPings(1, 1)) << tether.dumpLog();
+  ASSERT_TRUE(client.request("GET", "/two"));  // a new connection serves the next request
+  auto two = client.readResponse();
+  ASSERT_TRUE(two) << tether.dumpLog();
+  EXPECT_EQ(two->body, "hello /two");
+  EXPECT_EQ(upstream.acceptedConnections(), 2);
 }
 
 TEST(H2UpstreamConfigTest, UpgradeRequestGets502) {
