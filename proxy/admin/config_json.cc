@@ -26,6 +26,15 @@ void writeListeners(JsonWriter& out, const config::Config& config) {
   out.endArray();
 }
 
+const char* protocolName(config::Upstream::Protocol protocol) {
+  switch (protocol) {
+    case config::Upstream::Protocol::Http1: return "http1";
+    case config::Upstream::Protocol::H2c: return "h2c";
+    case config::Upstream::Protocol::H2: return "h2";
+  }
+  return "http1";
+}
+
 void writeUpstreams(JsonWriter& out, const config::Config& config) {
   out.key("upstreams").beginArray();
   for (const auto& upstream : config.upstreams) {
@@ -42,6 +51,7 @@ void writeUpstreams(JsonWriter& out, const config::Config& config) {
     out.key("read_timeout_ms").value(ms(upstream.read_timeout));
     out.key("send_timeout_ms").value(ms(upstream.send_timeout));
     out.key("cancel_with").value(upstream.cancel_with == config::Upstream::CancelWith::Rst ? "rst" : "fin");
+    out.key("protocol").value(protocolName(upstream.protocol));
     if (upstream.tls) {
       // File paths, not their contents: nothing secret goes out.
       const config::UpstreamTls& tls = *upstream.tls;

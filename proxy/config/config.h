@@ -72,6 +72,9 @@ struct Upstream {
   Duration send_timeout{60000};
   Duration failure_backoff{5000};  // an endpoint that refused a connection is skipped this long
   enum class CancelWith { Rst, Fin } cancel_with = CancelWith::Rst;
+  // How tether talks to the endpoints: HTTP/1.1, HTTP/2 cleartext with prior knowledge (h2c), or HTTP/2 over TLS
+  // (h2, ALPN; refused by the loader until TLS to upstreams exists).
+  enum class Protocol { Http1, H2c, H2 } protocol = Protocol::Http1;
   std::optional<UpstreamTls> tls;  // cleartext when absent
 };
 

@@ -427,6 +427,8 @@ std::string invalidAddressMessage(const std::string& text) {
 
 constexpr std::array<Choice<Upstream::CancelWith>, 2> kCancelWith{
     {{"rst", Upstream::CancelWith::Rst}, {"fin", Upstream::CancelWith::Fin}}};
+constexpr std::array<Choice<Upstream::Protocol>, 3> kProtocols{
+    {{"http1", Upstream::Protocol::Http1}, {"h2c", Upstream::Protocol::H2c}, {"h2", Upstream::Protocol::H2}}};
 constexpr std::array<Choice<CancellationPolicy::Mode>, 2> kCancelModes{
     {{"propagate", CancellationPolicy::Mode::Propagate}, {"ignore", CancellationPolicy::Mode::Ignore}}};
 constexpr std::array<Choice<CancellationPolicy::HalfClose>, 2> kHalfClose{
@@ -719,7 +721,7 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   const Fields fields(node, path,
                       {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
                        "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
-                       "tls", "response_timeout", "read_timeout", "send_timeout"},
+                       "tls", "response_timeout", "read_timeout", "send_timeout", "protocol"},
                       errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
@@ -737,6 +739,9 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   fields.duration("keepalive_idle_timeout", upstream.keepalive_idle_timeout, Duration{1});
   fields.duration("failure_backoff", upstream.failure_backoff);
   fields.choice("cancel_with", kCancelWith, upstream.cancel_with);
+  if (fields.choice("protocol", kProtocols, upstream.protocol) && upstream.protocol == Upstream::Protocol::H2) {
+    fields.fail(*fields.get("protocol"), "protocol", "protocol: h2 needs TLS to upstreams, not available yet");
+  }
   fields.duration("response_timeout", upstream.response_timeout, Duration{1});
   fields.duration("read_timeout", upstream.read_timeout, Duration{1});
   fields.duration("send_timeout", upstream.send_timeout, Duration{1});

@@ -11,6 +11,8 @@
 
 namespace tether::upstream {
 
+class Http2UpstreamConnection;
+class Http2UpstreamPool;
 class UpstreamConnection;
 class UpstreamPool;
 class WaiterQueue;
@@ -28,6 +30,7 @@ class UpstreamRequester {
   friend class AcquireHandle;
   // The HTTP/1.1 pool keeps its record of the wait here (named, not included: nothing here depends on it).
   friend class UpstreamPool;
+  friend class Http2UpstreamPool;  // the HTTP/2 pool keeps the same record, and the connection it waits for
   friend class WaiterQueue;
 
   // Written only by the source; the requester never reads them.
@@ -36,6 +39,8 @@ class UpstreamRequester {
   UpstreamRequester* queue_next_ = nullptr;
   bool queued_ = false;                       // in a WaiterQueue
   UpstreamConnection* connecting_ = nullptr;  // the connect in progress on our behalf
+  // HTTP/2: the connection being opened that will carry our stream (we wait in its own WaiterQueue meanwhile).
+  Http2UpstreamConnection* h2_connecting_ = nullptr;
   int attempts_ = 0;
   std::chrono::steady_clock::time_point queued_at_{};
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "downstream/downstream_session.h"
+#include "upstream/http2_upstream_pool.h"
 #include "upstream/upstream_pool.h"
 
 namespace tether {
@@ -109,6 +110,11 @@ void Worker::applyReload() {
 
 ConfigSnapshot::SourceFactory Worker::sourceFactory() {
   return [this](const config::Upstream& upstream, metrics::UpstreamCounters* counters) {
+    if (upstream.protocol == config::Upstream::Protocol::H2c) {
+      auto pool = std::make_unique<upstream::Http2UpstreamPool>(upstream, base_.get(), deleter_, &io_);
+      if (counters) pool->setCounters(counters);
+      return std::unique_ptr<upstream::UpstreamSource>(std::move(pool));
+    }
     auto pool = std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_, &io_);
     if (counters) pool->setCounters(counters);
     pool->setLogger(&logger_);

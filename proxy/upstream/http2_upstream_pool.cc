@@ -1,0 +1,305 @@
+#include "upstream/http2_upstream_pool.h"
+
+#include <algorithm>
+
+namespace tether::upstream {
+
+Http2UpstreamPool::Http2UpstreamPool(const config::Upstream& upstream, event_base* base, util::DeferredDeleter& deleter,
+                                     net::IoContext* io)
+    : config_(upstream),
+      base_(base),
+      io_(io),
+      deleter_(deleter),
+      queue_timer_(evtimer_new(base, &Http2UpstreamPool::onQueueTimer, this)) {
+  endpoints_.resize(upstream.endpoints.size());
+  for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
+}
+
+Http2UpstreamPool::~Http2UpstreamPool() {
+  for (auto& [raw, owned] : connections_) {
+    // Requesters waiting for a connect read as answered from now on: a handle that outlives the pool is a no-op.
+    while (!owned->waiters().empty()) owned->waiters().popFront().h2_connecting_ = nullptr;
+    owned->close();
+  }
+  connections_.clear();  // before the streams they may point to
+}
+
+Http2UpstreamConnection* Http2UpstreamPool::usable(size_t endpoint) const {
+  Http2UpstreamConnection* best = nullptr;
+  Http2UpstreamConnection* connecting = nullptr;
+  for (Http2UpstreamConnection* connection : endpoints_[endpoint].connections) {
+    // The busiest connection with room: streams pack onto few connections and the spare ones go idle.
+    if (connection->hasRoom() && (!best || connection->streamCount() > best->streamCount())) best = connection;
+    if (connection->state() == Http2UpstreamConnection::State::Connecting &&
+        connection->waiters().size() + connection->streamCount() < Http2UpstreamConnection::kMaxStreams) {
+      connecting = connection;
+    }
+  }
+  return best ? best : connecting;
+}
+
+bool Http2UpstreamPool::tooManyIdle(size_t endpoint) const {
+  const auto& connections = endpoints_[endpoint].connections;
+  const auto idle = std::count_if(connections.begin(), connections.end(),
+                                  [](const Http2UpstreamConnection* connection) { return connection->idle(); });
+  return static_cast<size_t>(idle) > config_.max_idle_connections_per_endpoint;
+}
+
+bool Http2UpstreamPool::canOpen(size_t endpoint) const {
+  return endpoints_[endpoint].connections.size() < config_.max_connections_per_endpoint;
+}
+
+int Http2UpstreamPool::pickEndpoint(int exclude) {
+  const auto now = std::chrono::steady_clock::now();
+  const size_t n = endpoints_.size();
+  int fallback = -1;  // a backed-off endpoint is still better than failing outright
+  for (size_t i = 0; i < n; ++i) {
+    const size_t index = (round_robin_ + i) % n;
+    const auto& e = endpoints_[index];
+    if (static_cast<int>(index) == exclude || e.addresses.empty()) continue;
+    if (!usable(index) && !canOpen(index)) continue;
+    if (e.backoff_until > now) {
+      if (fallback < 0) fallback = static_cast<int>(index);
+      continue;
+    }
+    round_robin_ = index + 1;
+    return static_cast<int>(index);
+  }
+  if (fallback >= 0 && exclude < 0) round_robin_ = static_cast<size_t>(fallback) + 1;
+  return exclude < 0 ? fallback : -1;
+}
+
+AcquireHandle Http2UpstreamPool::acquire(UpstreamRequester& requester) {
+  cancel(requester);
+  requester.attempts_ = 0;
+  AcquireHandle handle = newHandle(requester);
+  const int endpoint = pickEndpoint(-1);
+  if (endpoint < 0) {
+    requester.queued_at_ = std::chrono::steady_clock::now();
+    waiters_.pushBack(requester);
+    if (waiters_.size() == 1) armQueueTimer();
+    return handle;
+  }
+  serve(requester, static_cast<size_t>(endpoint));
+  return handle;
+}
+
+void Http2UpstreamPool::serve(UpstreamRequester& requester, size_t endpoint) {
+  Http2UpstreamConnection* connection = usable(endpoint);
+  if (connection == nullptr) connection = startConnect(endpoint);
+  ++requester.attempts_;
+  if (connection == nullptr) {  // no socket at all
+    requester.onUpstreamUnavailable(UpstreamError::ConnectRefused);
+    return;
+  }
+  if (connection->state() == Http2UpstreamConnection::State::Connecting) {
+    requester.h2_connecting_ = connection;
+    connection->waiters().pushBack(requester);
+    return;
+  }
+  handStream(requester, *connection);
+}
+
+void Http2UpstreamPool::handStream(UpstreamRequester& requester, Http2UpstreamConnection& connection) {
+  Http2UpstreamStream& stream = newStream(connection);
+  connection.attach(stream);
+  publish();
+  requester.onUpstreamReady(stream);
+}
+
+Http2UpstreamStream& Http2UpstreamPool::newStream(Http2UpstreamConnection& connection) {
+  Http2UpstreamStream* stream = nullptr;
+  if (free_streams_.empty()) {
+    stream = streams_.emplace_back(std::make_unique<Http2UpstreamStream>()).get();
+  } else {
+    stream = free_streams_.back();
+    free_streams_.pop_back();
+  }
+  stream->bind(*this, connection);
+  return *stream;
+}
+
+Http2UpstreamConnection* Http2UpstreamPool::startConnect(size_t endpoint) {
+  auto& state = endpoints_[endpoint];
+  const auto& address = state.addresses[state.next_address++ % state.addresses.size()];
+  auto owned = std::make_unique<Http2UpstreamConnection>(*this, endpoint, base_, address, config_, io_);
+  Http2UpstreamConnection* connection = owned.get();
+  if (!connection->connect()) {
+    if (counters_) counters_->connect_errors.store(counters_->connect_errors.load() + 1, std::memory_order_relaxed);
+    state.backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
+    connection->close();
+    deleter_.defer(std::move(owned));
+    return nullptr;
+  }
+  connections_.emplace(connection, std::move(owned));
+  state.connections.push_back(connection);
+  publish();
+  return connection;
+}
+
+bool Http2UpstreamPool::pending(const UpstreamRequester& requester) const {
+  return requester.queued_ || requester.h2_connecting_ != nullptr;
+}
+
+void Http2UpstreamPool::cancel(UpstreamRequester& requester) {
+  if (Http2UpstreamConnection* connection = requester.h2_connecting_) {
+    // The connect goes on: the connection it opens serves later requests.
+    requester.h2_connecting_ = nullptr;
+    connection->waiters().remove(requester);
+    return;
+  }
+  if (WaiterQueue::contains(requester)) {
+    waiters_.remove(requester);  // O(1); the timer re-arms itself when it fires
+    if (waiters_.empty()) evtimer_del(queue_timer_.get());
+  }
+}
+
+void Http2UpstreamPool::onConnected(Http2UpstreamConnection& connection) {
+  endpoints_[connection.endpoint()].backoff_until = {};
+  // A callback may cancel later waiters (their exchange ends): re-read the queue each time.
+  while (!connection.waiters().empty() && connection.hasRoom()) {
+    UpstreamRequester& requester = connection.waiters().popFront();
+    requester.h2_connecting_ = nullptr;
+    handStream(requester, connection);
+  }
+  // Beyond the server's limit: back to the front of the line on another connection, or the pool's queue.
+  while (!connection.waiters().empty()) {
+    UpstreamRequester& requester = connection.waiters().popFront();
+    requester.h2_connecting_ = nullptr;
+    const int endpoint = pickEndpoint(-1);
+    if (endpoint < 0) {
+      requester.queued_at_ = std::chrono::steady_clock::now();
+      waiters_.pushBack(requester);
+      if (waiters_.size() == 1) armQueueTimer();
+    } else {
+      serve(requester, static_cast<size_t>(endpoint));
+    }
+  }
+  publish();
+  serveWaiters();
+}
+
+void Http2UpstreamPool::onConnectFailed(Http2UpstreamConnection& connection, UpstreamError error) {
+  const size_t failed_endpoint = connection.endpoint();
+  if (counters_) counters_->connect_errors.store(counters_->connect_errors.load() + 1, std::memory_order_relaxed);
+  endpoints_[failed_endpoint].backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
+  // Move the waiters out first: their callbacks may acquire again, and this connection is going away.
+  WaiterQueue failed;
+  while (!connection.waiters().empty()) {
+    UpstreamRequester& requester = connection.waiters().popFront();
+    requester.h2_connecting_ = nullptr;
+    failed.pushBack(requester);
+  }
+  destroy(connection);  // streams parked for a retry fail with it
+  while (!failed.empty()) {
+    UpstreamRequester& requester = failed.popFront();
+    // Nothing was sent yet: one retry on another endpoint is always safe.
+    const int next = requester.attempts_ < 2 ? pickEndpoint(static_cast<int>(failed_endpoint)) : -1;
+    if (next >= 0) {
+      serve(requester, static_cast<size_t>(next));
+    } else {
+      requester.onUpstreamUnavailable(error);
+    }
+  }
+  serveWaiters();
+}
+
+void Http2UpstreamPool::onClosed(Http2UpstreamConnection& connection) {
+  destroy(connection);
+  serveWaiters();
+}
+
+void Http2UpstreamPool::retry(Http2UpstreamStream& stream) {
+  // Another connection of the same endpoint first, else any endpoint that can take it now.
+  const size_t endpoint = stream.connection() ? stream.connection()->endpoint() : 0;
+  Http2UpstreamConnection* connection = usable(endpoint);
+  if (connection == nullptr && canOpen(endpoint)) connection = startConnect(endpoint);
+  if (connection == nullptr) {
+    const int other = pickEndpoint(-1);
+    if (other >= 0) {
+      connection = usable(static_cast<size_t>(other));
+      if (connection == nullptr) connection = startConnect(static_cast<size_t>(other));
+    }
+  }
+  if (connection == nullptr) {
+    stream.failDetached(UpstreamError::ConnectionLost);
+    return;
+  }
+  stream.moveTo(*connection);
+  connection->attach(stream);
+  publish();
+}
+
+void Http2UpstreamPool::retire() {
+  retired_ = true;
+  std::vector<Http2UpstreamConnection*> all;
+  for (const auto& [raw, owned] : connections_) all.push_back(raw);
+  for (Http2UpstreamConnection* connection : all) connection->drain();
+}
+
+void Http2UpstreamPool::destroy(Http2UpstreamConnection& connection) {
+  if (!connections_.contains(&connection)) return;
+  std::erase(endpoints_[connection.endpoint()].connections, &connection);
+  // Waiters of a connection that closes before connecting (retired, say) go back to the pool's queue.
+  while (!connection.waiters().empty()) {
+    UpstreamRequester& requester = connection.waiters().popFront();
+    requester.h2_connecting_ = nullptr;
+    requester.queued_at_ = std::chrono::steady_clock::now();
+    waiters_.pushBack(requester);
+    if (waiters_.size() == 1) armQueueTimer();
+  }
+  connection.failStreams();  // callbacks may open connections: find ours again afterwards
+  auto it = connections_.find(&connection);
+  deleter_.defer(std::move(it->second));
+  connections_.erase(it);
+  publish();
+}
+
+void Http2UpstreamPool::publish() {
+  if (!counters_) return;
+  uint64_t connecting = 0;
+  uint64_t idle = 0;
+  for (const auto& [raw, owned] : connections_) {
+    if (raw->state() == Http2UpstreamConnection::State::Connecting) ++connecting;
+    if (raw->idle()) ++idle;
+  }
+  const uint64_t total = connections_.size();
+  counters_->connecting.store(connecting, std::memory_order_relaxed);
+  counters_->idle.store(idle, std::memory_order_relaxed);
+  counters_->active.store(total - connecting - idle, std::memory_order_relaxed);
+}
+
+void Http2UpstreamPool::serveWaiters() {
+  while (!waiters_.empty()) {
+    const int endpoint = pickEndpoint(-1);
+    if (endpoint < 0) return;
+    serve(waiters_.popFront(), static_cast<size_t>(endpoint));
+  }
+  evtimer_del(queue_timer_.get());
+}
+
+void Http2UpstreamPool::expireWaiters() {
+  const auto now = std::chrono::steady_clock::now();
+  // FIFO with one timeout: the waiters due are a prefix of the queue. A callback may change the queue; re-read it.
+  while (!waiters_.empty() && waiters_.front().queued_at_ + config_.queue_timeout <= now) {
+    waiters_.popFront().onUpstreamUnavailable(UpstreamError::QueueTimeout);
+  }
+  armQueueTimer();
+}
+
+void Http2UpstreamPool::armQueueTimer() {
+  if (waiters_.empty()) {
+    evtimer_del(queue_timer_.get());
+    return;
+  }
+  const auto left = waiters_.front().queued_at_ + config_.queue_timeout - std::chrono::steady_clock::now();
+  const auto micros = std::max<int64_t>(0, std::chrono::ceil<std::chrono::microseconds>(left).count());
+  timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
+  evtimer_add(queue_timer_.get(), &tv);
+}
+
+void Http2UpstreamPool::onQueueTimer(evutil_socket_t, short, void* arg) {
+  static_cast<Http2UpstreamPool*>(arg)->expireWaiters();
+}
+
+}  // namespace tether::upstream

@@ -1,0 +1,61 @@
+// upstreams[].protocol: http1 (default) or h2c; h2 is refused until TLS to upstreams exists.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/config_loader.h"
+
+namespace tether::config {
+namespace {
+
+// `upstream_keys` go into the one upstream's map, one per line, from line 5 column 5.
+std::string configWith(const std::string& upstream_keys) {
+  return "listeners:\n  - {name: main, address: 127.0.0.1:8080}\nupstreams:\n  - name: api\n" + upstream_keys +
+         "    endpoints: [\"127.0.0.1:5000\"]\nroutes:\n  - {name: all, match: {path_prefix: /}, upstream: api}\n";
+}
+
+std::string describe(const LoadResult& result) {
+  std::string out;
+  for (const ConfigError& e : result.errors) out += "\n  " + e.toString();
+  return out;
+}
+
+TEST(UpstreamProtocolConfig, DefaultsToHttp1) {
+  const LoadResult result = loadConfigString(configWith(""), "test.yaml");
+  ASSERT_TRUE(result.ok()) << describe(result);
+  EXPECT_EQ(result.config->upstreams[0].protocol, Upstream::Protocol::Http1);
+}
+
+TEST(UpstreamProtocolConfig, ReadsH2cAndHttp1) {
+  const LoadResult h2c = loadConfigString(configWith("    protocol: h2c\n"), "test.yaml");
+  ASSERT_TRUE(h2c.ok()) << describe(h2c);
+  EXPECT_EQ(h2c.config->upstreams[0].protocol, Upstream::Protocol::H2c);
+  const LoadResult http1 = loadConfigString(configWith("    protocol: http1\n"), "test.yaml");
+  ASSERT_TRUE(http1.ok()) << describe(http1);
+  EXPECT_EQ(http1.config->upstreams[0].protocol, Upstream::Protocol::Http1);
+}
+
+TEST(UpstreamProtocolConfig, H2IsRefusedUntilUpstreamTlsExists) {
+  const LoadResult result = loadConfigString(configWith("    protocol: h2\n"), "test.yaml");
+  ASSERT_EQ(result.errors.size(), 1u) << describe(result);
+  const ConfigError& e = result.errors[0];
+  EXPECT_EQ(e.line, 5) << e.toString();
+  EXPECT_EQ(e.column, 15) << e.toString();
+  EXPECT_NE(e.toString().find("protocol: h2 needs TLS to upstreams, not available yet"), std::string::npos)
+      << e.toString();
+}
+
+TEST(UpstreamProtocolConfig, UnknownValueNamesTheKeyWithFileLineAndColumn) {
+  const LoadResult result = loadConfigString(configWith("    protocol: http3\n"), "test.yaml");
+  ASSERT_EQ(result.errors.size(), 1u) << describe(result);
+  const ConfigError& e = result.errors[0];
+  EXPECT_EQ(e.file, "test.yaml");
+  EXPECT_EQ(e.line, 5) << e.toString();
+  EXPECT_EQ(e.column, 15) << e.toString();
+  EXPECT_NE(e.toString().find("upstreams[0].protocol"), std::string::npos) << e.toString();
+  EXPECT_NE(e.toString().find("invalid value 'http3'"), std::string::npos) << e.toString();
+}
+
+}  // namespace
+}  // namespace tether::config
