@@ -7,7 +7,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(wrk nginx-light haproxy python3-matplotlib nghttp2-client libevent-dev libnghttp2-dev
-          cmake ninja-build g++ pkg-config procps iproute2 util-linux strace)
+          cmake ninja-build g++ pkg-config procps iproute2 util-linux strace
+          valgrind)  # bench/instructions: callgrind counts instructions per request
 OPTIONAL=(linux-perf)
 
 missing=()
