@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <string_view>
 
 namespace tether::testing {
 namespace {
@@ -35,7 +36,7 @@ std::string subjectName(SSL* ssl) {
 }  // namespace
 
 TlsFront::TlsFront(uint16_t backend_port, const Options& options)
-    : backend_port_(backend_port), ctx_(SSL_CTX_new(TLS_server_method())) {
+    : backend_port_(backend_port), alpn_(options.alpn), ctx_(SSL_CTX_new(TLS_server_method())) {
   SSL_CTX* ctx = ctx_.get();
   if (ctx == nullptr || SSL_CTX_use_certificate_chain_file(ctx, options.cert.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx, options.key.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -47,6 +48,7 @@ TlsFront::TlsFront(uint16_t backend_port, const Options& options)
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
+  if (!alpn_.empty()) SSL_CTX_set_alpn_select_cb(ctx, &TlsFront::selectAlpn, this);
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -75,6 +77,22 @@ TlsFront::~TlsFront() {
   accept_thread_.join();
   for (Relay& relay : relays_) relay.thread.join();
   ::close(listen_fd_);
+}
+
+int TlsFront::selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                         unsigned int in_len, void* arg) {
+  const auto* self = static_cast<const TlsFront*>(arg);
+  for (const std::string& protocol : self->alpn_) {
+    // The client's offer is a list of length-prefixed names.
+    for (unsigned int i = 0; i < in_len; i += 1u + in[i]) {
+      const std::string_view offered(reinterpret_cast<const char*>(in + i + 1), in[i]);
+      if (i + 1u + in[i] > in_len || offered != protocol) continue;
+      *out = in + i + 1;
+      *out_len = in[i];
+      return SSL_TLSEXT_ERR_OK;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
 }
 
 void TlsFront::acceptLoop() {
