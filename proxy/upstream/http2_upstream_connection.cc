@@ -34,7 +34,8 @@ bool Http2UpstreamConnection::connect(const UpstreamTlsClient& tls) {
   if (result == UpstreamTlsClient::Connect::Failed) return false;
   // A refusal is reported from the loop, as the cleartext transport does.
   const bool refused = result == UpstreamTlsClient::Connect::Refused;
-  armTimer(refused ? TimerMode::Refused : TimerMode::Connect, refused ? std::chrono::milliseconds{0} : upstream_.connect_timeout);
+  armTimer(refused ? TimerMode::Refused : TimerMode::Connect,
+           refused ? std::chrono::milliseconds{0} : upstream_.connect_timeout);
   return true;
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
 // One HTTP/2 connection to an upstream endpoint, cleartext with prior knowledge (h2c) or TLS with ALPN h2, carrying
-// many Http2UpstreamStreams at once. It owns the socket and the ClientCodec, dispatches the codec's events to its streams by id, and writes what
-// the codec produces after every receive, submit or hand-back, from one deferred flush per loop turn (which is also
-// where finished streams go back to the pool: never while one of their callbacks runs).
+// many Http2UpstreamStreams at once. It owns the socket and the ClientCodec, dispatches the codec's events to its
+// streams by id, and writes what the codec produces after every receive, submit or hand-back, from one deferred flush
+// per loop turn (which is also where finished streams go back to the pool: never while one of their callbacks runs).
 //
 // Life: Connecting (requesters wait in its own WaiterQueue) -> Ready -> Draining (GOAWAY received, or retired: no
 // new streams; it closes once its streams are done) -> Closed. While it carries no stream it is idle: a PING checks

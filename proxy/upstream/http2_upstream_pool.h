@@ -1,12 +1,12 @@
 #pragma once
 
-// The HTTP/2 UpstreamSource (`protocol: h2c`, cleartext; `protocol: h2`, TLS with ALPN h2): per endpoint a few multiplexed connections, each carrying
-// up to min(the server's SETTINGS_MAX_CONCURRENT_STREAMS, 100) streams. acquire() hands a stream on the busiest
-// connection that still has room (streams pack onto few connections, so the others go idle and time out), opens a
-// connection when none has room and the endpoint is below max_connections_per_endpoint (requesters wait for it
-// while it connects: pending, not queued), and beyond that queues requesters FIFO for queue_timeout. Endpoints go
-// round-robin per request, with back-off after a failed connect, as in the HTTP/1.1 UpstreamPool.
-// Single-threaded: one per worker and upstream.
+// The HTTP/2 UpstreamSource (`protocol: h2c`, cleartext; `protocol: h2`, TLS with ALPN h2): per endpoint a few
+// multiplexed connections, each carrying up to min(the server's SETTINGS_MAX_CONCURRENT_STREAMS, 100) streams.
+// acquire() hands a stream on the busiest connection that still has room (streams pack onto few connections, so the
+// others go idle and time out), opens a connection when none has room and the endpoint is below
+// max_connections_per_endpoint (requesters wait for it while it connects: pending, not queued), and beyond that queues
+// requesters FIFO for queue_timeout. Endpoints go round-robin per request, with back-off after a failed connect, as in
+// the HTTP/1.1 UpstreamPool. Single-threaded: one per worker and upstream.
 
 #include <chrono>
 #include <memory>
