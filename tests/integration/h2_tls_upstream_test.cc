@@ -16,6 +16,7 @@
 #include "support/h2_test_upstream.h"
 #include "support/test_env.h"
 #include "support/test_pki.h"
+#include "support/test_upstream.h"
 #include "support/tether_fixture.h"
 #include "support/tls_front.h"
 
@@ -163,6 +164,35 @@ TEST_F(H2TlsUpstream, WrongName_502) {
   const auto tls = front();
   TetherInstance tether(h2To(*tls, "{ca: \"" + pki_->ca + "\", server_name: other.example}"));
   expectTlsFailure(tether, *tls, upstream_, "certificate verify failed: hostname mismatch");
+}
+
+// Nothing listens: a refused connect, 502, and no TLS failure line (the TCP connect failed, not TLS).
+TEST_F(H2TlsUpstream, RefusedConnect_502WithoutATlsFailedLine) {
+  TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(freePort())}, {{"protocol", "h2"}}));
+  AnyClient client(ClientProtocol::kH1);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/refused"));
+  const auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 502);
+  EXPECT_EQ(tether.waitForLogEvents("request_completed", "", 1, kBound).size(), 1u);
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
+}
+
+// An endpoint that never answers the ClientHello (a cleartext HTTP/1.1 server waiting for a request head): the
+// handshake counts into connect_timeout (504), and that is a timeout, not a TLS failure.
+TEST_F(H2TlsUpstream, HandshakeCountsIntoConnectTimeout) {
+  TestUpstream silent;
+  TetherInstance tether(TetherOptions::proxyTo(
+      {silent.address()}, {{"protocol", "h2"}, {"tls", trustingTheTestCa()}, {"connect_timeout", "200ms"}}));
+  AnyClient client(ClientProtocol::kH1);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/silent"));
+  const auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 504);
+  EXPECT_EQ(silent.acceptedConnections(), 1);
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -110,6 +112,12 @@ void TlsFront::acceptLoop() {
 }
 
 void TlsFront::serve(Relay& relay) {
+  // SSL_write uses write(2): a client that closed first (tether failing a connect, say, while an HTTP/2 backend's
+  // SETTINGS are on their way) must be an EPIPE for this thread, not a SIGPIPE that kills the test process.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   SSL* ssl = SSL_new(ctx_.get());
   SSL_set_fd(ssl, relay.tls_fd);
   const bool handshake = SSL_accept(ssl) == 1;
