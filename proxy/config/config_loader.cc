@@ -739,13 +739,18 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   fields.duration("keepalive_idle_timeout", upstream.keepalive_idle_timeout, Duration{1});
   fields.duration("failure_backoff", upstream.failure_backoff);
   fields.choice("cancel_with", kCancelWith, upstream.cancel_with);
-  if (fields.choice("protocol", kProtocols, upstream.protocol) && upstream.protocol == Upstream::Protocol::H2) {
-    fields.fail(*fields.get("protocol"), "protocol", "protocol: h2 needs TLS to upstreams, not available yet");
-  }
+  fields.choice("protocol", kProtocols, upstream.protocol);
   fields.duration("response_timeout", upstream.response_timeout, Duration{1});
   fields.duration("read_timeout", upstream.read_timeout, Duration{1});
   fields.duration("send_timeout", upstream.send_timeout, Duration{1});
-  if (const Entry* tls = fields.get("tls")) parseUpstreamTls(*tls, fields.path("tls"), upstream);
+  const Entry* tls = fields.get("tls");
+  if (tls != nullptr && upstream.protocol == Upstream::Protocol::H2c) {
+    fields.fail(*tls, "tls", "h2c is cleartext; use protocol: h2 for HTTP/2 over TLS");
+  } else if (tls != nullptr) {
+    parseUpstreamTls(*tls, fields.path("tls"), upstream);
+  } else if (upstream.protocol == Upstream::Protocol::H2) {
+    upstream.tls.emplace();  // h2 is TLS (ALPN h2): the defaults verify against the system CAs
+  }
 }
 
 void Loader::parseUpstreamTls(const Entry& entry, const std::string& path, Upstream& upstream) {

@@ -16,27 +16,26 @@ constexpr size_t kOutputLow = 64 * 1024;
 }  // namespace
 
 Http2UpstreamConnection::Http2UpstreamConnection(Http2UpstreamPool& pool, size_t endpoint, event_base* base,
-                                                 const net::SocketAddress& address, const config::Upstream& upstream,
-                                                 net::IoContext* io)
+                                                 const net::SocketAddress& address, const config::Upstream& upstream)
     : pool_(pool),
       endpoint_(endpoint),
       address_(address),
       address_text_(address.toString()),
       upstream_(upstream),
-      base_(base),
-      io_(io),
       codec_(*this, http2::ClientSettings{}),
       flush_event_(event_new(base, -1, 0, &Http2UpstreamConnection::onFlushEvent, this)),
       timer_(evtimer_new(base, &Http2UpstreamConnection::onTimer, this)) {}
 
 Http2UpstreamConnection::~Http2UpstreamConnection() = default;
 
-bool Http2UpstreamConnection::connect() {
-  transport_ = net::SocketTransport::connect(base_, address_, io_);
-  if (!transport_ || !codec_.start()) return false;
-  transport_->setWatermarks(0, kOutputLow);
-  transport_->start(*this);
-  armTimer(TimerMode::Connect, upstream_.connect_timeout);
+bool Http2UpstreamConnection::connect(const UpstreamTlsClient& tls) {
+  if (!codec_.start()) return false;
+  const auto result = tls.connect(endpoint_, address_, {0, kOutputLow}, *this, &transport_);
+  if (result == UpstreamTlsClient::Connect::Failed) return false;
+  // A refusal is reported from the loop, as the cleartext transport does.
+  const bool refused = result == UpstreamTlsClient::Connect::Refused;
+  armTimer(refused ? TimerMode::Refused : TimerMode::Connect,
+           refused ? std::chrono::milliseconds{0} : upstream_.connect_timeout);
   return true;
 }
 
@@ -49,7 +48,8 @@ void Http2UpstreamConnection::drain() {
 
 void Http2UpstreamConnection::attach(Http2UpstreamStream& stream) {
   streams_.push_back(&stream);
-  armTimer(TimerMode::None, {});
+  // Busy from now on: no idle timer; a connect in progress (a retry parked here) keeps its bound.
+  if (connected()) armTimer(TimerMode::None, {});
   if (connected()) stream.submit();
 }
 
@@ -77,23 +77,32 @@ void Http2UpstreamConnection::close() {
 
 void Http2UpstreamConnection::onConnected() {
   armTimer(TimerMode::None, {});
+  if (transport_.get().secure() && !transport_.get().alpnH2()) {
+    // A server that would answer HTTP/1.1 to our HTTP/2 preface: a TLS-level mismatch, not a lost connection.
+    pool_.onTlsFailed(*this, "ALPN: server did not select h2");
+    return;
+  }
   state_ = State::Ready;
   for (Http2UpstreamStream* stream : streams_) stream->submit();  // retries parked while we connected
   pool_.onConnected(*this);
   flush();
 }
 
+void Http2UpstreamConnection::onHandshakeFailed(std::string_view reason) {
+  if (state_ == State::Connecting) pool_.onTlsFailed(*this, reason);
+}
+
 void Http2UpstreamConnection::onReadable() {
   if (!connected()) return;
-  evbuffer* input = transport_->input();
+  evbuffer* input = transport_.input();
   const size_t len = evbuffer_get_length(input);
   if (len == 0) return;
   const bool ok = codec_.receive(evbuffer_pullup(input, static_cast<ssize_t>(len)), len);
   if (state_ == State::Closed) return;
   evbuffer_drain(input, len);
   if (!ok) {
-    codec_.send(transport_->output(), kOutputHigh);  // the GOAWAY the codec queued, best effort
-    transport_->scheduleFlush();
+    codec_.send(transport_.output(), kOutputHigh);  // the GOAWAY the codec queued, best effort
+    transport_.scheduleFlush();
     fail();
     return;
   }
@@ -162,12 +171,12 @@ void Http2UpstreamConnection::flush() {
     in_flush_ = false;
     return;
   }
-  if (connected() && !codec_.send(transport_->output(), kOutputHigh)) {
+  if (connected() && !codec_.send(transport_.output(), kOutputHigh)) {
     in_flush_ = false;
     fail();
     return;
   }
-  if (transport_ && evbuffer_get_length(transport_->output()) > 0) transport_->scheduleFlush();
+  if (transport_ && evbuffer_get_length(transport_.output()) > 0) transport_.scheduleFlush();
   in_flush_ = false;
   // The exchanges may send more body (another flush) or hand their stream back in there.
   scratch_.assign(streams_.begin(), streams_.end());
@@ -214,6 +223,9 @@ void Http2UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
   switch (mode) {
     case TimerMode::Connect:
       if (self->state_ == State::Connecting) self->pool_.onConnectFailed(*self, UpstreamError::ConnectTimeout);
+      break;
+    case TimerMode::Refused:
+      if (self->state_ == State::Connecting) self->pool_.onConnectFailed(*self, UpstreamError::ConnectRefused);
       break;
     case TimerMode::IdlePing:
       if (!self->idle()) break;

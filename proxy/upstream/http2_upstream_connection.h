@@ -1,9 +1,9 @@
 #pragma once
 
-// One HTTP/2 cleartext (prior knowledge) connection to an upstream endpoint, carrying many Http2UpstreamStreams at
-// once. It owns the socket and the ClientCodec, dispatches the codec's events to its streams by id, and writes what
-// the codec produces after every receive, submit or hand-back, from one deferred flush per loop turn (which is also
-// where finished streams go back to the pool: never while one of their callbacks runs).
+// One HTTP/2 connection to an upstream endpoint, cleartext with prior knowledge (h2c) or TLS with ALPN h2, carrying
+// many Http2UpstreamStreams at once. It owns the socket and the ClientCodec, dispatches the codec's events to its
+// streams by id, and writes what the codec produces after every receive, submit or hand-back, from one deferred flush
+// per loop turn (which is also where finished streams go back to the pool: never while one of their callbacks runs).
 //
 // Life: Connecting (requesters wait in its own WaiterQueue) -> Ready -> Draining (GOAWAY received, or retired: no
 // new streams; it closes once its streams are done) -> Closed. While it carries no stream it is idle: a PING checks
@@ -18,7 +18,8 @@
 #include "config/config.h"
 #include "http2/client_codec.h"
 #include "net/socket_address.h"
-#include "net/socket_transport.h"
+#include "upstream/upstream_tls_client.h"
+#include "upstream/upstream_transport.h"
 #include "upstream/waiter_queue.h"
 #include "upstream_api/upstream_error.h"
 #include "util/deferred_deleter.h"
@@ -38,13 +39,14 @@ class Http2UpstreamConnection : public util::Deletable,
   static constexpr uint32_t kMaxStreams = 100;
 
   Http2UpstreamConnection(Http2UpstreamPool& pool, size_t endpoint, event_base* base, const net::SocketAddress& address,
-                          const config::Upstream& upstream, net::IoContext* io);
+                          const config::Upstream& upstream);
   ~Http2UpstreamConnection() override;
   Http2UpstreamConnection(const Http2UpstreamConnection&) = delete;
   Http2UpstreamConnection& operator=(const Http2UpstreamConnection&) = delete;
 
-  // Starts the non-blocking connect; false if no socket could be created.
-  bool connect();
+  // Starts the non-blocking connect, and the TLS handshake when `tls` is enabled (both count into connect_timeout);
+  // false if no socket could be created.
+  bool connect(const UpstreamTlsClient& tls);
   // Closes the socket now and forgets the streams (the caller failed them first). Idempotent.
   void close();
   // Closes, and fails every stream still carried (ConnectionLost; finished ones go back to the pool).
@@ -73,13 +75,14 @@ class Http2UpstreamConnection : public util::Deletable,
   bool connected() const { return state_ == State::Ready || state_ == State::Draining; }
 
  private:
-  enum class TimerMode { None, Connect, IdlePing, PingAck, IdleClose };
+  enum class TimerMode { None, Connect, Refused, IdlePing, PingAck, IdleClose };
 
   // net::TransportCallbacks
   void onReadable() override;
   void onDrained() override { flush(); }
   void onPeerGone(bool reset) override;
   void onConnected() override;
+  void onHandshakeFailed(std::string_view reason) override;
 
   // http2::ClientCodecCallbacks
   bool onHeader(int32_t stream_id, std::string_view name, std::string_view value) override;
@@ -109,9 +112,7 @@ class Http2UpstreamConnection : public util::Deletable,
   net::SocketAddress address_;
   std::string address_text_;
   const config::Upstream& upstream_;
-  event_base* base_;
-  net::IoContext* io_;
-  std::unique_ptr<net::SocketTransport> transport_;
+  UpstreamTransport transport_;
   http2::ClientCodec codec_;
   util::EventPtr flush_event_;
   util::EventPtr timer_;

@@ -8,9 +8,9 @@ Http2UpstreamPool::Http2UpstreamPool(const config::Upstream& upstream, event_bas
                                      net::IoContext* io)
     : config_(upstream),
       base_(base),
-      io_(io),
       deleter_(deleter),
-      queue_timer_(evtimer_new(base, &Http2UpstreamPool::onQueueTimer, this)) {
+      queue_timer_(evtimer_new(base, &Http2UpstreamPool::onQueueTimer, this)),
+      tls_(upstream, {"h2"}, base, io) {
   endpoints_.resize(upstream.endpoints.size());
   for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
 }
@@ -122,9 +122,9 @@ Http2UpstreamStream& Http2UpstreamPool::newStream(Http2UpstreamConnection& conne
 Http2UpstreamConnection* Http2UpstreamPool::startConnect(size_t endpoint) {
   auto& state = endpoints_[endpoint];
   const auto& address = state.addresses[state.next_address++ % state.addresses.size()];
-  auto owned = std::make_unique<Http2UpstreamConnection>(*this, endpoint, base_, address, config_, io_);
+  auto owned = std::make_unique<Http2UpstreamConnection>(*this, endpoint, base_, address, config_);
   Http2UpstreamConnection* connection = owned.get();
-  if (!connection->connect()) {
+  if (!tls_.ready(connection->addressText()) || !connection->connect(tls_)) {
     if (counters_) counters_->connect_errors.store(counters_->connect_errors.load() + 1, std::memory_order_relaxed);
     state.backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
     connection->close();
@@ -202,6 +202,11 @@ void Http2UpstreamPool::onConnectFailed(Http2UpstreamConnection& connection, Ups
     }
   }
   serveWaiters();
+}
+
+void Http2UpstreamPool::onTlsFailed(Http2UpstreamConnection& connection, std::string_view reason) {
+  tls_.logFailure(connection.addressText(), reason);
+  onConnectFailed(connection, UpstreamError::ConnectRefused);
 }
 
 void Http2UpstreamPool::onClosed(Http2UpstreamConnection& connection) {

@@ -1,12 +1,12 @@
 #pragma once
 
-// The HTTP/2 cleartext UpstreamSource (`protocol: h2c`): per endpoint a few multiplexed connections, each carrying
-// up to min(the server's SETTINGS_MAX_CONCURRENT_STREAMS, 100) streams. acquire() hands a stream on the busiest
-// connection that still has room (streams pack onto few connections, so the others go idle and time out), opens a
-// connection when none has room and the endpoint is below max_connections_per_endpoint (requesters wait for it
-// while it connects: pending, not queued), and beyond that queues requesters FIFO for queue_timeout. Endpoints go
-// round-robin per request, with back-off after a failed connect, as in the HTTP/1.1 UpstreamPool.
-// Single-threaded: one per worker and upstream.
+// The HTTP/2 UpstreamSource (`protocol: h2c`, cleartext; `protocol: h2`, TLS with ALPN h2): per endpoint a few
+// multiplexed connections, each carrying up to min(the server's SETTINGS_MAX_CONCURRENT_STREAMS, 100) streams.
+// acquire() hands a stream on the busiest connection that still has room (streams pack onto few connections, so the
+// others go idle and time out), opens a connection when none has room and the endpoint is below
+// max_connections_per_endpoint (requesters wait for it while it connects: pending, not queued), and beyond that queues
+// requesters FIFO for queue_timeout. Endpoints go round-robin per request, with back-off after a failed connect, as in
+// the HTTP/1.1 UpstreamPool. Single-threaded: one per worker and upstream.
 
 #include <chrono>
 #include <memory>
@@ -17,6 +17,7 @@
 #include "metrics/upstream_counters.h"
 #include "upstream/http2_upstream_connection.h"
 #include "upstream/http2_upstream_stream.h"
+#include "upstream/upstream_tls_client.h"
 #include "upstream/waiter_queue.h"
 #include "upstream_api/acquire_handle.h"
 #include "upstream_api/upstream_requester.h"
@@ -35,6 +36,8 @@ class Http2UpstreamPool : public UpstreamSource {
 
   const config::Upstream& config() const override { return config_; }
   void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
+  // Where TLS failures are logged (upstream_tls_failed); may stay unset.
+  void setLogger(log::Logger* logger) { tls_.setLogger(logger); }
   [[nodiscard]] AcquireHandle acquire(UpstreamRequester& requester) override;
   // No idle connections kept from now on; busy ones close when their streams are done.
   void retire() override;
@@ -42,6 +45,8 @@ class Http2UpstreamPool : public UpstreamSource {
   // Called by connections.
   void onConnected(Http2UpstreamConnection& connection);
   void onConnectFailed(Http2UpstreamConnection& connection, UpstreamError error);
+  // The TLS handshake failed, or ALPN did not select h2: logged, then a refused connect (502, back-off).
+  void onTlsFailed(Http2UpstreamConnection& connection, std::string_view reason);
   // A stream slot freed, or the server allowed more: serve the queue.
   void onRoom() { serveWaiters(); }
   // The connection closed (idle timeout, GOAWAY done, lost): forget it, serve the queue.
@@ -92,7 +97,6 @@ class Http2UpstreamPool : public UpstreamSource {
 
   const config::Upstream& config_;
   event_base* base_;
-  net::IoContext* io_;
   util::DeferredDeleter& deleter_;
   std::vector<EndpointState> endpoints_;
   size_t round_robin_ = 0;
@@ -102,6 +106,7 @@ class Http2UpstreamPool : public UpstreamSource {
   WaiterQueue waiters_;
   util::EventPtr queue_timer_;
   metrics::UpstreamCounters* counters_ = nullptr;
+  UpstreamTlsClient tls_;  // cleartext for h2c, TLS with ALPN h2 for h2
   bool retired_ = false;
 };
 

@@ -100,7 +100,7 @@ void Http2UpstreamStream::buildRequestFields(const http::MessageHead& head) {
   const std::string* connection = head.find("connection");
   field_count_ = 0;
   addField(":method", head.method);
-  addField(":scheme", "http");
+  addField(":scheme", pool_ != nullptr && pool_->config().tls ? "https" : "http");  // TLS only with protocol: h2
   if (host) addField(":authority", *host);
   addField(":path", pathOf(head.target));
   for (const http::Header& field : head.headers) {

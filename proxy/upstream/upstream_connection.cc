@@ -1,12 +1,5 @@
 #include "upstream/upstream_connection.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include "http/message_writer.h"
 #include "upstream/upstream_pool.h"
 
@@ -21,49 +14,22 @@ constexpr size_t kWriteLowWatermark = 32 * 1024;
 }  // namespace
 
 UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, event_base* base,
-                                       const net::SocketAddress& address, net::IoContext* io)
+                                       const net::SocketAddress& address)
     : pool_(pool),
       endpoint_(endpoint),
       address_(address),
       address_text_(address.toString()),
-      base_(base),
-      io_(io),
       timer_(evtimer_new(base, &UpstreamConnection::onTimer, this)),
       codec_(http::Http1Codec::Kind::Response, *this, http::Http1Codec::Limits{}) {}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
-bool UpstreamConnection::connect(std::chrono::milliseconds timeout, const tls::TlsClientContext* tls,
-                                 const tls::TlsClientContext::Peer* peer) {
-  if (tls != nullptr && peer != nullptr) {
-    if (!connectTls(*tls, *peer)) return false;
-    if (!transport_) {
-      // Refused at once (loopback does that): reported from the loop, as the cleartext transport does.
-      const timeval now{0, 0};
-      timer_mode_ = TimerMode::Refused;
-      evtimer_add(timer_.get(), &now);
-      return true;
-    }
-  } else {
-    transport_ = UpstreamTransport(net::SocketTransport::connect(base_, address_, io_));
-    if (!transport_) return false;
-  }
-  transport_.get().setWatermarks(kReadHighWatermark, kWriteLowWatermark);
-  transport_.get().start(*this);
-  armTimer(TimerMode::Connect, timeout);
-  return true;
-}
-
-bool UpstreamConnection::connectTls(const tls::TlsClientContext& tls, const tls::TlsClientContext::Peer& peer) {
-  const int fd = ::socket(address_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return false;
-  if (::connect(fd, address_.sockaddr_ptr(), address_.length()) != 0 && errno != EINPROGRESS) {
-    ::close(fd);
-    return true;  // no transport: the caller reports the refusal
-  }
-  auto transport = tls::TlsTransport::connect(base_, tls, peer, fd);  // owns fd, even when it fails
-  if (!transport) return false;
-  transport_ = UpstreamTransport(std::move(transport));
+bool UpstreamConnection::connect(std::chrono::milliseconds timeout, const UpstreamTlsClient& tls) {
+  const auto result = tls.connect(endpoint_, address_, {kReadHighWatermark, kWriteLowWatermark}, *this, &transport_);
+  if (result == UpstreamTlsClient::Connect::Failed) return false;
+  // A refusal is reported from the loop, as the cleartext transport does.
+  const bool refused = result == UpstreamTlsClient::Connect::Refused;
+  armTimer(refused ? TimerMode::Refused : TimerMode::Connect, refused ? std::chrono::milliseconds{0} : timeout);
   return true;
 }
 

@@ -11,7 +11,7 @@
 #include "http/body_framing.h"
 #include "http/http1_codec.h"
 #include "net/socket_address.h"
-#include "tls/tls_client_context.h"
+#include "upstream/upstream_tls_client.h"
 #include "upstream/upstream_transport.h"
 #include "upstream_api/upstream_error.h"
 #include "upstream_api/upstream_stream.h"
@@ -29,14 +29,12 @@ class UpstreamConnection : public util::Deletable,
  public:
   enum class State { Connecting, Active, Idle, Tunnel, Closed };
 
-  UpstreamConnection(UpstreamPool& pool, size_t endpoint, event_base* base, const net::SocketAddress& address,
-                     net::IoContext* io = nullptr);
+  UpstreamConnection(UpstreamPool& pool, size_t endpoint, event_base* base, const net::SocketAddress& address);
   ~UpstreamConnection() override;
 
-  // Starts a non-blocking connect, with a TLS handshake to `peer` when `tls` is given (both count into `timeout`);
-  // false if the socket could not even be created.
-  bool connect(std::chrono::milliseconds timeout, const tls::TlsClientContext* tls = nullptr,
-               const tls::TlsClientContext::Peer* peer = nullptr);
+  // Starts a non-blocking connect, with a TLS handshake when `tls` is enabled (both count into `timeout`); false if
+  // the socket could not even be created.
+  bool connect(std::chrono::milliseconds timeout, const UpstreamTlsClient& tls);
 
   // UpstreamStream: what is written goes out in one write right after the current callback.
   void start(UpstreamStreamEvents& events, std::string_view method) override;
@@ -77,8 +75,6 @@ class UpstreamConnection : public util::Deletable,
   void onPeerGone(bool reset) override;
   void onConnected() override;
   void onHandshakeFailed(std::string_view reason) override;
-  // A TLS connect: the TCP connect starts here, the handshake once it is done.
-  bool connectTls(const tls::TlsClientContext& tls, const tls::TlsClientContext::Peer& peer);
 
   void fail(UpstreamError error);
   void enterTunnel();
@@ -95,8 +91,6 @@ class UpstreamConnection : public util::Deletable,
   size_t endpoint_;
   net::SocketAddress address_;
   std::string address_text_;
-  event_base* base_;
-  net::IoContext* io_;
   UpstreamTransport transport_;
   util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
   TimerMode timer_mode_ = TimerMode::None;

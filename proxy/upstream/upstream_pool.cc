@@ -8,16 +8,11 @@ UpstreamPool::UpstreamPool(const config::Upstream& upstream, event_base* base, u
                            net::IoContext* io)
     : config_(upstream),
       base_(base),
-      io_(io),
       deleter_(deleter),
-      queue_timer_(evtimer_new(base, &UpstreamPool::onQueueTimer, this)) {
+      queue_timer_(evtimer_new(base, &UpstreamPool::onQueueTimer, this)),
+      tls_(upstream, {"http/1.1"}, base, io) {
   endpoints_.resize(upstream.endpoints.size());
   for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
-  if (!upstream.tls) return;
-  tls_ = tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &tls_error_);
-  for (size_t i = 0; i < endpoints_.size(); ++i) {
-    endpoints_[i].tls_peer = tls::TlsClientContext::peerFor(*upstream.tls, upstream.endpoints[i].host);
-  }
 }
 
 UpstreamPool::~UpstreamPool() {
@@ -84,7 +79,7 @@ void UpstreamPool::serve(UpstreamRequester& requester, size_t endpoint) {
 void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   auto& state = endpoints_[endpoint];
   const auto& address = state.addresses[state.next_address++ % state.addresses.size()];
-  auto owned = std::make_unique<UpstreamConnection>(*this, endpoint, base_, address, io_);
+  auto owned = std::make_unique<UpstreamConnection>(*this, endpoint, base_, address);
   UpstreamConnection* connection = owned.get();
   connections_.emplace(connection, std::move(owned));
   ++state.open;
@@ -92,12 +87,7 @@ void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   requester.connecting_ = connection;
   connection_requesters_[connection] = &requester;
   publish();
-  if (config_.tls && !tls_) {
-    logTlsFailure(*connection, tls_error_);
-    onConnectFailed(*connection, UpstreamError::ConnectRefused);
-    return;
-  }
-  if (!connection->connect(config_.connect_timeout, tls_.get(), &state.tls_peer)) {
+  if (!tls_.ready(connection->addressText()) || !connection->connect(config_.connect_timeout, tls_)) {
     onConnectFailed(*connection, UpstreamError::ConnectRefused);
   }
 }
@@ -158,17 +148,8 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
 }
 
 void UpstreamPool::onTlsFailed(UpstreamConnection& connection, std::string_view reason) {
-  logTlsFailure(connection, reason);
+  tls_.logFailure(connection.addressText(), reason);
   onConnectFailed(connection, UpstreamError::ConnectRefused);
-}
-
-void UpstreamPool::logTlsFailure(const UpstreamConnection& connection, std::string_view reason) {
-  if (logger_ == nullptr || !logger_->enabled(log::Level::Warn)) return;
-  logger_->line("upstream_tls_failed", log::Level::Warn)
-      .field("upstream", std::string_view(config_.name))
-      .field("endpoint", std::string_view(connection.addressText()))
-      .field("error", reason);
-  logger_->emit();
 }
 
 void UpstreamPool::release(UpstreamConnection& connection, Release how) {

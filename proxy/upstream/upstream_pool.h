@@ -13,8 +13,8 @@
 #include "config/config.h"
 #include "log/logger.h"
 #include "metrics/upstream_counters.h"
-#include "tls/tls_client_context.h"
 #include "upstream/upstream_connection.h"
+#include "upstream/upstream_tls_client.h"
 #include "upstream/waiter_queue.h"
 #include "upstream_api/acquire_handle.h"
 #include "upstream_api/upstream_requester.h"
@@ -37,7 +37,7 @@ class UpstreamPool : public UpstreamSource {
   // Where this pool publishes its connection counts and connect errors (its worker's metrics); may stay unset.
   void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
   // Where TLS failures are logged (upstream_tls_failed); may stay unset.
-  void setLogger(log::Logger* logger) { logger_ = logger; }
+  void setLogger(log::Logger* logger) { tls_.setLogger(logger); }
 
   // Asks for a connection for `requester`: handed an idle one or failed inside this call, or later, once a connect
   // completes or a slot frees up (FIFO, at most queue_timeout). Keep the handle while waiting: dropping it cancels.
@@ -69,7 +69,6 @@ class UpstreamPool : public UpstreamSource {
     size_t open = 0;  // connecting + active + idle
     std::list<UpstreamConnection*> idle;
     std::chrono::steady_clock::time_point backoff_until{};
-    tls::TlsClientContext::Peer tls_peer;  // with `tls:`: the SNI and the name its certificate must carry
   };
 
   // UpstreamSource, through a current AcquireHandle.
@@ -91,11 +90,9 @@ class UpstreamPool : public UpstreamSource {
   // Republishes the connecting/active/idle gauges; called after every change of a connection's state.
   void publish();
   static void onQueueTimer(evutil_socket_t, short, void* arg);
-  void logTlsFailure(const UpstreamConnection& connection, std::string_view reason);
 
   const config::Upstream& config_;
   event_base* base_;
-  net::IoContext* io_;
   util::DeferredDeleter& deleter_;
   std::vector<EndpointState> endpoints_;
   size_t round_robin_ = 0;
@@ -104,11 +101,7 @@ class UpstreamPool : public UpstreamSource {
   WaiterQueue waiters_;
   util::EventPtr queue_timer_;
   metrics::UpstreamCounters* counters_ = nullptr;
-  log::Logger* logger_ = nullptr;
-  // With `tls:`: one context for all connections (null if it failed to load: Server reported that at startup, and
-  // then every connect fails with tls_error_).
-  std::unique_ptr<tls::TlsClientContext> tls_;
-  std::string tls_error_;
+  UpstreamTlsClient tls_;  // cleartext, or TLS with ALPN http/1.1
   bool retired_ = false;
 };
 

@@ -110,9 +110,10 @@ void Worker::applyReload() {
 
 ConfigSnapshot::SourceFactory Worker::sourceFactory() {
   return [this](const config::Upstream& upstream, metrics::UpstreamCounters* counters) {
-    if (upstream.protocol == config::Upstream::Protocol::H2c) {
+    if (upstream.protocol != config::Upstream::Protocol::Http1) {
       auto pool = std::make_unique<upstream::Http2UpstreamPool>(upstream, base_.get(), deleter_, &io_);
       if (counters) pool->setCounters(counters);
+      pool->setLogger(&logger_);
       return std::unique_ptr<upstream::UpstreamSource>(std::move(pool));
     }
     auto pool = std::make_unique<upstream::UpstreamPool>(upstream, base_.get(), deleter_, &io_);

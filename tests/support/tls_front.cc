@@ -4,10 +4,13 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <stdexcept>
+#include <string_view>
 
 namespace tether::testing {
 namespace {
@@ -35,7 +38,7 @@ std::string subjectName(SSL* ssl) {
 }  // namespace
 
 TlsFront::TlsFront(uint16_t backend_port, const Options& options)
-    : backend_port_(backend_port), ctx_(SSL_CTX_new(TLS_server_method())) {
+    : backend_port_(backend_port), alpn_(options.alpn), ctx_(SSL_CTX_new(TLS_server_method())) {
   SSL_CTX* ctx = ctx_.get();
   if (ctx == nullptr || SSL_CTX_use_certificate_chain_file(ctx, options.cert.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx, options.key.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -47,6 +50,7 @@ TlsFront::TlsFront(uint16_t backend_port, const Options& options)
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
+  if (!alpn_.empty()) SSL_CTX_set_alpn_select_cb(ctx, &TlsFront::selectAlpn, this);
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -77,6 +81,22 @@ TlsFront::~TlsFront() {
   ::close(listen_fd_);
 }
 
+int TlsFront::selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                         unsigned int in_len, void* arg) {
+  const auto* self = static_cast<const TlsFront*>(arg);
+  for (const std::string& protocol : self->alpn_) {
+    // The client's offer is a list of length-prefixed names.
+    for (unsigned int i = 0; i < in_len; i += 1u + in[i]) {
+      const std::string_view offered(reinterpret_cast<const char*>(in + i + 1), in[i]);
+      if (i + 1u + in[i] > in_len || offered != protocol) continue;
+      *out = in + i + 1;
+      *out_len = in[i];
+      return SSL_TLSEXT_ERR_OK;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
 void TlsFront::acceptLoop() {
   for (;;) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -92,6 +112,12 @@ void TlsFront::acceptLoop() {
 }
 
 void TlsFront::serve(Relay& relay) {
+  // SSL_write uses write(2): a client that closed first (tether failing a connect, say, while an HTTP/2 backend's
+  // SETTINGS are on their way) must be an EPIPE for this thread, not a SIGPIPE that kills the test process.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   SSL* ssl = SSL_new(ctx_.get());
   SSL_set_fd(ssl, relay.tls_fd);
   const bool handshake = SSL_accept(ssl) == 1;

@@ -4,6 +4,7 @@
 // to a cleartext backend (a TestUpstream), one thread per connection. The backend keeps doing what tests check
 // (requests, replies, delays that notice a close); this adds what only TLS has: handshakes completed or failed,
 // the client certificate presented, and the moment a TLS connection ended. A close on either side closes both.
+// With an ALPN list it relays to an HTTP/2 backend (an H2TestUpstream) too: the bytes are the same either way.
 
 #include <openssl/ssl.h>
 
@@ -25,6 +26,9 @@ class TlsFront {
     std::string cert;  // server certificate and key (PEM)
     std::string key;
     std::string client_ca;  // non-empty: a client certificate signed by this CA is required
+    // ALPN protocols this server selects from, in its preference order; none offered by the client (or an empty
+    // list): no protocol is selected and the handshake goes on without one.
+    std::vector<std::string> alpn{};
   };
 
   // Throws std::runtime_error if the certificate cannot be loaded or the socket not bound.
@@ -55,12 +59,15 @@ class TlsFront {
     int plain_fd = -1;
   };
 
+  static int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                        unsigned int in_len, void* arg);
   void acceptLoop();
   void serve(Relay& relay);
   // Moves bytes both ways until either side closes.
   void pump(SSL* ssl, int tls_fd, int plain_fd);
 
   uint16_t backend_port_;
+  std::vector<std::string> alpn_;
   std::unique_ptr<SSL_CTX, CtxFree> ctx_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;

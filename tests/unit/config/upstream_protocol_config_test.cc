@@ -1,4 +1,4 @@
-// upstreams[].protocol: http1 (default) or h2c; h2 is refused until TLS to upstreams exists.
+// upstreams[].protocol: http1 (default), h2c (cleartext, no `tls` allowed) or h2 (TLS: the defaults without `tls`).
 
 #include <gtest/gtest.h>
 
@@ -36,13 +36,35 @@ TEST(UpstreamProtocolConfig, ReadsH2cAndHttp1) {
   EXPECT_EQ(http1.config->upstreams[0].protocol, Upstream::Protocol::Http1);
 }
 
-TEST(UpstreamProtocolConfig, H2IsRefusedUntilUpstreamTlsExists) {
+TEST(UpstreamProtocolConfig, H2WithoutTlsUsesTheTlsDefaults) {
   const LoadResult result = loadConfigString(configWith("    protocol: h2\n"), "test.yaml");
+  ASSERT_TRUE(result.ok()) << describe(result);
+  const Upstream& upstream = result.config->upstreams[0];
+  EXPECT_EQ(upstream.protocol, Upstream::Protocol::H2);
+  ASSERT_TRUE(upstream.tls.has_value());
+  EXPECT_TRUE(upstream.tls->verify);
+  EXPECT_TRUE(upstream.tls->ca.empty());           // the system's store
+  EXPECT_TRUE(upstream.tls->server_name.empty());  // the endpoint's host
+}
+
+TEST(UpstreamProtocolConfig, H2KeepsItsTlsMap) {
+  const LoadResult result =
+      loadConfigString(configWith("    protocol: h2\n    tls: {server_name: api.internal}\n"), "test.yaml");
+  ASSERT_TRUE(result.ok()) << describe(result);
+  ASSERT_TRUE(result.config->upstreams[0].tls.has_value());
+  EXPECT_EQ(result.config->upstreams[0].tls->server_name, "api.internal");
+}
+
+TEST(UpstreamProtocolConfig, H2cWithTlsIsAnErrorAtTheTlsKey) {
+  const LoadResult result =
+      loadConfigString(configWith("    protocol: h2c\n    tls: {server_name: api.internal}\n"), "test.yaml");
   ASSERT_EQ(result.errors.size(), 1u) << describe(result);
   const ConfigError& e = result.errors[0];
-  EXPECT_EQ(e.line, 5) << e.toString();
-  EXPECT_EQ(e.column, 15) << e.toString();
-  EXPECT_NE(e.toString().find("protocol: h2 needs TLS to upstreams, not available yet"), std::string::npos)
+  EXPECT_EQ(e.file, "test.yaml");
+  EXPECT_EQ(e.line, 6) << e.toString();
+  EXPECT_EQ(e.column, 10) << e.toString();
+  EXPECT_NE(e.toString().find("upstreams[0].tls"), std::string::npos) << e.toString();
+  EXPECT_NE(e.toString().find("h2c is cleartext; use protocol: h2 for HTTP/2 over TLS"), std::string::npos)
       << e.toString();
 }
 
