@@ -9,11 +9,10 @@ Http2UpstreamPool::Http2UpstreamPool(const config::Upstream& upstream, event_bas
     : config_(upstream),
       base_(base),
       deleter_(deleter),
-      queue_timer_(evtimer_new(base, &Http2UpstreamPool::onQueueTimer, this)),
-      tls_(upstream, {"h2"}, base, io) {
-  endpoints_.resize(upstream.endpoints.size());
-  for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
-}
+      rotation_(upstream),
+      endpoints_(upstream.endpoints.size()),
+      waiters_(base, upstream.queue_timeout),
+      tls_(upstream, {"h2"}, base, io) {}
 
 Http2UpstreamPool::~Http2UpstreamPool() {
   for (auto& [raw, owned] : connections_) {
@@ -50,23 +49,7 @@ bool Http2UpstreamPool::canOpen(size_t endpoint) const {
 }
 
 int Http2UpstreamPool::pickEndpoint(int exclude) {
-  const auto now = std::chrono::steady_clock::now();
-  const size_t n = endpoints_.size();
-  int fallback = -1;  // a backed-off endpoint is still better than failing outright
-  for (size_t i = 0; i < n; ++i) {
-    const size_t index = (round_robin_ + i) % n;
-    const auto& e = endpoints_[index];
-    if (static_cast<int>(index) == exclude || e.addresses.empty()) continue;
-    if (!usable(index) && !canOpen(index)) continue;
-    if (e.backoff_until > now) {
-      if (fallback < 0) fallback = static_cast<int>(index);
-      continue;
-    }
-    round_robin_ = index + 1;
-    return static_cast<int>(index);
-  }
-  if (fallback >= 0 && exclude < 0) round_robin_ = static_cast<size_t>(fallback) + 1;
-  return exclude < 0 ? fallback : -1;
+  return rotation_.pick(exclude, [this](size_t index) { return usable(index) != nullptr || canOpen(index); });
 }
 
 AcquireHandle Http2UpstreamPool::acquire(UpstreamRequester& requester) {
@@ -75,9 +58,7 @@ AcquireHandle Http2UpstreamPool::acquire(UpstreamRequester& requester) {
   AcquireHandle handle = newHandle(requester);
   const int endpoint = pickEndpoint(-1);
   if (endpoint < 0) {
-    requester.queued_at_ = std::chrono::steady_clock::now();
-    waiters_.pushBack(requester);
-    if (waiters_.size() == 1) armQueueTimer();
+    waiters_.add(requester);
     return handle;
   }
   serve(requester, static_cast<size_t>(endpoint));
@@ -121,12 +102,12 @@ Http2UpstreamStream& Http2UpstreamPool::newStream(Http2UpstreamConnection& conne
 
 Http2UpstreamConnection* Http2UpstreamPool::startConnect(size_t endpoint) {
   auto& state = endpoints_[endpoint];
-  const auto& address = state.addresses[state.next_address++ % state.addresses.size()];
+  const auto& address = rotation_.nextAddress(endpoint);
   auto owned = std::make_unique<Http2UpstreamConnection>(*this, endpoint, base_, address, config_);
   Http2UpstreamConnection* connection = owned.get();
   if (!tls_.ready(connection->addressText()) || !connection->connect(tls_)) {
     if (counters_) counters_->connect_errors.store(counters_->connect_errors.load() + 1, std::memory_order_relaxed);
-    state.backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
+    rotation_.markFailed(endpoint);
     connection->close();
     deleter_.defer(std::move(owned));
     return nullptr;
@@ -148,14 +129,11 @@ void Http2UpstreamPool::cancel(UpstreamRequester& requester) {
     connection->waiters().remove(requester);
     return;
   }
-  if (WaiterQueue::contains(requester)) {
-    waiters_.remove(requester);  // O(1); the timer re-arms itself when it fires
-    if (waiters_.empty()) evtimer_del(queue_timer_.get());
-  }
+  if (WaitingLine::contains(requester)) waiters_.remove(requester);
 }
 
 void Http2UpstreamPool::onConnected(Http2UpstreamConnection& connection) {
-  endpoints_[connection.endpoint()].backoff_until = {};
+  rotation_.markConnected(connection.endpoint());
   // A callback may cancel later waiters (their exchange ends): re-read the queue each time.
   while (!connection.waiters().empty() && connection.hasRoom()) {
     UpstreamRequester& requester = connection.waiters().popFront();
@@ -168,9 +146,7 @@ void Http2UpstreamPool::onConnected(Http2UpstreamConnection& connection) {
     requester.h2_connecting_ = nullptr;
     const int endpoint = pickEndpoint(-1);
     if (endpoint < 0) {
-      requester.queued_at_ = std::chrono::steady_clock::now();
-      waiters_.pushBack(requester);
-      if (waiters_.size() == 1) armQueueTimer();
+      waiters_.add(requester);
     } else {
       serve(requester, static_cast<size_t>(endpoint));
     }
@@ -182,7 +158,7 @@ void Http2UpstreamPool::onConnected(Http2UpstreamConnection& connection) {
 void Http2UpstreamPool::onConnectFailed(Http2UpstreamConnection& connection, UpstreamError error) {
   const size_t failed_endpoint = connection.endpoint();
   if (counters_) counters_->connect_errors.store(counters_->connect_errors.load() + 1, std::memory_order_relaxed);
-  endpoints_[failed_endpoint].backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
+  rotation_.markFailed(failed_endpoint);
   // Move the waiters out first: their callbacks may acquire again, and this connection is going away.
   WaiterQueue failed;
   while (!connection.waiters().empty()) {
@@ -249,9 +225,7 @@ void Http2UpstreamPool::destroy(Http2UpstreamConnection& connection) {
   while (!connection.waiters().empty()) {
     UpstreamRequester& requester = connection.waiters().popFront();
     requester.h2_connecting_ = nullptr;
-    requester.queued_at_ = std::chrono::steady_clock::now();
-    waiters_.pushBack(requester);
-    if (waiters_.size() == 1) armQueueTimer();
+    waiters_.add(requester);
   }
   connection.failStreams();  // callbacks may open connections: find ours again afterwards
   auto it = connections_.find(&connection);
@@ -275,36 +249,8 @@ void Http2UpstreamPool::publish() {
 }
 
 void Http2UpstreamPool::serveWaiters() {
-  while (!waiters_.empty()) {
-    const int endpoint = pickEndpoint(-1);
-    if (endpoint < 0) return;
-    serve(waiters_.popFront(), static_cast<size_t>(endpoint));
-  }
-  evtimer_del(queue_timer_.get());
-}
-
-void Http2UpstreamPool::expireWaiters() {
-  const auto now = std::chrono::steady_clock::now();
-  // FIFO with one timeout: the waiters due are a prefix of the queue. A callback may change the queue; re-read it.
-  while (!waiters_.empty() && waiters_.front().queued_at_ + config_.queue_timeout <= now) {
-    waiters_.popFront().onUpstreamUnavailable(UpstreamError::QueueTimeout);
-  }
-  armQueueTimer();
-}
-
-void Http2UpstreamPool::armQueueTimer() {
-  if (waiters_.empty()) {
-    evtimer_del(queue_timer_.get());
-    return;
-  }
-  const auto left = waiters_.front().queued_at_ + config_.queue_timeout - std::chrono::steady_clock::now();
-  const auto micros = std::max<int64_t>(0, std::chrono::ceil<std::chrono::microseconds>(left).count());
-  timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
-  evtimer_add(queue_timer_.get(), &tv);
-}
-
-void Http2UpstreamPool::onQueueTimer(evutil_socket_t, short, void* arg) {
-  static_cast<Http2UpstreamPool*>(arg)->expireWaiters();
+  waiters_.serveInOrder([this] { return pickEndpoint(-1); },
+                        [this](UpstreamRequester& requester, size_t endpoint) { serve(requester, endpoint); });
 }
 
 }  // namespace tether::upstream

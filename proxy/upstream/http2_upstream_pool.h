@@ -15,10 +15,11 @@
 
 #include "config/config.h"
 #include "metrics/upstream_counters.h"
+#include "upstream/endpoint_rotation.h"
 #include "upstream/http2_upstream_connection.h"
 #include "upstream/http2_upstream_stream.h"
 #include "upstream/upstream_tls_client.h"
-#include "upstream/waiter_queue.h"
+#include "upstream/waiting_line.h"
 #include "upstream_api/acquire_handle.h"
 #include "upstream_api/upstream_requester.h"
 #include "upstream_api/upstream_source.h"
@@ -65,11 +66,9 @@ class Http2UpstreamPool : public UpstreamSource {
   size_t waiterCount() const { return waiters_.size(); }
 
  private:
+  // What the pool keeps per endpoint besides its rotation (addresses, back-off: rotation_).
   struct EndpointState {
-    std::vector<net::SocketAddress> addresses;
-    size_t next_address = 0;
     std::vector<Http2UpstreamConnection*> connections;  // connecting, ready and draining
-    std::chrono::steady_clock::time_point backoff_until{};
   };
 
   bool pending(const UpstreamRequester& requester) const override;
@@ -91,20 +90,16 @@ class Http2UpstreamPool : public UpstreamSource {
   Http2UpstreamStream& newStream(Http2UpstreamConnection& connection);
   void destroy(Http2UpstreamConnection& connection);
   void serveWaiters();
-  void expireWaiters();
-  void armQueueTimer();
-  static void onQueueTimer(evutil_socket_t, short, void* arg);
 
   const config::Upstream& config_;
   event_base* base_;
   util::DeferredDeleter& deleter_;
+  EndpointRotation rotation_;
   std::vector<EndpointState> endpoints_;
-  size_t round_robin_ = 0;
   std::unordered_map<Http2UpstreamConnection*, std::unique_ptr<Http2UpstreamConnection>> connections_;
   std::vector<std::unique_ptr<Http2UpstreamStream>> streams_;  // every stream ever made; reused
   std::vector<Http2UpstreamStream*> free_streams_;
-  WaiterQueue waiters_;
-  util::EventPtr queue_timer_;
+  WaitingLine waiters_;  // FIFO, each at most queue_timeout (then 503)
   metrics::UpstreamCounters* counters_ = nullptr;
   UpstreamTlsClient tls_;  // cleartext for h2c, TLS with ALPN h2 for h2
   bool retired_ = false;

@@ -1,6 +1,6 @@
 #include "upstream/upstream_pool.h"
 
-#include <algorithm>
+#include <iterator>
 
 namespace tether::upstream {
 
@@ -9,11 +9,10 @@ UpstreamPool::UpstreamPool(const config::Upstream& upstream, event_base* base, u
     : config_(upstream),
       base_(base),
       deleter_(deleter),
-      queue_timer_(evtimer_new(base, &UpstreamPool::onQueueTimer, this)),
-      tls_(upstream, {"http/1.1"}, base, io) {
-  endpoints_.resize(upstream.endpoints.size());
-  for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].addresses = upstream.endpoints[i].addresses;
-}
+      rotation_(upstream),
+      endpoints_(upstream.endpoints.size()),
+      waiters_(base, upstream.queue_timeout),
+      tls_(upstream, {"http/1.1"}, base, io) {}
 
 UpstreamPool::~UpstreamPool() {
   // Requesters still connecting read as answered from now on: a handle that outlives the pool stays a no-op.
@@ -28,23 +27,11 @@ size_t UpstreamPool::idleCount() const {
 }
 
 int UpstreamPool::pickEndpoint(int exclude) {
-  const auto now = std::chrono::steady_clock::now();
-  const size_t n = endpoints_.size();
-  int fallback = -1;  // a backed-off endpoint is still better than failing outright
-  for (size_t i = 0; i < n; ++i) {
-    size_t index = (round_robin_ + i) % n;
-    auto& e = endpoints_[index];
-    if (static_cast<int>(index) == exclude || e.addresses.empty()) continue;
-    if (e.open >= config_.max_connections_per_endpoint && e.idle.empty()) continue;
-    if (e.backoff_until > now) {
-      if (fallback < 0) fallback = static_cast<int>(index);
-      continue;
-    }
-    round_robin_ = index + 1;
-    return static_cast<int>(index);
-  }
-  if (fallback >= 0 && exclude < 0) round_robin_ = static_cast<size_t>(fallback) + 1;
-  return exclude < 0 ? fallback : -1;
+  // Room: an idle connection, or below the cap.
+  return rotation_.pick(exclude, [this](size_t index) {
+    const auto& e = endpoints_[index];
+    return e.open < config_.max_connections_per_endpoint || !e.idle.empty();
+  });
 }
 
 AcquireHandle UpstreamPool::acquire(UpstreamRequester& requester) {
@@ -53,9 +40,7 @@ AcquireHandle UpstreamPool::acquire(UpstreamRequester& requester) {
   AcquireHandle handle = newHandle(requester);
   int endpoint = pickEndpoint(-1);
   if (endpoint < 0) {
-    requester.queued_at_ = std::chrono::steady_clock::now();
-    waiters_.pushBack(requester);
-    if (waiters_.size() == 1) armQueueTimer();
+    waiters_.add(requester);
     return handle;
   }
   serve(requester, static_cast<size_t>(endpoint));
@@ -78,7 +63,7 @@ void UpstreamPool::serve(UpstreamRequester& requester, size_t endpoint) {
 
 void UpstreamPool::startConnect(UpstreamRequester& requester, size_t endpoint) {
   auto& state = endpoints_[endpoint];
-  const auto& address = state.addresses[state.next_address++ % state.addresses.size()];
+  const auto& address = rotation_.nextAddress(endpoint);
   auto owned = std::make_unique<UpstreamConnection>(*this, endpoint, base_, address);
   UpstreamConnection* connection = owned.get();
   connections_.emplace(connection, std::move(owned));
@@ -97,10 +82,7 @@ bool UpstreamPool::pending(const UpstreamRequester& requester) const {
 }
 
 void UpstreamPool::cancel(UpstreamRequester& requester) {
-  if (WaiterQueue::contains(requester)) {
-    waiters_.remove(requester);  // O(1); the timer, if it was due for this one, re-arms itself when it fires
-    if (waiters_.empty()) evtimer_del(queue_timer_.get());
-  }
+  if (WaitingLine::contains(requester)) waiters_.remove(requester);
   if (UpstreamConnection* connection = requester.connecting_) {
     requester.connecting_ = nullptr;
     connection_requesters_.erase(connection);
@@ -113,7 +95,7 @@ void UpstreamPool::onConnected(UpstreamConnection& connection) {
   auto it = connection_requesters_.find(&connection);
   UpstreamRequester* requester = it == connection_requesters_.end() ? nullptr : it->second;
   if (it != connection_requesters_.end()) connection_requesters_.erase(it);
-  endpoints_[connection.endpoint()].backoff_until = {};
+  rotation_.markConnected(connection.endpoint());
   connection.becomeActive();
   publish();
   if (!requester) {
@@ -132,7 +114,7 @@ void UpstreamPool::onConnectFailed(UpstreamConnection& connection, UpstreamError
   if (counters_)
     counters_->connect_errors.store(counters_->connect_errors.load(std::memory_order_relaxed) + 1,
                                     std::memory_order_relaxed);  // single writer: no RMW needed
-  endpoints_[failed_endpoint].backoff_until = std::chrono::steady_clock::now() + config_.failure_backoff;
+  rotation_.markFailed(failed_endpoint);
   destroy(connection, false);
   if (!requester) return;
   requester->connecting_ = nullptr;
@@ -204,34 +186,8 @@ void UpstreamPool::publish() {
 }
 
 void UpstreamPool::serveWaiters() {
-  while (!waiters_.empty()) {
-    int endpoint = pickEndpoint(-1);
-    if (endpoint < 0) return;
-    serve(waiters_.popFront(), static_cast<size_t>(endpoint));
-  }
-  evtimer_del(queue_timer_.get());
+  waiters_.serveInOrder([this] { return pickEndpoint(-1); },
+                        [this](UpstreamRequester& requester, size_t endpoint) { serve(requester, endpoint); });
 }
-
-void UpstreamPool::expireWaiters() {
-  const auto now = std::chrono::steady_clock::now();
-  // FIFO with one timeout: the waiters due are a prefix of the queue. A callback may change the queue; re-read it.
-  while (!waiters_.empty() && waiters_.front().queued_at_ + config_.queue_timeout <= now) {
-    waiters_.popFront().onUpstreamUnavailable(UpstreamError::QueueTimeout);
-  }
-  armQueueTimer();
-}
-
-void UpstreamPool::armQueueTimer() {
-  if (waiters_.empty()) {
-    evtimer_del(queue_timer_.get());
-    return;
-  }
-  const auto left = waiters_.front().queued_at_ + config_.queue_timeout - std::chrono::steady_clock::now();
-  const auto micros = std::max<int64_t>(0, std::chrono::ceil<std::chrono::microseconds>(left).count());
-  timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
-  evtimer_add(queue_timer_.get(), &tv);
-}
-
-void UpstreamPool::onQueueTimer(evutil_socket_t, short, void* arg) { static_cast<UpstreamPool*>(arg)->expireWaiters(); }
 
 }  // namespace tether::upstream

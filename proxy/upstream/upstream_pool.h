@@ -13,9 +13,10 @@
 #include "config/config.h"
 #include "log/logger.h"
 #include "metrics/upstream_counters.h"
+#include "upstream/endpoint_rotation.h"
 #include "upstream/upstream_connection.h"
 #include "upstream/upstream_tls_client.h"
-#include "upstream/waiter_queue.h"
+#include "upstream/waiting_line.h"
 #include "upstream_api/acquire_handle.h"
 #include "upstream_api/upstream_requester.h"
 #include "upstream_api/upstream_source.h"
@@ -63,12 +64,10 @@ class UpstreamPool : public UpstreamSource {
   size_t waiterCount() const { return waiters_.size(); }
 
  private:
+  // What the pool keeps per endpoint besides its rotation (addresses, back-off: rotation_).
   struct EndpointState {
-    std::vector<net::SocketAddress> addresses;
-    size_t next_address = 0;
     size_t open = 0;  // connecting + active + idle
     std::list<UpstreamConnection*> idle;
-    std::chrono::steady_clock::time_point backoff_until{};
   };
 
   // UpstreamSource, through a current AcquireHandle.
@@ -82,24 +81,18 @@ class UpstreamPool : public UpstreamSource {
   void serve(UpstreamRequester& requester, size_t endpoint);
   void startConnect(UpstreamRequester& requester, size_t endpoint);
   void serveWaiters();
-  // Answers 503 (QueueTimeout) to the waiters queued for queue_timeout or longer, then re-arms for the next one.
-  void expireWaiters();
-  // The queue is FIFO and every waiter waits the same queue_timeout: one timer, due when the front waiter is.
-  void armQueueTimer();
   void destroy(UpstreamConnection& connection, bool reset);
   // Republishes the connecting/active/idle gauges; called after every change of a connection's state.
   void publish();
-  static void onQueueTimer(evutil_socket_t, short, void* arg);
 
   const config::Upstream& config_;
   event_base* base_;
   util::DeferredDeleter& deleter_;
+  EndpointRotation rotation_;
   std::vector<EndpointState> endpoints_;
-  size_t round_robin_ = 0;
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> connections_;
   std::unordered_map<UpstreamConnection*, UpstreamRequester*> connection_requesters_;
-  WaiterQueue waiters_;
-  util::EventPtr queue_timer_;
+  WaitingLine waiters_;  // FIFO, each at most queue_timeout (then 503)
   metrics::UpstreamCounters* counters_ = nullptr;
   UpstreamTlsClient tls_;  // cleartext, or TLS with ALPN http/1.1
   bool retired_ = false;

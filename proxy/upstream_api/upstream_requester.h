@@ -16,6 +16,7 @@ class Http2UpstreamPool;
 class UpstreamConnection;
 class UpstreamPool;
 class WaiterQueue;
+class WaitingLine;
 
 class UpstreamRequester {
  public:
@@ -32,6 +33,7 @@ class UpstreamRequester {
   friend class UpstreamPool;
   friend class Http2UpstreamPool;  // the HTTP/2 pool keeps the same record, and the connection it waits for
   friend class WaiterQueue;
+  friend class WaitingLine;  // stamps queued_at_
 
   // Written only by the source; the requester never reads them.
   uint32_t acquire_serial_ = 0;              // counts acquire() calls: a handle from an earlier one is stale, a no-op
