@@ -6,36 +6,8 @@
 
 #include "app/command_line.h"
 #include "app/server.h"
+#include "app/tls_files.h"
 #include "config/config_loader.h"
-#include "tls/tls_client_context.h"
-#include "tls/tls_context.h"
-
-namespace {
-
-// Loads each TLS listener's certificate and key, and each TLS upstream's files, as startup does, so that `--check`
-// passes only if startup can.
-size_t reportTlsErrors(const tether::config::Config& config, const std::string& path) {
-  size_t errors = 0;
-  for (size_t i = 0; i < config.listeners.size(); ++i) {
-    const auto& listener = config.listeners[i];
-    std::string error;
-    if (!listener.tls || tether::tls::TlsContext::load(*listener.tls, &error)) continue;
-    const std::string key_path = "listeners[" + std::to_string(i) + "].tls";
-    std::cerr << tether::config::ConfigError{path, 0, 0, key_path, error}.toString() << "\n";
-    ++errors;
-  }
-  for (size_t i = 0; i < config.upstreams.size(); ++i) {
-    const auto& upstream = config.upstreams[i];
-    std::string error;
-    if (!upstream.tls || tether::tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &error)) continue;
-    const std::string key_path = "upstreams[" + std::to_string(i) + "].tls";
-    std::cerr << tether::config::ConfigError{path, 0, 0, key_path, error}.toString() << "\n";
-    ++errors;
-  }
-  return errors;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -59,8 +31,10 @@ int main(int argc, char** argv) {
     std::cerr << "tether: configuration " << cl->config_path << " has " << result.errors.size() << " error(s)\n";
     return 1;
   }
-  if (const size_t errors = reportTlsErrors(*result.config, cl->config_path)) {
-    std::cerr << "tether: configuration " << cl->config_path << " has " << errors << " error(s)\n";
+  // As startup will: `--check` passes only if startup can.
+  if (const auto tls_errors = tether::tlsFileErrors(*result.config, cl->config_path); !tls_errors.empty()) {
+    for (const auto& e : tls_errors) std::cerr << e.toString() << "\n";
+    std::cerr << "tether: configuration " << cl->config_path << " has " << tls_errors.size() << " error(s)\n";
     return 1;
   }
   auto config = std::const_pointer_cast<tether::config::Config>(result.config);

@@ -11,12 +11,11 @@
 #include <cstring>
 
 #include "admin/admin_server.h"
+#include "app/tls_files.h"
 #include "config/config_loader.h"
 #include "config/startup_settings.h"
 #include "metrics/metrics_registry.h"
 #include "metrics/route_metrics.h"
-#include "tls/tls_client_context.h"
-#include "tls/tls_context.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -95,18 +94,10 @@ bool Server::start(std::string* error) {
   }
   signal(SIGPIPE, SIG_IGN);
   if (!log_writer_->open(error)) return false;
-  for (const auto& listener : config_->listeners) {
-    // Each worker loads its own context; this first load is only to fail at startup with a clear message.
-    if (listener.tls && !tls::TlsContext::load(*listener.tls, error)) {
-      *error = "listener '" + listener.name + "': " + *error;
-      return false;
-    }
-  }
-  for (const auto& upstream : config_->upstreams) {
-    if (upstream.tls && !tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, error)) {
-      *error = "upstream '" + upstream.name + "': " + *error;
-      return false;
-    }
+  // Each worker loads its own contexts; this first load is only to fail at startup with a clear message.
+  if (const auto tls_errors = tlsFileErrors(*config_, config_path_); !tls_errors.empty()) {
+    *error = tls_errors.front().toString();
+    return false;
   }
   std::vector<std::vector<int>> fds;
   if (!bindListeners(&fds, error)) return false;
@@ -203,16 +194,14 @@ bool Server::reload() {
     reloads_failed_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  // As at startup: a TLS upstream's files must load, or the running config stays.
-  for (size_t i = 0; i < result.config->upstreams.size(); ++i) {
-    const auto& upstream = result.config->upstreams[i];
-    std::string error;
-    if (!upstream.tls || tls::TlsClientContext::load(*upstream.tls, {"http/1.1"}, &error)) continue;
-    const config::ConfigError e{config_path_, 0, 0, "upstreams[" + std::to_string(i) + "].tls", error};
-    logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
-      line.field("file", std::string_view(e.file)).field("line", int64_t{0}).field("column", int64_t{0});
-      line.field("key", std::string_view(e.key_path));
-    });
+  // As at startup: the TLS files must load, or the running config stays.
+  if (const auto tls_errors = tlsFileErrors(*result.config, config_path_); !tls_errors.empty()) {
+    for (const config::ConfigError& e : tls_errors) {
+      logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
+        line.field("file", std::string_view(e.file)).field("line", int64_t{0}).field("column", int64_t{0});
+        line.field("key", std::string_view(e.key_path));
+      });
+    }
     reloads_failed_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
