@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the demo: the demo upstream on 127.0.0.1:5000 and tether (config/demo.yaml) on 127.0.0.1:8080, both in the
+# Runs the demo: the demo upstream on 127.0.0.1:5000 (HTTP/1.1) and :5001 (h2c) and tether (config/demo.yaml) on 127.0.0.1:8080, both in the
 # foreground. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ if [ ! -f build/demo-tls/cert.pem ]; then
     -keyout build/demo-tls/key.pem -out build/demo-tls/cert.pem 2>/dev/null
 fi
 
-"$BUILD_DIR/tether-demo-upstream" --listen 127.0.0.1:5000 &
+"$BUILD_DIR/tether-demo-upstream" --listen 127.0.0.1:5000 --h2c-listen 127.0.0.1:5001 &
 upstream_pid=$!
 "$BUILD_DIR/tether" --config config/demo.yaml &
 tether_pid=$!
@@ -28,10 +28,12 @@ trap stop INT TERM EXIT
 cat >&2 <<MSG
 
 tether demo running:  tether on http://127.0.0.1:8080 and https://127.0.0.1:8443  ->  demo upstream on 127.0.0.1:5000
+                      (HTTP/1.1; paths under /h2c/ go to its h2c side on 127.0.0.1:5001)
   try:  curl -i localhost:8080/slowtest                             (about 10 s, the upstream finishes)
         curl --max-time 2 localhost:8080/slowtest                   (client gives up; watch both logs)
         curl --http2-prior-knowledge --max-time 2 localhost:8080/slowtest
         curl -k --http2 --max-time 2 https://localhost:8443/slowtest
+        curl --max-time 2 localhost:8080/h2c/slowtest               (upstream over h2c: RST_STREAM(CANCEL))
         curl localhost:9901/metrics                                 (admin: metrics, /cancellations, /readyz)
 Ctrl-C stops both.
 

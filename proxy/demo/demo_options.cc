@@ -26,12 +26,14 @@ std::optional<std::pair<std::string, uint16_t>> splitHostPort(const std::string&
 }
 
 std::string demoUsage() {
-  return "usage: tether-demo-upstream [--listen HOST:PORT] [--slow-ms N] [--slice-ms N]\n"
+  return "usage: tether-demo-upstream [--listen HOST:PORT] [--h2c-listen HOST:PORT] [--slow-ms N] [--slice-ms N]\n"
          "\n"
-         "A small HTTP/1.1 upstream that notices when its client leaves.\n"
-         "  --listen HOST:PORT  address to serve on (default 127.0.0.1:5000; port 0 = any)\n"
-         "  --slow-ms N         work time of GET /slowtest (default 10000)\n"
-         "  --slice-ms N        how often slow work checks its client (default 50)\n"
+         "A small HTTP/1.1 (and h2c) upstream that notices when its client leaves.\n"
+         "  --listen HOST:PORT      address to serve on (default 127.0.0.1:5000; port 0 = any)\n"
+         "  --h2c-listen HOST:PORT  also serve h2c (prior knowledge) there: GET /slowtest and /fast; a cancelled\n"
+         "                          request is a reset stream (RST_STREAM), the connection stays\n"
+         "  --slow-ms N             work time of GET /slowtest (default 10000)\n"
+         "  --slice-ms N            how often slow work checks its client (default 50)\n"
          "\n"
          "Endpoints:\n"
          "  GET  /slowtest[?ms=N]  works N ms, then 200; stops early if the client leaves\n"
@@ -75,6 +77,12 @@ std::optional<DemoOptions> parseDemoOptions(const std::vector<std::string>& args
       if (!parts) return fail("invalid --listen address: " + value);
       options.host = parts->first;
       options.port = parts->second;
+    } else if (takeValue(args, i, "--h2c-listen", value)) {
+      auto parts = splitHostPort(value);
+      if (!parts) return fail("invalid --h2c-listen address: " + value);
+      options.h2c = true;
+      options.h2c_host = parts->first;
+      options.h2c_port = parts->second;
     } else if (takeValue(args, i, "--slow-ms", value)) {
       auto ms = parseUnsigned(value, 24 * 3600 * 1000);
       if (!ms) return fail("invalid --slow-ms: " + value);

@@ -14,6 +14,10 @@ struct DemoOptions {
   uint16_t port = 5000;                            // 0 = ephemeral; the bound port is logged on start-up
   std::chrono::milliseconds slow_duration{10000};  // default work time of GET /slowtest
   std::chrono::milliseconds slice{50};             // how often slow work checks its client
+  // The h2c side (`--h2c-listen`): off unless given.
+  bool h2c = false;
+  std::string h2c_host = "127.0.0.1";
+  uint16_t h2c_port = 0;
   bool help = false;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "demo/demo_h2_server.h"
 #include "demo/demo_log.h"
 #include "demo/demo_options.h"
 #include "demo/demo_server.h"
@@ -16,6 +17,11 @@ namespace {
 void onStopSignal(evutil_socket_t, short, void* arg) {
   tether::demo::logLine("main", "shutting down");
   event_base_loopexit(static_cast<event_base*>(arg), nullptr);
+}
+
+void logListening(const std::string& what, const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  tether::demo::logLine("main", what + "listening on " + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port));
 }
 
 int run(const tether::demo::DemoOptions& options) {
@@ -31,13 +37,17 @@ int run(const tether::demo::DemoOptions& options) {
     event* sigterm = evsignal_new(base, SIGTERM, &onStopSignal, base);
     evsignal_add(sigint, nullptr);
     evsignal_add(sigterm, nullptr);
-    if (auto port = server.listen()) {
-      const bool v6 = options.host.find(':') != std::string::npos;
-      const std::string host = v6 ? "[" + options.host + "]" : options.host;
-      tether::demo::logLine("main", "listening on " + host + ":" + std::to_string(*port));
+    tether::demo::DemoH2Server h2c_server(base, options);
+    const auto h2c_port = options.h2c ? h2c_server.listen() : std::nullopt;
+    auto port = server.listen();
+    if (port && (h2c_port || !options.h2c)) {
+      logListening("", options.host, *port);
+      if (h2c_port) logListening("h2c ", options.h2c_host, *h2c_port);
       event_base_dispatch(base);
     } else {
-      std::fprintf(stderr, "cannot listen on %s:%u\n", options.host.c_str(), options.port);
+      const bool h1_failed = !port;
+      std::fprintf(stderr, "cannot listen on %s:%u\n", (h1_failed ? options.host : options.h2c_host).c_str(),
+                   h1_failed ? options.port : options.h2c_port);
       rc = 1;
     }
     event_free(sigint);

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "support/h2_client.h"
 #include "support/process.h"
 #include "support/raw_client.h"
 #include "support/test_env.h"
@@ -388,6 +389,37 @@ TEST(DemoUpstreamSelfTest, EchoBytesAndErrors) {
   EXPECT_EQ(nextResponse(client).status, 404);
   ASSERT_TRUE(client.send(get("/slowtest?ms=abc")));
   EXPECT_EQ(nextResponse(client).status, 400);
+}
+
+// The h2c side: a reset stream stops its slow work (logged with the code), and the connection serves on.
+TEST(DemoUpstreamSelfTest, H2cSlowTestStopsOnItsStreamResetOnly) {
+  Process demo({TETHER_DEMO_UPSTREAM_BINARY, "--listen", "127.0.0.1:0", "--h2c-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(demo.waitForOutput("h2c listening on 127.0.0.1:")) << demo.output();
+  const std::string out = demo.output();
+  const std::string marker = "h2c listening on 127.0.0.1:";
+  const auto port = static_cast<uint16_t>(std::stoi(out.substr(out.find(marker) + marker.size())));
+  H2Client client;
+  ASSERT_TRUE(client.connect(port));
+  const int32_t slow = client.request("GET", "/h2c/slowtest", "", {{"x-request-id", "h2-gone"}});
+  const int32_t other = client.request("GET", "/slowtest?ms=1", "", {{"x-request-id", "h2-other"}});
+  ASSERT_TRUE(client.waitClosed(other)) << demo.output();
+  EXPECT_EQ(client.stream(other).body, "Finished slow delay of 0.001 seconds.");
+  ASSERT_TRUE(demo.waitForOutput("[h2-gone] Starting to do slow work"));
+  client.reset(slow, NGHTTP2_CANCEL);
+  // The client's pump sends the frame: keep it turning until the server has logged the abort.
+  EXPECT_TRUE(
+      client.runUntil([&] { return demo.output().find("[h2-gone] request aborted after") != std::string::npos; }, 30s))
+      << demo.output();
+  EXPECT_NE(demo.output().find("RST_STREAM(CANCEL) on stream " + std::to_string(slow) + ", connection kept"),
+            std::string::npos)
+      << demo.output();
+  const int32_t fast = client.request("GET", "/fast");
+  ASSERT_TRUE(client.waitClosed(fast));
+  EXPECT_EQ(client.stream(fast).status, 200);
+  EXPECT_EQ(client.stream(fast).body, "ok\n");
+  EXPECT_FALSE(client.connectionEnded());
+  EXPECT_EQ(demo.output().find("[h2-gone] Finished"), std::string::npos);
+  EXPECT_EQ(demo.stop(SIGTERM), 0) << demo.output();  // LeakSanitizer would fail the exit code
 }
 
 TEST(DemoUpstreamSelfTest, HelpAndBadArguments) {
