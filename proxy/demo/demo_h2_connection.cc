@@ -19,16 +19,13 @@ DemoH2Connection* self(void* user) { return static_cast<DemoH2Connection*>(user)
 
 DemoH2Connection::DemoH2Connection(DemoH2Server& server, event_base* base, evutil_socket_t fd,
                                    const DemoOptions& options)
-    : server_(server),
-      base_(base),
-      options_(options),
-      bev_(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE)) {}
+    : server_(server), base_(base), options_(options), bev_(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE)) {}
 
 DemoH2Connection::~DemoH2Connection() {
   for (auto& [id, stream] : streams_) {
     if (stream->timer != nullptr) {
-      logLine(stream->request_id, "request aborted after " + std::to_string(elapsedMs(*stream)) +
-                                      " ms: the connection closed");
+      logLine(stream->request_id,
+              "request aborted after " + std::to_string(elapsedMs(*stream)) + " ms: the connection closed");
       event_free(stream->timer);
     }
   }
@@ -157,8 +154,8 @@ void DemoH2Connection::answer(Stream& stream, int status, std::string body) {
                       reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
                       NGHTTP2_NV_FLAG_NONE};
   };
-  const nghttp2_nv head[] = {nv(":status", status_text), nv("content-type", "text/plain"),
-                             nv("content-length", length), nv("x-request-id", stream.request_id)};
+  const nghttp2_nv head[] = {nv(":status", status_text), nv("content-type", "text/plain"), nv("content-length", length),
+                             nv("x-request-id", stream.request_id)};
   nghttp2_data_provider provider{};
   provider.source.ptr = &stream;
   provider.read_callback = &readBody;

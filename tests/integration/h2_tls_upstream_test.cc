@@ -18,6 +18,7 @@
 #include "support/test_pki.h"
 #include "support/test_upstream.h"
 #include "support/tether_fixture.h"
+#include "support/tls_client.h"
 #include "support/tls_front.h"
 
 namespace tether::testing {
@@ -164,6 +165,40 @@ TEST_F(H2TlsUpstream, WrongName_502) {
   const auto tls = front();
   TetherInstance tether(h2To(*tls, "{ca: \"" + pki_->ca + "\", server_name: other.example}"));
   expectTlsFailure(tether, *tls, upstream_, "certificate verify failed: hostname mismatch");
+}
+
+TEST_F(H2TlsUpstream, ClientCertificateIsPresentedWhenConfigured) {
+  TlsFront tls(upstream_.port(), {pki_->server_cert, pki_->server_key, pki_->ca, {"h2"}});
+  TetherInstance tether(h2To(tls, "{ca: \"" + pki_->ca + "\", server_name: localhost, certificate: \"" +
+                                      pki_->client_cert + "\", key: \"" + pki_->client_key + "\"}"));
+  getAndPost(tether, ClientProtocol::kH2c);
+  EXPECT_EQ(tls.clientNames(), std::vector<std::string>{"tether-client"});
+  EXPECT_EQ(upstream_.acceptedConnections(), 1);
+}
+
+TEST_F(H2TlsUpstream, UpstreamRequiringAClientCertificate_502WithoutOne) {
+  TlsFront tls(upstream_.port(), {pki_->server_cert, pki_->server_key, pki_->ca, {"h2"}});
+  TetherInstance tether(h2To(tls, trustingTheTestCa()));
+  AnyClient client(ClientProtocol::kH2c);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/mtls"));
+  const auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 502);
+  EXPECT_TRUE(tls.waitForHandshakesFailed(1, kBound));
+  EXPECT_TRUE(upstream_.streams().empty());
+}
+
+// verify: false accepts a certificate for another name from an unknown issuer, and says so once at startup.
+TEST_F(H2TlsUpstream, VerifyFalse_200AndAStartupWarning) {
+  const CertificatePaths other = makeSelfSignedCertificate(tempDir());
+  TlsFront tls(upstream_.port(), {other.cert, other.key, "", {"h2"}});
+  TetherInstance tether(h2To(tls, "{server_name: other.example, verify: false}"));
+  getAndPost(tether, ClientProtocol::kH1);
+  const auto warnings = tether.logEvents("upstream_tls_unverified");
+  ASSERT_EQ(warnings.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(warnings[0].str("upstream"), "backend");
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
 }
 
 // Nothing listens: a refused connect, 502, and no TLS failure line (the TCP connect failed, not TLS).

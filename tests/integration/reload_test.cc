@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/admin_client.h"
+#include "support/h2_test_upstream.h"
 #include "support/raw_client.h"
 #include "support/test_upstream.h"
 #include "support/tether_fixture.h"
@@ -150,6 +151,45 @@ TEST(Reload, NewRequestsUseTheNewUpstreamWhileARequestInFlightFinishesOnTheOld) 
   ASSERT_TRUE(config);
   EXPECT_NE(config->body.find(new_upstream.address()), std::string::npos) << config->body;
   EXPECT_EQ(config->body.find(old_upstream.address()), std::string::npos) << config->body;
+}
+
+// An upstream's protocol changes with a reload, both ways: the retired pool lets its idle connection go (the
+// HTTP/1.1 one closes, the HTTP/2 one drains and closes) and new requests take the new protocol.
+TEST(Reload, AnUpstreamSwitchesBetweenHttp1AndH2cAndTheRetiredPoolLetsGo) {
+  TestUpstream h1;
+  h1.setHandler(answer("h1"));
+  H2TestUpstream h2c;
+  h2c.setHandler([](const H2Request&) {
+    H2TestUpstream::Reply reply;
+    reply.body = "h2c";
+    return reply;
+  });
+  auto config = [](const std::string& address, const std::string& protocol) {
+    TetherOptions options;  // one worker: one pool per upstream to watch
+    options.addUpstream("backend", {address}, {{"protocol", protocol}}).addRoute("all", "{path_prefix: /}", "backend");
+    return options;
+  };
+  TetherInstance tether(config(h1.address(), "http1"));
+  auto fetchBody = [&](const char* path) {
+    auto response = fetchOnce(tether.port(), path);
+    return response ? response->body : std::string("(no response)");
+  };
+  EXPECT_EQ(fetchBody("/first"), "h1");
+
+  const auto yaml = [&](const TetherOptions& options) {
+    return TetherInstance::configYaml(options, tether.port(), tether.adminPort(), tether.logPath());
+  };
+  ASSERT_TRUE(reloadWith(tether, yaml(config(h2c.address(), "h2c")), "config_reloaded"));
+  EXPECT_TRUE(h1.waitForConnectionClosed(1, 30s)) << tether.dumpLog();
+  EXPECT_EQ(fetchBody("/second"), "h2c");
+  EXPECT_EQ(fetchBody("/third"), "h2c");
+  EXPECT_EQ(h2c.acceptedConnections(), 1);  // the two requests shared the HTTP/2 connection
+
+  ASSERT_TRUE(reloadWith(tether, yaml(config(h1.address(), "http1")), "config_reloaded", 2));
+  EXPECT_TRUE(h2c.waitForClosedConnections(1, 30s)) << tether.dumpLog();
+  EXPECT_EQ(fetchBody("/fourth"), "h1");
+  EXPECT_EQ(h2c.requests().size(), 2u);
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 0u) << tether.dumpLog();
 }
 
 TEST(Reload, ListenerChangesAreReportedAsNeedingARestartAndTheRestIsApplied) {
