@@ -159,7 +159,9 @@ void Worker::onStop(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
   self->listeners_.clear();
   self->shutdownSessions();
-  event_base_loopbreak(self->base_.get());
+  // Not loopbreak: the callbacks the shutdown made active (an HTTP/2 upstream connection's flush of the
+  // RST_STREAM(CANCEL)s just submitted) run first, and the loop turns once more for the writes they queued.
+  event_base_loopexit(self->base_.get(), nullptr);
 }
 
 void Worker::shutdownSessions() {

@@ -31,12 +31,18 @@ TEST(ShippedConfig, DemoLoads) {
   EXPECT_EQ(cfg.listeners[1].address.toString(), "127.0.0.1:8443");
   ASSERT_TRUE(cfg.listeners[1].tls);
   EXPECT_EQ(cfg.listeners[1].tls->cert, "build/demo-tls/cert.pem");
-  ASSERT_EQ(cfg.upstreams.size(), 1u);
+  ASSERT_EQ(cfg.upstreams.size(), 2u);
   EXPECT_EQ(cfg.upstreams[0].name, "demo");
+  EXPECT_EQ(cfg.upstreams[0].protocol, Upstream::Protocol::Http1);
   ASSERT_EQ(cfg.upstreams[0].endpoints.size(), 1u);
   EXPECT_EQ(cfg.upstreams[0].endpoints[0].addresses.at(0).toString(), "127.0.0.1:5000");
-  ASSERT_EQ(cfg.routes.size(), 1u);
-  EXPECT_EQ(cfg.routes[0].match.path_prefix, "/");
+  EXPECT_EQ(cfg.upstreams[1].name, "demo-h2c");
+  EXPECT_EQ(cfg.upstreams[1].protocol, Upstream::Protocol::H2c);
+  EXPECT_EQ(cfg.upstreams[1].endpoints[0].addresses.at(0).toString(), "127.0.0.1:5001");
+  ASSERT_EQ(cfg.routes.size(), 2u);
+  EXPECT_EQ(cfg.routes[0].match.path_prefix, "/h2c/");
+  EXPECT_EQ(cfg.routes[0].upstream_index, 1u);
+  EXPECT_EQ(cfg.routes[1].match.path_prefix, "/");
   EXPECT_EQ(cfg.log.sink, Log::Sink::Stdout);
   EXPECT_EQ(cfg.admin.address.toString(), "127.0.0.1:9901");
 }
