@@ -96,7 +96,7 @@ TEST(H2UpstreamResetGuard, BudgetBelowTheUpstreamLimitDrainsTheConnectionAndNoOt
   EXPECT_EQ(upstream.acceptedConnections(), 2);
   EXPECT_EQ(resetsOn(upstream, 1), kBudget + 1);
   EXPECT_EQ(resetsOn(upstream, 2), kCancels - kBudget - 1);
-  for (const auto& reset : upstream.resetsReceived()) EXPECT_EQ(reset.error_code, NGHTTP2_CANCEL);
+  for (const auto& reset : upstream.resetsReceived()) EXPECT_EQ(reset.error_code, static_cast<uint32_t>(NGHTTP2_CANCEL));
 
   // The request in flight finishes on the draining connection, which then closes.
   upstream.release(1, kept_stream);
