@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/admin_client.h"
@@ -44,24 +45,26 @@ H2TestUpstream::Reply holdOrAnswer(const H2Request& request) {
   return reply;
 }
 
-TetherOptions guarded(const H2TestUpstream& upstream, int budget) {
+TetherOptions guarded(const H2TestUpstream& upstream, int budget, const std::string& window = "60s") {
   return TetherOptions::proxyTo({upstream.address()}, {{"protocol", "h2c"},
                                                        {"reset_budget", std::to_string(budget)},
-                                                       {"reset_window", "60s"},
+                                                       {"reset_window", window},
                                                        {"max_connections_per_endpoint", "4"}})
       .withWorkers(1);  // one pool: every request shares its connections
 }
 
 // One request after another, each cancelled by its client (a TCP reset) once the upstream holds it, and each reset
 // seen by the upstream before the next request starts: which connection carries the next one is then decided.
-void cancelOneByOne(H2TestUpstream& upstream, TetherInstance& tether, int first_stream_count, int count) {
-  for (int i = 0; i < count; ++i) {
+void cancelOneByOne(H2TestUpstream& upstream, TetherInstance& tether, int count) {
+  const int streams = static_cast<int>(upstream.streams().size());
+  const int resets = static_cast<int>(upstream.resetsReceived().size());
+  for (int i = 1; i <= count; ++i) {
     AnyClient client(ClientProtocol::kH1);
     ASSERT_TRUE(client.connect(tether.port()));
-    ASSERT_TRUE(client.request("GET", "/hold/cancel-" + std::to_string(i)));
-    ASSERT_TRUE(upstream.waitForStreams(first_stream_count + i + 1, kBound)) << tether.dumpLog();
+    ASSERT_TRUE(client.request("GET", "/hold/cancel-" + std::to_string(streams + i)));
+    ASSERT_TRUE(upstream.waitForStreams(streams + i, kBound)) << tether.dumpLog();
     client.leave(Leave::kRst);
-    ASSERT_TRUE(upstream.waitForResets(i + 1, kBound)) << tether.dumpLog();
+    ASSERT_TRUE(upstream.waitForResets(resets + i, kBound)) << tether.dumpLog();
   }
 }
 
@@ -84,7 +87,7 @@ TEST(H2UpstreamResetGuard, BudgetBelowTheUpstreamLimitDrainsTheConnectionAndNoOt
   ASSERT_TRUE(upstream.waitForStreams(1, kBound)) << tether.dumpLog();
   const int32_t kept_stream = upstream.streams()[0].request.stream_id;
 
-  cancelOneByOne(upstream, tether, 1, kCancels);
+  ASSERT_NO_FATAL_FAILURE(cancelOneByOne(upstream, tether, kCancels));
 
   // The (budget + 1)th reset tripped the guard: tether's graceful GOAWAY on the first connection, and the later
   // cancellations went to a second one. Neither connection got past the upstream's limit.
@@ -154,7 +157,7 @@ TEST(H2UpstreamResetGuard, BudgetAboveTheUpstreamLimitLetsTheUpstreamDefenceFire
   ASSERT_TRUE(kept.request("GET", "/hold/kept"));
   ASSERT_TRUE(upstream.waitForStreams(1, kBound)) << tether.dumpLog();
 
-  cancelOneByOne(upstream, tether, 1, kServerLimit + 1);
+  ASSERT_NO_FATAL_FAILURE(cancelOneByOne(upstream, tether, kServerLimit + 1));
 
   ASSERT_TRUE(upstream.waitForClosedConnections(1, kBound)) << tether.dumpLog();
   EXPECT_EQ(upstream.connection(1)->goaway_sent, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
@@ -162,6 +165,29 @@ TEST(H2UpstreamResetGuard, BudgetAboveTheUpstreamLimitLetsTheUpstreamDefenceFire
   const auto kept_response = kept.readResponse();
   ASSERT_TRUE(kept_response) << tether.dumpLog();
   EXPECT_EQ(kept_response->status, 502);  // a request nobody cancelled, lost with the connection
+  EXPECT_TRUE(tether.logEvents("upstream_reset_budget").empty());
+}
+
+// Resets older than reset_window stop counting: two resets (the budget), a pause longer than the window, two more:
+// never more than the budget within the window, so the connection is kept. (The test above shows the count trips
+// when the resets fall within the window.)
+TEST(H2UpstreamResetGuard, ResetsOlderThanTheWindowStopCounting) {
+  H2TestUpstream upstream;
+  upstream.setHandler(holdOrAnswer);
+  TetherInstance tether(guarded(upstream, 2, "100ms"));
+  ASSERT_NO_FATAL_FAILURE(cancelOneByOne(upstream, tether, 2));
+  std::this_thread::sleep_for(250ms);  // a known minimum duration: longer than the window
+  ASSERT_NO_FATAL_FAILURE(cancelOneByOne(upstream, tether, 2));
+
+  AnyClient after(ClientProtocol::kH1);
+  ASSERT_TRUE(after.connect(tether.port()));
+  ASSERT_TRUE(after.request("GET", "/after"));
+  const auto response = after.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->body, "done /after");
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+  EXPECT_TRUE(upstream.goawaysReceived().empty());
+  tether.stop();
   EXPECT_TRUE(tether.logEvents("upstream_reset_budget").empty());
 }
 
