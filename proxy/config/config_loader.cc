@@ -718,12 +718,12 @@ void Loader::parseListenerAddress(const Entry& e, const std::string& path, Liste
 
 void Loader::parseUpstream(const Node& node, const std::string& path, size_t index) {
   Upstream& upstream = config_->upstreams.emplace_back();
-  const Fields fields(node, path,
-                      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
-                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
-                       "tls", "response_timeout", "read_timeout", "send_timeout", "protocol", "reset_budget",
-                       "reset_window"},
-                      errors_);
+  const Fields fields(
+      node, path,
+      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
+       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with", "tls",
+       "response_timeout", "read_timeout", "send_timeout", "protocol", "reset_budget", "reset_window"},
+      errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
     registerName(upstream_names_, upstream.name, *fields.get("name"), fields.path("name"), "upstream", index);

@@ -10,10 +10,21 @@ namespace tether::metrics {
 namespace {
 
 // The `code` label of upstream_stream_resets_total: RFC 9113's names, as logged in upstream_reset.
-constexpr std::array<std::string_view, UpstreamCounters::kResetCodes> kResetCodeNames{
-    "NO_ERROR",          "PROTOCOL_ERROR", "INTERNAL_ERROR",    "FLOW_CONTROL_ERROR",  "SETTINGS_TIMEOUT",
-    "STREAM_CLOSED",     "FRAME_SIZE_ERROR", "REFUSED_STREAM",  "CANCEL",              "COMPRESSION_ERROR",
-    "CONNECT_ERROR",     "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED", "OTHER"};
+constexpr std::array<std::string_view, UpstreamCounters::kResetCodes> kResetCodeNames{"NO_ERROR",
+                                                                                      "PROTOCOL_ERROR",
+                                                                                      "INTERNAL_ERROR",
+                                                                                      "FLOW_CONTROL_ERROR",
+                                                                                      "SETTINGS_TIMEOUT",
+                                                                                      "STREAM_CLOSED",
+                                                                                      "FRAME_SIZE_ERROR",
+                                                                                      "REFUSED_STREAM",
+                                                                                      "CANCEL",
+                                                                                      "COMPRESSION_ERROR",
+                                                                                      "CONNECT_ERROR",
+                                                                                      "ENHANCE_YOUR_CALM",
+                                                                                      "INADEQUATE_SECURITY",
+                                                                                      "HTTP_1_1_REQUIRED",
+                                                                                      "OTHER"};
 constexpr size_t kCancelCode = 8;
 
 }  // namespace

@@ -6,8 +6,8 @@
 // per loop turn (which is also where finished streams go back to the pool: never while one of their callbacks runs).
 //
 // Life: Connecting (requesters wait in its own WaiterQueue) -> Ready -> Draining (GOAWAY received, retired, or past
-// the upstream's reset_budget: no new streams; it closes once its streams are done) -> Closed. While it carries no stream it is idle: a PING checks
-// liveness after half the keep-alive idle timeout, and it closes at the timeout.
+// the upstream's reset_budget: no new streams; it closes once its streams are done) -> Closed. While it carries no
+// stream it is idle: a PING checks liveness after half the keep-alive idle timeout, and it closes at the timeout.
 
 #include <chrono>
 #include <cstdint>

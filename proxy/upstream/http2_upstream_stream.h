@@ -116,7 +116,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   bool complete_ = false;
   bool malformed_ = false;
   bool paused_ = false;
-  size_t held_credit_ = 0;  // stream window credit held back while paused
+  size_t held_credit_ = 0;              // stream window credit held back while paused
   std::optional<uint32_t> reset_sent_;  // the RST_STREAM code this request's stream was reset with
 };
 

@@ -99,7 +99,8 @@ TEST(H2UpstreamResetGuard, BudgetBelowTheUpstreamLimitDrainsTheConnectionAndNoOt
   EXPECT_EQ(upstream.acceptedConnections(), 2);
   EXPECT_EQ(resetsOn(upstream, 1), kBudget + 1);
   EXPECT_EQ(resetsOn(upstream, 2), kCancels - kBudget - 1);
-  for (const auto& reset : upstream.resetsReceived()) EXPECT_EQ(reset.error_code, static_cast<uint32_t>(NGHTTP2_CANCEL));
+  for (const auto& reset : upstream.resetsReceived())
+    EXPECT_EQ(reset.error_code, static_cast<uint32_t>(NGHTTP2_CANCEL));
 
   // The request in flight finishes on the draining connection, which then closes.
   upstream.release(1, kept_stream);
@@ -129,9 +130,9 @@ TEST(H2UpstreamResetGuard, BudgetBelowTheUpstreamLimitDrainsTheConnectionAndNoOt
   EXPECT_EQ(trips[0].integerAt("resets"), kBudget + 1);
   EXPECT_EQ(trips[0].integerAt("window_ms"), 60000);
   EXPECT_EQ(waitForSample(tether, "tether_upstream_reset_budget_exceeded_total{upstream=\"backend\"}", 1), 1);
-  EXPECT_EQ(waitForSample(tether, "tether_upstream_stream_resets_total{upstream=\"backend\",code=\"CANCEL\"}",
-                          kCancels),
-            kCancels);
+  EXPECT_EQ(
+      waitForSample(tether, "tether_upstream_stream_resets_total{upstream=\"backend\",code=\"CANCEL\"}", kCancels),
+      kCancels);
 
   // Every cancellation's line says what went upstream.
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "", kCancels, kBound);

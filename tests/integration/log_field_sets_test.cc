@@ -19,9 +19,8 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-const std::vector<std::string> kCommon = {"ts",       "event",    "level",   "request_id", "route",
-                                          "method",   "path",     "client",  "protocol",   "upstream",
-                                          "endpoint", "upstream_protocol"};
+const std::vector<std::string> kCommon = {"ts",   "event",  "level",    "request_id", "route",    "method",
+                                          "path", "client", "protocol", "upstream",   "endpoint", "upstream_protocol"};
 
 std::vector<std::string> with(std::vector<std::string> fields) {
   std::vector<std::string> all = kCommon;
@@ -31,7 +30,7 @@ std::vector<std::string> with(std::vector<std::string> fields) {
 
 const std::vector<std::string> kCompleted = with({"status", "elapsed_ms", "bytes_received", "bytes_sent"});
 const std::vector<std::string> kCancelled = with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms",
-                                                   "upstream_reset", "bytes_received", "bytes_sent", "status"});
+                                                  "upstream_reset", "bytes_received", "bytes_sent", "status"});
 const std::vector<std::string> kClientGone =
     with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms", "upstream_reset", "bytes_received", "bytes_sent",
           "status", "upstream_left_running", "ended", "upstream_status", "ran_on_ms", "bytes_discarded"});
