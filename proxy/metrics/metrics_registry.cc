@@ -11,22 +11,12 @@ namespace {
 
 // The `code` label of upstream_stream_resets_total: RFC 9113's names, as logged in upstream_reset.
 using ResetCodeNames = std::array<std::string_view, UpstreamCounters::kResetCodes>;
-// clang-format off: one row per five codes, 0x0 to 0xd, then the slot for any other code
-constexpr ResetCodeNames kResetCodeNames{"NO_ERROR",
-                                         "PROTOCOL_ERROR",
-                                         "INTERNAL_ERROR",
-                                         "FLOW_CONTROL_ERROR",
-                                         "SETTINGS_TIMEOUT",
-                                         "STREAM_CLOSED",
-                                         "FRAME_SIZE_ERROR",
-                                         "REFUSED_STREAM",
-                                         "CANCEL",
-                                         "COMPRESSION_ERROR",
-                                         "CONNECT_ERROR",
-                                         "ENHANCE_YOUR_CALM",
-                                         "INADEQUATE_SECURITY",
-                                         "HTTP_1_1_REQUIRED",
-                                         "OTHER"};
+// Five codes a row, 0x0 to 0xd, then the slot for any other code.
+// clang-format off
+constexpr ResetCodeNames kResetCodeNames{
+    "NO_ERROR",      "PROTOCOL_ERROR",    "INTERNAL_ERROR",      "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED", "FRAME_SIZE_ERROR",  "REFUSED_STREAM",      "CANCEL",             "COMPRESSION_ERROR",
+    "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",  "OTHER"};
 // clang-format on
 constexpr size_t kCancelCode = 8;
 
