@@ -169,6 +169,30 @@ TEST(H2UpstreamResetGuard, BudgetAboveTheUpstreamLimitLetsTheUpstreamDefenceFire
   EXPECT_TRUE(tether.logEvents("upstream_reset_budget").empty());
 }
 
+// A trip with nothing else in flight: the reset and the GOAWAY leave in one write, and the connection, now empty,
+// closes only once they are out (the upstream sees both before the close); the next request opens a new one.
+TEST(H2UpstreamResetGuard, TripWithNothingInFlightSendsTheGoawayThenCloses) {
+  H2TestUpstream upstream;
+  upstream.setHandler(holdOrAnswer);
+  TetherInstance tether(guarded(upstream, 1));
+  ASSERT_NO_FATAL_FAILURE(cancelOneByOne(upstream, tether, 2));
+  ASSERT_TRUE(upstream.waitForClosedConnections(1, kBound)) << tether.dumpLog();
+  const auto first = upstream.connection(1);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->goaway_received) << tether.dumpLog();
+  EXPECT_EQ(first->goaway_received->error_code, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(first->resets_received, 2);
+
+  AnyClient after(ClientProtocol::kH1);
+  ASSERT_TRUE(after.connect(tether.port()));
+  ASSERT_TRUE(after.request("GET", "/after"));
+  const auto response = after.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->body, "done /after");
+  EXPECT_EQ(upstream.acceptedConnections(), 2);
+  EXPECT_EQ(tether.waitForLogEvents("upstream_reset_budget", "", 1, kBound).size(), 1u);
+}
+
 // Resets older than reset_window stop counting: two resets (the budget), a pause longer than the window, two more:
 // never more than the budget within the window, so the connection is kept. (The test above shows the count trips
 // when the resets fall within the window.)
