@@ -52,6 +52,8 @@ void writeUpstreams(JsonWriter& out, const config::Config& config) {
     out.key("send_timeout_ms").value(ms(upstream.send_timeout));
     out.key("cancel_with").value(upstream.cancel_with == config::Upstream::CancelWith::Rst ? "rst" : "fin");
     out.key("protocol").value(protocolName(upstream.protocol));
+    out.key("reset_budget").value(uint64_t{upstream.reset_budget});
+    out.key("reset_window_ms").value(ms(upstream.reset_window));
     if (upstream.tls) {
       // File paths, not their contents: nothing secret goes out.
       const config::UpstreamTls& tls = *upstream.tls;

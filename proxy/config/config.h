@@ -76,6 +76,11 @@ struct Upstream {
   // (h2, ALPN; refused by the loader until TLS to upstreams exists).
   enum class Protocol { Http1, H2c, H2 } protocol = Protocol::Http1;
   std::optional<UpstreamTls> tls;  // cleartext when absent
+  // The reset-storm guard of HTTP/2 upstreams (docs/upstreams.md): more than `reset_budget` streams reset by tether
+  // within `reset_window` on one connection, and it takes no new streams and drains with GOAWAY(NO_ERROR), so the
+  // upstream's Rapid Reset defence never fires on legitimate cancellations. 0: no guard.
+  uint32_t reset_budget = 10;
+  Duration reset_window{30000};
 };
 
 struct CancellationPolicy {

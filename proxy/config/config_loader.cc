@@ -718,11 +718,12 @@ void Loader::parseListenerAddress(const Entry& e, const std::string& path, Liste
 
 void Loader::parseUpstream(const Node& node, const std::string& path, size_t index) {
   Upstream& upstream = config_->upstreams.emplace_back();
-  const Fields fields(node, path,
-                      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
-                       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with",
-                       "tls", "response_timeout", "read_timeout", "send_timeout", "protocol"},
-                      errors_);
+  const Fields fields(
+      node, path,
+      {"name", "endpoints", "connect_timeout", "max_connections_per_endpoint", "queue_timeout",
+       "max_idle_connections_per_endpoint", "keepalive_idle_timeout", "failure_backoff", "cancel_with", "tls",
+       "response_timeout", "read_timeout", "send_timeout", "protocol", "reset_budget", "reset_window"},
+      errors_);
   if (!fields.valid()) return;
   if (fields.string("name", upstream.name, true)) {
     registerName(upstream_names_, upstream.name, *fields.get("name"), fields.path("name"), "upstream", index);
@@ -743,6 +744,8 @@ void Loader::parseUpstream(const Node& node, const std::string& path, size_t ind
   fields.duration("response_timeout", upstream.response_timeout, Duration{1});
   fields.duration("read_timeout", upstream.read_timeout, Duration{1});
   fields.duration("send_timeout", upstream.send_timeout, Duration{1});
+  fields.count("reset_budget", upstream.reset_budget, 0);
+  fields.duration("reset_window", upstream.reset_window, Duration{1});
   const Entry* tls = fields.get("tls");
   if (tls != nullptr && upstream.protocol == Upstream::Protocol::H2c) {
     fields.fail(*tls, "tls", "h2c is cleartext; use protocol: h2 for HTTP/2 over TLS");

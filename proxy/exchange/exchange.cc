@@ -13,6 +13,16 @@
 namespace tether {
 namespace {
 
+// The `upstream_protocol` of the request events: the protocol key's own words.
+std::string_view protocolName(config::Upstream::Protocol protocol) {
+  switch (protocol) {
+    case config::Upstream::Protocol::Http1: return "http1";
+    case config::Upstream::Protocol::H2c: return "h2c";
+    case config::Upstream::Protocol::H2: return "h2";
+  }
+  return {};
+}
+
 // Above this many queued bytes in one direction, the producing side stops reading: bounded memory per exchange.
 constexpr size_t kHighWatermark = 256 * 1024;
 // Interim responses (103 Early Hints, 100 Continue) forwarded per exchange; more are read and dropped, so an
@@ -362,7 +372,7 @@ void Exchange::abandonUpstream(Outcome outcome) {
     upstream::UpstreamStream* stream = upstream_;
     upstream_ = nullptr;
     upstream_paused_ = false;
-    stream->abort(outcome);
+    upstream_reset_ = stream->abort(outcome);
   } else {
     acquire_.cancel();  // a queued request is dropped, a connect in progress abandoned: nothing was sent
   }
@@ -577,6 +587,8 @@ OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
   if (source_) r.upstream = source_->config().name;
   r.endpoint = endpoint_;
   r.h2_error = h2_error_;
+  if (upstream_config_) r.upstream_protocol = protocolName(upstream_config_->protocol);
+  r.upstream_reset = upstream_reset_;
   r.status = status_;
   r.upstream_status = upstream_status_;
   r.elapsed = now - started_;

@@ -142,6 +142,8 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   std::string client_;
   std::string_view protocol_ = "http/1.1";  // DownstreamStream::protocol(), a literal; kept for when the stream is gone
   std::string h2_error_;
+  // What abandonUpstream() sent to stop the upstream's work (UpstreamStream::abort, static storage); empty: nothing.
+  std::string_view upstream_reset_;
   std::string upgrade_requested_;  // the request's Upgrade value: a 101 may only switch to one of these
 
   std::chrono::steady_clock::time_point started_;

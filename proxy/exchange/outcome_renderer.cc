@@ -39,6 +39,25 @@ void OutcomeRenderer::writeCommonFields(const OutcomeRecord& record, log::JsonLi
   } else {
     line.nullField("endpoint");
   }
+  writeUpstreamProtocol(record, line);
+}
+
+// The upstream side's protocol (null: no upstream was chosen) and, for the cancellation events, what tether sent
+// to stop the upstream's work (null: nothing).
+void OutcomeRenderer::writeUpstreamProtocol(const OutcomeRecord& record, log::JsonLine& line) {
+  if (!record.upstream_protocol.empty()) {
+    line.field("upstream_protocol", record.upstream_protocol);
+  } else {
+    line.nullField("upstream_protocol");
+  }
+}
+
+void OutcomeRenderer::writeUpstreamReset(const OutcomeRecord& record, log::JsonLine& line) {
+  if (!record.upstream_reset.empty()) {
+    line.field("upstream_reset", record.upstream_reset);
+  } else {
+    line.nullField("upstream_reset");
+  }
 }
 
 // phase, reason, elapsed and upstream_elapsed: shared by request_cancelled and client_gone.
@@ -51,6 +70,7 @@ void OutcomeRenderer::writeDepartureFields(const OutcomeRecord& record, log::Jso
   } else {
     line.nullField("upstream_elapsed_ms");
   }
+  writeUpstreamReset(record, line);
 }
 
 std::string_view OutcomeRenderer::completed(const OutcomeRecord& record, log::Logger& logger) {

@@ -20,6 +20,8 @@ class OutcomeRenderer {
 
  private:
   static void writeCommonFields(const OutcomeRecord& record, log::JsonLine& line);
+  static void writeUpstreamProtocol(const OutcomeRecord& record, log::JsonLine& line);
+  static void writeUpstreamReset(const OutcomeRecord& record, log::JsonLine& line);
   static void writeDepartureFields(const OutcomeRecord& record, log::JsonLine& line, Phase phase,
                                    std::string_view reason);
   static std::string_view completed(const OutcomeRecord& record, log::Logger& logger);

@@ -38,6 +38,7 @@ bool ClientCodec::start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &ClientCodec::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &ClientCodec::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &ClientCodec::onStreamClosed);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &ClientCodec::onFrameSend);
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {
     nghttp2_session_callbacks_del(cbs);
@@ -125,6 +126,10 @@ void ClientCodec::consumeConnection(size_t len) {
 bool ClientCodec::submitPing() { return nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr) == 0; }
 
 void ClientCodec::terminate(uint32_t error_code) { nghttp2_session_terminate_session(session_.get(), error_code); }
+
+bool ClientCodec::submitGoaway() {
+  return nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0) == 0;
+}
 
 size_t ClientCodec::openStreams() const { return open_.size(); }
 
@@ -217,6 +222,13 @@ int ClientCodec::onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const
 // stream before deciding to drop the HEADERS, and closes it then (REFUSED_STREAM, or the reset's code).
 int ClientCodec::onStreamClosed(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
   codec(user).streamClosed(stream_id, error_code);
+  return 0;
+}
+
+int ClientCodec::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    codec(user).callbacks_.onResetSent(frame->hd.stream_id, frame->rst_stream.error_code);
+  }
   return 0;
 }
 

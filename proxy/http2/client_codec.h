@@ -53,6 +53,9 @@ class ClientCodecCallbacks {
   virtual void onRemoteSettings(uint32_t max_concurrent_streams) = 0;
   // The server acknowledged our PING (submitPing).
   virtual void onPingAck() {}
+  // An RST_STREAM of ours went out (serialized by send(); a reset of a request whose HEADERS never left sends
+  // nothing and is not reported): what the server counts against its Rapid Reset defence.
+  virtual void onResetSent(int32_t /*stream_id*/, uint32_t /*error_code*/) {}
   // Data provider: copy up to `len` request body bytes; 0 with no flags means "none yet" (deferred, resumed by
   // resumeData). Set `*end` when the body is complete, and `*trailers` when trailers follow the last DATA frame:
   // then call submitTrailers (from inside this call is fine; before it, the trailers would overtake the body).
@@ -96,6 +99,10 @@ class ClientCodec {
   bool submitPing();
   // GOAWAY with `error_code`: tether opens no new streams on this connection.
   void terminate(uint32_t error_code);
+  // A graceful GOAWAY(NO_ERROR) from our side (RFC 9113 6.8: a client may send one too): no new streams from us;
+  // the open ones finish, then wantsRead() and wantsWrite() turn false and the owner closes. Last stream id 0:
+  // the server opens no streams to us (push is off). False if nghttp2 refused it.
+  bool submitGoaway();
 
   // Streams open now (submitted and not yet closed).
   size_t openStreams() const;
@@ -118,6 +125,7 @@ class ClientCodec {
   static int onDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data, size_t len,
                          void* user);
   static int onStreamClosed(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
+  static int onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user);
   static ssize_t readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* data_flags,
                           nghttp2_data_source*, void* user);
   void streamClosed(int32_t stream_id, uint32_t error_code);

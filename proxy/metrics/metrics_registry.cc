@@ -7,6 +7,20 @@
 #include "metrics/exposition_writer.h"
 
 namespace tether::metrics {
+namespace {
+
+// The `code` label of upstream_stream_resets_total: RFC 9113's names, as logged in upstream_reset.
+using ResetCodeNames = std::array<std::string_view, UpstreamCounters::kResetCodes>;
+// Five codes a row, 0x0 to 0xd, then the slot for any other code.
+// clang-format off
+constexpr ResetCodeNames kResetCodeNames{
+    "NO_ERROR",      "PROTOCOL_ERROR",    "INTERNAL_ERROR",      "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED", "FRAME_SIZE_ERROR",  "REFUSED_STREAM",      "CANCEL",             "COMPRESSION_ERROR",
+    "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",  "OTHER"};
+// clang-format on
+constexpr size_t kCancelCode = 8;
+
+}  // namespace
 
 MetricsRegistry::MetricsRegistry(std::vector<const WorkerMetrics*> workers) : workers_(std::move(workers)) {}
 
@@ -47,7 +61,7 @@ void MetricsRegistry::foldRetired() const {
       into.cancelled_upstream_us += route.cancelled_upstream_us;
       into.duration_us += route.duration_us;
     }
-    for (auto& [name, upstream] : folded.upstreams) retired_.upstreams[name].connect_errors += upstream.connect_errors;
+    for (auto& [name, upstream] : folded.upstreams) retired_.upstreams[name].addCounters(upstream);
     snapshots_.erase(snapshots_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 }
@@ -80,6 +94,8 @@ void MetricsRegistry::accumulate(const Snapshot& snapshot, Totals& totals) {
       t.active += counters.active.load(relaxed);
       t.idle += counters.idle.load(relaxed);
       t.connect_errors += counters.connect_errors.load(relaxed);
+      for (size_t k = 0; k < t.stream_resets.size(); ++k) t.stream_resets[k] += counters.stream_resets[k].load(relaxed);
+      t.reset_budget_exceeded += counters.reset_budget_exceeded.load(relaxed);
     }
   }
 }
@@ -188,6 +204,25 @@ void MetricsRegistry::writeConnections(ExpositionWriter& out, const Totals& tota
   out.family("upstream_connect_errors_total", "counter", "Upstream connects that failed (refused, timed out).");
   for (const auto& [name, t] : totals.upstreams) {
     out.sample("upstream_connect_errors_total", {{"upstream", name}}, t.connect_errors);
+  }
+  writeUpstreamResets(out, totals);
+}
+
+void MetricsRegistry::writeUpstreamResets(ExpositionWriter& out, const Totals& totals) const {
+  out.family("upstream_stream_resets_total", "counter",
+             "RST_STREAM frames tether sent to HTTP/2 upstreams, by upstream and error code.");
+  for (const auto& [name, t] : totals.upstreams) {
+    for (size_t code = 0; code < t.stream_resets.size(); ++code) {
+      // CANCEL always (the cancellations' code, 0 until the first); the others once they happened.
+      if (t.stream_resets[code] == 0 && code != kCancelCode) continue;
+      out.sample("upstream_stream_resets_total", {{"upstream", name}, {"code", kResetCodeNames[code]}},
+                 t.stream_resets[code]);
+    }
+  }
+  out.family("upstream_reset_budget_exceeded_total", "counter",
+             "HTTP/2 upstream connections drained (GOAWAY NO_ERROR) for resetting more streams than reset_budget.");
+  for (const auto& [name, t] : totals.upstreams) {
+    out.sample("upstream_reset_budget_exceeded_total", {{"upstream", name}}, t.reset_budget_exceeded);
   }
 }
 

@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "metrics/route_metrics.h"
+#include "metrics/upstream_counters.h"
 #include "metrics/worker_metrics.h"
 
 namespace tether::metrics {
@@ -61,6 +62,14 @@ class MetricsRegistry {
   };
   struct UpstreamTotals {
     uint64_t connecting = 0, active = 0, idle = 0, connect_errors = 0;
+    std::array<uint64_t, UpstreamCounters::kResetCodes> stream_resets{};
+    uint64_t reset_budget_exceeded = 0;
+    // Adds the counters (not the gauges) of `other`: what a retired snapshot leaves behind.
+    void addCounters(const UpstreamTotals& other) {
+      connect_errors += other.connect_errors;
+      for (size_t k = 0; k < stream_resets.size(); ++k) stream_resets[k] += other.stream_resets[k];
+      reset_budget_exceeded += other.reset_budget_exceeded;
+    }
   };
   struct Totals {
     std::map<std::string, RouteTotals, std::less<>> routes;
@@ -73,6 +82,7 @@ class MetricsRegistry {
   Totals totals() const;
   void writeRequests(ExpositionWriter& out, const Totals& totals) const;
   void writeCancellations(ExpositionWriter& out, const Totals& totals) const;
+  void writeUpstreamResets(ExpositionWriter& out, const Totals& totals) const;
   void writeDurations(ExpositionWriter& out, const Totals& totals) const;
   void writeConnections(ExpositionWriter& out, const Totals& totals) const;
   void writeProcess(ExpositionWriter& out, const ProcessCounters& process) const;

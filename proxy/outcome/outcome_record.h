@@ -40,6 +40,12 @@ struct OutcomeRecord {
   std::string_view endpoint;  // empty: no upstream connection carried the request
   std::string_view h2_error;  // how an HTTP/2 client broke off; empty otherwise
 
+  // The upstream side's protocol and what tether sent to stop its work (request events, docs/logging.md).
+  std::string_view upstream_protocol;  // "http1", "h2c" or "h2"; empty: no upstream was chosen (null)
+  // An HTTP/2 upstream stream's RST_STREAM error code by name ("CANCEL"); an HTTP/1.1 connection closed for the
+  // cancellation: its cancel_with ("rst", "fin"); empty: nothing was sent (null).
+  std::string_view upstream_reset;
+
   int status = 0;           // sent to the client, or what tether logs for it (499: the client left)
   int upstream_status = 0;  // the upstream's final status; 0 if none arrived
   Duration elapsed{};

@@ -186,6 +186,12 @@ void Http2UpstreamConnection::flush() {
   if (state_ == State::Closed) return;
   const bool done = state_ == State::Draining && streams_.empty();
   if (done || (connected() && !codec_.wantsRead() && !codec_.wantsWrite())) {
+    if (transport_ && transport_.pendingOutput() > 0) {
+      // Our last frames (a GOAWAY, the last RST_STREAM) first: the transport's onDrained flushes again. Bounded,
+      // for a server that stopped reading.
+      if (timer_mode_ != TimerMode::Closing) armTimer(TimerMode::Closing, upstream_.connect_timeout);
+      return;
+    }
     fail();  // GOAWAY exchanged, nothing left: the streams left (none, normally) fail, the pool forgets us
     return;
   }
@@ -235,6 +241,7 @@ void Http2UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
       self->flush();
       break;
     case TimerMode::PingAck: self->fail(); break;  // no answer: the connection is dead
+    case TimerMode::Closing: self->fail(); break;  // the last frames never left: close anyway
     case TimerMode::IdleClose:
       if (self->idle()) self->fail();
       break;
@@ -249,6 +256,24 @@ void Http2UpstreamConnection::onPingAck() {
   } else {
     armTimer(TimerMode::None, {});
   }
+}
+
+void Http2UpstreamConnection::onResetSent(int32_t, uint32_t error_code) {
+  pool_.onStreamResetSent(error_code);
+  countReset();
+}
+
+void Http2UpstreamConnection::countReset() {
+  if (upstream_.reset_budget == 0 || state_ != State::Ready) return;  // off, or draining already
+  const auto now = std::chrono::steady_clock::now();
+  resets_.push_back(now);
+  while (now - resets_.front() > upstream_.reset_window) resets_.pop_front();
+  if (resets_.size() <= upstream_.reset_budget) return;
+  // Called from inside codec_.send(): the GOAWAY goes out in the same write as the reset that tripped the guard.
+  state_ = State::Draining;
+  codec_.submitGoaway();
+  pool_.onResetBudgetExceeded(*this, resets_.size());
+  resets_.clear();
 }
 
 bool Http2UpstreamConnection::onHeader(int32_t stream_id, std::string_view name, std::string_view value) {

@@ -5,12 +5,13 @@
 // streams by id, and writes what the codec produces after every receive, submit or hand-back, from one deferred flush
 // per loop turn (which is also where finished streams go back to the pool: never while one of their callbacks runs).
 //
-// Life: Connecting (requesters wait in its own WaiterQueue) -> Ready -> Draining (GOAWAY received, or retired: no
-// new streams; it closes once its streams are done) -> Closed. While it carries no stream it is idle: a PING checks
-// liveness after half the keep-alive idle timeout, and it closes at the timeout.
+// Life: Connecting (requesters wait in its own WaiterQueue) -> Ready -> Draining (GOAWAY received, retired, or past
+// the upstream's reset_budget: no new streams; it closes once its streams are done) -> Closed. While it carries no
+// stream it is idle: a PING checks liveness after half the keep-alive idle timeout, and it closes at the timeout.
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,7 +76,7 @@ class Http2UpstreamConnection : public util::Deletable,
   bool connected() const { return state_ == State::Ready || state_ == State::Draining; }
 
  private:
-  enum class TimerMode { None, Connect, Refused, IdlePing, PingAck, IdleClose };
+  enum class TimerMode { None, Connect, Refused, IdlePing, PingAck, IdleClose, Closing };
 
   // net::TransportCallbacks
   void onReadable() override;
@@ -94,6 +95,7 @@ class Http2UpstreamConnection : public util::Deletable,
   void onGoaway(int32_t last_stream_id, uint32_t error_code) override;
   void onRemoteSettings(uint32_t max_concurrent_streams) override;
   void onPingAck() override;
+  void onResetSent(int32_t stream_id, uint32_t error_code) override;
   size_t readRequestBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) override;
 
   Http2UpstreamStream* find(int32_t stream_id) const;
@@ -104,6 +106,9 @@ class Http2UpstreamConnection : public util::Deletable,
   // failStreams(), and tells the pool the connection is gone.
   void fail();
   void updateIdleTimer();
+  // The reset-storm guard: counts one RST_STREAM of ours in the sliding window; past reset_budget the connection
+  // stops taking streams and sends GOAWAY(NO_ERROR) (drains), so the server's Rapid Reset limit is never reached.
+  void countReset();
   void armTimer(TimerMode mode, std::chrono::milliseconds timeout);
   static void onTimer(evutil_socket_t, short, void* arg);
 
@@ -123,6 +128,7 @@ class Http2UpstreamConnection : public util::Deletable,
   std::vector<Http2UpstreamStream*> refused_;  // refused by the server, retryable: handed to the pool in flush()
   std::vector<Http2UpstreamStream*> scratch_;  // reused by flush()
   WaiterQueue waiters_;
+  std::deque<std::chrono::steady_clock::time_point> resets_;  // our RST_STREAMs within reset_window, oldest first
   bool settings_room_ = false;  // the server's SETTINGS allowed more streams: serve the queue from flush()
   bool flush_scheduled_ = false;
   bool in_flush_ = false;

@@ -211,6 +211,17 @@ void Http2UpstreamPool::retry(Http2UpstreamStream& stream) {
   publish();
 }
 
+void Http2UpstreamPool::onResetBudgetExceeded(const Http2UpstreamConnection& connection, size_t resets) {
+  if (counters_) metrics::UpstreamCounters::bump(counters_->reset_budget_exceeded);
+  if (logger_ == nullptr || !logger_->enabled(log::Level::Warn)) return;
+  logger_->line("upstream_reset_budget", log::Level::Warn)
+      .field("upstream", std::string_view(config_.name))
+      .field("endpoint", std::string_view(connection.addressText()))
+      .field("resets", static_cast<uint64_t>(resets))
+      .field("window_ms", static_cast<int64_t>(config_.reset_window.count()));
+  logger_->emit();
+}
+
 void Http2UpstreamPool::retire() {
   retired_ = true;
   std::vector<Http2UpstreamConnection*> all;

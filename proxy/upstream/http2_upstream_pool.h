@@ -37,8 +37,12 @@ class Http2UpstreamPool : public UpstreamSource {
 
   const config::Upstream& config() const override { return config_; }
   void setCounters(metrics::UpstreamCounters* counters) { counters_ = counters; }
-  // Where TLS failures are logged (upstream_tls_failed); may stay unset.
-  void setLogger(log::Logger* logger) { tls_.setLogger(logger); }
+  // Where TLS failures (upstream_tls_failed) and reset-guard trips (upstream_reset_budget) are logged; may stay
+  // unset.
+  void setLogger(log::Logger* logger) {
+    logger_ = logger;
+    tls_.setLogger(logger);
+  }
   [[nodiscard]] AcquireHandle acquire(UpstreamRequester& requester) override;
   // No idle connections kept from now on; busy ones close when their streams are done.
   void retire() override;
@@ -54,6 +58,13 @@ class Http2UpstreamPool : public UpstreamSource {
   void onClosed(Http2UpstreamConnection& connection);
   // A finished stream comes back for reuse.
   void recycle(Http2UpstreamStream& stream) { free_streams_.push_back(&stream); }
+  // An RST_STREAM(error_code) of ours went out: counted per code.
+  void onStreamResetSent(uint32_t error_code) {
+    if (counters_) counters_->countStreamReset(error_code);
+  }
+  // `connection` reset more than reset_budget streams within reset_window (`resets` of them) and drains: logged
+  // and counted. New streams go to other connections from now on (it has no room).
+  void onResetBudgetExceeded(const Http2UpstreamConnection& connection, size_t resets);
   // A stream the server refused before processing it: placed on another connection, or failed.
   void retry(Http2UpstreamStream& stream);
   // Republishes the connecting/active/idle gauges.
@@ -101,6 +112,7 @@ class Http2UpstreamPool : public UpstreamSource {
   std::vector<Http2UpstreamStream*> free_streams_;
   WaitingLine waiters_;  // FIFO, each at most queue_timeout (then 503)
   metrics::UpstreamCounters* counters_ = nullptr;
+  log::Logger* logger_ = nullptr;
   UpstreamTlsClient tls_;  // cleartext for h2c, TLS with ALPN h2 for h2
   bool retired_ = false;
 };

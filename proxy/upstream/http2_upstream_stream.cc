@@ -70,6 +70,7 @@ void Http2UpstreamStream::bind(Http2UpstreamPool& pool, Http2UpstreamConnection&
   trailers_in_.clear();
   response_started_ = discard_body_ = complete_ = malformed_ = paused_ = false;
   held_credit_ = 0;
+  reset_sent_.reset();
 }
 
 void Http2UpstreamStream::moveTo(Http2UpstreamConnection& connection) {
@@ -212,9 +213,15 @@ void Http2UpstreamStream::resumeReading() {
 
 void Http2UpstreamStream::release(bool) { handBack(); }
 
-void Http2UpstreamStream::abort(Outcome) {
+std::string_view Http2UpstreamStream::abort(Outcome) {
   // Whatever cancel_with says: only this stream stops (RST_STREAM CANCEL); the connection serves the others.
   handBack();
+  return reset_sent_ ? std::string_view(nghttp2_http2_strerror(*reset_sent_)) : std::string_view();
+}
+
+void Http2UpstreamStream::reset(uint32_t error_code) {
+  connection_->codec().resetStream(id_, error_code);
+  if (!reset_sent_) reset_sent_ = error_code;  // the first code is the one the server acts on
 }
 
 void Http2UpstreamStream::handBack() {
@@ -231,7 +238,7 @@ void Http2UpstreamStream::handBack() {
   // error, a cancel, a request body the server did not wait for) is reset. A request never submitted closes with
   // nothing on the wire.
   const bool closes_itself = complete_ && (!with_body_ || body_end_);
-  if (open_ && !closes_itself) connection_->codec().resetStream(id_, NGHTTP2_CANCEL);
+  if (open_ && !closes_itself) reset(NGHTTP2_CANCEL);
   connection_->scheduleFlush();
 }
 
@@ -281,7 +288,7 @@ void Http2UpstreamStream::onHeadersComplete(bool interim, bool trailers, bool en
   }
   if (interim && response_.status == 101) {  // no switching protocols over HTTP/2
     malformed_ = true;
-    connection_->codec().resetStream(id_, NGHTTP2_PROTOCOL_ERROR);
+    reset(NGHTTP2_PROTOCOL_ERROR);
     return;
   }
   response_.version_major = 1;

@@ -45,7 +45,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   void pauseReading() override { paused_ = true; }
   void resumeReading() override;
   void release(bool reusable) override;
-  void abort(Outcome outcome) override;
+  std::string_view abort(Outcome outcome) override;
   std::string_view peerAddress() const override;
 
   // Pool-facing: a fresh request on `connection` (state of the previous one cleared, capacity kept).
@@ -82,6 +82,8 @@ class Http2UpstreamStream final : public UpstreamStream {
   void buildRequestFields(const http::MessageHead& head);
   void addField(std::string_view name, std::string_view value);
   void deliverError(UpstreamError error);
+  // RST_STREAM(error_code) on our stream; the first code sent is what abort() reports.
+  void reset(uint32_t error_code);
   // Resets the stream on the wire if the codec still has it (CANCEL), and hands the stream back.
   void handBack();
   void resumeBody();
@@ -114,7 +116,8 @@ class Http2UpstreamStream final : public UpstreamStream {
   bool complete_ = false;
   bool malformed_ = false;
   bool paused_ = false;
-  size_t held_credit_ = 0;  // stream window credit held back while paused
+  size_t held_credit_ = 0;              // stream window credit held back while paused
+  std::optional<uint32_t> reset_sent_;  // the RST_STREAM code this request's stream was reset with
 };
 
 }  // namespace tether::upstream

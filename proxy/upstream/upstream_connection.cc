@@ -101,10 +101,14 @@ void UpstreamConnection::release(bool reusable) {
   pool_.release(*this, reusable ? UpstreamPool::Release::Reuse : UpstreamPool::Release::Close);
 }
 
-void UpstreamConnection::abort(Outcome) {
+std::string_view UpstreamConnection::abort(Outcome) {
   // Whatever the reason, the connection cannot carry another request: reset or closed as cancel_with says.
   exchange_ = nullptr;
+  const bool open = state_ != State::Closed;
+  const bool rst = pool_.config().cancel_with == config::Upstream::CancelWith::Rst;
   pool_.release(*this, UpstreamPool::Release::Abort);
+  if (!open) return {};
+  return rst ? "rst" : "fin";
 }
 
 void UpstreamConnection::pauseReading() {

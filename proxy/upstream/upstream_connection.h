@@ -47,7 +47,7 @@ class UpstreamConnection : public util::Deletable,
   void pauseReading() override;  // in a tunnel too, while the client side is congested
   void resumeReading() override;
   void release(bool reusable) override;
-  void abort(Outcome outcome) override;
+  std::string_view abort(Outcome outcome) override;
   std::string_view peerAddress() const override { return address_text_; }
 
   State state() const { return state_; }

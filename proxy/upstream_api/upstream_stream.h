@@ -46,8 +46,11 @@ class UpstreamStream {
   // after an upstream failure (not reusable: closed gently). An HTTP/1.1 connection may then serve another request.
   virtual void release(bool reusable) = 0;
   // Stops the upstream's work now because of `outcome` (a cancellation, or an answer tether gave itself): a
-  // connection is reset or closed as the upstream's `cancel_with` says; an HTTP/2 stream would be reset.
-  virtual void abort(Outcome outcome) = 0;
+  // connection is reset or closed as the upstream's `cancel_with` says; an HTTP/2 stream is reset. Returns what was
+  // sent, as logged in `upstream_reset` (static storage): the RST_STREAM error code's name ("CANCEL"; or the code
+  // the stream had sent already, e.g. "PROTOCOL_ERROR"), the connection's "rst" or "fin"; empty when nothing went
+  // to the upstream (its stream had ended already).
+  virtual std::string_view abort(Outcome outcome) = 0;
 
   // The peer's address as logged (`upstream_addr`).
   virtual std::string_view peerAddress() const = 0;

@@ -114,7 +114,10 @@ TEST_F(H2TlsUpstream, ClientLeavingResetsOnlyItsStreamAndTheConnectionServesTheN
   ASSERT_TRUE(upstream_.waitForResets(1, kBound)) << tether.dumpLog();
   const auto held = upstream_.requests().at(0);
   EXPECT_EQ(upstream_.resetsReceived(), (std::vector<H2ResetRecord>{{1, held.stream_id, NGHTTP2_CANCEL}}));
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "", 1, kBound).size(), 1u) << tether.dumpLog();
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "", 1, kBound);
+  ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(cancelled[0].str("upstream_protocol"), "h2");
+  EXPECT_EQ(cancelled[0].str("upstream_reset"), "CANCEL");
 
   AnyClient next(ClientProtocol::kH2c);
   ASSERT_TRUE(next.connect(tether.port()));

@@ -406,7 +406,11 @@ TEST_P(H2UpstreamTest, ClientLeavingResetsOnlyItsStream) {
   ASSERT_EQ(resets.size(), 1u);
   EXPECT_EQ(resets[0].error_code, static_cast<uint32_t>(NGHTTP2_CANCEL));
   EXPECT_EQ(resets[0].connection, 0);
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", "", 1, 20s).size(), 1u) << tether.dumpLog();
+  const auto cancelled = tether.waitForLogEvents("request_cancelled", "", 1, 20s);
+  ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
+  // The line says what went upstream: the stream's RST_STREAM code, on an h2c connection.
+  EXPECT_EQ(cancelled[0].str("upstream_protocol"), "h2c");
+  EXPECT_EQ(cancelled[0].str("upstream_reset"), "CANCEL");
 
   AnyClient next(GetParam());
   ASSERT_TRUE(next.connect(tether.port()));

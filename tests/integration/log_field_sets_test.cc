@@ -19,8 +19,8 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-const std::vector<std::string> kCommon = {"ts",   "event",  "level",    "request_id", "route",   "method",
-                                          "path", "client", "protocol", "upstream",   "endpoint"};
+const std::vector<std::string> kCommon = {"ts",   "event",  "level",    "request_id", "route",    "method",
+                                          "path", "client", "protocol", "upstream",   "endpoint", "upstream_protocol"};
 
 std::vector<std::string> with(std::vector<std::string> fields) {
   std::vector<std::string> all = kCommon;
@@ -29,11 +29,11 @@ std::vector<std::string> with(std::vector<std::string> fields) {
 }
 
 const std::vector<std::string> kCompleted = with({"status", "elapsed_ms", "bytes_received", "bytes_sent"});
-const std::vector<std::string> kCancelled =
-    with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms", "bytes_received", "bytes_sent", "status"});
+const std::vector<std::string> kCancelled = with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms",
+                                                  "upstream_reset", "bytes_received", "bytes_sent", "status"});
 const std::vector<std::string> kClientGone =
-    with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms", "bytes_received", "bytes_sent", "status",
-          "upstream_left_running", "ended", "upstream_status", "ran_on_ms", "bytes_discarded"});
+    with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms", "upstream_reset", "bytes_received", "bytes_sent",
+          "status", "upstream_left_running", "ended", "upstream_status", "ran_on_ms", "bytes_discarded"});
 
 class LogFieldSets : public ::testing::Test {
  protected:
@@ -60,6 +60,7 @@ class LogFieldSets : public ::testing::Test {
     EXPECT_EQ(events.size(), 1u) << event << " " << id;
     std::vector<std::string> keys;
     if (events.empty()) return keys;
+    last_ = events[0];
     for (const auto& [key, value] : events[0].members) keys.push_back(key);
     if (std::getenv("TETHER_PRINT_FIELD_SETS")) {
       std::string text = id + " " + event + ":";
@@ -87,18 +88,28 @@ class LogFieldSets : public ::testing::Test {
     client.close();
   }
 
+  // A string field of the line fieldsOf() read last; "null" for a JSON null.
+  std::string valueOf(std::string_view key) const {
+    const JsonValue* value = last_.find(key);
+    if (value == nullptr) return "absent";
+    return value->isNull() ? "null" : value->text;
+  }
+
   TestUpstream upstream_;
   std::optional<TetherInstance> tether_;
+  JsonValue last_;
 };
 
 TEST_F(LogFieldSets, CompletedOk) {
   EXPECT_EQ(answered("/ok/x", "fs-ok"), "200");
   EXPECT_EQ(fieldsOf("request_completed", "fs-ok"), kCompleted);
+  EXPECT_EQ(valueOf("upstream_protocol"), "http1");
 }
 
 TEST_F(LogFieldSets, CompletedNoRoute404) {
   EXPECT_EQ(answered("/nothing", "fs-404"), "404");
   EXPECT_EQ(fieldsOf("request_completed", "fs-404"), kCompleted);
+  EXPECT_EQ(valueOf("upstream_protocol"), "null");  // no upstream was chosen
 }
 
 TEST_F(LogFieldSets, CompletedConnectRefused502) {
@@ -109,6 +120,7 @@ TEST_F(LogFieldSets, CompletedConnectRefused502) {
 TEST_F(LogFieldSets, CancelledClientClosedAwaitingResponse) {
   leftWhileWaiting("/ok/slow", "fs-cancel");
   EXPECT_EQ(fieldsOf("request_cancelled", "fs-cancel"), kCancelled);
+  EXPECT_EQ(valueOf("upstream_reset"), "rst");  // cancel_with's default: the connection was reset
 }
 
 TEST_F(LogFieldSets, CancelledDeadline504) {
@@ -119,6 +131,7 @@ TEST_F(LogFieldSets, CancelledDeadline504) {
 TEST_F(LogFieldSets, ClientGoneWithIgnorePolicy) {
   leftWhileWaiting("/ignore/x", "fs-gone");
   EXPECT_EQ(fieldsOf("client_gone", "fs-gone"), kClientGone);
+  EXPECT_EQ(valueOf("upstream_reset"), "null");  // the upstream ran on and finished: nothing was sent
 }
 
 }  // namespace

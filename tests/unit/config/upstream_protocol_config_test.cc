@@ -79,5 +79,25 @@ TEST(UpstreamProtocolConfig, UnknownValueNamesTheKeyWithFileLineAndColumn) {
   EXPECT_NE(e.toString().find("invalid value 'http3'"), std::string::npos) << e.toString();
 }
 
+// The reset-storm guard (docs/upstreams.md): on by default, below hyper's 20; 0 turns it off.
+TEST(UpstreamProtocolConfig, ResetBudgetDefaultsAndReads) {
+  const LoadResult defaults = loadConfigString(configWith("    protocol: h2c\n"), "test.yaml");
+  ASSERT_TRUE(defaults.ok()) << describe(defaults);
+  EXPECT_EQ(defaults.config->upstreams[0].reset_budget, 10u);
+  EXPECT_EQ(defaults.config->upstreams[0].reset_window, Duration{30000});
+  const LoadResult set =
+      loadConfigString(configWith("    protocol: h2c\n    reset_budget: 0\n    reset_window: 5s\n"), "test.yaml");
+  ASSERT_TRUE(set.ok()) << describe(set);
+  EXPECT_EQ(set.config->upstreams[0].reset_budget, 0u);
+  EXPECT_EQ(set.config->upstreams[0].reset_window, Duration{5000});
+}
+
+TEST(UpstreamProtocolConfig, ResetWindowMustBePositive) {
+  const LoadResult result = loadConfigString(configWith("    reset_window: 0s\n"), "test.yaml");
+  EXPECT_FALSE(result.ok());
+  ASSERT_FALSE(result.errors.empty());
+  EXPECT_NE(result.errors[0].toString().find("reset_window"), std::string::npos) << describe(result);
+}
+
 }  // namespace
 }  // namespace tether::config

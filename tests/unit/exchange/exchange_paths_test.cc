@@ -170,6 +170,9 @@ TEST(OneRecord, TheCancellationLineIsTheRingEntryAndIsCounted) {
   const auto ring = h.recentCancellations();
   ASSERT_EQ(ring.size(), 1u);
   EXPECT_EQ(ring[0], line) << "the ring must hold the very bytes the log got";
+  // What the stream said it sent upstream, through the seam (the fake says "rst"), and the upstream's protocol.
+  EXPECT_TRUE(has(line, "upstream_reset", "rst")) << line;
+  EXPECT_TRUE(has(line, "upstream_protocol", "http1")) << line;
   EXPECT_EQ(h.cancelledCount(Outcome::ClientReset, Phase::AwaitingResponse), 1u);
   EXPECT_EQ(h.requestsCount("GET", 499), 1u);
   h.destroyExchange();
@@ -186,6 +189,7 @@ TEST(OneRecord, AClientGoneLineIsTheRingEntry) {
   h.stream().respondComplete();
   const std::string line = onlyLine(h);
   EXPECT_TRUE(has(line, "event", "client_gone")) << line;
+  EXPECT_NE(line.find("\"upstream_reset\":null"), std::string::npos) << line;  // ran to its end: nothing sent
   EXPECT_TRUE(hasNumber(line, "upstream_status", 200)) << line;
   EXPECT_TRUE(hasNumber(line, "bytes_discarded", 1000)) << line;
   const auto ring = h.recentCancellations();

@@ -39,10 +39,11 @@ class FakeUpstreamStream : public upstream::UpstreamStream {
     settled = reusable ? Settled::ReleasedReusable : Settled::Released;
     events_ = nullptr;
   }
-  void abort(Outcome outcome) override {
+  std::string_view abort(Outcome outcome) override {
     settled = Settled::Aborted;
     abort_outcome = outcome;
     events_ = nullptr;
+    return abort_reply;
   }
   std::string_view peerAddress() const override { return "10.0.0.1:8080"; }
 
@@ -105,6 +106,7 @@ class FakeUpstreamStream : public upstream::UpstreamStream {
   bool request_ended = false;
   Settled settled = Settled::No;
   std::optional<Outcome> abort_outcome;
+  std::string_view abort_reply = "rst";  // what abort() says it sent (logged as upstream_reset)
 
  private:
   upstream::UpstreamStreamEvents* events_ = nullptr;

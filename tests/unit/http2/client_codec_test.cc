@@ -147,6 +147,7 @@ class ClientPeer : public ClientCodecCallbacks {
   void onGoaway(int32_t last_stream_id, uint32_t code) override { goaways.emplace_back(last_stream_id, code); }
   void onRemoteSettings(uint32_t max_concurrent_streams) override { settings.push_back(max_concurrent_streams); }
   void onPingAck() override { ++ping_acks; }
+  void onResetSent(int32_t id, uint32_t code) override { resets_sent.emplace_back(id, code); }
   size_t readRequestBody(int32_t id, uint8_t* buf, size_t len, bool* end, bool* trailers) override {
     BodySource& source = streams[id].request;
     const size_t n = source.read(buf, len, end, trailers);
@@ -177,6 +178,7 @@ class ClientPeer : public ClientCodecCallbacks {
   std::vector<std::pair<int32_t, uint32_t>> goaways;
   std::vector<uint32_t> settings;
   int ping_acks = 0;
+  std::vector<std::pair<int32_t, uint32_t>> resets_sent;  // onResetSent: RST_STREAM frames that went out
 };
 
 // One HTTP/2 frame as parsed from the wire (the client preface stripped).
@@ -381,6 +383,8 @@ TEST(ClientCodec, CancelOneOfSeveralStreamsKeepsTheConnection) {
   EXPECT_FALSE(c.server.streams[d].reset);
   EXPECT_EQ(c.client.streams[b].closed, NGHTTP2_CANCEL);
   EXPECT_FALSE(c.client.streams[b].reset) << "onStreamReset is for the server's RST_STREAM";
+  const std::vector<std::pair<int32_t, uint32_t>> sent{{b, NGHTTP2_CANCEL}};
+  EXPECT_EQ(c.client.resets_sent, sent) << "onResetSent: the frame that went out";
   EXPECT_EQ(c.client.codec.openStreams(), 2u);
 
   for (int32_t id : {a, d}) {
@@ -455,6 +459,7 @@ TEST(ClientCodec, CancelOfAQueuedRequestSendsNothingForIt) {
   EXPECT_EQ(c.client.streams[b].closed, NGHTTP2_CANCEL);
   EXPECT_EQ(c.client.streams[b].closes, 1);
   for (const Frame& f : frames(wire)) EXPECT_NE(f.stream, b) << "frame type " << int{f.type};
+  EXPECT_TRUE(c.client.resets_sent.empty()) << "no RST_STREAM left, none reported";
   EXPECT_EQ(c.client.codec.openStreams(), 1u);
 
   c.server.respond(a, 200, {}, false);
@@ -464,6 +469,35 @@ TEST(ClientCodec, CancelOfAQueuedRequestSendsNothingForIt) {
   for (const Frame& f : frames(wire)) EXPECT_NE(f.stream, b) << "frame type " << int{f.type};
   EXPECT_EQ(c.server.begun, std::vector<int32_t>{a});
   EXPECT_EQ(c.client.codec.openStreams(), 0u);
+}
+
+// The reset-storm guard's GOAWAY: graceful, from the client side. The open stream finishes; then the codec wants
+// neither to read nor to write, which is when the connection closes.
+TEST(ClientCodec, GracefulGoawayLetsTheOpenStreamFinish) {
+  Connection c;
+  const int32_t a = c.client.get("/a");
+  c.pump();
+  c.server.respond(a, 200, {}, true);  // body deferred
+  c.pump();
+  ASSERT_TRUE(c.client.codec.submitGoaway());
+  std::string wire;
+  c.pump(&wire);
+  std::vector<Frame> goaways;
+  for (Frame& f : frames(wire)) {
+    if (f.type == NGHTTP2_GOAWAY) goaways.push_back(f);
+  }
+  ASSERT_EQ(goaways.size(), 1u);
+  EXPECT_EQ(u32(goaways[0].payload, 0), 0u) << "last stream id: the server opens none to us";
+  EXPECT_EQ(u32(goaways[0].payload, 4), static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_TRUE(c.client.codec.wantsRead()) << "a stream is still open";
+
+  c.server.streams[a].response = {"rest of a", true, {}};
+  c.server.codec.resumeData(a);
+  c.pump();
+  EXPECT_EQ(c.client.streams[a].body, "rest of a");
+  EXPECT_EQ(c.client.streams[a].closed, NGHTTP2_NO_ERROR);
+  EXPECT_FALSE(c.client.codec.wantsRead());
+  EXPECT_FALSE(c.client.codec.wantsWrite());
 }
 
 TEST(ClientCodec, ServerSettingsReachOnRemoteSettings) {
