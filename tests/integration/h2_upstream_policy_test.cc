@@ -26,9 +26,9 @@ namespace {
 using namespace std::chrono_literals;
 using Hold = H2TestUpstream::Reply::Hold;
 
-constexpr auto kBound = 30s;                  // only a failing test waits this long
-constexpr uint64_t kBigBody = 1024 * 1024;    // far beyond every flow-control window on the way
-constexpr uint64_t kBeforeHold = 1000;        // body bytes sent before a kAfterHeaders hold
+constexpr auto kBound = 30s;                // only a failing test waits this long
+constexpr uint64_t kBigBody = 1024 * 1024;  // far beyond every flow-control window on the way
+constexpr uint64_t kBeforeHold = 1000;      // body bytes sent before a kAfterHeaders hold
 
 // /hold: nothing until released; /stream: the head and kBeforeHold bytes, then kBigBody more once released;
 // anything else: "hello <path>".
@@ -107,6 +107,8 @@ void expectRanToTheEnd(const TetherInstance& tether, H2TestUpstream& upstream, i
   ASSERT_EQ(gone.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(gone[0].str("ended"), "completed");
   EXPECT_EQ(gone[0].integerAt("bytes_discarded"), static_cast<int64_t>(discarded));
+  ASSERT_NE(gone[0].find("upstream_reset"), nullptr);
+  EXPECT_TRUE(gone[0].find("upstream_reset")->isNull()) << tether.dumpLog();
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
 }
 
@@ -117,6 +119,8 @@ void expectCancelled(const TetherInstance& tether, H2TestUpstream& upstream, int
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "", 1, kBound);
   ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), reason);
+  EXPECT_EQ(cancelled[0].str("upstream_protocol"), "h2c");
+  EXPECT_EQ(cancelled[0].str("upstream_reset"), "CANCEL");
 }
 
 TEST_P(H2UpstreamPolicy, IgnoreLetsTheStreamRunToItsEnd) {
@@ -189,6 +193,7 @@ TEST_P(H2UpstreamPolicy, ShutdownPastTheDrainTimeoutResetsTheStream) {
   const auto cancelled = tether.logEvents("request_cancelled");
   ASSERT_EQ(cancelled.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(cancelled[0].str("reason"), "shutdown");
+  EXPECT_EQ(cancelled[0].str("upstream_reset"), "CANCEL");
 }
 
 INSTANTIATE_TEST_SUITE_P(Clients, H2UpstreamPolicy, ::testing::Values(ClientProtocol::kH1, ClientProtocol::kH2c),
