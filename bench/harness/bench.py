@@ -11,8 +11,8 @@ Layout of one run (every load is bounded in time and count; every process is sto
     3. cancellation probes (fin, rst, h2rst) per proxy.
   Then HAProxy with `option abortonclose` (cancellation only) and tether 1 vs 2 workers (unpinned,
   interleaved the same way).
-  h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c in --only): the same proxies speaking HTTP/2 cleartext
-  to `fast_upstream --h2c` (its own process on CPU 0): interleaved wrk (HTTP/1.1 client) and h2load (h2c client)
+  h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c in --only): the proxies speaking HTTP/2
+  cleartext to `fast_upstream --h2c` (its own process on CPU 0): interleaved wrk (HTTP/1.1 client) and h2load (h2c client)
   rounds, then the cancellation probes against cancel_probe's h2c upstream, which times each RST_STREAM's arrival
   (and counts its error code).
 Results: results.json, results.md, chart.png in the output directory.
@@ -421,7 +421,7 @@ def machine_info(t):
             "loadavg_at_start": open("/proc/loadavg").read().split()[:3], "nice": os.nice(0)}
 
 
-H2C_UPSTREAM_ROWS = ("tether-h2c", "haproxy-h2c", "nghttpx-h2c")
+H2C_UPSTREAM_ROWS = ("tether-h2c", "haproxy-h2c", "nghttpx-h2c", "nginx-h2c")
 
 
 def start_proxies(names, candidates, results):
@@ -455,7 +455,8 @@ def run_group(fn, pxs, what, outdir, results):
 
 
 def run_h2_upstream_rows(t, names, cfg, tether, outdir, results, abortonclose):
-    """tether-h2c, haproxy-h2c, nghttpx-h2c against their own `fast_upstream --h2c` (2 threads, CPU 0); then
+    """tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c (grpc_pass) against their own `fast_upstream --h2c`
+    (2 threads, CPU 0); then
     HAProxy + abortonclose with h2 servers (cancellation only) while that upstream still runs."""
     upstream = procs.start([t["fast_upstream"], "--listen", proxies.UPSTREAM_H2C, "--threads", "2", "--h2c"],
                            cpus=LOADGEN_CPU)
@@ -464,7 +465,8 @@ def run_h2_upstream_rows(t, names, cfg, tether, outdir, results, abortonclose):
         candidates = {"tether-h2c": lambda: proxies.Tether(outdir, PROXY_CPU, tether, port=18060, name="tether-h2c",
                                                            upstream_protocol="h2c"),
                       "haproxy-h2c": lambda: proxies.Haproxy(outdir, PROXY_CPU, upstream_protocol="h2c"),
-                      "nghttpx-h2c": lambda: proxies.Nghttpx(outdir, PROXY_CPU)}
+                      "nghttpx-h2c": lambda: proxies.Nghttpx(outdir, PROXY_CPU),
+                      "nginx-h2c": lambda: proxies.Nginx(outdir, PROXY_CPU, upstream_protocol="h2c")}
         pxs = start_proxies(names, candidates, results)
         if pxs:
             run_group(lambda: bench_h2_upstream(t, pxs, upstream, cfg, outdir, results), pxs, "h2c-upstream",

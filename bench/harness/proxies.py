@@ -3,7 +3,7 @@
 All of them listen on 127.0.0.1 ports in 18000-18999, talk HTTP/1.1 with keep-alive to the same
 upstreams (fast_upstream for load, cancel_probe's slow upstream for /slow/), run ONE worker / thread,
 and are pinned by the caller with taskset. The h2c-upstream variants (upstream_protocol "h2c": tether-h2c,
-haproxy-h2c, nghttpx-h2c) talk HTTP/2 cleartext to `fast_upstream --h2c` and to cancel_probe's h2c upstream.
+haproxy-h2c, nghttpx-h2c, nginx-h2c with grpc_pass) talk HTTP/2 cleartext to `fast_upstream --h2c` and to cancel_probe's h2c upstream.
 """
 import os
 import string
@@ -105,12 +105,21 @@ class Nginx(Proxy):
     name, label = "nginx", "nginx"
     h1, h2 = "127.0.0.1:18020", "127.0.0.1:18021"
 
+    def __init__(self, outdir, cpus, upstream_protocol="http1"):
+        super().__init__(outdir, cpus)
+        self.upstream_protocol = upstream_protocol
+        if upstream_protocol == "h2c":  # grpc_pass: nginx's only HTTP/2 client
+            self.name, self.label = "nginx-h2c", "nginx (grpc_pass)"
+            self.h1, self.h2 = "127.0.0.1:18090", "127.0.0.1:18091"
+
     def argv(self):
-        d = os.path.join(self.outdir, "nginx")
+        d = os.path.join(self.outdir, self.name)
         for sub in ("client", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(d, "nginx-tmp", sub), exist_ok=True)
+        h2c = self.upstream_protocol == "h2c"
         cfg = render("nginx.conf", os.path.join(d, "nginx.conf"), dir=d, h1=self.h1, h2=self.h2,
-                     upstream=UPSTREAM, probe=PROBE)
+                     upstream=UPSTREAM_H2C if h2c else UPSTREAM, probe=PROBE,
+                     **{"pass": "grpc_pass grpc://" if h2c else "proxy_pass http://"})
         return ["nginx", "-p", d, "-c", cfg, "-e", os.path.join(d, "nginx-error.log")]
 
     def worker_pids(self):

@@ -5,7 +5,7 @@ import sys
 
 PEERS = ("nginx", "haproxy")
 KINDS = (("fin", "FIN (close)"), ("rst", "RST (linger 0)"), ("h2rst", "h2 RST_STREAM"))
-H2UP = ("tether-h2c", "haproxy-h2c", "nghttpx-h2c")  # h2c-upstream rows; peers are every one but tether-h2c
+H2UP = ("tether-h2c", "haproxy-h2c", "nghttpx-h2c", "nginx-h2c")  # h2c-upstream rows; peers are every one but tether-h2c
 
 
 def fmt(v, digits=0, unit=""):
