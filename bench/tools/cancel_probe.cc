@@ -446,8 +446,8 @@ void printJson(const Options& o, Probes& probes, long failedConnect, long notRec
       "\"target\":\"%s\",\"count\":%ld,\"failed_connect\":%ld,\"not_received\":%ld,"
       "\"aborted\":%ld,\"noticed\":%ld,\"late\":%ld,\"early\":%ld,\"upstream_saw_fin\":%ld,"
       "\"upstream_saw_rst\":%ld,\"window_ms\":%ld,\"deltas_us\":[%s]}\n",
-      o.kind.c_str(), o.upstreamProtocol.c_str(), rstStream, codeJson.c_str(), o.target.c_str(), o.count, failedConnect, notReceived, aborted, noticed, late, early, fin, rst,
-      o.windowMs, deltas.c_str());
+      o.kind.c_str(), o.upstreamProtocol.c_str(), rstStream, codeJson.c_str(), o.target.c_str(), o.count, failedConnect,
+      notReceived, aborted, noticed, late, early, fin, rst, o.windowMs, deltas.c_str());
 }
 
 }  // namespace

@@ -160,8 +160,7 @@ struct H2Conn {
   }
 };
 
-ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source*,
-                 void*) {
+ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source*, void*) {
   size_t n = std::min(len, kBody.size());
   std::memcpy(buf, kBody.data(), n);
   *flags |= NGHTTP2_DATA_FLAG_EOF;
