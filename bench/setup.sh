@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the macro benchmark needs (idempotent). Debian 12, run as root.
-# After installing nginx/haproxy the distro services must not keep running: they would hold
+# After installing nginx/haproxy/nghttpx the distro services must not keep running: they would hold
 # ports and CPU during the measurements, so a policy-rc.d forbids starting them at install time
 # and any instance that was already started by a previous install is stopped here.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(wrk nginx-light haproxy python3-matplotlib nghttp2-client libevent-dev libnghttp2-dev
+PACKAGES=(wrk nginx-light haproxy nghttp2-proxy python3-matplotlib nghttp2-client libevent-dev libnghttp2-dev
           cmake ninja-build g++ pkg-config procps iproute2 util-linux strace
           valgrind)  # bench/instructions: callgrind counts instructions per request
 OPTIONAL=(linux-perf)
@@ -29,8 +29,8 @@ if ((${#missing[@]})); then
   for p in "${OPTIONAL[@]}"; do apt-get install -y -qq --no-install-recommends "$p" || true; done
 fi
 
-# Stop distro services if they run anyway (only these two named services, via their init scripts).
-for svc in nginx haproxy; do
+# Stop distro services if they run anyway (only these named services, via their init scripts).
+for svc in nginx haproxy nghttpx; do
   if command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then
     service "$svc" stop >/dev/null 2>&1 || true
   fi

@@ -11,6 +11,10 @@ Layout of one run (every load is bounded in time and count; every process is sto
     3. cancellation probes (fin, rst, h2rst) per proxy.
   Then HAProxy with `option abortonclose` (cancellation only) and tether 1 vs 2 workers (unpinned,
   interleaved the same way).
+  h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c in --only): the proxies speaking HTTP/2
+  cleartext to `fast_upstream --h2c` (its own process on CPU 0): interleaved wrk (HTTP/1.1 client) and h2load (h2c client)
+  rounds, then the cancellation probes against cancel_probe's h2c upstream, which times each RST_STREAM's arrival
+  (and counts its error code).
 Results: results.json, results.md, chart.png in the output directory.
 """
 import argparse
@@ -147,7 +151,8 @@ def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
     for kind in kinds:
         target = px.h2 if kind == "h2rst" else px.h1
         out, _ = procs.run([t["cancel_probe"], "--upstream", proxies.PROBE, "--target", target, "--kind", kind,
-                            "--count", str(cfg["cancel_count"]), "--window-ms", str(cfg["cancel_window_ms"])],
+                            "--count", str(cfg["cancel_count"]), "--window-ms", str(cfg["cancel_window_ms"]),
+                            "--upstream-protocol", px.upstream_protocol],
                            cpus=LOADGEN_CPU, timeout=cfg["cancel_count"] * 3 + 60)
         r = json.loads(out)
         d = sorted(r.pop("deltas_us"))
@@ -155,7 +160,9 @@ def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
         r.update({"p50_us": pct(50), "p99_us": pct(99), "max_us": d[-1] if d else None,
                   "noticed_pct": 100.0 * r["noticed"] / r["count"] if r["count"] else 0.0})
         res[kind] = r
-        log(f"  cancel {kind:6s} noticed {r['noticed']}/{r['count']} p50 {r['p50_us']} us p99 {r['p99_us']} us")
+        codes = f" RST_STREAM codes {r['rst_stream_codes']}" if r.get("rst_stream_codes") else ""
+        log(f"  cancel {kind:6s} noticed {r['noticed']}/{r['count']} p50 {r['p50_us']} us p99 {r['p99_us']} us"
+            f"{codes}")
     return res
 
 
@@ -341,8 +348,22 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
                 log(f"{px.label}: syscall count failed: {e}")
 
 
-def bench_abortonclose(t, cfg, outdir, results):
-    px = proxies.Haproxy(outdir, PROXY_CPU, abortonclose=True)
+def bench_h2_upstream(t, pxs, upstream, cfg, outdir, results):
+    """The h2c-upstream rows: closed-loop CPU/request and latency with an HTTP/1.1 and an h2c client, then
+    cancellation timed at the upstream (RST_STREAM arrival)."""
+    store = results.setdefault("proxies", {})
+    for px in pxs:
+        store[px.name] = {"label": px.label, "upstream_protocol": px.upstream_protocol}
+    run_interleaved([("wrk", lambda px, pids: phase_wrk(t, px, pids, cfg)),
+                     ("h2", lambda px, pids: phase_h2load(t, px, pids, cfg, outdir))],
+                    pxs, upstream, cfg, store)
+    for px in pxs:
+        log(f"{px.label}: cancellation (h2c upstream)")
+        store[px.name]["cancel"] = phase_cancel(t, px, cfg)
+
+
+def bench_abortonclose(t, cfg, outdir, results, upstream_protocol="http1"):
+    px = proxies.Haproxy(outdir, PROXY_CPU, abortonclose=True, upstream_protocol=upstream_protocol)
     log(f"{px.label}: cancellation only")
     px.start()
     try:
@@ -390,6 +411,7 @@ def machine_info(t):
         mem_kib = int(f.readline().split()[1])
     return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 1024 / 1024, 1),
             "kernel": os.uname().release, "nginx": cmd(["nginx", "-v"]), "haproxy": cmd(["haproxy", "-v"]),
+            "nghttpx": cmd(["nghttpx", "--version"]),
             "wrk": cmd(["wrk", "-v"]), "h2load": cmd(["h2load", "--version"]),
             "tether_commit": cmd(["git", "-C", os.path.join(HERE, "..", ".."), "rev-parse", "--short", "HEAD"]),
             "tether_dirty": bool(subprocess.run(["git", "-C", os.path.join(HERE, "..", ".."), "status",
@@ -399,13 +421,74 @@ def machine_info(t):
             "loadavg_at_start": open("/proc/loadavg").read().split()[:3], "nice": os.nice(0)}
 
 
+H2C_UPSTREAM_ROWS = ("tether-h2c", "haproxy-h2c", "nghttpx-h2c", "nginx-h2c")
+
+
+def start_proxies(names, candidates, results):
+    """Starts each named proxy (all on CPU 1 at once; only the one under load is busy). A proxy that fails to
+    start is recorded and skipped: one broken proxy must not lose the others' numbers."""
+    pxs = []
+    for name in names:
+        px = candidates[name]()
+        try:
+            log(f"{px.label}: starting on CPU {px.cpus}")
+            pxs.append(px.start())
+        except Exception as e:
+            log(f"{name}: FAILED to start: {e}")
+            results.setdefault("failures", {})[name] = str(e)
+    return pxs
+
+
+def run_group(fn, pxs, what, outdir, results):
+    """Runs one group's measurements, then stops its proxies and records whether each survived."""
+    try:
+        fn()
+    except Exception as e:
+        log(f"FAILED: {e}")
+        results.setdefault("failures", {})[what] = repr(e)
+    finally:
+        for px in pxs:
+            results.setdefault("proxies", {}).setdefault(px.name, {})["survived"] = px.proc.poll() is None
+            px.stop()
+            if isinstance(px, proxies.Tether):
+                results["proxies"][px.name]["log"] = tether_log_summary(os.path.join(outdir, f"{px.name}.log"))
+
+
+def run_h2_upstream_rows(t, names, cfg, tether, outdir, results, abortonclose):
+    """tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c (grpc_pass) against their own `fast_upstream --h2c`
+    (2 threads, CPU 0); then
+    HAProxy + abortonclose with h2 servers (cancellation only) while that upstream still runs."""
+    upstream = procs.start([t["fast_upstream"], "--listen", proxies.UPSTREAM_H2C, "--threads", "2", "--h2c"],
+                           cpus=LOADGEN_CPU)
+    try:
+        procs.wait_port(proxies.UPSTREAM_H2C)
+        candidates = {"tether-h2c": lambda: proxies.Tether(outdir, PROXY_CPU, tether, port=18060, name="tether-h2c",
+                                                           upstream_protocol="h2c"),
+                      "haproxy-h2c": lambda: proxies.Haproxy(outdir, PROXY_CPU, upstream_protocol="h2c"),
+                      "nghttpx-h2c": lambda: proxies.Nghttpx(outdir, PROXY_CPU),
+                      "nginx-h2c": lambda: proxies.Nginx(outdir, PROXY_CPU, upstream_protocol="h2c")}
+        pxs = start_proxies(names, candidates, results)
+        if pxs:
+            run_group(lambda: bench_h2_upstream(t, pxs, upstream, cfg, outdir, results), pxs, "h2c-upstream",
+                      outdir, results)
+        if abortonclose and "haproxy-h2c" in names:
+            try:
+                bench_abortonclose(t, cfg, outdir, results, upstream_protocol="h2c")
+            except Exception as e:
+                log(f"haproxy-h2c-abortonclose: FAILED: {e}")
+                results.setdefault("failures", {})["haproxy-h2c-abortonclose"] = str(e)
+    finally:
+        procs.stop(upstream)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tether", required=True)
     ap.add_argument("--tools", required=True, help="directory with fast_upstream, fixed_rate, ...")
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="tether,nginx,haproxy", help="comma-separated proxies")
+    ap.add_argument("--only", default="tether,nginx,haproxy," + ",".join(H2C_UPSTREAM_ROWS),
+                    help="comma-separated proxies (h2c-upstream rows: " + ",".join(H2C_UPSTREAM_ROWS) + ")")
     ap.add_argument("--skip", default="", help="comma-separated: scaling,abortonclose,syscalls")
     ap.add_argument("--duration", type=int, help="seconds per load run (overrides the mode's)")
     ap.add_argument("--reps", type=int, help="interleaved repetitions of each load (median reported)")
@@ -439,33 +522,21 @@ def main():
     procs.wait_port(proxies.UPSTREAM)
     only = a.only.split(",")
     skip = a.skip.split(",")
+    h2_only = [n for n in only if n in H2C_UPSTREAM_ROWS]
+    only = [n for n in only if n not in H2C_UPSTREAM_ROWS]
     try:
         candidates = {"tether": lambda: proxies.Tether(a.out, PROXY_CPU, a.tether),
                       "nginx": lambda: proxies.Nginx(a.out, PROXY_CPU),
                       "haproxy": lambda: proxies.Haproxy(a.out, PROXY_CPU)}
-        pxs = []
-        for name in only:  # all on CPU 1 at once; only the one under load is busy
-            px = candidates[name]()
-            try:
-                log(f"{px.label}: starting on CPU {px.cpus}")
-                pxs.append(px.start())
-            except Exception as e:  # keep going: one broken proxy must not lose the others' numbers
-                log(f"{name}: FAILED to start: {e}")
-                results.setdefault("failures", {})[name] = str(e)
-        try:
-            bench_main(t, pxs, upstream, cfg, a.out, results)
-        except Exception as e:
-            log(f"FAILED: {e}")
-            results.setdefault("failures", {})["main"] = repr(e)
-        finally:
-            for px in pxs:
-                results.setdefault("proxies", {}).setdefault(px.name, {})["survived"] = px.proc.poll() is None
-                px.stop()
-                if isinstance(px, proxies.Tether):
-                    results["proxies"][px.name]["log"] = tether_log_summary(os.path.join(a.out, f"{px.name}.log"))
+        pxs = start_proxies(only, candidates, results)
+        if pxs:
+            run_group(lambda: bench_main(t, pxs, upstream, cfg, a.out, results), pxs, "main", a.out, results)
+        if h2_only:
+            run_h2_upstream_rows(t, h2_only, cfg, a.tether, a.out, results, abortonclose="abortonclose" not in skip)
         extras = []
         if "abortonclose" not in skip and "haproxy" in only:
             extras.append(("haproxy-abortonclose", lambda: bench_abortonclose(t, cfg, a.out, results)))
+
         if "scaling" not in skip and "tether" in only:
             extras.append(("scaling", lambda: bench_scaling(t, upstream, cfg, a.out, results)))
         for name, fn in extras:

@@ -2,7 +2,8 @@
 
 All of them listen on 127.0.0.1 ports in 18000-18999, talk HTTP/1.1 with keep-alive to the same
 upstreams (fast_upstream for load, cancel_probe's slow upstream for /slow/), run ONE worker / thread,
-and are pinned by the caller with taskset.
+and are pinned by the caller with taskset. The h2c-upstream variants (upstream_protocol "h2c": tether-h2c,
+haproxy-h2c, nghttpx-h2c, nginx-h2c with grpc_pass) talk HTTP/2 cleartext to `fast_upstream --h2c` and to cancel_probe's h2c upstream.
 """
 import os
 import string
@@ -14,7 +15,8 @@ import procs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UPSTREAM = "127.0.0.1:18001"   # fast_upstream
-PROBE = "127.0.0.1:18002"      # cancel_probe's slow upstream
+PROBE = "127.0.0.1:18002"      # cancel_probe's slow upstream (HTTP/1.1 or h2c, per cancel_probe run)
+UPSTREAM_H2C = "127.0.0.1:18003"  # fast_upstream --h2c
 
 
 def render(template, dest, **values):
@@ -29,6 +31,7 @@ class Proxy:
     name = ""       # key in results
     label = ""      # shown in tables
     h1 = h2 = ""    # listen addresses: HTTP/1.1 and h2c (prior knowledge); the same for tether
+    upstream_protocol = "http1"  # what it speaks to the upstreams: http1 or h2c
 
     def __init__(self, outdir, cpus):
         self.outdir, self.cpus, self.proc = outdir, cpus, None
@@ -75,9 +78,10 @@ class Proxy:
 class Tether(Proxy):
     name, label = "tether", "tether"
 
-    def __init__(self, outdir, cpus, binary, workers=1, port=18010, name="tether"):
+    def __init__(self, outdir, cpus, binary, workers=1, port=18010, name="tether", upstream_protocol="http1"):
         super().__init__(outdir, cpus)
         self.binary, self.workers = binary, workers
+        self.upstream_protocol = upstream_protocol
         self.name = name  # also names its config and log files in the results directory
         self.label = self.name
         self.h1 = self.h2 = f"127.0.0.1:{port}"
@@ -85,7 +89,8 @@ class Tether(Proxy):
 
     def argv(self):
         cfg = render("tether.yaml", os.path.join(self.outdir, f"{self.name}.yaml"), workers=self.workers,
-                     h1=self.h1, upstream=UPSTREAM, probe=PROBE, admin=self.admin)
+                     h1=self.h1, upstream=UPSTREAM_H2C if self.upstream_protocol == "h2c" else UPSTREAM,
+                     probe=PROBE, admin=self.admin, protocol=self.upstream_protocol)
         return [self.binary, "--config", cfg, "--workers", str(self.workers)]
 
     def metrics(self):
@@ -100,12 +105,21 @@ class Nginx(Proxy):
     name, label = "nginx", "nginx"
     h1, h2 = "127.0.0.1:18020", "127.0.0.1:18021"
 
+    def __init__(self, outdir, cpus, upstream_protocol="http1"):
+        super().__init__(outdir, cpus)
+        self.upstream_protocol = upstream_protocol
+        if upstream_protocol == "h2c":  # grpc_pass: nginx's only HTTP/2 client
+            self.name, self.label = "nginx-h2c", "nginx (grpc_pass)"
+            self.h1, self.h2 = "127.0.0.1:18090", "127.0.0.1:18091"
+
     def argv(self):
-        d = os.path.join(self.outdir, "nginx")
+        d = os.path.join(self.outdir, self.name)
         for sub in ("client", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(d, "nginx-tmp", sub), exist_ok=True)
+        h2c = self.upstream_protocol == "h2c"
         cfg = render("nginx.conf", os.path.join(d, "nginx.conf"), dir=d, h1=self.h1, h2=self.h2,
-                     upstream=UPSTREAM, probe=PROBE)
+                     upstream=UPSTREAM_H2C if h2c else UPSTREAM, probe=PROBE,
+                     **{"pass": "grpc_pass grpc://" if h2c else "proxy_pass http://"})
         return ["nginx", "-p", d, "-c", cfg, "-e", os.path.join(d, "nginx-error.log")]
 
     def worker_pids(self):
@@ -130,15 +144,41 @@ class Haproxy(Proxy):
     name, label = "haproxy", "HAProxy"
     h1, h2 = "127.0.0.1:18030", "127.0.0.1:18031"
 
-    def __init__(self, outdir, cpus, abortonclose=False):
+    def __init__(self, outdir, cpus, abortonclose=False, upstream_protocol="http1"):
         super().__init__(outdir, cpus)
         self.abortonclose = abortonclose
+        self.upstream_protocol = upstream_protocol
         if abortonclose:
             self.name, self.label = "haproxy-abortonclose", "HAProxy + abortonclose"
             self.h1, self.h2 = "127.0.0.1:18040", "127.0.0.1:18041"
+        if upstream_protocol == "h2c":
+            self.name, self.label = self.name.replace("haproxy", "haproxy-h2c"), self.label + " (proto h2)"
+            self.h1, self.h2 = ("127.0.0.1:18074", "127.0.0.1:18075") if abortonclose else \
+                ("127.0.0.1:18070", "127.0.0.1:18071")
 
     def argv(self):
+        h2c = self.upstream_protocol == "h2c"
         cfg = render("haproxy.cfg", os.path.join(self.outdir, f"{self.name}.cfg"), h1=self.h1, h2=self.h2,
-                     upstream=UPSTREAM, probe=PROBE,
+                     upstream=UPSTREAM_H2C if h2c else UPSTREAM, probe=PROBE,
+                     server_opts="proto h2" if h2c else "",
                      abortonclose="option abortonclose" if self.abortonclose else "")
         return ["haproxy", "-db", "-f", cfg]
+
+
+class Nghttpx(Proxy):
+    """nghttpx (nghttp2's proxy) with HTTP/2 cleartext backends: one frontend without TLS takes HTTP/1.1 and h2c
+    prior knowledge on the same port; one worker thread in the main thread (--single-thread); no access log.
+    Only as an h2c-upstream row: HTTP/2 backends are what it is built around."""
+    name, label = "nghttpx-h2c", "nghttpx (proto=h2)"
+    h1 = h2 = "127.0.0.1:18080"
+    upstream_protocol = "h2c"
+
+    def argv(self):
+        host, port = self.h1.rsplit(":", 1)
+        up_host, up_port = UPSTREAM_H2C.rsplit(":", 1)
+        probe_host, probe_port = PROBE.rsplit(":", 1)
+        return ["nghttpx", "--conf=/dev/null", f"--frontend={host},{port};no-tls",
+                f"--backend={up_host},{up_port};/;proto=h2", f"--backend={probe_host},{probe_port};/slow/;proto=h2",
+                "--single-thread", "--workers=1", "--no-ocsp", "--no-via", "--no-server-rewrite",
+                "--backlog=4096", f"--pid-file={os.path.join(self.outdir, 'nghttpx.pid')}",
+                f"--errorlog-file={os.path.join(self.outdir, 'nghttpx-error.log')}"]

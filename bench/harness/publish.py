@@ -31,16 +31,17 @@ fast a client's abort reaches the upstream (tether's reason to exist), and memor
 ## Reproduce
 
 ```sh
-bench/run                     # full run, about 8 minutes; builds build/release if tether is missing there
+bench/run                     # full run, about 8 minutes plus ~6 for the h2c-upstream rows; builds build/release if needed
 bench/run --quick             # under 2 minutes: short loads, 30 aborts per kind, 1,000 idle connections
 bench/run build/h-bench       # another build dir (or TETHER_BUILD_DIR=...)
 bench/run --nice -10          # benchmark at nice -10 (helps only a little against builds running alongside)
 bench/run -- --only tether,nginx --skip scaling,abortonclose --duration 30   # harness options
+bench/run --quick -- --only tether-h2c,haproxy-h2c,nghttpx-h2c,nginx-h2c   # only the h2c-upstream rows
 /usr/bin/python3 bench/harness/publish.py bench/results/<run>              # regenerate this page from a run
 ```
 
-`bench/run` first runs `bench/setup.sh` (idempotent: apt-installs wrk, nginx-light, haproxy, nghttp2-client for
-h2load, python3-matplotlib and linux-perf, with a `policy-rc.d` so Debian does not start the nginx/haproxy
+`bench/run` first runs `bench/setup.sh` (idempotent: apt-installs wrk, nginx-light, haproxy, nghttp2-proxy for
+nghttpx, nghttp2-client for h2load, python3-matplotlib and linux-perf, with a `policy-rc.d` so Debian does not start the nginx/haproxy
 services, and stops them if they run). Each run writes `bench/results/<UTC time>[-quick]/`: `results.json` (every
 number, plus raw wrk output), `results.md` (the tables below), `chart.png`, the generated proxy configs and each
 proxy's log (tether's JSON log has a `request_cancelled` line per cancelled request), and tether's `/metrics` at

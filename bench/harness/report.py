@@ -5,6 +5,7 @@ import sys
 
 PEERS = ("nginx", "haproxy")
 KINDS = (("fin", "FIN (close)"), ("rst", "RST (linger 0)"), ("h2rst", "h2 RST_STREAM"))
+H2UP = ("tether-h2c", "haproxy-h2c", "nghttpx-h2c", "nginx-h2c")  # h2c-upstream rows; peers are every one but tether-h2c
 
 
 def fmt(v, digits=0, unit=""):
@@ -94,6 +95,73 @@ def cancel_table(r):
             f"its connection closed or reset within {cfg['cancel_window_ms']} ms)\n\n" +
             table(["proxy", "client abort", "noticed", "%", "p50 µs", "p99 µs", "max µs",
                    "upstream saw", "not started"], rows))
+
+
+def h2_upstream_section(r):
+    """The h2c-upstream rows: their throughput/CPU for both client protocols, cancellation timed at the upstream
+    (RST_STREAM arrival) with the reset code each proxy sends, and their own targets."""
+    order = [p for p in H2UP if get(r, p, "wrk") or get(r, p, "h2")]
+    cancel_order = order + [p for p in ("haproxy-h2c-abortonclose",) if get(r, p, "cancel")]
+    if not cancel_order:
+        return ""
+    cfg = r["config"]
+    rows = []
+    for p in order:
+        for load, client in (("wrk", f"HTTP/1.1 (wrk -c{cfg['connections']})"),
+                             ("h2", f"h2c (h2load -c{cfg['connections']} -m{cfg['h2_streams']})")):
+            w = get(r, p, load) or {}
+            rows.append([get(r, p, "label"), client, fmt(w.get("rps")), fmt(w.get("p50_us")), fmt(w.get("p99_us")),
+                         fmt(w.get("cpu_us_per_req"), 2), fmt(w.get("user_us_per_req"), 2),
+                         fmt(w.get("sys_us_per_req"), 2),
+                         fmt((w.get("errors") or 0) + (w.get("failed") or 0) + (w.get("errored") or 0)),
+                         fmt(w.get("non2xx")), fmt(w.get("other_busy_pct"), 1)])
+    md = ["## h2c upstreams (client -> proxy -> HTTP/2 cleartext upstream)",
+          f"`fast_upstream --h2c` (nghttp2, 100 concurrent streams per connection) behind each proxy; "
+          f"{cfg['duration']} s per run, median of {cfg.get('reps', 1)} interleaved rounds.\n",
+          table(["proxy", "client", "req/s", "p50 µs", "p99 µs", "proxy CPU µs/req", "of which user",
+                 "of which kernel", "errors", "non-2xx", "other load %"], rows)]
+    rows = []
+    for p in cancel_order:
+        for kind, label in KINDS:
+            c = get(r, p, "cancel", kind)
+            if not c:
+                continue
+            codes = ", ".join(f"{k} {v}" for k, v in (c.get("rst_stream_codes") or {}).items()) or "–"
+            rows.append([get(r, p, "label"), label, f"{c['noticed']}/{c['count']}", fmt(c["noticed_pct"], 1),
+                         fmt(c["p50_us"]), fmt(c["p99_us"]), fmt(c["max_us"]), codes,
+                         f"{c['upstream_saw_rst']} RST / {c['upstream_saw_fin']} FIN",
+                         fmt(c["not_received"] + c["failed_connect"])])
+    md += [f"\n### Cancellation at an h2c upstream ({cfg['cancel_count']} aborts per kind; noticed = RST_STREAM on "
+           f"that stream, or its connection closed, within {cfg['cancel_window_ms']} ms of the client's abort)\n",
+           table(["proxy", "client abort", "noticed", "%", "p50 µs", "p99 µs", "max µs", "RST_STREAM codes",
+                  "connection closed", "not started"], rows)]
+    rows = [[d, "–" if m is None else ("met" if m else "**not met**"), ratio] for d, m, ratio in h2_upstream_targets(r)]
+    md += ["\n### Targets, h2c upstreams (ratios within this run)\n", table(["target", "result", "ratio"], rows)]
+    return "\n".join(md)
+
+
+def h2_upstream_targets(r):
+    out = []
+    for load, name in (("wrk", "HTTP/1.1 client"), ("h2", "h2c client")):
+        tv = get(r, "tether-h2c", load, "cpu_us_per_req")
+        peers = {p: get(r, p, load, "cpu_us_per_req") for p in H2UP[1:] if get(r, p, load, "cpu_us_per_req")}
+        if tv is None or not peers:
+            out.append((f"CPU/request ({name}) <= best peer", None, "no data"))
+            continue
+        ref_name, ref = min(peers.items(), key=lambda kv: kv[1])
+        out.append((f"CPU/request ({name}) <= best peer", tv <= ref,
+                    f"{tv / ref:.2f}x {ref_name} (tether {tv:.2f} vs {ref:.2f} µs)"))
+    for kind, label in KINDS:
+        c = get(r, "tether-h2c", "cancel", kind)
+        desc = f"cancellation {label} -> RST_STREAM(CANCEL): 100% noticed, p99 <= 1 ms"
+        if not c:
+            out.append((desc, None, "no data"))
+            continue
+        codes = c.get("rst_stream_codes") or {}
+        ok = (c["count"] > 0 and c["noticed"] == c["count"] and codes.get("CANCEL") == c["count"]
+              and c["p99_us"] is not None and c["p99_us"] <= 1000)
+        out.append((desc, ok, f"{c['noticed_pct']:.1f}% noticed ({', '.join(f'{k} {v}' for k, v in codes.items()) or 'no RST_STREAM'}), p99 {fmt(c['p99_us'])} µs"))
+    return out
 
 
 def memory_table(r):
@@ -263,7 +331,7 @@ def setup_text(r):
             if noisy else "")
     return (f"Run {r['started']} – {r.get('finished', '?')}, mode **{r['mode']}**. "
             f"{m['nproc']} × {m['cpu_model']}, {m['mem_gib']} GiB, kernel {m['kernel']}; "
-            f"{m['nginx']}; {m['haproxy']}; {m['wrk']}; {m['h2load']}; tether {m['tether_commit']}"
+            f"{m['nginx']}; {m['haproxy']}; {m.get('nghttpx', 'nghttpx ?')}; {m['wrk']}; {m['h2load']}; tether {m['tether_commit']}"
             f"{' + uncommitted proxy/ changes' if m.get('tether_dirty') else ''} "
             f"(binary built {m.get('tether_binary_mtime', '?')}). "
             f"Load average at start {' '.join(m['loadavg_at_start'])}; benchmark processes at nice {m.get('nice', 0)}.\n\n"
@@ -279,8 +347,11 @@ def render_markdown(r):
     parts = ["# tether macro benchmark\n", setup_text(r)]
     if failures:
         parts.append("**Failures:** " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
-    parts += [targets_table(r), throughput_tables(r), cancel_table(r), memory_table(r), scaling_table(r),
-              syscall_table(r)]
+    main_rows = [p for p in r.get("proxies", {}) if p in ("tether", "nginx", "haproxy")]
+    if main_rows:
+        parts += [targets_table(r), throughput_tables(r), cancel_table(r), memory_table(r), scaling_table(r),
+                  syscall_table(r)]
+    parts.append(h2_upstream_section(r))
     tlog = get(r, "tether", "log")
     if tlog:
         ev = ", ".join(f"{k} {v}" for k, v in sorted(tlog["events"].items()))
@@ -308,6 +379,8 @@ def write_chart(r, outdir):
     import matplotlib.pyplot as plt
 
     order = [p for p in ("tether", "nginx", "haproxy") if p in r.get("proxies", {})]
+    if not order:  # only the h2c-upstream rows ran: their tables say it all
+        return
     labels = [get(r, p, "label") for p in order]
     colors = ["#d62728", "#2ca02c", "#1f77b4", "#9467bd"]
     panels = [

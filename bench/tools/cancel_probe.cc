@@ -7,12 +7,17 @@
 //   * a client that, per probe, sends GET /slow/<id> through the proxy, waits until the upstream has the
 //     request, then aborts: `fin` = close(), `rst` = SO_LINGER{1,0} + close(), `h2rst` = RST_STREAM(CANCEL)
 //     on an h2c (prior knowledge) connection that stays open.
+// With --upstream-protocol h2c the slow upstream speaks HTTP/2 cleartext (prior knowledge) instead: each probe is
+// one stream, and "noticed" is the arrival of RST_STREAM on that stream (its error code is counted, so the JSON
+// says what each proxy sends: CANCEL, INTERNAL_ERROR, ...) or, for a proxy that closes the connection instead,
+// the close. The upstream advertises 100 concurrent streams, so a proxy can keep one connection for all probes.
 // Result: noticed - aborted per probe, as JSON on stdout. Probes run one after another; a probe not noticed
 // within --settle-ms does not hold up the next one, and every probe gets --window-ms to be noticed.
 // Requests without x-probe-id get a small 200 so the proxies can be warmed up through the same route.
 //
 // usage: cancel_probe --upstream 127.0.0.1:18002 --target 127.0.0.1:18010 --kind fin|rst|h2rst
 //                     [--count 200] [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]
+//                     [--upstream-protocol http1|h2c]
 #include <nghttp2/nghttp2.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -22,6 +27,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -31,7 +37,7 @@
 
 namespace {
 
-enum class Seen : uint8_t { None, Fin, Rst };
+enum class Seen : uint8_t { None, Fin, Rst, RstStream };
 
 // Shared between the upstream thread and the client (main) thread.
 struct Probes {
@@ -39,18 +45,20 @@ struct Probes {
   std::condition_variable cv;
   std::vector<int64_t> received, aborted, noticed;
   std::vector<Seen> how;
-  explicit Probes(size_t n) : received(n, 0), aborted(n, 0), noticed(n, 0), how(n, Seen::None) {}
+  std::vector<uint32_t> code;  // the RST_STREAM error code when how == RstStream
+  explicit Probes(size_t n) : received(n, 0), aborted(n, 0), noticed(n, 0), how(n, Seen::None), code(n, 0) {}
 
   void markReceived(long id, int64_t t) {
     std::lock_guard lk(mu);
     if (id >= 0 && size_t(id) < received.size() && received[id] == 0) received[id] = t;
     cv.notify_all();
   }
-  void markNoticed(long id, int64_t t, Seen s) {
+  void markNoticed(long id, int64_t t, Seen s, uint32_t errorCode = 0) {
     std::lock_guard lk(mu);
     if (id >= 0 && size_t(id) < noticed.size() && noticed[id] == 0) {
       noticed[id] = t;
       how[id] = s;
+      code[id] = errorCode;
     }
     cv.notify_all();
   }
@@ -67,7 +75,7 @@ constexpr std::string_view kSmallResponse =
 // ---------------------------------------------------------------- slow upstream
 class SlowUpstream {
  public:
-  SlowUpstream(const std::string& addr, Probes& probes) : probes_(probes) {
+  SlowUpstream(const std::string& addr, Probes& probes, bool h2c) : probes_(probes), h2c_(h2c) {
     lfd_ = bench::listenOn(addr, false);
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     stop_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -79,7 +87,10 @@ class SlowUpstream {
     uint64_t one = 1;
     (void)!write(stop_, &one, sizeof one);
     thread_.join();
-    for (auto& [fd, c] : conns_) close(fd);
+    for (auto& [fd, c] : conns_) {
+      if (c.h2) nghttp2_session_del(c.h2);
+      close(fd);
+    }
     close(lfd_);
     close(stop_);
     close(ep_);
@@ -88,7 +99,12 @@ class SlowUpstream {
  private:
   struct Conn {
     std::string in;
-    long probe = -1;  // id of the held request on this connection, -1 if none
+    long probe = -1;  // id of the held request on this connection, -1 if none (HTTP/1.1)
+    // h2c: the session, and the probe id of each stream that carried one (held, never answered).
+    nghttp2_session* h2 = nullptr;
+    std::map<int32_t, long> streams;
+    SlowUpstream* owner = nullptr;
+    int fd = -1;
   };
 
   void add(int fd, uint32_t events) {
@@ -101,6 +117,7 @@ class SlowUpstream {
     for (;;) {
       int n = epoll_wait(ep_, events, 256, -1);
       int64_t now = bench::monoNs();  // one timestamp per wake-up: the moment we learned of the events
+      now_ = now;
       for (int i = 0; i < n; ++i) {
         int fd = events[i].data.fd;
         if (fd == stop_) return;
@@ -117,9 +134,78 @@ class SlowUpstream {
     int fd;
     while ((fd = accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
       bench::setNoDelay(fd);
-      conns_[fd] = Conn{};
+      Conn& c = conns_[fd] = Conn{};
+      c.owner = this;
+      c.fd = fd;
+      if (h2c_) startH2(c);
       add(fd, EPOLLIN | EPOLLRDHUP);
     }
+  }
+
+  // ------------------------------------------------ h2c
+  void startH2(Conn& c) {
+    static nghttp2_session_callbacks* cbs = [] {
+      nghttp2_session_callbacks* cb;
+      nghttp2_session_callbacks_new(&cb);
+      nghttp2_session_callbacks_set_on_header_callback(cb, onHeader);
+      nghttp2_session_callbacks_set_on_frame_recv_callback(cb, onFrameRecv);
+      return cb;
+    }();
+    // The Conn lives in an unordered_map node: its address is stable until erased.
+    nghttp2_session_server_new(&c.h2, cbs, &c);
+    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}};
+    nghttp2_submit_settings(c.h2, NGHTTP2_FLAG_NONE, settings, 1);
+    h2Send(c);
+  }
+
+  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                      const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto* c = static_cast<Conn*>(user);
+    if (frame->hd.type == NGHTTP2_HEADERS && std::string_view((const char*)name, namelen) == "x-probe-id")
+      c->streams[frame->hd.stream_id] = std::atol(std::string((const char*)value, valuelen).c_str());
+    return 0;
+  }
+
+  static int onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto* c = static_cast<Conn*>(user);
+    auto it = c->streams.find(frame->hd.stream_id);
+    long probe = it == c->streams.end() ? -1 : it->second;
+    if (frame->hd.type == NGHTTP2_RST_STREAM && probe >= 0) {
+      c->owner->probes_.markNoticed(probe, c->owner->now_, Seen::RstStream, frame->rst_stream.error_code);
+      c->streams.erase(it);
+    } else if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS)) {
+      if (probe >= 0)
+        c->owner->probes_.markReceived(probe, c->owner->now_);  // held: never answered
+      else
+        answerSmall(session, frame->hd.stream_id);  // warm-up requests through the same route
+    }
+    return 0;
+  }
+
+  static ssize_t readSmallBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                               nghttp2_data_source*, void*) {
+    constexpr std::string_view body = "hello, world\n";
+    size_t n = std::min(len, body.size());
+    std::memcpy(buf, body.data(), n);
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return ssize_t(n);
+  }
+
+  static void answerSmall(nghttp2_session* session, int32_t stream) {
+    auto nv = [](const char* n, const char* v) {
+      return nghttp2_nv{(uint8_t*)n, (uint8_t*)v, strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE};
+    };
+    nghttp2_nv hdrs[] = {nv(":status", "200"), nv("content-length", "13")};
+    nghttp2_data_provider body{};
+    body.read_callback = readSmallBody;
+    nghttp2_submit_response(session, stream, hdrs, 2, &body);
+  }
+
+  // The upstream side sends little (SETTINGS, their ACKs, small answers): blocking-style writes are fine.
+  static void h2Send(Conn& c) {
+    const uint8_t* data;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(c.h2, &data)) > 0) (void)!sendAll(c.fd, data, size_t(n));
   }
 
   void onReadable(int fd, int64_t now) {
@@ -132,13 +218,22 @@ class SlowUpstream {
         continue;
       }
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
-      // r == 0: orderly close (FIN); r < 0: reset or other error.
-      probes_.markNoticed(c.probe, now, r == 0 ? Seen::Fin : Seen::Rst);
+      // r == 0: orderly close (FIN); r < 0: reset or other error. h2c: every stream still held on it.
+      Seen how = r == 0 ? Seen::Fin : Seen::Rst;
+      probes_.markNoticed(c.probe, now, how);
+      for (auto [stream, probe] : c.streams) probes_.markNoticed(probe, now, how);
+      if (c.h2) nghttp2_session_del(c.h2);
       close(fd);
       conns_.erase(fd);
       return;
     }
-    parseRequests(fd, c, now);
+    if (c.h2) {
+      nghttp2_session_mem_recv(c.h2, reinterpret_cast<const uint8_t*>(c.in.data()), c.in.size());
+      c.in.clear();
+      h2Send(c);
+    } else {
+      parseRequests(fd, c, now);
+    }
   }
 
   void parseRequests(int fd, Conn& c, int64_t now) {
@@ -156,7 +251,20 @@ class SlowUpstream {
     }
   }
 
+  static ssize_t sendAll(int fd, const void* data, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = send(fd, static_cast<const char*>(data) + done, len - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EAGAIN) continue;
+      if (n <= 0) return -1;
+      done += size_t(n);
+    }
+    return ssize_t(len);
+  }
+
   Probes& probes_;
+  bool h2c_;
+  int64_t now_ = 0;  // the current wake-up's timestamp, for the nghttp2 callbacks
   int lfd_, ep_, stop_;
   std::unordered_map<int, Conn> conns_;
   std::thread thread_;
@@ -230,6 +338,7 @@ struct H2Client {
 struct Options {
   std::string upstream, target, kind;
   long count, windowMs, settleMs, receiveTimeoutMs;
+  std::string upstreamProtocol = "http1";
 };
 
 // Runs all probes; returns the h2 clients still open (closed only after the measurement).
@@ -304,7 +413,8 @@ void waitForStragglers(const Options& o, Probes& probes) {
 
 void printJson(const Options& o, Probes& probes, long failedConnect, long notReceived) {
   std::lock_guard lk(probes.mu);
-  long aborted = 0, noticed = 0, late = 0, fin = 0, rst = 0, early = 0;
+  long aborted = 0, noticed = 0, late = 0, fin = 0, rst = 0, rstStream = 0, early = 0;
+  std::map<std::string, long> codes;  // RST_STREAM error code name -> count
   std::string deltas;
   for (size_t i = 0; i < probes.aborted.size(); ++i) {
     if (!probes.aborted[i]) continue;
@@ -320,16 +430,24 @@ void printJson(const Options& o, Probes& probes, long failedConnect, long notRec
       continue;
     }
     ++noticed;
-    (probes.how[i] == Seen::Rst ? rst : fin)++;
+    if (probes.how[i] == Seen::RstStream) {
+      ++rstStream;
+      ++codes[nghttp2_http2_strerror(probes.code[i])];
+    } else {
+      (probes.how[i] == Seen::Rst ? rst : fin)++;
+    }
     if (!deltas.empty()) deltas += ',';
     deltas += std::to_string(double(d) / 1000.0);
   }
+  std::string codeJson;
+  for (auto& [name, n] : codes) codeJson += (codeJson.empty() ? "\"" : ",\"") + name + "\":" + std::to_string(n);
   std::printf(
-      "{\"kind\":\"%s\",\"target\":\"%s\",\"count\":%ld,\"failed_connect\":%ld,\"not_received\":%ld,"
+      "{\"kind\":\"%s\",\"upstream_protocol\":\"%s\",\"upstream_saw_rst_stream\":%ld,\"rst_stream_codes\":{%s},"
+      "\"target\":\"%s\",\"count\":%ld,\"failed_connect\":%ld,\"not_received\":%ld,"
       "\"aborted\":%ld,\"noticed\":%ld,\"late\":%ld,\"early\":%ld,\"upstream_saw_fin\":%ld,"
       "\"upstream_saw_rst\":%ld,\"window_ms\":%ld,\"deltas_us\":[%s]}\n",
-      o.kind.c_str(), o.target.c_str(), o.count, failedConnect, notReceived, aborted, noticed, late, early, fin, rst,
-      o.windowMs, deltas.c_str());
+      o.kind.c_str(), o.upstreamProtocol.c_str(), rstStream, codeJson.c_str(), o.target.c_str(), o.count, failedConnect,
+      notReceived, aborted, noticed, late, early, fin, rst, o.windowMs, deltas.c_str());
 }
 
 }  // namespace
@@ -343,10 +461,12 @@ int main(int argc, char** argv) {
             args.num("--window-ms", 2000),
             args.num("--settle-ms", 20),
             args.num("--receive-timeout-ms", 2000)};
-  if (args.has("--help") || o.target.empty() || (o.kind != "fin" && o.kind != "rst" && o.kind != "h2rst")) {
+  o.upstreamProtocol = args.get("--upstream-protocol", "http1");
+  bool badProto = o.upstreamProtocol != "http1" && o.upstreamProtocol != "h2c";
+  if (args.has("--help") || o.target.empty() || badProto || (o.kind != "fin" && o.kind != "rst" && o.kind != "h2rst")) {
     std::fputs(
         "usage: cancel_probe --upstream ADDR --target ADDR --kind fin|rst|h2rst [--count N]\n"
-        "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]\n",
+        "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000] [--upstream-protocol http1|h2c]\n",
         stderr);
     return args.has("--help") ? 0 : 2;
   }
@@ -355,7 +475,7 @@ int main(int argc, char** argv) {
   long failedConnect = 0, notReceived = 0;
   std::vector<H2Client> keep;
   {
-    SlowUpstream upstream(o.upstream, probes);
+    SlowUpstream upstream(o.upstream, probes, o.upstreamProtocol == "h2c");
     keep = runProbes(o, probes, failedConnect, notReceived);
     waitForStragglers(o, probes);
     printJson(o, probes, failedConnect, notReceived);

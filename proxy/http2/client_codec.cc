@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "http2/field_indexing.h"
+
 namespace tether::http2 {
 namespace {
 
@@ -15,7 +17,7 @@ const std::vector<nghttp2_nv>& toNv(const std::vector<ClientCodec::Field>& field
     // nghttp2 copies names and values (no NO_COPY flags), so views into the caller's strings are enough.
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                  NGHTTP2_NV_FLAG_NONE});
+                  indexingFlags(name)});
   }
   return nv;
 }

@@ -75,10 +75,10 @@ struct Client {
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_header_callback(
         cbs, [](nghttp2_session*, const nghttp2_frame*, const uint8_t* n, size_t nl, const uint8_t* v, size_t vl,
-                uint8_t, void* user) {
-          if (std::string_view(reinterpret_cast<const char*>(n), nl) == ":status") {
-            static_cast<Client*>(user)->status.assign(reinterpret_cast<const char*>(v), vl);
-          }
+                uint8_t flags, void* user) {
+          const std::string name(reinterpret_cast<const char*>(n), nl);
+          if (name == ":status") static_cast<Client*>(user)->status.assign(reinterpret_cast<const char*>(v), vl);
+          static_cast<Client*>(user)->flags[name] = flags;
           return 0;
         });
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
@@ -102,6 +102,7 @@ struct Client {
   std::unique_ptr<nghttp2_session, ClientDelete> session;
   std::string status;
   std::string data;
+  std::map<std::string, uint8_t> flags;  // per response field name: NGHTTP2_NV_FLAG_NO_INDEX if never indexed
 };
 
 nghttp2_nv nv(const char* name, const char* value) {
@@ -142,6 +143,30 @@ TEST(ServerCodec, RequestInResponseOutAndReset) {
   ASSERT_TRUE(codec.receive(reinterpret_cast<const uint8_t*>(wire.data()), wire.size()));
   EXPECT_EQ(recorder.resets[id2], static_cast<uint32_t>(NGHTTP2_CANCEL));
   EXPECT_EQ(recorder.closes[id2], static_cast<uint32_t>(NGHTTP2_CANCEL));
+}
+
+// x-request-id is new on every response: indexing it would only churn the HPACK dynamic table (see
+// http2/field_indexing.h), so it goes out as a never-indexed literal; other fields stay indexable.
+TEST(ServerCodec, RequestIdIsNeverIndexed) {
+  Recorder recorder;
+  ServerCodec codec(recorder, ServerSettings{});
+  ASSERT_TRUE(codec.start());
+  Client client;
+  const nghttp2_nv request[] = {nv(":method", "GET"), nv(":scheme", "http"), nv(":path", "/"),
+                                nv(":authority", "example.test")};
+  const int32_t id = nghttp2_submit_request(client.session.get(), nullptr, request, 4, nullptr, nullptr);
+  const std::string wire = client.drain();
+  ASSERT_TRUE(codec.receive(reinterpret_cast<const uint8_t*>(wire.data()), wire.size()));
+  ASSERT_TRUE(codec.submitResponse(id, 200, {{"content-type", "text/plain"}, {"x-request-id", "0123abcd"}}, true));
+  util::EvBufferPtr out(evbuffer_new());
+  ASSERT_TRUE(codec.send(out.get(), 1 << 20));
+  std::string bytes(evbuffer_get_length(out.get()), '\0');
+  evbuffer_remove(out.get(), bytes.data(), bytes.size());
+  ASSERT_GE(
+      nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0);
+  ASSERT_EQ(client.flags.count("x-request-id"), 1u);
+  EXPECT_NE(client.flags["x-request-id"] & NGHTTP2_NV_FLAG_NO_INDEX, 0);
+  EXPECT_EQ(client.flags["content-type"] & NGHTTP2_NV_FLAG_NO_INDEX, 0);
 }
 
 TEST(ServerCodec, GarbageAfterPrefaceIsAConnectionError) {
