@@ -8,12 +8,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
 namespace tether::testing {
 namespace {
+
+// Test peers write to sockets tether may just have closed (that is often the point): the write must fail with
+// EPIPE, not kill the test process. Every test binary links this file; children get SIGPIPE back (execChild).
+[[maybe_unused]] const bool kSigpipeIgnored = std::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
 
 // Runs in the forked child: async-signal-safe calls only, no allocation.
 [[noreturn]] void execChild(char* const* argv, int out_fd, int error_fd, pid_t parent) {
