@@ -35,14 +35,14 @@ std::string dotnetMissing() {
 }
 
 // Skips a test whose apps are missing, except under CI=true: there a missing runtime fails the test.
-#define REQUIRE_DOTNET()                                                          \
-  do {                                                                            \
-    const std::string missing = dotnetMissing();                                  \
-    if (!missing.empty()) {                                                       \
-      const char* ci = std::getenv("CI");                                         \
-      if (ci != nullptr && std::string_view(ci) == "true") FAIL() << missing;     \
-      GTEST_SKIP() << missing;                                                    \
-    }                                                                             \
+#define REQUIRE_DOTNET()                                                      \
+  do {                                                                        \
+    const std::string missing = dotnetMissing();                              \
+    if (!missing.empty()) {                                                   \
+      const char* ci = std::getenv("CI");                                     \
+      if (ci != nullptr && std::string_view(ci) == "true") FAIL() << missing; \
+      GTEST_SKIP() << missing;                                                \
+    }                                                                         \
   } while (false)
 
 // The text after `key` up to the next space in the first line of `output` that starts with `line_prefix`.
@@ -236,6 +236,20 @@ TEST(GrpcKestrel, TheUpstreamConnectionOfACancelledCallServesTheNextCall) {
   // connection.
   EXPECT_EQ(next.connection(), first_connection) << kestrel.output();
   EXPECT_EQ(kestrel.connectionOf("Work", "after-cancel", "completed"), first_connection) << kestrel.output();
+}
+
+// Fails on main: tether drops `te` from HTTP/2 client requests, so Kestrel sees none. gRPC requires
+// `te: trailers` end to end (Kestrel does not insist, other servers do); the grpc branch forwards it to h2 upstreams.
+// Enable (drop DISABLED_) when that lands.
+TEST(GrpcKestrel, DISABLED_TeTrailersReachesKestrel) {
+  REQUIRE_DOTNET();
+  KestrelGrpcServer kestrel;
+  TetherInstance tether(h2cUpstream(kestrel));
+  GrpcClientRun client(tether, "Work", "te-1", 0);
+
+  EXPECT_EQ(client.status(), "OK") << client.output();
+  ASSERT_TRUE(kestrel.waitForCall("Work", "te-1", "started")) << kestrel.output();
+  EXPECT_EQ(fieldOfLine(kestrel.output(), "call Work te-1 started", "te="), "trailers") << kestrel.output();
 }
 
 }  // namespace

@@ -5,7 +5,7 @@ namespace TetherExample;
 // The handlers do their "work" as a Task.Delay bound to the call's CancellationToken, the way a real handler passes
 // the token to its database or HTTP calls, and print what happened to each call:
 //
-//   call <method> <id> started conn=<connection id> grpc-timeout=<header or ->
+//   call <method> <id> started conn=<connection id> grpc-timeout=<header or -> te=<header or ->
 //   call <method> <id> cancelled conn=<connection id> after_ms=<ms>
 //   call <method> <id> completed conn=<connection id> after_ms=<ms>
 //
@@ -41,9 +41,10 @@ public sealed class WorkerService : Worker.WorkerBase
     {
         var http = context.GetHttpContext();
         var timeout = http.Items[IgnoredGrpcTimeoutKey] as string ?? http.Request.Headers["grpc-timeout"].ToString();
+        var te = http.Request.Headers.TE.ToString();
         var call = new CallRecord(method, request.Id, http.Connection.Id);
         Console.WriteLine($"call {method} {request.Id} started conn={call.Connection} " +
-                          $"grpc-timeout={(timeout.Length > 0 ? timeout : "-")}");
+                          $"grpc-timeout={(timeout.Length > 0 ? timeout : "-")} te={(te.Length > 0 ? te : "-")}");
         return call;
     }
 
