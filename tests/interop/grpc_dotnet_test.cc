@@ -158,8 +158,9 @@ TEST(GrpcKestrel, ClientDeadlineCancelsTheKestrelCall) {
   // Kestrel drops grpc-timeout, so its own deadline timer cannot end the call: only tether's RST_STREAM can.
   KestrelGrpcServer kestrel({"--ignore-grpc-timeout"});
   TetherInstance tether(h2cUpstream(kestrel));
-  // 3 s from the call, not from process start: the client's start-up (JIT, first connection) is inside it.
-  GrpcClientRun client(tether, "Work", "deadline-1", kLongWorkSeconds, {"--deadline-ms", "3000"});
+  // 5 s from the call, not from process start; the first call's JIT in both apps (about a second each on a busy
+  // machine) is inside it, and the call must reach Kestrel before the deadline.
+  GrpcClientRun client(tether, "Work", "deadline-1", kLongWorkSeconds, {"--deadline-ms", "5000"});
 
   EXPECT_EQ(client.status(), "DeadlineExceeded") << client.output();
   ASSERT_TRUE(kestrel.waitForCall("Work", "deadline-1", "started")) << kestrel.output();
