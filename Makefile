@@ -1,5 +1,5 @@
 # Entry points for humans and CI. Each target does its own set-up (deploy/setup.sh is idempotent).
-.PHONY: setup format format-check check-layers lint build demo test test-release test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
+.PHONY: setup format format-check check-layers lint build demo test test-release test-interop test-asan test-tsan check-deploy soak soak-smoke fuzz fuzz-smoke clean
 
 setup:
 	@bash deploy/setup.sh
@@ -17,6 +17,12 @@ test-release: setup
 	cmake --preset release >/dev/null
 	cmake --build --preset release
 	ctest --preset release
+
+# Only the interop tests (label `interop`): examples/ apps behind tether (tests/README.md). Part of test-release too.
+test-interop: setup
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+	ctest --preset release -L interop
 
 # yamllint, systemd-analyze verify, promtool and JSON checks on config/ and deploy/ (uses the release binary).
 check-deploy: test-release
