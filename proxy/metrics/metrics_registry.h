@@ -56,6 +56,7 @@ class MetricsRegistry {
     std::array<uint64_t, kOutcomeCount * kPhaseCount> cancelled{};
     std::array<uint64_t, kOutcomeCount * kPhaseCount> client_gone{};
     std::array<uint64_t, kBucketSlots> buckets{};
+    std::array<uint64_t, kGrpcSlots> grpc{};
     uint64_t cancelled_upstream_us = 0;
     uint64_t duration_us = 0;
   };
@@ -74,6 +75,7 @@ class MetricsRegistry {
   void writeRequests(ExpositionWriter& out, const Totals& totals) const;
   void writeCancellations(ExpositionWriter& out, const Totals& totals) const;
   void writeDurations(ExpositionWriter& out, const Totals& totals) const;
+  void writeGrpc(ExpositionWriter& out, const Totals& totals) const;
   void writeConnections(ExpositionWriter& out, const Totals& totals) const;
   void writeProcess(ExpositionWriter& out, const ProcessCounters& process) const;
   template <typename F>
