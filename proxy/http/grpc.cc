@@ -20,12 +20,8 @@ struct Unit {
   int64_t nanos;
 };
 // Finest first: formatTimeout takes the first one whose value fits in 8 digits.
-constexpr std::array<Unit, 6> kUnits = {{{'n', 1},
-                                         {'u', 1'000},
-                                         {'m', 1'000'000},
-                                         {'S', 1'000'000'000},
-                                         {'M', 60'000'000'000},
-                                         {'H', 3'600'000'000'000}}};
+constexpr std::array<Unit, 6> kUnits = {
+    {{'n', 1}, {'u', 1'000}, {'m', 1'000'000}, {'S', 1'000'000'000}, {'M', 60'000'000'000}, {'H', 3'600'000'000'000}}};
 
 }  // namespace
 

@@ -49,7 +49,7 @@ struct OutcomeRecord {
   uint64_t bytes_discarded = 0;
 
   // gRPC requests (Content-Type application/grpc...) only; empty / nullopt for any other request.
-  std::string_view grpc_method;   // "/pkg.Service/Method": the request path
+  std::string_view grpc_method;    // "/pkg.Service/Method": the request path
   std::optional<int> grpc_status;  // the upstream's grpc-status (trailers or Trailers-Only head), or tether's own
 
   bool cancelled() const { return isCancellation(outcome); }

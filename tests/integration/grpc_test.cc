@@ -142,11 +142,11 @@ TEST_F(Grpc, UpstreamTrailersOnlyStaysTrailersOnlyAndIsLogged) {
 
 TEST_F(Grpc, GrpcTimeoutGoesUpstreamAsTheRemainingBudget) {
   TetherInstance tether(options({{"timeout", "20s"}, {"deadline_header", "x-deadline-ms"}}));
-  call(tether, kMethod, {{"grpc-timeout", "5S"}});           // below the route timeout: it is the deadline
-  call(tether, kMethod, {{"grpc-timeout", "99999999n"}});    // 100 ms, in the finest unit
-  call(tether, kMethod, {{"grpc-timeout", "99999999H"}});    // above the route timeout: capped by it
-  call(tether, kMethod);                                     // none: the route timeout is the deadline
-  call(tether, kMethod, {{"grpc-timeout", "5 seconds"}});    // malformed: ignored, the route timeout applies
+  call(tether, kMethod, {{"grpc-timeout", "5S"}});         // below the route timeout: it is the deadline
+  call(tether, kMethod, {{"grpc-timeout", "99999999n"}});  // 100 ms, in the finest unit
+  call(tether, kMethod, {{"grpc-timeout", "99999999H"}});  // above the route timeout: capped by it
+  call(tether, kMethod);                                   // none: the route timeout is the deadline
+  call(tether, kMethod, {{"grpc-timeout", "5 seconds"}});  // malformed: ignored, the route timeout applies
   ASSERT_TRUE(upstream_.waitForRequests(5, kBound));
   const auto requests = upstream_.requests();
   ASSERT_EQ(requests.size(), 5u);
@@ -160,7 +160,7 @@ TEST_F(Grpc, GrpcTimeoutGoesUpstreamAsTheRemainingBudget) {
     EXPECT_LT(timeoutOf(requests[i]), 20s) << i;
     EXPECT_GT(timeoutOf(requests[i]), 15s) << i;
     EXPECT_EQ(requests[i].headers.end(), std::find_if(requests[i].headers.begin(), requests[i].headers.end(),
-                                                       [](const auto& h) { return h.second == "5 seconds"; }));
+                                                      [](const auto& h) { return h.second == "5 seconds"; }));
   }
   for (const auto& request : requests) {
     EXPECT_EQ(std::count_if(request.headers.begin(), request.headers.end(),

@@ -14,12 +14,12 @@ using namespace std::chrono_literals;
 using std::chrono::nanoseconds;
 
 TEST(GrpcTest, ContentTypes) {
-  for (const char* type : {"application/grpc", "application/grpc+proto", "application/grpc+json",
-                           "Application/GRPC", "application/grpc;charset=utf-8"}) {
+  for (const char* type : {"application/grpc", "application/grpc+proto", "application/grpc+json", "Application/GRPC",
+                           "application/grpc;charset=utf-8"}) {
     EXPECT_TRUE(isGrpcContentType(type)) << type;
   }
-  for (const char* type : {"application/grpc-web", "application/grpc-web+proto", "application/json",
-                           "application/grp", "", "text/grpc", " application/grpc"}) {
+  for (const char* type : {"application/grpc-web", "application/grpc-web+proto", "application/json", "application/grp",
+                           "", "text/grpc", " application/grpc"}) {
     EXPECT_FALSE(isGrpcContentType(type)) << type;
   }
 }
@@ -32,15 +32,15 @@ TEST(GrpcTest, ParsesEveryUnit) {
   EXPECT_EQ(parseTimeout("1500u"), nanoseconds(1500us));
   EXPECT_EQ(parseTimeout("7n"), nanoseconds(7));
   EXPECT_EQ(parseTimeout("0m"), nanoseconds(0));
-  EXPECT_EQ(parseTimeout("00000010S"), nanoseconds(10s));    // 8 digits, leading zeros allowed
-  EXPECT_EQ(parseTimeout("99999999H"), kMaxTimeout);  // the largest value is capped, not overflowed
+  EXPECT_EQ(parseTimeout("00000010S"), nanoseconds(10s));  // 8 digits, leading zeros allowed
+  EXPECT_EQ(parseTimeout("99999999H"), kMaxTimeout);       // the largest value is capped, not overflowed
   EXPECT_EQ(parseTimeout("99999999M"), kMaxTimeout);
   EXPECT_EQ(parseTimeout("99999999S"), nanoseconds(99999999s));
 }
 
 TEST(GrpcTest, RejectsMalformedTimeouts) {
-  for (const char* value : {"", "S", "1", "10", "123456789S", "-1S", "+1S", "1 S", " 1S", "1s", "1x", "1.5S", "1SS",
-                            "0x10S", "1h"}) {
+  for (const char* value :
+       {"", "S", "1", "10", "123456789S", "-1S", "+1S", "1 S", " 1S", "1s", "1x", "1.5S", "1SS", "0x10S", "1h"}) {
     EXPECT_FALSE(parseTimeout(value).has_value()) << '"' << value << '"';
   }
 }

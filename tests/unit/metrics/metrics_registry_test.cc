@@ -266,8 +266,8 @@ TEST(MetricsRegistry, CountsGrpcRequestsByStatusAndOnlyThose) {
   m.a->onExchangeFinished(grpcCall(0));
   m.b->onExchangeFinished(grpcCall(0));
   m.a->onExchangeFinished(grpcCall(14));
-  m.a->onExchangeFinished(grpcCall(std::nullopt));  // the client left: no status
-  m.b->onExchangeFinished(grpcCall(99));            // not a gRPC code: read as UNKNOWN
+  m.a->onExchangeFinished(grpcCall(std::nullopt));          // the client left: no status
+  m.b->onExchangeFinished(grpcCall(99));                    // not a gRPC code: read as UNKNOWN
   m.a->onExchangeFinished(completed(0, "GET", 200, 0.01));  // not gRPC: not counted here
   const std::string text = m.registry.renderPrometheus({});
   EXPECT_TRUE(has(text, "# TYPE tether_grpc_requests_total counter")) << text;
