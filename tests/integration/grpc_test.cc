@@ -13,6 +13,7 @@
 
 #include "http/grpc.h"
 #include "support/admin_client.h"
+#include "support/any_client.h"
 #include "support/h2_client.h"
 #include "support/h2_test_upstream.h"
 #include "support/test_env.h"
@@ -36,7 +37,7 @@ HeaderList grpcFields(HeaderList extra = {}) {
 }
 
 // /pkg.Echo/Say echoes the message with grpc-status 0 in trailers; /pkg.Echo/Missing answers Trailers-Only
-// NOT_FOUND; /pkg.Echo/Hold is held until its stream is reset.
+// NOT_FOUND; /pkg.Echo/Hold is held until its stream is reset; /pkg.Echo/Reset is answered RST_STREAM.
 H2TestUpstream::Reply grpcReply(const H2Request& request) {
   H2TestUpstream::Reply reply;
   reply.headers = {{"content-type", "application/grpc"}};
@@ -45,6 +46,8 @@ H2TestUpstream::Reply grpcReply(const H2Request& request) {
     reply.headers.emplace_back("grpc-message", "no such thing");
   } else if (request.path == "/pkg.Echo/Hold") {
     reply.hold = Hold::kBeforeHeaders;
+  } else if (request.path == "/pkg.Echo/Reset") {
+    reply.reset_code = NGHTTP2_INTERNAL_ERROR;
   } else {
     reply.body = request.body;
     reply.trailers = {{"grpc-status", "0"}, {"x-served-by", "test"}};
@@ -237,6 +240,50 @@ TEST_F(Grpc, ConnectFailureGivesUnavailable) {
   EXPECT_EQ(events[0].integerAt("status"), 502);
   EXPECT_EQ(events[0].integerAt("grpc_status"), 14);
   EXPECT_EQ(events[0].str("grpc_method"), kMethod);
+}
+
+TEST_F(Grpc, UpstreamResetBeforeTheHeadGivesUnavailable) {
+  TetherInstance tether(options());
+  const auto stream = call(tether, "/pkg.Echo/Reset", {{"x-request-id", "grpc-reset"}});
+  expectTrailersOnly(stream, 14);
+  const auto events = tether.waitForLogEvents("request_completed", "grpc-reset", 1, kBound);
+  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(events[0].integerAt("status"), 502);
+  EXPECT_EQ(events[0].integerAt("grpc_status"), 14);
+}
+
+TEST_F(Grpc, Http1ClientsGetTheUsualError) {
+  // gRPC needs trailers, which tether does not give HTTP/1.1 clients: its own errors stay JSON.
+  TetherInstance tether(options());
+  AnyClient client(ClientProtocol::kH1);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("POST", "/other.Service/Call",
+                             {{"Content-Type", "application/grpc"}, {"X-Request-Id", "grpc-h1"}}, kMessage));
+  const auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->header("content-type"), "application/json");
+  const auto events = tether.waitForLogEvents("request_completed", "grpc-h1", 1, kBound);
+  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(events[0].str("grpc_method"), "/other.Service/Call");
+  EXPECT_TRUE(events[0].find("grpc_status")->isNull());  // the client read no gRPC status
+}
+
+TEST_F(Grpc, TeOtherThanTrailersNeverReachesTheUpstream) {
+  // From an HTTP/1.1 client, TE may list codings too: only "trailers" goes on, as HTTP/2 allows.
+  TetherInstance tether(options());
+  AnyClient client(ClientProtocol::kH1);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("POST", kMethod,
+                             {{"Content-Type", "application/grpc"}, {"TE", "gzip, trailers"}, {"Connection", "TE"}},
+                             kMessage));
+  ASSERT_TRUE(client.readResponse()) << tether.dumpLog();
+  ASSERT_TRUE(client.request("POST", kMethod, {{"Content-Type", "application/grpc"}, {"TE", "gzip"}}, kMessage));
+  ASSERT_TRUE(client.readResponse()) << tether.dumpLog();
+  ASSERT_TRUE(upstream_.waitForRequests(2, kBound));
+  const auto requests = upstream_.requests();
+  EXPECT_EQ(requests[0].header("te"), "trailers");
+  EXPECT_FALSE(requests[1].header("te").has_value());
 }
 
 TEST_F(Grpc, NoRouteGivesUnimplemented) {
