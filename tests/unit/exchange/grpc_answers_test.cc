@@ -66,8 +66,8 @@ TEST_P(GrpcSourceFailures, AreTrailersOnlyWithTheirGrpcStatus) {
   expectTrailersOnly(h, GetParam().grpc_status);
   const std::string line = onlyLine(h);
   EXPECT_TRUE(has(line, "\"status\":" + std::to_string(GetParam().status) + ",")) << line;
-  EXPECT_TRUE(has(line, "\"grpc_method\":\"/pkg.Service/Method\",\"grpc_status\":" +
-                            std::to_string(GetParam().grpc_status) + "}"))
+  EXPECT_TRUE(has(
+      line, "\"grpc_method\":\"/pkg.Service/Method\",\"grpc_status\":" + std::to_string(GetParam().grpc_status) + "}"))
       << line;
 }
 
