@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "http/grpc.h"
 #include "support/admin_client.h"
@@ -54,8 +54,6 @@ H2TestUpstream::Reply grpcReply(const H2Request& request) {
   }
   return reply;
 }
-
-std::optional<std::string> find(const HeaderList& fields, std::string_view name) { return findHeader(fields, name); }
 
 std::chrono::nanoseconds timeoutOf(const H2Request& request) {
   const auto value = request.header("grpc-timeout");
@@ -110,8 +108,8 @@ TEST_F(Grpc, TeTrailersAndTrailersBothWays) {
   EXPECT_EQ(stream.status, 200);
   EXPECT_EQ(stream.error_code, 0u);
   EXPECT_EQ(stream.body, kMessage);
-  EXPECT_EQ(find(stream.trailers, "grpc-status"), "0");
-  EXPECT_EQ(find(stream.trailers, "x-served-by"), "test");
+  EXPECT_EQ(findHeader(stream.trailers, "grpc-status"), "0");
+  EXPECT_EQ(findHeader(stream.trailers, "x-served-by"), "test");
 
   ASSERT_TRUE(upstream_.waitForRequests(1, kBound));
   const H2Request request = upstream_.requests().front();
@@ -119,8 +117,8 @@ TEST_F(Grpc, TeTrailersAndTrailersBothWays) {
   EXPECT_EQ(request.header("te"), "trailers");
   EXPECT_EQ(request.header("content-type"), "application/grpc+proto");
   EXPECT_EQ(request.body, kMessage);
-  EXPECT_EQ(find(request.trailers, "x-checksum"), "abc");
-  EXPECT_EQ(find(request.trailers, "grpc-status-hint"), "1");
+  EXPECT_EQ(findHeader(request.trailers, "x-checksum"), "abc");
+  EXPECT_EQ(findHeader(request.trailers, "grpc-status-hint"), "1");
 
   const auto events = tether.waitForLogEvents("request_completed", "grpc-echo", 1, kBound);
   ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
@@ -146,7 +144,7 @@ TEST_F(Grpc, UpstreamTrailersOnlyStaysTrailersOnlyAndIsLogged) {
 TEST_F(Grpc, GrpcTimeoutGoesUpstreamAsTheRemainingBudget) {
   TetherInstance tether(options({{"timeout", "20s"}, {"deadline_header", "x-deadline-ms"}}));
   call(tether, kMethod, {{"grpc-timeout", "5S"}});         // below the route timeout: it is the deadline
-  call(tether, kMethod, {{"grpc-timeout", "99999999n"}});  // 100 ms, in the finest unit
+  call(tether, kMethod, {{"grpc-timeout", "9999999u"}});   // 10 s in microseconds
   call(tether, kMethod, {{"grpc-timeout", "99999999H"}});  // above the route timeout: capped by it
   call(tether, kMethod);                                   // none: the route timeout is the deadline
   call(tether, kMethod, {{"grpc-timeout", "5 seconds"}});  // malformed: ignored, the route timeout applies
@@ -157,8 +155,8 @@ TEST_F(Grpc, GrpcTimeoutGoesUpstreamAsTheRemainingBudget) {
   EXPECT_LT(timeoutOf(requests[0]), 5s);  // some of it was spent before the request went upstream
   EXPECT_GT(timeoutOf(requests[0]), 4s);
   EXPECT_LE(std::stoll(requests[0].header("x-deadline-ms").value_or("-1")), 5000);
-  EXPECT_LT(timeoutOf(requests[1]), 100ms);
-  EXPECT_GT(timeoutOf(requests[1]), 0ms);
+  EXPECT_LT(timeoutOf(requests[1]), 9999999us);
+  EXPECT_GT(timeoutOf(requests[1]), 5s);
   for (size_t i = 2; i < 5; ++i) {
     EXPECT_LT(timeoutOf(requests[i]), 20s) << i;
     EXPECT_GT(timeoutOf(requests[i]), 15s) << i;
@@ -197,7 +195,7 @@ TEST_F(Grpc, RemainingBudgetExcludesTheTimeSpentQueued) {
   upstream.releaseAll();
   ASSERT_TRUE(client.waitClosed(first, kBound));
   ASSERT_TRUE(client.waitClosed(second, kBound));
-  EXPECT_EQ(find(client.stream(second).trailers, "grpc-status"), "0");
+  EXPECT_EQ(findHeader(client.stream(second).trailers, "grpc-status"), "0");
   ASSERT_TRUE(upstream.waitForRequests(2, kBound));
   const auto requests = upstream.requests();
   ASSERT_EQ(requests.size(), 2u);
