@@ -84,7 +84,9 @@ bool Http2Stream::addHeader(std::string_view name, std::string_view value) {
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
     if (ec != std::errc() || end != value.data() + value.size()) return false;
     head_.content_length = length;
-  } else if (name != "te") {
+  } else {
+    // nghttp2 already refused any TE but "trailers" (RFC 9113 8.2.2); the exchange forwards that one to HTTP/2
+    // upstreams only.
     head_.headers.push_back({std::string(name), std::string(value)});
   }
   return true;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "exchange/outcome_renderer.h"
+#include "http/grpc.h"
 #include "http/header_rules.h"
 #include "http/message_writer.h"
 #include "http/request_id.h"
@@ -31,14 +32,37 @@ constexpr unsigned kMaxInterimResponses = 8;
 
 using Clock = std::chrono::steady_clock;
 
-int64_t millisSince(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
 void removeHeader(http::HeaderList& headers, std::string_view name) {
   std::erase_if(headers, [name](const http::Header& h) {
     return h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0;
   });
+}
+
+const std::string* findField(const http::HeaderList& fields, std::string_view name) {
+  for (const http::Header& field : fields) {
+    if (field.name.size() == name.size() && strncasecmp(field.name.data(), name.data(), name.size()) == 0) {
+      return &field.value;
+    }
+  }
+  return nullptr;
+}
+
+// What a gRPC client is told when tether answers for the upstream (the inverse of gRPC's
+// http-grpc-status-mapping.md): UNAVAILABLE where the request never reached a server or the server went away
+// before answering (safe to retry), DEADLINE_EXCEEDED for the deadline and upstream timeouts, UNIMPLEMENTED for
+// a method no route serves, INTERNAL for the rest.
+http::grpc::Status grpcStatusOf(Outcome outcome) {
+  using http::grpc::Status;
+  switch (outcome) {
+    case Outcome::NoRoute: return Status::Unimplemented;
+    case Outcome::QueueTimeout:
+    case Outcome::ConnectFailed:
+    case Outcome::ConnectTimeout:
+    case Outcome::UpstreamClosed: return Status::Unavailable;
+    case Outcome::DeadlineExceeded:
+    case Outcome::UpstreamTimeout: return Status::DeadlineExceeded;
+    default: return Status::Internal;
+  }
 }
 
 }  // namespace
@@ -89,6 +113,9 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   client_ = downstream_->client().text;
   protocol_ = downstream_->protocol();
   assignRequestId(head);
+  const std::string* content_type = head.find("content-type");
+  grpc_ = content_type && http::grpc::isGrpcContentType(*content_type);
+  if (grpc_) grpc_method_.assign(head.path());
   const std::string* host_header = head.find("host");
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
   route_ = snapshot_->router().match(host, head.path(), method_);
@@ -101,7 +128,12 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   request_upgrade_ = head.upgrade;
   if (const std::string* upgrade = head.find("upgrade"); request_upgrade_ && upgrade) upgrade_requested_ = *upgrade;
 
+  // RFC 9113 8.2.2: `TE: trailers` is the one TE an HTTP/2 request carries (gRPC servers require it); an HTTP/1.1
+  // upstream gets no TE at all (it would also need Connection: TE).
+  const bool te_trailers =
+      http::acceptsTrailers(head.headers) && upstream_config_->protocol != config::Upstream::Protocol::Http1;
   http::removeHopByHop(head.headers, request_upgrade_);
+  if (te_trailers) head.appendHeader("te", "trailers");
   // removeHopByHop compacts the list: find Host again rather than keep a view into moved strings.
   host_header = head.find("host");
   host = host_header ? std::string_view(*host_header) : std::string_view();
@@ -117,11 +149,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   } else if (head.content_length) {
     framing = http::BodyFraming::ContentLength;
   }
-  if (route_->timeout.count() > 0) {
-    deadline_.reset(evtimer_new(context_.base, &Exchange::onDeadline, this));
-    timeval tv = util::toTimeval(route_->timeout);
-    evtimer_add(deadline_.get(), &tv);
-  }
+  armDeadline(head);
   // An idle keep-alive connection is handed over inside acquire(): the head is then written straight into it.
   // Otherwise (connecting, queued) a copy waits in pending_head_ until onUpstreamReady().
   head_for_upstream_ = &head;
@@ -133,6 +161,25 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   if (state_ != State::Connecting) return;                           // handed a connection at once, or already answered
   pending_head_.emplace(head);
   pending_body_.reset(evbuffer_new());
+}
+
+void Exchange::armDeadline(http::MessageHead& head) {
+  std::optional<std::chrono::nanoseconds> budget;
+  if (route_->timeout.count() > 0) budget = route_->timeout;
+  if (grpc_) {
+    // A malformed grpc-timeout is ignored, as gRPC's C core does (grpc-go answers INTERNAL instead): the request
+    // runs under the route timeout alone. Only tether sets the field upstream (sendRequest).
+    const std::string* given = head.find("grpc-timeout");
+    const auto client = given ? http::grpc::parseTimeout(*given) : std::nullopt;
+    if (client && (!budget || *client < *budget)) budget = client;
+    removeHeader(head.headers, "grpc-timeout");
+  }
+  if (!budget) return;
+  deadline_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(*budget);
+  deadline_.reset(evtimer_new(context_.base, &Exchange::onDeadline, this));
+  const auto micros = std::chrono::ceil<std::chrono::microseconds>(*budget).count();
+  timeval tv{static_cast<time_t>(micros / 1'000'000), static_cast<suseconds_t>(micros % 1'000'000)};
+  evtimer_add(deadline_.get(), &tv);
 }
 
 void Exchange::onRequestBody(const char* data, size_t len) {
@@ -185,10 +232,15 @@ void Exchange::onUpstreamReady(upstream::UpstreamStream& stream) {
 }
 
 void Exchange::sendRequest(http::MessageHead& head) {
-  if (!route_->deadline_header.empty() && route_->timeout.count() > 0) {
-    // Tell a deadline-aware upstream how much of the route's budget is left now, not the configured total.
-    const auto remaining = std::max<int64_t>(0, route_->timeout.count() - millisSince(started_));
-    head.appendHeader(route_->deadline_header, std::to_string(remaining));
+  if (deadline_at_) {
+    // Tell a deadline-aware upstream how much of the budget is left now (after queueing and connecting), not the
+    // configured total: in the route's deadline_header (milliseconds) and, for gRPC, in grpc-timeout.
+    const auto remaining = std::max(Clock::duration::zero(), *deadline_at_ - Clock::now());
+    if (!route_->deadline_header.empty()) {
+      const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(remaining).count();
+      head.appendHeader(route_->deadline_header, std::to_string(millis));
+    }
+    if (grpc_) head.appendHeader("grpc-timeout", http::grpc::formatTimeout(remaining));
   }
   upstream_->sendRequestHead(head, request_framing_);
   if (pending_body_) {
@@ -272,8 +324,12 @@ upstream::ResponseBody Exchange::onResponseHead(http::MessageHead& head) {
     downstream_->startTunnel();
     return ResponseBody::Tunnel;
   }
+  noteGrpcStatus(head.headers);
+  // A Trailers-Only gRPC response (grpc-status in the head) must reach the client as one HEADERS frame with
+  // END_STREAM: gRPC clients read a status only from a block that ends the stream.
+  trailers_only_ = grpcToClient() && head.status == 200 && findField(head.headers, "grpc-status");
   http::removeHopByHop(head.headers, false);
-  downstream_->sendResponseHead(head, no_body);
+  downstream_->sendResponseHead(head, no_body || trailers_only_);
   return no_body ? ResponseBody::None : ResponseBody::AsFramed;
 }
 
@@ -284,12 +340,19 @@ void Exchange::onResponseBody(const char* data, size_t len) {
     if (drain_bytes_limit_ > 0 && bytes_discarded_ > drain_bytes_limit_) cancel(Outcome::DrainLimit);
     return;
   }
+  if (trailers_only_) {
+    bytes_discarded_ += len;  // the client's stream has ended: a body after a Trailers-Only head has nowhere to go
+    return;
+  }
   bytes_sent_ += len;
   downstream_->sendResponseBody(data, len);
   pauseUpstreamIfClientBehind();
 }
 
-void Exchange::onResponseTrailers(const http::HeaderList& trailers) { response_trailers_ = trailers; }
+void Exchange::onResponseTrailers(const http::HeaderList& trailers) {
+  response_trailers_ = trailers;
+  noteGrpcStatus(trailers);
+}
 
 bool Exchange::onResponseComplete() {
   if (!responseStarted()) return false;  // an interim response: the final one follows
@@ -355,8 +418,32 @@ void Exchange::respondLocally(Outcome outcome, std::string_view message, int sta
   status_ = status != 0 ? status : infoOf(outcome).status;
   // Nothing more goes to the upstream: settled before the answer, so a reused connection is never half-written.
   settleUpstream(outcome, false);
-  if (downstream_) downstream_->sendLocalResponse(status_, requestId(), message);
+  if (downstream_) sendLocalAnswer(outcome, status_, message);
   end(outcome);
+}
+
+void Exchange::sendLocalAnswer(Outcome outcome, int status, std::string_view message) {
+  if (!grpcToClient()) {
+    downstream_->sendLocalResponse(status, requestId(), message);
+    return;
+  }
+  // Trailers-Only (PROTOCOL-HTTP2.md): HTTP 200 and the status in one HEADERS frame that ends the stream, so a
+  // gRPC client reads tether's reason instead of guessing one from an HTTP status and a JSON body it cannot parse.
+  const auto grpc_status = static_cast<int>(grpcStatusOf(outcome));
+  grpc_status_ = grpc_status;
+  http::MessageHead head;
+  head.status = 200;
+  head.headers = {{"content-type", "application/grpc"},
+                  {"grpc-status", std::to_string(grpc_status)},
+                  {"grpc-message", http::grpc::percentEncodeMessage(message)}};
+  downstream_->sendResponseHead(head, true);
+}
+
+void Exchange::noteGrpcStatus(const http::HeaderList& fields) {
+  if (!grpc_) return;
+  const std::string* value = findField(fields, "grpc-status");
+  if (!value) return;
+  if (const auto status = http::grpc::parseStatus(*value)) grpc_status_ = *status;
 }
 
 void Exchange::releaseUpstream(bool reusable) {
@@ -452,7 +539,7 @@ void Exchange::answerTimeout(Outcome reason) {
   }
   const int status = infoOf(reason).status;
   if (downstream_ && status != 0 && !responseStarted()) {
-    downstream_->sendLocalResponse(status, requestId(), message);
+    sendLocalAnswer(reason, status, message);
   } else if (downstream_) {
     downstream_->abort();  // part of the response is out: cutting the connection is the only signal left
   }
@@ -596,6 +683,10 @@ OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
   r.bytes_received = bytes_received_;
   r.bytes_sent = bytes_sent_;
   r.bytes_discarded = bytes_discarded_;
+  if (grpc_) {
+    r.grpc_method = grpc_method_;
+    if (grpc_status_ >= 0) r.grpc_status = grpc_status_;
+  }
   return r;
 }
 

@@ -110,6 +110,15 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   // A timeout's answer to the client (504, 408, or a cut connection); nothing for the other cancellations.
   void answerTimeout(Outcome reason);
   void pauseUpstreamIfClientBehind();
+  // An answer of tether's own before any response byte: a trailers-only gRPC error for a gRPC client over HTTP/2,
+  // the JSON error response otherwise.
+  void sendLocalAnswer(Outcome outcome, int status, std::string_view message);
+  // The route timeout and the client's grpc-timeout, whichever ends first: arms deadline_. Removes the client's
+  // grpc-timeout (sendRequest writes the remaining budget).
+  void armDeadline(http::MessageHead& head);
+  // gRPC needs trailers: only an HTTP/2 client can be given a gRPC answer (grpc-status) by tether.
+  bool grpcToClient() const { return grpc_ && protocol_ != "http/1.1"; }
+  void noteGrpcStatus(const http::HeaderList& fields);
 
   ExchangeContext& context_;
   std::shared_ptr<ConfigSnapshot> snapshot_;  // the config this exchange started on; keeps route_ and source_ alive
@@ -147,6 +156,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   std::string upgrade_requested_;  // the request's Upgrade value: a 101 may only switch to one of these
 
   std::chrono::steady_clock::time_point started_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_at_;  // the effective deadline, if there is one
   std::optional<std::chrono::steady_clock::time_point> sent_upstream_;
   std::optional<std::chrono::steady_clock::time_point> client_left_;
   uint64_t bytes_received_ = 0;     // request body bytes from the client
@@ -175,6 +185,13 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
     std::chrono::steady_clock::time_point at;
   };
   std::optional<Departure> departure_;
+
+  // gRPC (Content-Type application/grpc...): its method (the path), the grpc-status the upstream sent or tether
+  // answered (-1: none), and whether the response is Trailers-Only (grpc-status in the head, no body).
+  std::string grpc_method_;
+  int grpc_status_ = -1;
+  bool grpc_ = false;
+  bool trailers_only_ = false;
 
   bool request_upgrade_ = false;
   bool request_complete_ = false;

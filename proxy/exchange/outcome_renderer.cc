@@ -73,6 +73,20 @@ void OutcomeRenderer::writeDepartureFields(const OutcomeRecord& record, log::Jso
   writeUpstreamReset(record, line);
 }
 
+// gRPC: every request event has both fields, null for a request that is not gRPC (or no status was known).
+void OutcomeRenderer::writeGrpcFields(const OutcomeRecord& record, log::JsonLine& line) {
+  if (!record.grpc_method.empty()) {
+    line.field("grpc_method", record.grpc_method);
+  } else {
+    line.nullField("grpc_method");
+  }
+  if (record.grpc_status) {
+    line.field("grpc_status", static_cast<int64_t>(*record.grpc_status));
+  } else {
+    line.nullField("grpc_status");
+  }
+}
+
 std::string_view OutcomeRenderer::completed(const OutcomeRecord& record, log::Logger& logger) {
   auto& line = logger.line("request_completed");
   writeCommonFields(record, line);
@@ -82,6 +96,7 @@ std::string_view OutcomeRenderer::completed(const OutcomeRecord& record, log::Lo
       .field("bytes_sent", record.bytes_sent);
   // The upstream broke off after the response started: the client got a cut connection or a reset stream.
   if (record.outcome == Outcome::UpstreamError) line.field("error", logName(record.outcome));
+  writeGrpcFields(record, line);
   return logger.emit();
 }
 
@@ -92,6 +107,7 @@ std::string_view OutcomeRenderer::cancelled(const OutcomeRecord& record, log::Lo
   line.field("bytes_received", record.bytes_received)
       .field("bytes_sent", record.bytes_sent)
       .field("status", static_cast<int64_t>(record.status));
+  writeGrpcFields(record, line);
   return logger.emit();
 }
 
@@ -110,6 +126,7 @@ std::string_view OutcomeRenderer::clientGone(const OutcomeRecord& record, log::L
     line.nullField("upstream_status");
   }
   line.field("ran_on_ms", millis(record.departure->ran_on)).field("bytes_discarded", record.bytes_discarded);
+  writeGrpcFields(record, line);
   return logger.emit();
 }
 

@@ -24,6 +24,8 @@ class OutcomeRenderer {
   static void writeUpstreamReset(const OutcomeRecord& record, log::JsonLine& line);
   static void writeDepartureFields(const OutcomeRecord& record, log::JsonLine& line, Phase phase,
                                    std::string_view reason);
+  // grpc_method and grpc_status, last in every request event (null unless gRPC).
+  static void writeGrpcFields(const OutcomeRecord& record, log::JsonLine& line);
   static std::string_view completed(const OutcomeRecord& record, log::Logger& logger);
   static std::string_view cancelled(const OutcomeRecord& record, log::Logger& logger);
   static std::string_view clientGone(const OutcomeRecord& record, log::Logger& logger);

@@ -80,6 +80,18 @@ void removeHopByHop(HeaderList& headers, bool keep_upgrade) {
   if (keep_upgrade && has_upgrade && !kept_connection) headers.push_back(Header{"Connection", "upgrade"});
 }
 
+bool acceptsTrailers(const HeaderList& headers) {
+  bool found = false;
+  for (const Header& header : headers) {
+    if (!named(header, "te")) continue;
+    forEachListElement(header.value, [&](std::string_view element) {
+      // "trailers" takes no parameters; a t-codings element may ("gzip;q=0.5").
+      found = found || equalsIgnoreCase(trimOws(element.substr(0, element.find(';'))), "trailers");
+    });
+  }
+  return found;
+}
+
 void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info) {
   HeaderList& headers = head.headers;
   // X-Forwarded-Host first: info.host may point into a field that the changes below move.

@@ -17,6 +17,9 @@ bool isHopByHop(std::string_view name);
 // becomes "Connection: upgrade" if an Upgrade header is present.
 void removeHopByHop(HeaderList& headers, bool keep_upgrade);
 
+// A TE field lists "trailers" (RFC 9110 10.1.4): the client accepts trailer fields. HTTP/2 forwards this one TE.
+bool acceptsTrailers(const HeaderList& headers);
+
 struct ForwardingInfo {
   std::string_view client_ip;
   std::string_view proto;  // "http"

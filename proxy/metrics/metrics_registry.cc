@@ -83,6 +83,7 @@ void MetricsRegistry::accumulate(const Snapshot& snapshot, Totals& totals) {
         }
       }
       for (size_t b = 0; b < kBucketSlots; ++b) t.buckets[b] += metrics->durationBucket(r, b);
+      for (size_t g = 0; g < kGrpcSlots; ++g) t.grpc[g] += metrics->grpcRequests(r, g);
       t.cancelled_upstream_us += metrics->cancelledUpstreamMicros(r);
       t.duration_us += metrics->durationMicros(r);
     }
@@ -114,6 +115,7 @@ std::string MetricsRegistry::renderPrometheus(const ProcessCounters& process) co
   writeRequests(out, sums);
   writeCancellations(out, sums);
   writeDurations(out, sums);
+  writeGrpc(out, sums);
   writeConnections(out, sums);
   writeProcess(out, process);
   return out.text();
@@ -177,6 +179,20 @@ void MetricsRegistry::writeDurations(ExpositionWriter& out, const Totals& totals
     }
     out.sample("request_duration_seconds_sum", {{"route", route}}, static_cast<double>(t.duration_us) / 1e6);
     out.sample("request_duration_seconds_count", {{"route", route}}, cumulative);
+  }
+}
+
+// Only the statuses that occurred, as for requests_total.
+void MetricsRegistry::writeGrpc(ExpositionWriter& out, const Totals& totals) const {
+  out.family("grpc_requests_total", "counter",
+             "gRPC requests that ended, by route and grpc_status: the upstream's, or the one tether answered with "
+             "(\"none\": the call ended without one, e.g. the client left).");
+  for (const auto& [route, t] : totals.routes) {
+    for (size_t slot = 0; slot < kGrpcSlots; ++slot) {
+      if (t.grpc[slot] == 0) continue;
+      const std::string status = slot == kGrpcNoStatus ? std::string("none") : std::to_string(slot);
+      out.sample("grpc_requests_total", {{"route", route}, {"grpc_status", status}}, t.grpc[slot]);
+    }
   }
 }
 

@@ -57,6 +57,7 @@ class MetricsRegistry {
     std::array<uint64_t, kOutcomeCount * kPhaseCount> cancelled{};
     std::array<uint64_t, kOutcomeCount * kPhaseCount> client_gone{};
     std::array<uint64_t, kBucketSlots> buckets{};
+    std::array<uint64_t, kGrpcSlots> grpc{};
     uint64_t cancelled_upstream_us = 0;
     uint64_t duration_us = 0;
   };
@@ -84,6 +85,7 @@ class MetricsRegistry {
   void writeCancellations(ExpositionWriter& out, const Totals& totals) const;
   void writeUpstreamResets(ExpositionWriter& out, const Totals& totals) const;
   void writeDurations(ExpositionWriter& out, const Totals& totals) const;
+  void writeGrpc(ExpositionWriter& out, const Totals& totals) const;
   void writeConnections(ExpositionWriter& out, const Totals& totals) const;
   void writeProcess(ExpositionWriter& out, const ProcessCounters& process) const;
   template <typename F>

@@ -21,6 +21,7 @@ RouteMetrics::RouteMetrics(size_t routes, size_t upstreams)
       cancelled_upstream_us_(counters(routes + 1)),
       duration_buckets_(counters((routes + 1) * kBucketSlots)),
       duration_sum_us_(counters(routes + 1)),
+      grpc_requests_(counters((routes + 1) * kGrpcSlots)),
       upstreams_(new UpstreamCounters[upstreams]) {}
 
 void RouteMetrics::onExchangeFinished(const OutcomeRecord& record) {
@@ -33,6 +34,11 @@ void RouteMetrics::onExchangeFinished(const OutcomeRecord& record) {
   const auto bucket = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
   add(duration_buckets_[route * kBucketSlots + static_cast<size_t>(bucket - kDurationBuckets.begin())], 1);
   add(duration_sum_us_[route], toMicros(record.elapsed));
+  if (!record.grpc_method.empty()) {
+    size_t slot = kGrpcNoStatus;
+    if (record.grpc_status) slot = *record.grpc_status < static_cast<int>(kGrpcStatusCodes) ? *record.grpc_status : 2;
+    add(grpc_requests_[route * kGrpcSlots + slot], 1);
+  }
 
   if (record.cancelled()) {
     add(cancelled_[route * kCancelSlots + indexOf(record.outcome) * kPhaseCount + indexOf(record.phase)], 1);

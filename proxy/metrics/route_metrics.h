@@ -20,6 +20,13 @@ inline constexpr std::array<double, 13> kDurationBuckets = {0.005, 0.01, 0.025, 
                                                             1,     2.5,  5,     10,   30,  60};
 inline constexpr size_t kBucketSlots = kDurationBuckets.size() + 1;
 
+// gRPC status codes 0..16 (grpc/doc/statuscodes.md), then one slot for a gRPC request that ended with none (the
+// client left, or a stream reset after the response began). A code above 16 counts as UNKNOWN (2), as a client
+// reads it.
+inline constexpr size_t kGrpcStatusCodes = 17;
+inline constexpr size_t kGrpcNoStatus = kGrpcStatusCodes;
+inline constexpr size_t kGrpcSlots = kGrpcStatusCodes + 1;
+
 class RouteMetrics {
  public:
   RouteMetrics(size_t routes, size_t upstreams);
@@ -40,6 +47,8 @@ class RouteMetrics {
   uint64_t cancelledUpstreamMicros(size_t route) const { return read(cancelled_upstream_us_[route]); }
   uint64_t durationBucket(size_t route, size_t bucket) const;  // non-cumulative; kDurationBuckets.size() = +Inf
   uint64_t durationMicros(size_t route) const { return read(duration_sum_us_[route]); }
+  // gRPC requests by grpc-status slot (0..16, kGrpcNoStatus).
+  uint64_t grpcRequests(size_t route, size_t slot) const { return read(grpc_requests_[route * kGrpcSlots + slot]); }
   const UpstreamCounters& upstream(size_t index) const { return upstreams_[index]; }
 
  private:
@@ -58,6 +67,7 @@ class RouteMetrics {
   std::unique_ptr<Counter[]> cancelled_upstream_us_;  // [route]
   std::unique_ptr<Counter[]> duration_buckets_;       // [route][bucket]
   std::unique_ptr<Counter[]> duration_sum_us_;        // [route]
+  std::unique_ptr<Counter[]> grpc_requests_;          // [route][grpc status slot]
   std::unique_ptr<UpstreamCounters[]> upstreams_;
 };
 

@@ -54,6 +54,10 @@ struct OutcomeRecord {
   uint64_t bytes_sent = 0;
   uint64_t bytes_discarded = 0;
 
+  // gRPC requests (Content-Type application/grpc...) only; empty / nullopt for any other request.
+  std::string_view grpc_method;    // "/pkg.Service/Method": the request path
+  std::optional<int> grpc_status;  // the upstream's grpc-status (trailers or Trailers-Only head), or tether's own
+
   bool cancelled() const { return isCancellation(outcome); }
   // The status counted in requests_total: 499 whenever the client left.
   int countedStatus() const { return departure ? 499 : status; }

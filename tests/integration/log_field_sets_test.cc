@@ -28,12 +28,16 @@ std::vector<std::string> with(std::vector<std::string> fields) {
   return all;
 }
 
-const std::vector<std::string> kCompleted = with({"status", "elapsed_ms", "bytes_received", "bytes_sent"});
-const std::vector<std::string> kCancelled = with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms",
-                                                  "upstream_reset", "bytes_received", "bytes_sent", "status"});
+// Every request event ends with the gRPC fields (null for a request that is not gRPC).
+const std::vector<std::string> kCompleted =
+    with({"status", "elapsed_ms", "bytes_received", "bytes_sent", "grpc_method", "grpc_status"});
+const std::vector<std::string> kCancelled =
+    with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms", "upstream_reset", "bytes_received", "bytes_sent",
+          "status", "grpc_method", "grpc_status"});
 const std::vector<std::string> kClientGone =
     with({"phase", "reason", "elapsed_ms", "upstream_elapsed_ms", "upstream_reset", "bytes_received", "bytes_sent",
-          "status", "upstream_left_running", "ended", "upstream_status", "ran_on_ms", "bytes_discarded"});
+          "status", "upstream_left_running", "ended", "upstream_status", "ran_on_ms", "bytes_discarded", "grpc_method",
+          "grpc_status"});
 
 class LogFieldSets : public ::testing::Test {
  protected:

@@ -80,6 +80,13 @@ int32_t H2Client::request(std::string_view method, std::string_view path, std::s
   return id;
 }
 
+int32_t H2Client::requestWithTrailers(std::string_view method, std::string_view path, std::string body,
+                                      const HeaderList& extra, HeaderList trailers) {
+  const int32_t id = request(method, path, std::move(body), extra);
+  if (id > 0) streams_[id].request_trailers = std::move(trailers);
+  return id;
+}
+
 int32_t H2Client::requestGenerated(std::string_view method, std::string_view path, uint64_t upload_bytes,
                                    bool discard_body) {
   std::vector<nghttp2_nv> nv{field(":method", method), field(":scheme", "http"), field(":path", path),
@@ -186,6 +193,10 @@ int H2Client::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* us
     self->goaway_code_ = frame->goaway.error_code;
     self->goaway_last_ids_.push_back(frame->goaway.last_stream_id);
   }
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+    self->streams_[frame->hd.stream_id].head_ended_stream = true;
+  }
   return 0;
 }
 
@@ -222,7 +233,18 @@ ssize_t H2Client::readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, si
   const size_t n = std::min(length, s.request_body.size() - s.request_offset);
   std::memcpy(buf, s.request_body.data() + s.request_offset, n);
   s.request_offset += n;
-  if (s.request_offset == s.request_body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (s.request_offset == s.request_body.size()) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!s.request_trailers.empty()) {
+      // The trailers' HEADERS frame ends the stream instead of this DATA frame.
+      std::vector<nghttp2_nv> nv;
+      for (const auto& [name, value] : s.request_trailers) nv.push_back(field(name, value));
+      auto* self = static_cast<H2Client*>(user);
+      if (nghttp2_submit_trailer(self->session_.get(), stream_id, nv.data(), nv.size()) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
+  }
   return static_cast<ssize_t>(n);
 }
 

@@ -36,9 +36,10 @@ class FakeDownstreamStream : public DownstreamStream {
   }
   void abort() override { aborted = true; }
   void onExchangeComplete() override { completed = true; }
-  std::string_view protocol() const override { return "http/1.1"; }
+  std::string_view protocol() const override { return protocol_name; }
   const net::ClientEndpoint& client() const override { return client_; }
 
+  std::string_view protocol_name = "http/1.1";  // "h2c": a client that can read trailers (gRPC answers)
   int response_status = 0;
   http::HeaderList response_headers;
   std::vector<int> interim_statuses;

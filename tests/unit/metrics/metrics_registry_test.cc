@@ -250,3 +250,34 @@ TEST(MetricsRegistry, RecentCancellationsNewestLastAndBounded) {
 
 }  // namespace
 }  // namespace tether::metrics
+
+namespace tether::metrics {
+namespace {
+
+OutcomeRecord grpcCall(std::optional<int> grpc_status) {
+  OutcomeRecord record = completed(0, "POST", 200, 0.01);
+  record.grpc_method = "/pkg.Service/Method";
+  record.grpc_status = grpc_status;
+  return record;
+}
+
+TEST(MetricsRegistry, CountsGrpcRequestsByStatusAndOnlyThose) {
+  TwoWorkers m(twoRoutes());
+  m.a->onExchangeFinished(grpcCall(0));
+  m.b->onExchangeFinished(grpcCall(0));
+  m.a->onExchangeFinished(grpcCall(14));
+  m.a->onExchangeFinished(grpcCall(std::nullopt));          // the client left: no status
+  m.b->onExchangeFinished(grpcCall(99));                    // not a gRPC code: read as UNKNOWN
+  m.a->onExchangeFinished(completed(0, "GET", 200, 0.01));  // not gRPC: not counted here
+  const std::string text = m.registry.renderPrometheus({});
+  EXPECT_TRUE(has(text, "# TYPE tether_grpc_requests_total counter")) << text;
+  EXPECT_TRUE(has(text, R"(tether_grpc_requests_total{route="api",grpc_status="0"} 2)")) << text;
+  EXPECT_TRUE(has(text, R"(tether_grpc_requests_total{route="api",grpc_status="14"} 1)")) << text;
+  EXPECT_TRUE(has(text, R"(tether_grpc_requests_total{route="api",grpc_status="none"} 1)")) << text;
+  EXPECT_TRUE(has(text, R"(tether_grpc_requests_total{route="api",grpc_status="2"} 1)")) << text;
+  EXPECT_EQ(text.find(R"(grpc_status="4")"), std::string::npos) << text;  // only statuses that occurred
+  EXPECT_EQ(text.find(R"(tether_grpc_requests_total{route="static")"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace tether::metrics
