@@ -239,10 +239,8 @@ TEST(GrpcKestrel, TheUpstreamConnectionOfACancelledCallServesTheNextCall) {
   EXPECT_EQ(kestrel.connectionOf("Work", "after-cancel", "completed"), first_connection) << kestrel.output();
 }
 
-// Fails on main: tether drops `te` from HTTP/2 client requests, so Kestrel sees none. gRPC requires
-// `te: trailers` end to end (Kestrel does not insist, other servers do); the grpc branch forwards it to h2 upstreams.
-// Enable (drop DISABLED_) when that lands.
-TEST(GrpcKestrel, DISABLED_TeTrailersReachesKestrel) {
+// gRPC needs `te: trailers` end to end (Kestrel does not insist, other servers do): tether forwards it to h2 upstreams.
+TEST(GrpcKestrel, TeTrailersReachesKestrel) {
   REQUIRE_DOTNET();
   KestrelGrpcServer kestrel;
   TetherInstance tether(h2cUpstream(kestrel));
