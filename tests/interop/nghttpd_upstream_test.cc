@@ -1,0 +1,153 @@
+// tether in front of nghttpd (Debian's nghttp2-server), `protocol: h2c` and `protocol: h2`:
+// - files arrive byte-correct for HTTP/1.1, h2c and h2 clients, all over one upstream connection;
+// - a client that leaves while a 32 MiB file streams makes tether reset that stream: nghttpd's frame log shows
+//   RST_STREAM with error_code CANCEL on it, and the same connection then serves the next file byte-correct.
+// nghttpd cannot hold a request, so cancellation is in the streaming phase: the client reads 64 KiB and stops
+// reading, and flow control (tether's and the client's) keeps the rest of the file upstream.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nghttpd.h"
+#include "support/any_client.h"
+#include "support/protocol_matrix.h"
+#include "support/test_env.h"
+#include "support/test_pki.h"
+#include "support/test_upstream.h"
+#include "support/tether_fixture.h"
+
+namespace tether::testing {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kBound = 30s;  // only a failing test waits this long
+constexpr uint64_t kPageBytes = 300 * 1024;
+constexpr uint64_t kBigBytes = 32ull << 20;
+
+void writeGenerated(const std::string& path, uint64_t bytes) {
+  const std::string body = generatedBody(bytes);
+  std::ofstream(path, std::ios::binary).write(body.data(), static_cast<std::streamsize>(body.size()));
+}
+
+// One docroot and PKI for every test: /page.bin (300 KiB) and /big.bin (32 MiB) of generatedBody() bytes.
+class NghttpdSuite {
+ public:
+  static void setUp() {
+    if (docroot_.empty()) {
+      docroot_ = tempDir();
+      writeGenerated(docroot_ + "/page.bin", kPageBytes);
+      writeGenerated(docroot_ + "/big.bin", kBigBytes);
+      pki_ = std::make_unique<TestPki>(makeTestPki(tempDir()));
+    }
+  }
+  static std::unique_ptr<Nghttpd> start(bool tls) {
+    return std::make_unique<Nghttpd>(docroot_, tls ? pki_.get() : nullptr);
+  }
+  static TetherOptions proxyTo(const Nghttpd& server, bool tls) {
+    Settings settings{{"protocol", tls ? "h2" : "h2c"}, {"connect_timeout", "5s"}};
+    if (tls) settings.emplace_back("tls", "{ca: \"" + pki_->ca + "\", server_name: localhost}");
+    return TetherOptions::proxyTo({server.endpoint()}, settings);
+  }
+
+ private:
+  static inline std::string docroot_;
+  static inline std::unique_ptr<TestPki> pki_;
+};
+
+// GET /page.bin from a new client of `protocol`: 200 and every byte right.
+void expectPage(const TetherInstance& tether, ClientProtocol protocol) {
+  AnyClient client(protocol);
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.request("GET", "/page.bin"));
+  const auto response = client.readResponse();
+  ASSERT_TRUE(response) << tether.dumpLog();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body_bytes, kPageBytes);
+  EXPECT_TRUE(response->body == generatedBody(kPageBytes)) << name(protocol);
+}
+
+// The upstream over TLS (h2) or not (h2c).
+class NghttpdUpstream : public ::testing::TestWithParam<bool> {
+ protected:
+  static void SetUpTestSuite() { NghttpdSuite::setUp(); }
+};
+
+TEST_P(NghttpdUpstream, FilesByteCorrectForEveryClientOverOneConnection) {
+  const auto server = NghttpdSuite::start(GetParam());
+  TetherOptions options = NghttpdSuite::proxyTo(*server, GetParam());
+  TetherInstance tether(forClient(options, ClientProtocol::kH2Tls));
+  for (ClientProtocol protocol : {ClientProtocol::kH1, ClientProtocol::kH2c, ClientProtocol::kH2Tls}) {
+    expectPage(tether, protocol);
+  }
+  const auto requests = server->waitForReceived("HEADERS", 3);
+  ASSERT_EQ(requests.size(), 3u) << server->output();
+  for (const Nghttpd::Frame& request : requests) EXPECT_EQ(request.connection, requests[0].connection);
+  EXPECT_TRUE(server->received("RST_STREAM").empty()) << server->output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Interop, NghttpdUpstream, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "H2" : "H2c"; });
+
+// Client protocol and departure x upstream over TLS or not.
+struct StreamingCase {
+  MatrixCase client;
+  bool tls;
+};
+
+class NghttpdStreamingCancel : public ::testing::TestWithParam<StreamingCase> {
+ protected:
+  static void SetUpTestSuite() { NghttpdSuite::setUp(); }
+};
+
+TEST_P(NghttpdStreamingCancel, ResetsOnlyThatStreamWithCancel) {
+  const StreamingCase& c = GetParam();
+  const auto server = NghttpdSuite::start(c.tls);
+  TetherInstance tether(forClient(NghttpdSuite::proxyTo(*server, c.tls), c.client.protocol));
+  {
+    AnyClient client(c.client.protocol);
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(client.request("GET", "/big.bin"));
+    ASSERT_TRUE(client.readResponseStart(64 * 1024)) << tether.dumpLog();
+    client.leave(c.client.how);
+    const auto resets = server->waitForReceived("RST_STREAM", 1);
+    ASSERT_EQ(resets.size(), 1u) << server->output() << tether.dumpLog();
+    EXPECT_EQ(resets[0].detail, "(error_code=CANCEL(0x08))");
+    EXPECT_EQ(resets[0].stream_id, server->received("HEADERS").at(0).stream_id);
+  }
+  const auto events = tether.waitForLogEvents("request_cancelled", "", 1, kBound);
+  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(events[0].str("phase"), "streaming_response");
+  EXPECT_EQ(events[0].str("reason"), cancelReason(c.client.how));
+
+  expectPage(tether, c.client.protocol);
+  const auto requests = server->received("HEADERS");
+  ASSERT_EQ(requests.size(), 2u) << server->output();
+  EXPECT_EQ(requests[1].connection, requests[0].connection);  // the connection outlived the reset stream
+  EXPECT_TRUE(server->received("GOAWAY").empty()) << server->output();
+
+  tether.stop();  // every line written
+  EXPECT_EQ(tether.logEvents("request_cancelled").size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(server->received("RST_STREAM").size(), 1u) << server->output();
+}
+
+std::vector<StreamingCase> streamingCases() {
+  std::vector<StreamingCase> cases;
+  for (bool tls : {false, true}) {
+    for (const MatrixCase& client : everyDeparture()) cases.push_back({client, tls});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Interop, NghttpdStreamingCancel, ::testing::ValuesIn(streamingCases()),
+                         [](const ::testing::TestParamInfo<StreamingCase>& info) {
+                           return std::string(name(info.param.client.protocol)) + "Client_" +
+                                  (info.param.tls ? "H2" : "H2c") + "Upstream_" + name(info.param.client.how);
+                         });
+
+}  // namespace
+}  // namespace tether::testing
