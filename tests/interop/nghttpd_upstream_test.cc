@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -77,27 +78,41 @@ class NghttpdUpstream : public ::testing::TestWithParam<bool> {
   static void SetUpTestSuite() { NghttpdSuite::setUp(); }
 };
 
+// Two tethers (a TLS listener serves TLS clients only): cleartext HTTP/1.1 and h2c clients through one, HTTP/1.1
+// and h2 over TLS through the other; each tether's two requests share its one upstream connection.
 TEST_P(NghttpdUpstream, FilesByteCorrectForEveryClientOverOneConnection) {
   const auto server = NghttpdSuite::start(GetParam());
-  TetherOptions options = NghttpdSuite::proxyTo(*server, GetParam());
-  TetherInstance tether(forClient(options, ClientProtocol::kH2Tls));
-  for (ClientProtocol protocol : {ClientProtocol::kH1, ClientProtocol::kH2c, ClientProtocol::kH2Tls}) {
-    expectPage(tether, protocol);
+  const TetherOptions options = NghttpdSuite::proxyTo(*server, GetParam());
+  {
+    TetherInstance cleartext(options);
+    expectPage(cleartext, ClientProtocol::kH1);
+    expectPage(cleartext, ClientProtocol::kH2c);
   }
-  const auto requests = server->waitForReceived("HEADERS", 3);
-  ASSERT_EQ(requests.size(), 3u) << server->output();
-  for (const Nghttpd::Frame& request : requests) EXPECT_EQ(request.connection, requests[0].connection);
+  {
+    TetherInstance tls(forClient(options, ClientProtocol::kH2Tls));
+    expectPage(tls, ClientProtocol::kH1Tls);
+    expectPage(tls, ClientProtocol::kH2Tls);
+  }
+  const auto requests = server->waitForReceived("HEADERS", 4);
+  ASSERT_EQ(requests.size(), 4u) << server->output();
+  EXPECT_EQ(requests[1].connection, requests[0].connection);
+  EXPECT_EQ(requests[3].connection, requests[2].connection);
+  EXPECT_NE(requests[2].connection, requests[0].connection);
   EXPECT_TRUE(server->received("RST_STREAM").empty()) << server->output();
 }
 
-INSTANTIATE_TEST_SUITE_P(Interop, NghttpdUpstream, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "H2" : "H2c"; });
+std::string upstreamName(const ::testing::TestParamInfo<bool>& info) { return info.param ? "H2" : "H2c"; }
+INSTANTIATE_TEST_SUITE_P(Interop, NghttpdUpstream, ::testing::Bool(), upstreamName);
 
 // Client protocol and departure x upstream over TLS or not.
 struct StreamingCase {
   MatrixCase client;
   bool tls;
 };
+
+void PrintTo(const StreamingCase& c, std::ostream* out) {
+  *out << name(c.client.protocol) << "Client_" << (c.tls ? "H2" : "H2c") << "Upstream_" << name(c.client.how);
+}
 
 class NghttpdStreamingCancel : public ::testing::TestWithParam<StreamingCase> {
  protected:
@@ -143,11 +158,12 @@ std::vector<StreamingCase> streamingCases() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(Interop, NghttpdStreamingCancel, ::testing::ValuesIn(streamingCases()),
-                         [](const ::testing::TestParamInfo<StreamingCase>& info) {
-                           return std::string(name(info.param.client.protocol)) + "Client_" +
-                                  (info.param.tls ? "H2" : "H2c") + "Upstream_" + name(info.param.client.how);
-                         });
+// "H2cClient_H2Upstream_StreamReset"
+std::string streamingName(const ::testing::TestParamInfo<StreamingCase>& info) {
+  return std::string(name(info.param.client.protocol)) + "Client_" + (info.param.tls ? "H2" : "H2c") + "Upstream_" +
+         name(info.param.client.how);
+}
+INSTANTIATE_TEST_SUITE_P(Interop, NghttpdStreamingCancel, ::testing::ValuesIn(streamingCases()), streamingName);
 
 }  // namespace
 }  // namespace tether::testing

@@ -111,7 +111,9 @@ func (c *tapConn) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.tap.Write(p[:n])
 	}
-	if err != nil {
+	// A timeout is not the end: net/http aborts its background read with a past read deadline when h2c takes the
+	// connection over, and reads on afterwards.
+	if ne, ok := err.(net.Error); err != nil && !(ok && ne.Timeout()) {
 		c.eofOnce.Do(func() {
 			emit("eof %s", c.RemoteAddr())
 			c.tap.Close()
