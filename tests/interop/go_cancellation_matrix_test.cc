@@ -43,23 +43,17 @@ struct InteropCase {
 
 const char* name(UpstreamProtocol upstream) {
   switch (upstream) {
-    case UpstreamProtocol::kH1:
-      return "H1";
-    case UpstreamProtocol::kH2c:
-      return "H2c";
-    case UpstreamProtocol::kH2:
-      return "H2";
+    case UpstreamProtocol::kH1: return "H1";
+    case UpstreamProtocol::kH2c: return "H2c";
+    case UpstreamProtocol::kH2: return "H2";
   }
   return "?";
 }
 const char* configName(UpstreamProtocol upstream) {
   switch (upstream) {
-    case UpstreamProtocol::kH1:
-      return "http1";
-    case UpstreamProtocol::kH2c:
-      return "h2c";
-    case UpstreamProtocol::kH2:
-      return "h2";
+    case UpstreamProtocol::kH1: return "http1";
+    case UpstreamProtocol::kH2c: return "h2c";
+    case UpstreamProtocol::kH2: return "h2";
   }
   return "?";
 }
@@ -147,14 +141,14 @@ TEST_P(GoCancellationMatrix, UpstreamSeesTheCancelAndServesTheNextRequest) {
     EXPECT_EQ(reset.at(4), slow) << resets[0];
     EXPECT_EQ(reset.at(5), "CANCEL") << resets[0];
   } else {
-    EXPECT_EQ(waitForLinesWith(*upstream.process(), {"eof " + *connection}, 1, kBound).size(), 1u)
-        << upstream.output();
+    EXPECT_EQ(waitForLinesWith(*upstream.process(), {"eof " + *connection}, 1, kBound).size(), 1u) << upstream.output();
   }
 
   const auto events = tether.waitForLogEvents("request_cancelled", "", 1, kBound);
   ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(events[0].str("phase"), "awaiting_response");
-  EXPECT_EQ(events[0].str("reason"), c.abort == Abort::kDeadline ? "deadline_exceeded" : cancelReason(leaveOf(c.abort)));
+  EXPECT_EQ(events[0].str("reason"),
+            c.abort == Abort::kDeadline ? "deadline_exceeded" : cancelReason(leaveOf(c.abort)));
   EXPECT_EQ(events[0].integerAt("status"), c.abort == Abort::kDeadline ? 504 : 499);
   EXPECT_EQ(events[0].str("protocol"), logProtocol(c.client));
   EXPECT_EQ(events[0].str("path"), "/slow");  // the path without its query

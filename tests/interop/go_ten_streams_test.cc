@@ -32,7 +32,8 @@ std::string goBody(int n) {
 
 TEST(GoTenStreams, FiveResetFiveByteCorrectOverOneUpstreamConnection) {
   GoUpstream upstream(GoUpstream::Mode::kCleartext);
-  TetherInstance tether(TetherOptions::proxyTo({upstream.endpoint()}, {{"protocol", "h2c"}, {"connect_timeout", "5s"}}));
+  TetherInstance tether(
+      TetherOptions::proxyTo({upstream.endpoint()}, {{"protocol", "h2c"}, {"connect_timeout", "5s"}}));
   H2Client client;
   ASSERT_TRUE(client.connect(tether.port()));
 
@@ -72,8 +73,8 @@ TEST(GoTenStreams, FiveResetFiveByteCorrectOverOneUpstreamConnection) {
     EXPECT_EQ(f.at(5), "CANCEL") << line;
     reset_paths.insert(f.at(4));
   }
-  EXPECT_EQ(reset_paths, (std::set<std::string>{"/slow?stream=0", "/slow?stream=2", "/slow?stream=4",
-                                                "/slow?stream=6", "/slow?stream=8"}));
+  EXPECT_EQ(reset_paths, (std::set<std::string>{"/slow?stream=0", "/slow?stream=2", "/slow?stream=4", "/slow?stream=6",
+                                                "/slow?stream=8"}));
 
   const std::string expected = goBody(kBodyBytes);
   for (int32_t id : served) {
