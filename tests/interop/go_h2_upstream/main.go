@@ -14,12 +14,10 @@
 //	frame GOAWAY <remote> <code>
 //
 // Handlers: /fast answers "fast <path>\n"; /slow... blocks until the request's context fires (a reset stream, a
-// closed connection) and answers nothing; /stream... writes 64 KiB, flushes, then blocks like /slow; /body/N answers
-// N bytes, byte i = 'a' + i % 26.
+// closed connection) and answers nothing; /body/N answers N bytes, byte i = 'a' + i % 26.
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -67,19 +65,10 @@ func handler() http.Handler {
 	})
 	// Blocks until the request's context fires: Go cancels it on RST_STREAM (HTTP/2) or a closed connection
 	// (HTTP/1.1, through net/http's background read).
-	waitCancelled := func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
-		emit("cancelled %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
-	}
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		emit("request %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
-		waitCancelled(w, r)
-	})
-	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
-		emit("request %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
-		w.Write(bytes.Repeat([]byte("s"), 64*1024))
-		w.(http.Flusher).Flush()
-		waitCancelled(w, r)
+		<-r.Context().Done()
+		emit("cancelled %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
 	})
 	mux.HandleFunc("/body/", func(w http.ResponseWriter, r *http.Request) {
 		emit("request %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
