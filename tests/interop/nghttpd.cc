@@ -94,6 +94,17 @@ std::vector<Nghttpd::Frame> Nghttpd::received(const std::string& type) const {
   return frames;
 }
 
+std::vector<int32_t> Nghttpd::streamsFor(const std::string& path) const {
+  std::vector<int32_t> streams;
+  for (const std::string& line : linesWith(process_.output(), {"] recv (stream_id=", ") :path: " + path})) {
+    const auto f = fields(line);
+    if (f.back() != path) continue;  // a longer path with this prefix
+    const std::string id = line.substr(line.find("stream_id=") + 10);
+    streams.push_back(std::stoi(id));
+  }
+  return streams;
+}
+
 std::vector<Nghttpd::Frame> Nghttpd::waitForReceived(const std::string& type, size_t n) const {
   const auto deadline = std::chrono::steady_clock::now() + Process::kDefaultTimeout;
   for (;;) {

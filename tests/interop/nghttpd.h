@@ -38,6 +38,8 @@ class Nghttpd {
   // Frames received of `type` ("RST_STREAM", "HEADERS", "GOAWAY"), in order; waits until there are `n`.
   std::vector<Frame> waitForReceived(const std::string& type, size_t n) const;
   std::vector<Frame> received(const std::string& type) const;
+  // The streams whose request had `path` ("recv (stream_id=N) :path: <path>"), in order.
+  std::vector<int32_t> streamsFor(const std::string& path) const;
 
  private:
   Process process_;
