@@ -12,6 +12,8 @@ PACKAGES=(
   prometheus  # promtool: the metrics tests validate /metrics with `promtool check metrics`
   clang-14 libclang-rt-14-dev  # libFuzzer targets (tests/fuzz, make fuzz / fuzz-smoke)
   clang-format-14 clang-tidy-14  # make format-check (CI), make lint
+  # tests/interop: real HTTP/2 upstreams. nghttpd, and a Go net/http server built offline against Debian's x/net
+  nghttp2-server golang-go golang-golang-x-net-dev
 )
 
 missing=()
