@@ -152,6 +152,9 @@ TEST_P(GoCancellationMatrix, UpstreamSeesTheCancelAndServesTheNextRequest) {
   EXPECT_EQ(events[0].integerAt("status"), c.abort == Abort::kDeadline ? 504 : 499);
   EXPECT_EQ(events[0].str("protocol"), logProtocol(c.client));
   EXPECT_EQ(events[0].str("path"), "/slow");  // the path without its query
+  const char* upstream_protocols[] = {"http1", "h2c", "h2"};
+  EXPECT_EQ(events[0].str("upstream_protocol"), upstream_protocols[static_cast<int>(c.upstream)]);
+  EXPECT_EQ(events[0].str("upstream_reset"), h2Upstream() ? "CANCEL" : "rst");  // cancel_with's default for http1
 
   // The next request: served, over the same HTTP/2 connection (a new one for HTTP/1.1, which tether closed).
   const std::string fast = "/fast?case=next";
