@@ -68,9 +68,13 @@ int DemoH2Connection::onHeader(nghttp2_session*, const nghttp2_frame* frame, con
   if (it == self(user)->streams_.end()) return 0;
   const std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string v(reinterpret_cast<const char*>(value), valuelen);
-  if (n == ":method") it->second->method = std::move(v);
-  if (n == ":path") it->second->path = std::move(v);
-  if (n == "x-request-id") it->second->request_id = std::move(v);
+  if (n == ":method") {
+    it->second->method = std::move(v);
+  } else if (n == ":path") {
+    it->second->path = std::move(v);
+  } else if (n == "x-request-id") {
+    it->second->request_id = std::move(v);
+  }
   return 0;
 }
 
