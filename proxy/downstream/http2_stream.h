@@ -13,6 +13,7 @@
 #include "exchange/downstream_stream.h"
 #include "exchange/exchange.h"
 #include "http/message_head.h"
+#include "util/byte_queue.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
@@ -74,7 +75,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   http::HeaderList trailers_in_;
   std::unique_ptr<Exchange> exchange_;
   util::EvBufferPtr early_body_;  // body bytes that arrived before dispatch (created only then)
-  util::EvBufferPtr out_;         // response body bytes not yet taken by the codec
+  util::ByteQueue out_;           // response body bytes not yet taken by the codec
   http::HeaderList trailers_out_;
   size_t header_bytes_ = 0;
   size_t unconsumed_ = 0;  // request body bytes whose flow-control credit waits for the upstream side

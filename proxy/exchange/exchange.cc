@@ -43,6 +43,10 @@ void removeHeader(http::HeaderList& headers, std::string_view name) {
 
 }  // namespace
 
+// glibc serves requests up to 1032 bytes from its per-thread cache; one byte more and every exchange goes through
+// the bins (measured: ~700 instructions per request more, bench/instructions).
+static_assert(sizeof(void*) != 8 || sizeof(Exchange) <= 1032, "Exchange grew past glibc's tcache limit");
+
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
     : context_(context), snapshot_(context.snapshot), downstream_(&downstream), started_(Clock::now()) {
   event_assign(&watchdog_, context_.base, -1, 0, &Exchange::onWatchdog, this);
@@ -66,7 +70,7 @@ Phase Exchange::phase() const {
 void Exchange::assignRequestId(const http::MessageHead& head) {
   const std::string* given = head.find("x-request-id");
   if (given && http::isValidRequestId(*given)) {
-    request_id_len_ = given->size();
+    request_id_len_ = static_cast<uint8_t>(given->size());  // <= 64: isValidRequestId
     std::memcpy(request_id_, given->data(), request_id_len_);
     return;
   }
