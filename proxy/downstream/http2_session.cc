@@ -239,7 +239,7 @@ void Http2Session::noteEarlyReset() {
 void Http2Session::onStreamBegin(int32_t stream_id) {
   if (closing_) return;
   ++streams_opened_;
-  streams_.emplace(stream_id, std::make_unique<Http2Stream>(*this, stream_id));
+  streams_.emplace(stream_id, std::make_unique<Http2Stream>(*this, stream_id, worker_.headPool().acquire()));
   evtimer_del(idle_timer_.get());
   head_pending_ = stream_id;
   timeval tv = util::toTimeval(worker_.config().limits.header_read_timeout);
@@ -337,6 +337,7 @@ void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
     if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2StreamReset();
     noteEarlyReset();
   }
+  worker_.headPool().release(stream->takeRequestHead());
   worker_.deleter().defer(std::move(stream));  // its exchange may still be on the stack
   if (!closed_) updateIdleTimer();
 }

@@ -44,8 +44,9 @@ std::vector<http2::ServerCodec::Field> toFields(const http::HeaderList& headers,
 
 }  // namespace
 
-Http2Stream::Http2Stream(Http2Session& session, int32_t id) : session_(session), id_(id) {
-  head_.headers.reserve(12);  // a browser's fields plus the forwarding headers, in one allocation
+Http2Stream::Http2Stream(Http2Session& session, int32_t id, http::MessageHead head)
+    : session_(session), id_(id), head_(std::move(head)) {
+  head_.headers.reserve(12);  // a browser's fields plus the forwarding headers, in one allocation (once per head)
 }
 
 Http2Stream::~Http2Stream() = default;
@@ -71,9 +72,9 @@ bool Http2Stream::addHeader(std::string_view name, std::string_view value) {
     // :authority is the HTTP/1.1 Host; it wins over a Host field (RFC 9113 8.3.1).
     auto it = std::find_if(head_.headers.begin(), head_.headers.end(), [](const auto& h) { return h.name == "host"; });
     if (it != head_.headers.end()) head_.headers.erase(it);
-    head_.headers.push_back({"host", std::string(value)});
+    head_.appendHeader("host", value);
   } else if (name == "host") {
-    if (!head_.find("host")) head_.headers.push_back({"host", std::string(value)});
+    if (!head_.find("host")) head_.appendHeader("host", value);
   } else if (name.size() > 0 && name[0] == ':') {
     return true;  // :scheme (and :protocol): nothing to carry to an HTTP/1.1 upstream
   } else if (name == "cookie") {
@@ -85,7 +86,7 @@ bool Http2Stream::addHeader(std::string_view name, std::string_view value) {
     if (ec != std::errc() || end != value.data() + value.size()) return false;
     head_.content_length = length;
   } else if (name != "te") {
-    head_.headers.push_back({std::string(name), std::string(value)});
+    head_.appendHeader(name, value);
   }
   return true;
 }

@@ -23,7 +23,8 @@ class Http2Session;
 
 class Http2Stream : public util::Deletable, public DownstreamStream {
  public:
-  Http2Stream(Http2Session& session, int32_t id);
+  // `head` is empty, from the worker's pool (its storage warm from earlier streams).
+  Http2Stream(Http2Session& session, int32_t id, http::MessageHead head);
   ~Http2Stream() override;
   Http2Stream(const Http2Stream&) = delete;
   Http2Stream& operator=(const Http2Stream&) = delete;
@@ -47,6 +48,8 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   bool resetByClient() const { return reset_by_client_; }
   bool resetByTether() const { return reset_by_tether_; }
   int32_t id() const { return id_; }
+  // Closed: the request head goes back to the worker's pool (the exchange copied what it keeps).
+  http::MessageHead takeRequestHead() { return std::move(head_); }
 
   // DownstreamStream
   void sendResponseHead(http::MessageHead& head, bool no_body) override;
