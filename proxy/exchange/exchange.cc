@@ -44,7 +44,7 @@ void removeHeader(http::HeaderList& headers, std::string_view name) {
 }  // namespace
 
 // glibc serves requests up to 1032 bytes from its per-thread cache; one byte more and every exchange goes through
-// the bins (measured: ~700 instructions per request more, bench/instructions).
+// the bins, which cost several times more per request (docs/benchmarks.md, the h2c client side).
 static_assert(sizeof(void*) != 8 || sizeof(Exchange) <= 1032, "Exchange grew past glibc's tcache limit");
 
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
