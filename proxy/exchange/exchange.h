@@ -143,7 +143,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   std::string endpoint_;  // the upstream connection's address as logged; empty until one is bound
   std::string client_;
   std::string_view protocol_ = "http/1.1";  // DownstreamStream::protocol(), a literal; kept for when the stream is gone
-  std::string_view h2_error_;  // static storage, see setDownstreamError()
+  std::string_view h2_error_;               // static storage, see setDownstreamError()
   // What abandonUpstream() sent to stop the upstream's work (UpstreamStream::abort, static storage); empty: nothing.
   std::string_view upstream_reset_;
   std::string upgrade_requested_;  // the request's Upgrade value: a 101 may only switch to one of these
