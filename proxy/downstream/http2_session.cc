@@ -81,6 +81,13 @@ void Http2Session::onReadable() {
       closing_ = true;
     }
   }
+  // limits.header_read_timeout starts when a header block is left incomplete by a read, not for each stream: most
+  // blocks arrive whole, and arming and disarming a timer per stream costs two trips through libevent's lock.
+  if (head_pending_ != 0 && !head_armed_) {
+    timeval tv = util::toTimeval(worker_.config().limits.header_read_timeout);
+    evtimer_add(head_timer_.get(), &tv);
+    head_armed_ = true;
+  }
   if (closing_) evbuffer_drain(input, evbuffer_get_length(input));
   // Resets the codec queued for this batch (flow-control or content-length errors) go out first: they close their
   // streams, which then are never dispatched.
@@ -152,16 +159,30 @@ void Http2Session::onPeerGone(bool reset) {
 
 void Http2Session::updateIdleTimer() {
   if (!streams_.empty() || closing_) {
-    evtimer_del(idle_timer_.get());
+    disarmIdleTimer();
     return;
   }
-  if (evtimer_pending(idle_timer_.get(), nullptr)) return;
+  if (idle_armed_) return;
   timeval tv = util::toTimeval(worker_.config().limits.client_idle_timeout);
   evtimer_add(idle_timer_.get(), &tv);
+  idle_armed_ = true;
+}
+
+void Http2Session::disarmIdleTimer() {
+  if (!idle_armed_) return;
+  evtimer_del(idle_timer_.get());
+  idle_armed_ = false;
+}
+
+void Http2Session::disarmHeadTimer() {
+  if (!head_armed_) return;
+  evtimer_del(head_timer_.get());
+  head_armed_ = false;
 }
 
 void Http2Session::onIdle(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Http2Session*>(arg);
+  self->idle_armed_ = false;
   if (!self->streams_.empty()) return;
   self->codec_.terminate(NGHTTP2_NO_ERROR);
   self->closing_ = true;
@@ -208,8 +229,8 @@ void Http2Session::close() {
   if (closed_) return;
   cancelAll(Outcome::ClientReset, NGHTTP2_NO_ERROR);  // a no-op when the caller already chose a reason
   closed_ = true;
-  evtimer_del(idle_timer_.get());
-  evtimer_del(head_timer_.get());
+  disarmIdleTimer();
+  disarmHeadTimer();
   evtimer_del(send_timer_.get());
   evtimer_del(ping_wait_.get());
   event_del(flush_event_.get());
@@ -239,11 +260,9 @@ void Http2Session::noteEarlyReset() {
 void Http2Session::onStreamBegin(int32_t stream_id) {
   if (closing_) return;
   ++streams_opened_;
-  streams_.emplace(stream_id, std::make_unique<Http2Stream>(*this, stream_id));
-  evtimer_del(idle_timer_.get());
-  head_pending_ = stream_id;
-  timeval tv = util::toTimeval(worker_.config().limits.header_read_timeout);
-  evtimer_add(head_timer_.get(), &tv);
+  streams_.emplace(stream_id, std::make_unique<Http2Stream>(*this, stream_id, worker_.headPool().acquire()));
+  disarmIdleTimer();
+  head_pending_ = stream_id;  // onReadable() arms the header read timeout if the block is still incomplete then
 }
 
 void Http2Session::watchSending(size_t unsent) {
@@ -275,6 +294,7 @@ void Http2Session::onSendCheck(evutil_socket_t, short, void* arg) {
 
 void Http2Session::onHeadTimeout(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Http2Session*>(arg);
+  self->head_armed_ = false;
   if (self->head_pending_ == 0 || self->closed_) return;
   self->codec_.terminate(NGHTTP2_NO_ERROR);
   self->closing_ = true;
@@ -289,7 +309,7 @@ bool Http2Session::onHeader(int32_t stream_id, std::string_view name, std::strin
 void Http2Session::onHeadersComplete(int32_t stream_id, bool trailers, bool end_stream) {
   if (!trailers && stream_id == head_pending_) {
     head_pending_ = 0;
-    evtimer_del(head_timer_.get());
+    disarmHeadTimer();
   }
   Http2Stream* stream = find(stream_id);
   if (!stream) return;
@@ -323,7 +343,7 @@ void Http2Session::onStreamReset(int32_t stream_id, uint32_t) {
 void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   if (stream_id == head_pending_) {
     head_pending_ = 0;
-    evtimer_del(head_timer_.get());
+    disarmHeadTimer();
   }
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
@@ -337,6 +357,7 @@ void Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
     if (auto* metrics = worker_.exchangeContext().metrics) metrics->onH2StreamReset();
     noteEarlyReset();
   }
+  worker_.headPool().release(stream->takeRequestHead());
   worker_.deleter().defer(std::move(stream));  // its exchange may still be on the stack
   if (!closed_) updateIdleTimer();
 }

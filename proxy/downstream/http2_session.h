@@ -80,6 +80,8 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   void cancelAll(Outcome reason, uint32_t h2_error);
   void noteEarlyReset();
   void updateIdleTimer();
+  void disarmIdleTimer();
+  void disarmHeadTimer();
   void close();
   Http2Stream* find(int32_t stream_id);
 
@@ -111,6 +113,10 @@ class Http2Session : private http2::ServerCodecCallbacks, private net::Transport
   size_t unsent_at_check_ = 0;
   std::chrono::steady_clock::time_point send_progress_;
   int32_t head_pending_ = 0;  // the stream whose header block is being received (one at a time, RFC 9113 6.10)
+  // Whether idle_timer_ / head_timer_ are armed: known here, so a stream's set-up and teardown skip the event_del
+  // (and the base's lock) of a timer that is not armed.
+  bool idle_armed_ = false;
+  bool head_armed_ = false;
   std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
   std::vector<int32_t> pending_dispatch_;  // heads complete in the current read, dispatched after it
   uint64_t resets_before_completion_ = 0;

@@ -44,8 +44,9 @@ std::vector<http2::ServerCodec::Field> toFields(const http::HeaderList& headers,
 
 }  // namespace
 
-Http2Stream::Http2Stream(Http2Session& session, int32_t id) : session_(session), id_(id), out_(evbuffer_new()) {
-  head_.headers.reserve(12);  // a browser's fields plus the forwarding headers, in one allocation
+Http2Stream::Http2Stream(Http2Session& session, int32_t id, http::MessageHead head)
+    : session_(session), id_(id), head_(std::move(head)) {
+  head_.headers.reserve(12);  // a browser's fields plus the forwarding headers, in one allocation (once per head)
 }
 
 Http2Stream::~Http2Stream() = default;
@@ -71,9 +72,9 @@ bool Http2Stream::addHeader(std::string_view name, std::string_view value) {
     // :authority is the HTTP/1.1 Host; it wins over a Host field (RFC 9113 8.3.1).
     auto it = std::find_if(head_.headers.begin(), head_.headers.end(), [](const auto& h) { return h.name == "host"; });
     if (it != head_.headers.end()) head_.headers.erase(it);
-    head_.headers.push_back({"host", std::string(value)});
+    head_.appendHeader("host", value);
   } else if (name == "host") {
-    if (!head_.find("host")) head_.headers.push_back({"host", std::string(value)});
+    if (!head_.find("host")) head_.appendHeader("host", value);
   } else if (name.size() > 0 && name[0] == ':') {
     return true;  // :scheme (and :protocol): nothing to carry to an HTTP/1.1 upstream
   } else if (name == "cookie") {
@@ -87,7 +88,7 @@ bool Http2Stream::addHeader(std::string_view name, std::string_view value) {
   } else {
     // nghttp2 already refused any TE but "trailers" (RFC 9113 8.2.2); the exchange forwards that one to HTTP/2
     // upstreams only.
-    head_.headers.push_back({std::string(name), std::string(value)});
+    head_.appendHeader(name, value);
   }
   return true;
 }
@@ -166,19 +167,19 @@ bool Http2Stream::onClose(Outcome reason, uint32_t h2_error) {
 }
 
 size_t Http2Stream::readResponseBody(uint8_t* buf, size_t len, bool* end, bool* trailers) {
-  const int n = evbuffer_remove(out_.get(), buf, len);
-  if (evbuffer_get_length(out_.get()) == 0 && response_ended_) {
+  const size_t n = out_.take(reinterpret_cast<char*>(buf), len);
+  if (out_.empty() && response_ended_) {
     *end = true;
     if (!trailers_out_.empty()) {
       std::vector<std::string> storage;
       *trailers = session_.codec().submitTrailers(id_, toFields(trailers_out_, storage));
     }
   }
-  return n > 0 ? static_cast<size_t>(n) : 0;
+  return n;
 }
 
 void Http2Stream::afterFlush() {
-  if (exchange_ && !exchange_->finished() && evbuffer_get_length(out_.get()) < kLowWatermark) {
+  if (exchange_ && !exchange_->finished() && out_.size() < kLowWatermark) {
     exchange_->onDownstreamDrained();
   }
 }
@@ -217,7 +218,7 @@ void Http2Stream::sendInterimResponse(const http::MessageHead& head) {
 
 void Http2Stream::sendResponseBody(const char* data, size_t len) {
   if (closed_) return;
-  evbuffer_add(out_.get(), data, len);
+  out_.append(data, len);
   session_.codec().resumeData(id_);
   session_.scheduleFlush();
 }
@@ -240,14 +241,16 @@ void Http2Stream::sendLocalResponse(int status, std::string_view request_id, std
   const std::string length = std::to_string(evbuffer_get_length(wire.get()));
   std::vector<http2::ServerCodec::Field> fields{{"content-type", "application/json"}, {"content-length", length}};
   if (!request_id.empty()) fields.emplace_back("x-request-id", request_id);
-  evbuffer_add_buffer(out_.get(), wire.get());
+  if (const size_t body = evbuffer_get_length(wire.get()); body > 0) {
+    out_.append(reinterpret_cast<const char*>(evbuffer_pullup(wire.get(), -1)), body);
+  }
   response_started_ = true;
   response_ended_ = true;
   session_.codec().submitResponse(id_, status, fields, true);
   session_.scheduleFlush();
 }
 
-size_t Http2Stream::pendingOutput() const { return evbuffer_get_length(out_.get()); }
+size_t Http2Stream::pendingOutput() const { return out_.size(); }
 
 void Http2Stream::pauseRequestBody() { request_paused_ = true; }
 

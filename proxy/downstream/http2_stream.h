@@ -13,6 +13,7 @@
 #include "exchange/downstream_stream.h"
 #include "exchange/exchange.h"
 #include "http/message_head.h"
+#include "util/byte_queue.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
 
@@ -22,7 +23,8 @@ class Http2Session;
 
 class Http2Stream : public util::Deletable, public DownstreamStream {
  public:
-  Http2Stream(Http2Session& session, int32_t id);
+  // `head` is empty, from the worker's pool (its storage warm from earlier streams).
+  Http2Stream(Http2Session& session, int32_t id, http::MessageHead head);
   ~Http2Stream() override;
   Http2Stream(const Http2Stream&) = delete;
   Http2Stream& operator=(const Http2Stream&) = delete;
@@ -46,6 +48,8 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   bool resetByClient() const { return reset_by_client_; }
   bool resetByTether() const { return reset_by_tether_; }
   int32_t id() const { return id_; }
+  // Closed: the request head goes back to the worker's pool (the exchange copied what it keeps).
+  http::MessageHead takeRequestHead() { return std::move(head_); }
 
   // DownstreamStream
   void sendResponseHead(http::MessageHead& head, bool no_body) override;
@@ -74,7 +78,7 @@ class Http2Stream : public util::Deletable, public DownstreamStream {
   http::HeaderList trailers_in_;
   std::unique_ptr<Exchange> exchange_;
   util::EvBufferPtr early_body_;  // body bytes that arrived before dispatch (created only then)
-  util::EvBufferPtr out_;         // response body bytes not yet taken by the codec
+  util::ByteQueue out_;           // response body bytes not yet taken by the codec
   http::HeaderList trailers_out_;
   size_t header_bytes_ = 0;
   size_t unconsumed_ = 0;  // request body bytes whose flow-control credit waits for the upstream side

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "exchange/exchange_context.h"
 #include "http/http1_codec_pool.h"
+#include "http/message_head_pool.h"
 #include "http/request_id.h"
 #include "net/io_context.h"
 #include "tls/tls_context.h"
@@ -31,6 +32,8 @@ class SessionHost {
   virtual const tls::TlsContext* tlsContext(size_t listener) const = 0;
   virtual http::RequestIdGenerator& requestIds() = 0;
   virtual http::Http1CodecPool& codecPool() = 0;
+  // HTTP/2 streams' request heads (warm header storage), taken when a stream opens, given back when it closes.
+  virtual http::MessageHeadPool& headPool() = 0;
   virtual net::IoContext& io() = 0;
   virtual util::TimeoutList& idleTimeouts() = 0;
   virtual util::TimeoutList& headTimeouts() = 0;

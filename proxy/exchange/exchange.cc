@@ -67,6 +67,10 @@ http::grpc::Status grpcStatusOf(Outcome outcome) {
 
 }  // namespace
 
+// glibc serves requests up to 1032 bytes from its per-thread cache; one byte more and every exchange goes through
+// the bins, which cost several times more per request (docs/benchmarks.md, the h2c client side).
+static_assert(sizeof(void*) != 8 || sizeof(Exchange) <= 1032, "Exchange grew past glibc's tcache limit");
+
 Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
     : context_(context), snapshot_(context.snapshot), downstream_(&downstream), started_(Clock::now()) {
   event_assign(&watchdog_, context_.base, -1, 0, &Exchange::onWatchdog, this);
@@ -90,7 +94,7 @@ Phase Exchange::phase() const {
 void Exchange::assignRequestId(const http::MessageHead& head) {
   const std::string* given = head.find("x-request-id");
   if (given && http::isValidRequestId(*given)) {
-    request_id_len_ = given->size();
+    request_id_len_ = static_cast<uint8_t>(given->size());  // <= 64: isValidRequestId
     std::memcpy(request_id_, given->data(), request_id_len_);
     return;
   }
@@ -115,7 +119,6 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   assignRequestId(head);
   const std::string* content_type = head.find("content-type");
   grpc_ = content_type && http::grpc::isGrpcContentType(*content_type);
-  if (grpc_) grpc_method_.assign(head.path());
   const std::string* host_header = head.find("host");
   std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
   route_ = snapshot_->router().match(host, head.path(), method_);
@@ -430,7 +433,7 @@ void Exchange::sendLocalAnswer(Outcome outcome, int status, std::string_view mes
   // Trailers-Only (PROTOCOL-HTTP2.md): HTTP 200 and the status in one HEADERS frame that ends the stream, so a
   // gRPC client reads tether's reason instead of guessing one from an HTTP status and a JSON body it cannot parse.
   const auto grpc_status = static_cast<int>(grpcStatusOf(outcome));
-  grpc_status_ = grpc_status;
+  grpc_status_ = static_cast<int16_t>(grpc_status);
   http::MessageHead head;
   head.status = 200;
   head.headers = {{"content-type", "application/grpc"},
@@ -443,7 +446,7 @@ void Exchange::noteGrpcStatus(const http::HeaderList& fields) {
   if (!grpc_) return;
   const std::string* value = findField(fields, "grpc-status");
   if (!value) return;
-  if (const auto status = http::grpc::parseStatus(*value)) grpc_status_ = *status;
+  if (const auto status = http::grpc::parseStatus(*value)) grpc_status_ = static_cast<int16_t>(*status);  // < 1000
 }
 
 void Exchange::releaseUpstream(bool reusable) {
@@ -684,7 +687,7 @@ OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
   r.bytes_sent = bytes_sent_;
   r.bytes_discarded = bytes_discarded_;
   if (grpc_) {
-    r.grpc_method = grpc_method_;
+    r.grpc_method = std::string_view(path_).substr(0, path_.find('?'));
     if (grpc_status_ >= 0) r.grpc_status = grpc_status_;
   }
   return r;

@@ -10,6 +10,7 @@
 #include <event2/event_struct.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,8 @@
 
 namespace tether {
 
+// One is allocated per request: at most 1032 bytes (glibc's largest tcache size on 64-bit), so its allocation and
+// release take the thread cache's fast path instead of the bins (see the static_assert in exchange.cc).
 class Exchange : public util::Deletable, private upstream::UpstreamRequester, private upstream::UpstreamStreamEvents {
  public:
   Exchange(ExchangeContext& context, DownstreamStream& downstream);
@@ -52,8 +55,8 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   // if a timeout calls for it, then end(). Idempotent: the first outcome wins.
   void cancel(Outcome reason);
   // How the client side broke off, in its protocol's terms (HTTP/2 error code name, e.g. "CANCEL"): logged as
-  // `h2_error` with the cancellation.
-  void setDownstreamError(std::string_view h2_error) { h2_error_.assign(h2_error); }
+  // `h2_error` with the cancellation. Static storage (nghttp2_http2_strerror): only the view is kept.
+  void setDownstreamError(const char* h2_error) { h2_error_ = h2_error; }
 
   bool finished() const { return state_ == State::Ended; }
   bool requestComplete() const { return request_complete_; }
@@ -140,17 +143,15 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   Watch watch_ = Watch::None;
   std::chrono::steady_clock::time_point last_progress_;
   size_t pending_at_check_ = 0;  // output still queued towards the stalled side when the watchdog last looked
-  unsigned interim_forwarded_ = 0;
 
   std::string method_;
   std::string path_;
   char request_id_[64];
-  size_t request_id_len_ = 0;
   http::HeaderList response_trailers_;
   std::string endpoint_;  // the upstream connection's address as logged; empty until one is bound
   std::string client_;
   std::string_view protocol_ = "http/1.1";  // DownstreamStream::protocol(), a literal; kept for when the stream is gone
-  std::string h2_error_;
+  const char* h2_error_ = "";               // static storage, see setDownstreamError()
   // What abandonUpstream() sent to stop the upstream's work (UpstreamStream::abort, static storage); empty: nothing.
   std::string_view upstream_reset_;
   std::string upgrade_requested_;  // the request's Upgrade value: a 101 may only switch to one of these
@@ -186,13 +187,15 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   };
   std::optional<Departure> departure_;
 
-  // gRPC (Content-Type application/grpc...): its method (the path), the grpc-status the upstream sent or tether
-  // answered (-1: none), and whether the response is Trailers-Only (grpc-status in the head, no body).
-  std::string grpc_method_;
-  int grpc_status_ = -1;
+  // gRPC (Content-Type application/grpc...; its method is path_ without the query): the grpc-status the upstream
+  // sent or tether answered (-1: none), and whether the response is Trailers-Only (grpc-status in the head, no
+  // body). Small fields together at the end: the object must stay under 1032 bytes (exchange.cc).
+  int16_t grpc_status_ = -1;
   bool grpc_ = false;
   bool trailers_only_ = false;
 
+  uint8_t interim_forwarded_ = 0;
+  uint8_t request_id_len_ = 0;  // at most 64 (isValidRequestId); small, so the object stays under 1032 bytes
   bool request_upgrade_ = false;
   bool request_complete_ = false;
   // Back-pressure, orthogonal to the state: the client's request body, and the upstream's response.

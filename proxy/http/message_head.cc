@@ -36,6 +36,14 @@ Header& MessageHead::addHeader() {
 }
 
 Header& MessageHead::appendHeader(std::string_view name, std::string_view value) {
+  if (!spare_.empty() && headers.size() < headers.capacity()) {
+    // The list does not grow: views into its fields stay valid, so the spare is assigned in place (one move less).
+    Header& header = headers.emplace_back(std::move(spare_.back()));
+    spare_.pop_back();
+    header.name.assign(name);
+    header.value.assign(value);
+    return header;
+  }
   Header header;
   if (!spare_.empty()) {
     header = std::move(spare_.back());

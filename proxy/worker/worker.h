@@ -70,6 +70,7 @@ class Worker final : public SessionHost, private DetachedExchanges {
   }
   http::RequestIdGenerator& requestIds() override { return request_ids_; }
   http::Http1CodecPool& codecPool() override { return codec_pool_; }
+  http::MessageHeadPool& headPool() override { return head_pool_; }
   net::IoContext& io() override { return io_; }
   util::TimeoutList& idleTimeouts() override { return idle_timeouts_; }
   util::TimeoutList& headTimeouts() override { return head_timeouts_; }
@@ -119,6 +120,7 @@ class Worker final : public SessionHost, private DetachedExchanges {
   log::Logger logger_;
   http::RequestIdGenerator request_ids_;
   http::Http1CodecPool codec_pool_;
+  http::MessageHeadPool head_pool_;
   ExchangeContext context_;
   std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;
