@@ -10,7 +10,11 @@
 // ctest runs every test in its own process, so each starts one app (about 1 s of dotnet start-up); run directly,
 // the binary starts one for the whole suite.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -24,6 +28,7 @@
 #include "support/any_client.h"
 #include "support/process.h"
 #include "support/protocol_matrix.h"
+#include "support/raw_client.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
@@ -315,6 +320,50 @@ TEST_F(AspNetCore, TethersDeadlineCancelsAHandlerThatIgnoresTheHeader) {
   ASSERT_TRUE(app_->lines("Starting to do slow work", id).size() == 1u) << app_->output();
   expectCancelledOnBothSides(tether, *app_, id, "deadline_exceeded", "http/1.1");
   EXPECT_EQ(tether.logEvents("request_cancelled", id).at(0).integerAt("status"), 504);
+}
+
+// Writes `body_bytes` of request body until the connection stops taking them: every buffer on the way is full, so
+// Kestrel has stopped reading it. True once stalled; false if the whole body went through or on an error.
+bool sendUntilStalled(int fd, uint64_t body_bytes) {
+  const std::string chunk(64 * 1024, 'x');
+  for (uint64_t sent = 0; sent < body_bytes;) {
+    const ssize_t n = ::send(fd, chunk.data(), std::min<uint64_t>(chunk.size(), body_bytes - sent),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN) return false;
+    pollfd writable{fd, POLLOUT, 0};
+    // Absence is the claim here: nothing drains the connection for a whole second.
+    if (::poll(&writable, 1, 1000) == 0) return true;
+  }
+  return false;
+}
+
+// What Kestrel does not notice, even behind tether: a handler that does not read a request body larger than
+// Kestrel's request buffer (MaxRequestBufferSize, 1 MiB). Kestrel stops reading the connection, so the reset tether
+// sends when the client leaves lands in a socket nobody reads: RequestAborted stays quiet and the handler runs to
+// its end. tether itself cancels (reading_request, client_reset).
+TEST_F(AspNetCore, KestrelMissesTheCancelWhileAnUnreadBodyFillsItsBuffer) {
+  TetherInstance tether(options(ClientProtocol::kH1));
+  const std::string id = "unread-body-1";
+  constexpr uint64_t kBody = 256ull << 20;  // far beyond every buffer on the way
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send("GET /slowtest?ms=3000 HTTP/1.1\r\nHost: test\r\nX-Request-Id: " + id +
+                          "\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n"));
+  ASSERT_TRUE(app_->waitForLine("Starting to do slow work", id)) << app_->output();
+  ASSERT_TRUE(sendUntilStalled(client.fd(), kBody));
+  client.closeWithRst();
+
+  const std::vector<JsonValue> events = tether.waitForLogEvents("request_cancelled", id, 1, kBound);
+  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(events[0].str("phase"), "reading_request");
+  EXPECT_EQ(events[0].str("reason"), "client_reset");
+  EXPECT_TRUE(app_->waitForLine("Finished slow delay of 3 seconds.", id)) << app_->output();
+  EXPECT_TRUE(app_->lines("RequestAborted fired", id).empty()) << app_->output();
+  EXPECT_TRUE(app_->lines("Request was cancelled", id).empty()) << app_->output();
 }
 
 // What Kestrel notices on its own, with no tether in front: a client that half-closes its HTTP/1.1 connection
