@@ -229,8 +229,16 @@ TEST_F(AspNetCore, TheTokenPassedToHttpClientCancelsTheDownstreamCall) {
   client.leave(Leave::kFin);
 
   EXPECT_TRUE(app_->waitForLine("Downstream call cancelled", id)) << app_->output();
-  EXPECT_TRUE(app_->waitForLine("RequestAborted fired", downstream)) << app_->output();
+  const std::optional<std::string> front = app_->waitForLine("RequestAborted fired", id);
+  const std::optional<std::string> below = app_->waitForLine("RequestAborted fired", downstream);
+  ASSERT_TRUE(front && below) << app_->output();
   EXPECT_TRUE(app_->waitForLine("Request was cancelled", downstream)) << app_->output();
+  const std::optional<int64_t> front_ms = isoMillis(*front);
+  const std::optional<int64_t> below_ms = isoMillis(*below);
+  ASSERT_TRUE(front_ms && below_ms) << *front << "\n" << *below;
+  std::cout << "[ measured ] " << downstream << ": RequestAborted " << signedMs(*below_ms - *front_ms)
+            << " after the calling request's\n";
+  EXPECT_LT(*below_ms - *front_ms, kDelayGuardMs);
   expectCancelledOnBothSides(tether, *app_, id, "client_closed", "http/1.1");
   EXPECT_TRUE(app_->lines("Finished slow delay", downstream).empty()) << app_->output();
 }
