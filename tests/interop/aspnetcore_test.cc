@@ -198,8 +198,8 @@ TEST_F(AspNetCore, CurlHttp2OverTlsMaxTimeCancelsTheSlowtestToken) {
 TEST_F(AspNetCore, CurlH2cPriorKnowledgeMaxTimeCancelsTheSlowtestToken) {
   TetherInstance tether(options(ClientProtocol::kH2c));
   const std::string id = "curl-h2c-1";
-  auto curl = curlGivingUp("http://127.0.0.1:" + std::to_string(tether.port()) + "/slowtest", id,
-                           {"--http2-prior-knowledge"});
+  auto curl =
+      curlGivingUp("http://127.0.0.1:" + std::to_string(tether.port()) + "/slowtest", id, {"--http2-prior-knowledge"});
   ASSERT_TRUE(app_->waitForLine("Starting to do slow work", id)) << app_->output() << curl->output();
   EXPECT_EQ(curl->waitExit(), kCurlTimedOut) << curl->output();
   expectCancelledOnBothSides(tether, *app_, id, "client_closed", "h2c");
@@ -309,15 +309,17 @@ TEST_F(AspNetCore, TheDeadlineHeaderStopsTheHandlerBeforeTethersDeadline) {
   EXPECT_EQ(completed[0].str("route"), "deadline");
   EXPECT_GE(completed[0].integerAt("elapsed_ms").value_or(0), budget - kDeadlineMarginMs - 100);
   std::cout << "[ measured ] " << id << ": " << *started << "\n[ measured ] " << id << ": " << *stopped
-            << "\n[ measured ] " << id << ": tether request_completed status 504 at " << completed[0].str("ts").value_or("")
-            << ", elapsed_ms " << completed[0].integerAt("elapsed_ms").value_or(-1) << "\n";
+            << "\n[ measured ] " << id << ": tether request_completed status 504 at "
+            << completed[0].str("ts").value_or("") << ", elapsed_ms "
+            << completed[0].integerAt("elapsed_ms").value_or(-1) << "\n";
   EXPECT_TRUE(app_->lines("Request was cancelled", id).empty()) << app_->output();
 }
 
 // The contrast: a handler that does not read the header runs into tether's own deadline. tether answers 504 and
 // cancels (deadline_exceeded), and the app sees it as a client that left: RequestAborted.
 TEST_F(AspNetCore, TethersDeadlineCancelsAHandlerThatIgnoresTheHeader) {
-  TetherInstance tether(options(ClientProtocol::kH1, {{"slowtest-deadline", "{path: /slowtest}", "", {{"timeout", "1s"}}}}));
+  TetherInstance tether(
+      options(ClientProtocol::kH1, {{"slowtest-deadline", "{path: /slowtest}", "", {{"timeout", "1s"}}}}));
   const std::string id = "tether-deadline-1";
   AnyClient client(ClientProtocol::kH1);
   ASSERT_TRUE(client.connect(tether.port()));
@@ -335,8 +337,8 @@ TEST_F(AspNetCore, TethersDeadlineCancelsAHandlerThatIgnoresTheHeader) {
 bool sendUntilStalled(int fd, uint64_t body_bytes) {
   const std::string chunk(64 * 1024, 'x');
   for (uint64_t sent = 0; sent < body_bytes;) {
-    const ssize_t n = ::send(fd, chunk.data(), std::min<uint64_t>(chunk.size(), body_bytes - sent),
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(fd, chunk.data(), std::min<uint64_t>(chunk.size(), body_bytes - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<uint64_t>(n);
       continue;
@@ -387,8 +389,8 @@ TEST_P(KestrelDirect, RequestAbortedFiresWhenTheClientLeaves) {
   ASSERT_TRUE(client.connect(app_->port()));
   ASSERT_TRUE(client.request("GET", "/slowtest", {{"x-request-id", id}}));
   ASSERT_TRUE(app_->waitForLine("Starting to do slow work", id)) << app_->output();
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
   client.leave(GetParam());
 
   const std::optional<std::string> fired = app_->waitForLine("RequestAborted fired", id);
