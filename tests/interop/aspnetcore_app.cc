@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "output_lines.h"
+#include "support/any_client.h"
 
 namespace tether::testing {
 namespace {
@@ -34,6 +35,27 @@ AspNetCoreApp::AspNetCoreApp(std::vector<std::string> extra_args) : process_(app
   }
   const std::vector<std::string> listening = linesWith(process_.output(), {prefix});
   port_ = static_cast<uint16_t>(std::stoi(listening.front().substr(listening.front().find(prefix) + prefix.size())));
+  warmUp();
+}
+
+void AspNetCoreApp::warmUp() {
+  // /deadline with a budget of 0 gives up at once; ms=0 and steps=0 return at once.
+  const std::vector<std::pair<std::string, HeaderList>> requests{
+      {"/slowtest?ms=0", {}},
+      {"/slowtest-loop?steps=0", {}},
+      {"/downstream?ms=0", {}},
+      {"/deadline", {{"x-request-timeout-ms", "0"}}},
+  };
+  int n = 0;
+  for (const auto& [path, headers] : requests) {
+    AnyClient client(ClientProtocol::kH1);
+    HeaderList with_id = headers;
+    with_id.emplace_back("x-request-id", "warm-up-" + std::to_string(++n));
+    if (!client.connect(port_) || !client.request("GET", path, with_id) || !client.readResponse()) {
+      ADD_FAILURE() << "warm-up request " << path << " failed:\n" << process_.output();
+      return;
+    }
+  }
 }
 
 std::vector<std::string> AspNetCoreApp::lines(std::string_view message, std::string_view request_id) const {

@@ -20,7 +20,9 @@ class AspNetCoreApp {
   // Why the app cannot run here (no dotnet, not built), or empty when it can.
   static std::string missing();
 
-  // Starts the app (`extra_args` after the port) and returns once it printed `listening`.
+  // Starts the app (`extra_args` after the port) and returns once it printed `listening` and served one request of
+  // each endpoint directly: the first request of a fresh .NET process compiles the pipeline and the endpoint (JIT,
+  // hundreds of ms on a busy machine), which would otherwise land inside a test's timing.
   explicit AspNetCoreApp(std::vector<std::string> extra_args = {});
 
   uint16_t port() const { return port_; }
@@ -34,6 +36,8 @@ class AspNetCoreApp {
                                          std::chrono::milliseconds timeout = Process::kDefaultTimeout) const;
 
  private:
+  void warmUp();
+
   Process process_;
   uint16_t port_ = 0;
 };
