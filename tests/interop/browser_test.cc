@@ -158,8 +158,8 @@ class BrowserTest : public ::testing::Test {
 
   // Opens `app`'s fast path through tether as the page (same origin for the fetches: no CORS). Returns the protocol
   // the browser loaded it with (nextHopProtocol: "http/1.1", "h2").
-  static std::optional<std::string> openPage(const TetherInstance& tether, ClientProtocol client,
-                                             const BrowserApp& app, const std::string& id) {
+  static std::optional<std::string> openPage(const TetherInstance& tether, ClientProtocol client, const BrowserApp& app,
+                                             const std::string& id) {
     const std::string url = origin(tether, client) + app.fastPath() + "?page=" + id;
     driver_->send("open " + url);
     const auto opened = driver_->waitForLine("opened " + url + " ");
@@ -241,10 +241,9 @@ TEST_P(BrowserCancellation, TheAppsSignalFiresAndTetherLogsOneCancellation) {
   EXPECT_EQ(linesWith(app->process().output(), app->cancelled(id)).size(), 1u) << app->process().output();
 }
 
-INSTANTIATE_TEST_SUITE_P(Interop, BrowserCancellation,
-                         ::testing::ValuesIn(everyCase({Departure::kAbort, Departure::kNavigate,
-                                                        Departure::kCloseTab})),
-                         testName);
+INSTANTIATE_TEST_SUITE_P(
+    Interop, BrowserCancellation,
+    ::testing::ValuesIn(everyCase({Departure::kAbort, Departure::kNavigate, Departure::kCloseTab})), testName);
 
 // The negative: a fetch that completes fires nothing, in the app or in tether.
 class BrowserCompletedFetch : public BrowserTest, public ::testing::WithParamInterface<BrowserCase> {};
