@@ -9,9 +9,13 @@
 //     r.Context(), 'close'), and prints a line with the X-Request-Id when it starts and when the signal fires;
 //   - fastPath(): a handler that answers at once (also the page the browser opens, so it must answer a GET with any
 //     200 body) and prints a line with the X-Request-Id when it completes;
-//   - started() / cancelled() / completed(): substrings that identify those lines for one id.
+//   - started() / cancelled() / completed(): substrings that identify those lines for one id;
+//   - lineEpochMs(): the time in a line (Unix ms), if the app prints one (the delay is measured from it; without it,
+//     from when the test saw the line, an upper bound).
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,10 +35,11 @@ class BrowserApp {
   virtual std::vector<std::string> started(const std::string& id) const = 0;
   virtual std::vector<std::string> cancelled(const std::string& id) const = 0;
   virtual std::vector<std::string> completed(const std::string& id) const = 0;
+  virtual std::optional<int64_t> lineEpochMs(const std::string& /*line*/) const { return std::nullopt; }
 };
 
-// go_h2_upstream (go_upstream.h) on its cleartext port: `request|cancelled|completed <path> <remote> <proto> <id>`,
-// where `cancelled` is printed when r.Context() fires.
+// go_h2_upstream (go_upstream.h) on its cleartext port: `request|cancelled|completed <path> <remote> <proto> <id>
+// <ms>`, where `cancelled` is printed when r.Context() fires.
 std::unique_ptr<BrowserApp> makeGoBrowserApp();
 
 }  // namespace tether::testing

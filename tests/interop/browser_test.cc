@@ -9,11 +9,14 @@
 //
 //   client        | abort()        | navigation away | tab closed
 //   HTTP/1.1      | client_closed  | client_closed   | client_closed    (the socket is closed: a FIN)
-//   h2 over TLS   | stream_reset   | stream_reset    | stream_reset     (RST_STREAM(CANCEL); the connection stays)
+//   h2 over TLS   | stream_reset   | stream_reset    | stream_reset*    (RST_STREAM(CANCEL); the connection stays)
+//
+// * or client_reset, about 1 run in 5: Chromium tears the connection down before the RST_STREAM goes out.
 //
 // The apps are a parameter (browser_app.h): each case runs against every app in appKinds(). The delays from the
 // browser's action to tether's line and to the app's line are printed and recorded as test properties; they are
 // asserted only against a generous guard (kGuard), the bound is in docs/upstreams.md.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -95,9 +98,14 @@ std::vector<BrowserCase> everyCase(std::vector<Departure> departures) {
   return cases;
 }
 
-// The reason of tether's request_cancelled line: Chromium closes an HTTP/1.1 connection (it cannot stop a response
-// and keep the connection) and resets only the stream on HTTP/2.
-std::string expectedReason(ClientProtocol client) { return isH2(client) ? "stream_reset" : "client_closed"; }
+// The reasons tether may log. Chromium closes an HTTP/1.1 connection (it cannot stop a response and keep the
+// connection: a FIN) and resets only the stream on HTTP/2. Closing the tab over h2 races: usually RST_STREAM, but
+// Chromium may tear the connection down first, a TCP reset when tether's frames (WINDOW_UPDATE, ...) sit unread.
+std::vector<std::string> expectedReasons(ClientProtocol client, Departure how) {
+  if (!isH2(client)) return {"client_closed"};
+  if (how == Departure::kCloseTab) return {"stream_reset", "client_reset", "client_closed"};
+  return {"stream_reset"};
+}
 
 // Milliseconds since the epoch of a log line's `ts` ("2026-11-23T14:02:17.348Z").
 std::optional<int64_t> epochMs(const std::string& ts) {
@@ -208,14 +216,15 @@ TEST_P(BrowserCancellation, TheAppsSignalFiresAndTetherLogsOneCancellation) {
   ASSERT_TRUE(left) << driver_->output();
   const int64_t left_ms = lastFieldMs(*left);
 
-  // The app's own signal; its line carries no timestamp, so its delay is when this test saw it (an upper bound).
-  ASSERT_EQ(waitForLinesWith(app->process(), app->cancelled(id), 1, kBound).size(), 1u)
-      << app->process().output() << tether.dumpLog();
-  const int64_t app_delay_ms = nowEpochMs() - left_ms;
+  // The app's own signal, timed by the app's line (or, if it has no time, when this test saw it: an upper bound).
+  const auto app_lines = waitForLinesWith(app->process(), app->cancelled(id), 1, kBound);
+  ASSERT_EQ(app_lines.size(), 1u) << app->process().output() << tether.dumpLog();
+  const int64_t app_delay_ms = app->lineEpochMs(app_lines[0]).value_or(nowEpochMs()) - left_ms;
   const auto events = tether.waitForLogEvents("request_cancelled", id, 1, kBound);
   ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
   EXPECT_EQ(events[0].str("phase"), "awaiting_response");
-  EXPECT_EQ(events[0].str("reason"), expectedReason(c.client));
+  const std::string reason = events[0].str("reason").value_or("");
+  EXPECT_THAT(expectedReasons(c.client, c.how), ::testing::Contains(reason));
   EXPECT_EQ(events[0].integerAt("status"), 499);
   EXPECT_EQ(events[0].str("protocol"), logProtocol(c.client));  // the browser really spoke h2 (or HTTP/1.1)
   EXPECT_EQ(events[0].str("path"), app->slowPath());
@@ -223,7 +232,8 @@ TEST_P(BrowserCancellation, TheAppsSignalFiresAndTetherLogsOneCancellation) {
   ASSERT_TRUE(cancelled_ms) << tether.dumpLog();
   const int64_t tether_delay_ms = *cancelled_ms - left_ms;
   std::cout << "[ delays   ] " << caseName(c) << ": " << name(c.how) << " -> tether request_cancelled "
-            << tether_delay_ms << " ms, -> app's cancellation line seen " << app_delay_ms << " ms\n";
+            << tether_delay_ms << " ms (" << reason << "), -> the app's cancellation line " << app_delay_ms
+            << " ms (tether -> app " << app_delay_ms - tether_delay_ms << " ms)\n";
   RecordProperty("tether_delay_ms", static_cast<int>(tether_delay_ms));
   RecordProperty("app_delay_ms", static_cast<int>(app_delay_ms));
   EXPECT_LT(tether_delay_ms, std::chrono::milliseconds(kGuard).count());

@@ -6,9 +6,10 @@
 //	listening <port>
 //	accepted <remote>                        a connection from tether (<remote> = tether's address, per connection)
 //	eof <remote>                             tether closed it (or reset it)
-//	request <path> <remote> <proto> <id>     a handler started (<id>: its X-Request-Id, as tether forwards it)
-//	cancelled <path> <remote> <proto> <id>   the request's context fired before the handler finished
-//	completed <path> <remote> <proto> <id>   the handler wrote its whole response
+//	request <path> <remote> <proto> <id> <ms>     a handler started (<id>: its X-Request-Id, as tether forwards it;
+//	                                              <ms>: the Unix time in milliseconds)
+//	cancelled <path> <remote> <proto> <id> <ms>   the request's context fired before the handler finished
+//	completed <path> <remote> <proto> <id> <ms>   the handler wrote its whole response
 //	frame HEADERS <remote> <stream> <path>   frames tether sent on an HTTP/2 connection, read by a tap on the raw
 //	frame RST_STREAM <remote> <stream> <path> <code>   bytes (Go's handlers never see a stream's reset code)
 //	frame GOAWAY <remote> <code>
@@ -29,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
@@ -54,13 +56,14 @@ func proto(r *http.Request) string {
 	return "http/1.1"
 }
 
-// A handler's event line: what tests match against tether's log (request_id is the X-Request-Id it forwards).
+// A handler's event line: what tests match against tether's log (request_id is the X-Request-Id it forwards, ts
+// the time, compared with the Unix milliseconds here).
 func handlerEvent(event string, r *http.Request) {
 	id := r.Header.Get("X-Request-Id")
 	if id == "" {
 		id = "-"
 	}
-	emit("%s %s %s %s %s", event, r.URL.RequestURI(), r.RemoteAddr, proto(r), id)
+	emit("%s %s %s %s %s %d", event, r.URL.RequestURI(), r.RemoteAddr, proto(r), id, time.Now().UnixMilli())
 }
 
 func handler() http.Handler {
