@@ -11,7 +11,7 @@
 //   HTTP/1.1      | client_closed  | client_closed   | client_closed    (the socket is closed: a FIN)
 //   h2 over TLS   | stream_reset   | stream_reset    | stream_reset*    (RST_STREAM(CANCEL); the connection stays)
 //
-// * or client_reset, about 1 run in 5: Chromium tears the connection down before the RST_STREAM goes out.
+// * or client_reset, 4 runs in 16: Chromium tears the connection down before the RST_STREAM goes out.
 //
 // The apps are a parameter (browser_app.h): each case runs against every app in appKinds(). The delays from the
 // browser's action to tether's line and to the app's line are printed and recorded as test properties; they are
