@@ -11,7 +11,7 @@
 //   HTTP/1.1      | client_closed  | client_closed   | client_closed    (the socket is closed: a FIN)
 //   h2 over TLS   | stream_reset   | stream_reset    | stream_reset*    (RST_STREAM(CANCEL); the connection stays)
 //
-// * or client_reset, 4 runs in 16: Chromium tears the connection down before the RST_STREAM goes out.
+// * or client_reset, about half the time: Chromium tears the connection down before the RST_STREAM goes out.
 //
 // The apps are a parameter (browser_app.h): each case runs against every app in appKinds(). The delays from the
 // browser's action to tether's line and to the app's line are printed and recorded as test properties; they are
@@ -99,8 +99,8 @@ std::vector<BrowserCase> everyCase(std::vector<Departure> departures) {
 }
 
 // The reasons tether may log. Chromium closes an HTTP/1.1 connection (it cannot stop a response and keep the
-// connection: a FIN) and resets only the stream on HTTP/2. Closing the tab over h2 races: usually RST_STREAM, but
-// Chromium may tear the connection down first, a TCP reset when tether's frames (WINDOW_UPDATE, ...) sit unread.
+// connection: a FIN) and resets only the stream on HTTP/2. Closing the tab over h2 races: RST_STREAM, or Chromium
+// tears the connection down first, a TCP reset when tether's frames (WINDOW_UPDATE, ...) sit unread.
 std::vector<std::string> expectedReasons(ClientProtocol client, Departure how) {
   if (!isH2(client)) return {"client_closed"};
   if (how == Departure::kCloseTab) return {"stream_reset", "client_reset", "client_closed"};
