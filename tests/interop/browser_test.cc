@@ -100,7 +100,7 @@ std::vector<BrowserCase> everyCase(std::vector<Departure> departures) {
 
 // The reasons tether may log. Chromium closes an HTTP/1.1 connection (it cannot stop a response and keep the
 // connection: a FIN) and resets only the stream on HTTP/2. Closing the tab over h2 races: RST_STREAM, or Chromium
-// tears the connection down first, a TCP reset when tether's frames (WINDOW_UPDATE, ...) sit unread.
+// tears the connection down first: a TCP reset (presumably with bytes from tether still unread).
 std::vector<std::string> expectedReasons(ClientProtocol client, Departure how) {
   if (!isH2(client)) return {"client_closed"};
   if (how == Departure::kCloseTab) return {"stream_reset", "client_reset", "client_closed"};
