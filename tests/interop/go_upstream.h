@@ -31,7 +31,8 @@ class GoUpstream {
   std::string output() const { return process_.output(); }
   const Process* process() const { return &process_; }
 
-  // "<event> <path> <remote> <proto>" lines (event: request, cancelled, completed) for `path`, waiting for `n`.
+  // "<event> <path> <remote> <proto> <x-request-id> <unix ms>" lines (event: request, cancelled, completed) for
+  // `path`, waiting for `n`.
   std::vector<std::string> waitFor(const std::string& event, const std::string& path, size_t n = 1) const;
   // Lines starting with `prefix` ("cancelled ", "frame RST_STREAM ", "accepted "), now.
   std::vector<std::string> lines(const std::string& prefix) const;

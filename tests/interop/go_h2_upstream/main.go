@@ -6,9 +6,10 @@
 //	listening <port>
 //	accepted <remote>                        a connection from tether (<remote> = tether's address, per connection)
 //	eof <remote>                             tether closed it (or reset it)
-//	request <path> <remote> <proto>          a handler started
-//	cancelled <path> <remote> <proto>        the request's context fired before the handler finished
-//	completed <path> <remote> <proto>        the handler wrote its whole response
+//	request <path> <remote> <proto> <id> <ms>     a handler started (<id>: its X-Request-Id, as tether forwards it;
+//	                                              <ms>: the Unix time in milliseconds)
+//	cancelled <path> <remote> <proto> <id> <ms>   the request's context fired before the handler finished
+//	completed <path> <remote> <proto> <id> <ms>   the handler wrote its whole response
 //	frame HEADERS <remote> <stream> <path>   frames tether sent on an HTTP/2 connection, read by a tap on the raw
 //	frame RST_STREAM <remote> <stream> <path> <code>   bytes (Go's handlers never see a stream's reset code)
 //	frame GOAWAY <remote> <code>
@@ -29,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
@@ -54,24 +56,34 @@ func proto(r *http.Request) string {
 	return "http/1.1"
 }
 
+// A handler's event line: what tests match against tether's log (request_id is the X-Request-Id it forwards, ts
+// the time, compared with the Unix milliseconds here).
+func handlerEvent(event string, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		id = "-"
+	}
+	emit("%s %s %s %s %s %d", event, r.URL.RequestURI(), r.RemoteAddr, proto(r), id, time.Now().UnixMilli())
+}
+
 func handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) {
-		emit("request %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
+		handlerEvent("request", r)
 		body := "fast " + r.URL.RequestURI() + "\n"
 		w.Header().Set("content-length", strconv.Itoa(len(body)))
 		io.WriteString(w, body)
-		emit("completed %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
+		handlerEvent("completed", r)
 	})
 	// Blocks until the request's context fires: Go cancels it on RST_STREAM (HTTP/2) or a closed connection
 	// (HTTP/1.1, through net/http's background read).
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		emit("request %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
+		handlerEvent("request", r)
 		<-r.Context().Done()
-		emit("cancelled %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
+		handlerEvent("cancelled", r)
 	})
 	mux.HandleFunc("/body/", func(w http.ResponseWriter, r *http.Request) {
-		emit("request %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
+		handlerEvent("request", r)
 		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/body/"))
 		if err != nil || n < 0 {
 			http.Error(w, "bad size", http.StatusBadRequest)
@@ -83,7 +95,7 @@ func handler() http.Handler {
 		}
 		w.Header().Set("content-length", strconv.Itoa(n))
 		w.Write(body)
-		emit("completed %s %s %s", r.URL.RequestURI(), r.RemoteAddr, proto(r))
+		handlerEvent("completed", r)
 	})
 	return mux
 }
