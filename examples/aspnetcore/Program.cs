@@ -49,6 +49,14 @@ app.Use(async (context, next) =>
     await next(context);
 });
 
+// A request that completes at once (the page a browser test opens, and its fetch that must fire nothing).
+app.MapGet("/hello", (HttpContext context) =>
+{
+    var id = context.TetherRequestId();
+    app.Logger.LogInformation("Hello answered request_id={RequestId}", id);
+    return Results.Content("<!doctype html><title>tether</title><p>hello</p>\n", "text/html");
+});
+
 // The seeds' endpoint: slow async work that takes the request's token. `ms` shortens it (10 s by default).
 app.MapGet("/slowtest", async (CancellationToken token, HttpContext context, int? ms) =>
 {

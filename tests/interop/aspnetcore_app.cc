@@ -41,6 +41,7 @@ AspNetCoreApp::AspNetCoreApp(std::vector<std::string> extra_args) : process_(app
 void AspNetCoreApp::warmUp() {
   // /deadline with a budget of 0 gives up at once; ms=0 and steps=0 return at once.
   const std::vector<std::pair<std::string, HeaderList>> requests{
+      {"/hello", {}},
       {"/slowtest?ms=0", {}},
       {"/slowtest-loop?steps=0", {}},
       {"/downstream?ms=0", {}},

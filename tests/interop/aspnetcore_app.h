@@ -28,6 +28,7 @@ class AspNetCoreApp {
   uint16_t port() const { return port_; }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string output() const { return process_.output(); }
+  const Process& process() const { return process_; }
 
   // The app's lines that contain `message` and whose request_id is exactly `request_id`.
   std::vector<std::string> lines(std::string_view message, std::string_view request_id) const;

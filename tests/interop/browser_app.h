@@ -42,4 +42,8 @@ class BrowserApp {
 // <ms>`, where `cancelled` is printed when r.Context() fires.
 std::unique_ptr<BrowserApp> makeGoBrowserApp();
 
+// examples/aspnetcore (aspnetcore_app.h): "Starting to do slow work", the seeds' "Request was cancelled", and
+// "Hello answered", each with `request_id=<X-Request-Id>` and a leading UTC timestamp in ms.
+std::unique_ptr<BrowserApp> makeAspNetCoreBrowserApp();
+
 }  // namespace tether::testing
