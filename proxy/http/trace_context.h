@@ -15,8 +15,8 @@
 namespace tether::http {
 
 struct TraceContext {
-  std::array<uint8_t, 16> trace_id;   // never all zero
-  std::array<uint8_t, 8> parent_id;   // the caller's span id; never all zero
+  std::array<uint8_t, 16> trace_id;  // never all zero
+  std::array<uint8_t, 8> parent_id;  // the caller's span id; never all zero
 
   // Lowercase hex, as on the wire; no terminating NUL.
   void writeTraceId(char out[32]) const;

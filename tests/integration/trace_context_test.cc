@@ -69,7 +69,8 @@ class RecordingUpstream {
       return reply;
     });
     if (kind == UpstreamKind::kH2Tls) {
-      front_ = std::make_unique<TlsFront>(h2_.port(), TlsFront::Options{pki().server_cert, pki().server_key, "", {"h2"}});
+      front_ =
+          std::make_unique<TlsFront>(h2_.port(), TlsFront::Options{pki().server_cert, pki().server_key, "", {"h2"}});
     }
   }
 
@@ -79,12 +80,13 @@ class RecordingUpstream {
       case UpstreamKind::kH2c: return TetherOptions::proxyTo({h2_.address()}, {{"protocol", "h2c"}});
       case UpstreamKind::kH2Tls:
         return TetherOptions::proxyTo(
-            {front_->address()},
-            {{"protocol", "h2"}, {"tls", "{ca: \"" + pki().ca + "\", server_name: localhost}"}});
+            {front_->address()}, {{"protocol", "h2"}, {"tls", "{ca: \"" + pki().ca + "\", server_name: localhost}"}});
     }
     return {};
   }
-  std::string protocol() const { return kind_ == UpstreamKind::kHttp1 ? "http1" : kind_ == UpstreamKind::kH2c ? "h2c" : "h2"; }
+  std::string protocol() const {
+    return kind_ == UpstreamKind::kHttp1 ? "http1" : kind_ == UpstreamKind::kH2c ? "h2c" : "h2";
+  }
 
   bool waitForRequests(int n) const {
     return kind_ == UpstreamKind::kHttp1 ? h1_.waitForRequests(n, kBound) : h2_.waitForStreams(n, kBound);

@@ -94,7 +94,7 @@ TEST(TraceparentTest, AllZeroIdsAreInvalid) {
 TEST(TraceparentTest, WrongLengthsAreInvalid) {
   EXPECT_FALSE(parseTraceparent(""));
   EXPECT_FALSE(parseTraceparent("00"));
-  EXPECT_FALSE(parseTraceparent(kValid.substr(0, 54)));                              // flags cut short
+  EXPECT_FALSE(parseTraceparent(kValid.substr(0, 54)));                                      // flags cut short
   EXPECT_FALSE(parseTraceparent(std::string("00-") + kTraceId + "0-" + kParentId + "-01"));  // 33-hex trace id
   EXPECT_FALSE(parseTraceparent(std::string("00-") + "0af7651916cd43dd8448eb211c80319-" + kParentId + "-01"));
   EXPECT_FALSE(parseTraceparent(std::string("00-") + kTraceId + "-" + kParentId + "0-1"));  // 17-hex parent id
