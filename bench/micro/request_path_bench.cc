@@ -21,6 +21,7 @@
 #include "http/http1_codec.h"
 #include "http/message_writer.h"
 #include "http/request_id.h"
+#include "http/trace_context.h"
 #include "inputs.h"
 #include "net/socket_address.h"
 #include "routing/router.h"
@@ -161,6 +162,7 @@ struct ExchangeState {
   std::string client;
   char request_id[64];
   size_t request_id_len = 0;
+  std::optional<http::TraceContext> trace;
   const config::Route* route = nullptr;
   bool request_chunked = false;
   util::EvBufferPtr pending_request;
@@ -189,6 +191,7 @@ class RequestPath : public http::Http1CodecCallbacks {
       request_ids_.next(x.request_id);
       x.request_id_len = 32;
     }
+    x.trace = http::findTraceContext(head.headers);
     const std::string* host_header = head.find("host");
     std::string_view host = host_header ? std::string_view(*host_header) : std::string_view();
     x.route = router_.match(host, head.path(), x.method);

@@ -117,6 +117,7 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   client_ = downstream_->client().text;
   protocol_ = downstream_->protocol();
   assignRequestId(head);
+  trace_ = http::findTraceContext(head.headers);  // read only: the field goes upstream as it came
   const std::string* content_type = head.find("content-type");
   grpc_ = content_type && http::grpc::isGrpcContentType(*content_type);
   const std::string* host_header = head.find("host");
@@ -686,6 +687,11 @@ OutcomeRecord Exchange::record(Outcome outcome, Phase phase) const {
   r.bytes_received = bytes_received_;
   r.bytes_sent = bytes_sent_;
   r.bytes_discarded = bytes_discarded_;
+  if (trace_) {
+    r.trace.emplace();
+    trace_->writeTraceId(r.trace->trace_id);
+    trace_->writeParentId(r.trace->parent_span_id);
+  }
   if (grpc_) {
     r.grpc_method = std::string_view(path_).substr(0, path_.find('?'));
     if (grpc_status_ >= 0) r.grpc_status = grpc_status_;

@@ -17,6 +17,7 @@
 #include "exchange/downstream_stream.h"
 #include "exchange/exchange_context.h"
 #include "http/body_framing.h"
+#include "http/trace_context.h"
 #include "outcome/outcome_record.h"
 #include "upstream_api/acquire_handle.h"
 #include "upstream_api/upstream_requester.h"
@@ -99,7 +100,7 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
 
   // Progress timeouts: one timer, watching whatever side the exchange waits on now. Progress notes only store a
   // time; the timer re-arms itself for what is left when it fires early.
-  enum class Watch { None, RequestBody, UpstreamSend, ResponseHead, UpstreamRead, ClientSend, Tunnel };
+  enum class Watch : uint8_t { None, RequestBody, UpstreamSend, ResponseHead, UpstreamRead, ClientSend, Tunnel };
   Watch watchNow() const;
   std::chrono::milliseconds timeoutOf(Watch watch) const;
   // Re-evaluates the watch after a change of phase or of back-pressure (a change restarts the clock).
@@ -136,11 +137,9 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   util::EvBufferPtr pending_body_;
   std::optional<http::HeaderList> pending_end_;     // the request completed (with these forwardable trailers)
   http::MessageHead* head_for_upstream_ = nullptr;  // the request head, only while onRequestHead runs
-  http::BodyFraming request_framing_ = http::BodyFraming::None;
   util::EventPtr deadline_;
   util::EventPtr grace_;
   event watchdog_;  // embedded: no allocation per exchange
-  Watch watch_ = Watch::None;
   std::chrono::steady_clock::time_point last_progress_;
   size_t pending_at_check_ = 0;  // output still queued towards the stalled side when the watchdog last looked
 
@@ -159,7 +158,6 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   std::chrono::steady_clock::time_point started_;
   std::optional<std::chrono::steady_clock::time_point> deadline_at_;  // the effective deadline, if there is one
   std::optional<std::chrono::steady_clock::time_point> sent_upstream_;
-  std::optional<std::chrono::steady_clock::time_point> client_left_;
   uint64_t bytes_received_ = 0;     // request body bytes from the client
   uint64_t bytes_sent_ = 0;         // response body bytes to the client
   uint64_t bytes_discarded_ = 0;    // response body bytes read after the client left
@@ -176,7 +174,6 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
     Tunnel,            // after a 101: raw bytes both ways until either side closes
     Ended,             // end() ran: nothing else happens
   };
-  State state_ = State::Routing;
   bool responseStarted() const { return state_ == State::Responding || state_ == State::Tunnel; }
 
   // How the client left while the upstream was allowed to run on; the exchange is then detached.
@@ -187,9 +184,17 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   };
   std::optional<Departure> departure_;
 
+  // Small fields together at the end, where they pack without padding: the object must stay within 1032 bytes
+  // (exchange.cc).
+  State state_ = State::Routing;
+  Watch watch_ = Watch::None;
+  http::BodyFraming request_framing_ = http::BodyFraming::None;
+  // The ids of the request's valid W3C traceparent (forwarded unchanged like any field), for the request events; 24
+  // bytes binary, not 48 of text.
+  std::optional<http::TraceContext> trace_;
   // gRPC (Content-Type application/grpc...; its method is path_ without the query): the grpc-status the upstream
   // sent or tether answered (-1: none), and whether the response is Trailers-Only (grpc-status in the head, no
-  // body). Small fields together at the end: the object must stay under 1032 bytes (exchange.cc).
+  // body).
   int16_t grpc_status_ = -1;
   bool grpc_ = false;
   bool trailers_only_ = false;

@@ -40,6 +40,7 @@ void OutcomeRenderer::writeCommonFields(const OutcomeRecord& record, log::JsonLi
     line.nullField("endpoint");
   }
   writeUpstreamProtocol(record, line);
+  writeTraceFields(record, line);
 }
 
 // The upstream side's protocol (null: no upstream was chosen) and, for the cancellation events, what tether sent
@@ -57,6 +58,17 @@ void OutcomeRenderer::writeUpstreamReset(const OutcomeRecord& record, log::JsonL
     line.field("upstream_reset", record.upstream_reset);
   } else {
     line.nullField("upstream_reset");
+  }
+}
+
+// W3C Trace Context: the ids of the request's traceparent, so the line can be found next to the application's own
+// spans; null when the request carried no valid one.
+void OutcomeRenderer::writeTraceFields(const OutcomeRecord& record, log::JsonLine& line) {
+  if (record.trace) {
+    line.field("trace_id", std::string_view(record.trace->trace_id, sizeof(record.trace->trace_id)))
+        .field("parent_span_id", std::string_view(record.trace->parent_span_id, sizeof(record.trace->parent_span_id)));
+  } else {
+    line.nullField("trace_id").nullField("parent_span_id");
   }
 }
 

@@ -21,6 +21,8 @@ class OutcomeRenderer {
  private:
   static void writeCommonFields(const OutcomeRecord& record, log::JsonLine& line);
   static void writeUpstreamProtocol(const OutcomeRecord& record, log::JsonLine& line);
+  // trace_id and parent_span_id, last of the common fields (null without a valid traceparent).
+  static void writeTraceFields(const OutcomeRecord& record, log::JsonLine& line);
   static void writeUpstreamReset(const OutcomeRecord& record, log::JsonLine& line);
   static void writeDepartureFields(const OutcomeRecord& record, log::JsonLine& line, Phase phase,
                                    std::string_view reason);

@@ -54,6 +54,14 @@ struct OutcomeRecord {
   uint64_t bytes_sent = 0;
   uint64_t bytes_discarded = 0;
 
+  // The request's W3C traceparent, when it carried one valid field: its trace-id and parent-id as the lowercase hex
+  // they were sent in (trace_id and parent_span_id in the request events); nullopt otherwise (both null).
+  struct Trace {
+    char trace_id[32];
+    char parent_span_id[16];
+  };
+  std::optional<Trace> trace;
+
   // gRPC requests (Content-Type application/grpc...) only; empty / nullopt for any other request.
   std::string_view grpc_method;    // "/pkg.Service/Method": the request path
   std::optional<int> grpc_status;  // the upstream's grpc-status (trailers or Trailers-Only head), or tether's own

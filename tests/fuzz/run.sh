@@ -15,7 +15,7 @@ if [ "${1:-}" = "--smoke" ]; then
   shift
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http1_request http1_response http2_server config grpc_timeout)
+[ ${#targets[@]} -gt 0 ] || targets=(http1_request http1_response http2_server config grpc_timeout trace_context)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz

@@ -19,8 +19,10 @@ namespace {
 using namespace std::chrono_literals;
 using Reply = TestUpstream::Reply;
 
-const std::vector<std::string> kCommon = {"ts",   "event",  "level",    "request_id", "route",    "method",
-                                          "path", "client", "protocol", "upstream",   "endpoint", "upstream_protocol"};
+// The W3C trace ids close the common fields, null when the request carried no valid traceparent.
+const std::vector<std::string> kCommon = {
+    "ts",       "event",    "level",    "request_id",        "route",    "method",        "path", "client",
+    "protocol", "upstream", "endpoint", "upstream_protocol", "trace_id", "parent_span_id"};
 
 std::vector<std::string> with(std::vector<std::string> fields) {
   std::vector<std::string> all = kCommon;
@@ -74,10 +76,10 @@ class LogFieldSets : public ::testing::Test {
     return keys;
   }
 
-  std::string answered(const std::string& target, const std::string& id) {
+  std::string answered(const std::string& target, const std::string& id, const std::string& more_fields = "") {
     RawClient client;
     EXPECT_TRUE(client.connect(tether_->port()));
-    EXPECT_TRUE(client.send(getRequest(target, "X-Request-Id: " + id + "\r\n")));
+    EXPECT_TRUE(client.send(getRequest(target, "X-Request-Id: " + id + "\r\n" + more_fields)));
     const auto response = client.readResponse(30s);
     EXPECT_TRUE(response);
     return response ? std::to_string(response->status) : "none";
@@ -108,6 +110,16 @@ TEST_F(LogFieldSets, CompletedOk) {
   EXPECT_EQ(answered("/ok/x", "fs-ok"), "200");
   EXPECT_EQ(fieldsOf("request_completed", "fs-ok"), kCompleted);
   EXPECT_EQ(valueOf("upstream_protocol"), "http1");
+  EXPECT_EQ(valueOf("trace_id"), "null");  // no traceparent
+  EXPECT_EQ(valueOf("parent_span_id"), "null");
+}
+
+TEST_F(LogFieldSets, CompletedWithTraceparentHasTheSameKeys) {
+  EXPECT_EQ(answered("/ok/x", "fs-trace", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"),
+            "200");
+  EXPECT_EQ(fieldsOf("request_completed", "fs-trace"), kCompleted);
+  EXPECT_EQ(valueOf("trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(valueOf("parent_span_id"), "00f067aa0ba902b7");
 }
 
 TEST_F(LogFieldSets, CompletedNoRoute404) {
