@@ -36,6 +36,15 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 // For /downstream. No proxy: the call goes to this app on loopback, whatever http_proxy says.
 builder.Services.AddSingleton(new HttpClient(new SocketsHttpHandler { UseProxy = false }));
 
+// W3C trace context, as OpenTelemetry's ASP.NET Core instrumentation gets it (without the package): a listener on
+// ASP.NET Core's ActivitySource makes every request an Activity that continues the incoming `traceparent`, which
+// tether forwards unchanged and logs as trace_id / parent_span_id.
+ActivitySource.AddActivityListener(new ActivityListener
+{
+    ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+    Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+});
+
 var app = builder.Build();
 app.UseMiddleware<OperationCanceledMiddleware>();
 // The instant Kestrel cancels HttpContext.RequestAborted (the token bound to the handlers' CancellationToken
@@ -61,7 +70,8 @@ app.MapGet("/hello", (HttpContext context) =>
 app.MapGet("/slowtest", async (CancellationToken token, HttpContext context, int? ms) =>
 {
     var id = context.TetherRequestId();
-    app.Logger.LogInformation("Starting to do slow work request_id={RequestId}", id);
+    app.Logger.LogInformation("Starting to do slow work request_id={RequestId} trace_id={TraceId} parent_span_id={ParentSpanId}",
+        id, Activity.Current?.TraceId.ToHexString() ?? "-", Activity.Current?.ParentSpanId.ToHexString() ?? "-");
 
     // slow async action, e.g. call external api
     var delay = TimeSpan.FromMilliseconds(ms ?? 10_000);

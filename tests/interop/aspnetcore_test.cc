@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "aspnetcore_app.h"
+#include "output_lines.h"
 #include "support/any_client.h"
 #include "support/process.h"
 #include "support/protocol_matrix.h"
@@ -151,6 +152,36 @@ TEST_F(AspNetCore, CurlMaxTimeCancelsTheSlowtestToken) {
   ASSERT_TRUE(app_->waitForLine("Starting to do slow work", id)) << app_->output() << curl->output();
   EXPECT_EQ(curl->waitExit(), kCurlTimedOut) << curl->output();
   expectCancelledOnBothSides(tether, *app_, id, "client_closed", "http/1.1");
+}
+
+// The value of `key=` among a log line's space-separated fields.
+std::string fieldValue(const std::string& line, const std::string& key) {
+  for (const std::string& f : fields(line)) {
+    if (f.rfind(key + "=", 0) == 0) return f.substr(key.size() + 1);
+  }
+  return {};
+}
+
+// A W3C traceparent reaches Kestrel unchanged: the request's Activity continues it (the app logs its TraceId and
+// ParentSpanId), and tether's request_cancelled line carries the same trace_id and parent_span_id, so the
+// cancellation is found next to the app's own trace.
+TEST_F(AspNetCore, TheCancellationLineCarriesTheAppsTraceId) {
+  TetherInstance tether(options(ClientProtocol::kH1));
+  const std::string id = "curl-trace-1";
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent = "00f067aa0ba902b7";
+  auto curl = curlGivingUp("http://127.0.0.1:" + std::to_string(tether.port()) + "/slowtest", id,
+                           {"-H", "traceparent: 00-" + trace_id + "-" + parent + "-01"});
+  const auto started = app_->waitForLine("Starting to do slow work", id);
+  ASSERT_TRUE(started) << app_->output() << curl->output();
+  EXPECT_EQ(fieldValue(*started, "trace_id"), trace_id) << *started;
+  EXPECT_EQ(fieldValue(*started, "parent_span_id"), parent) << *started;
+  EXPECT_EQ(curl->waitExit(), kCurlTimedOut) << curl->output();
+  expectCancelledOnBothSides(tether, *app_, id, "client_closed", "http/1.1");
+  const auto events = tether.logEvents("request_cancelled", id);
+  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(events[0].str("trace_id"), trace_id);
+  EXPECT_EQ(events[0].str("parent_span_id"), parent);
 }
 
 TEST_F(AspNetCore, TcpResetCancelsTheSlowtestToken) {
