@@ -22,6 +22,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# tests/interop: examples/node (node:http, Express 5 through npm ci) needs node >= 18 and npm. Debian's nodejs and
+# npm only where there is no node yet: a node of another origin (NodeSource's nodejs bundles npm) is kept, as
+# Debian's npm would conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
