@@ -53,7 +53,8 @@ void expectCancelledOnBothSides(TetherInstance& tether, const ExampleApp& app, c
   const auto delay = millisBetween(events[0], *app_line);
   ASSERT_TRUE(delay) << *app_line;
   ::testing::Test::RecordProperty("cancel_delay_ms", std::to_string(*delay));
-  std::printf("cancel delay %s: %lld ms\n", id.c_str(), static_cast<long long>(*delay));
+  std::printf("cancel delay %s: %lld ms, reason %s\n", id.c_str(), static_cast<long long>(*delay),
+              events[0].str("reason").value_or("").c_str());
   EXPECT_LE(*delay, kSignalBound) << *app_line << "\n" << tether.dumpLog();
   EXPECT_EQ(app.count("request cancelled", id), 1u) << app.output();
 }
