@@ -23,7 +23,8 @@ bool viaCurl(Departure departure) {
 
 std::vector<std::string> curlArgv(Departure departure, const TetherInstance& tether, std::string_view path,
                                   const std::string& id) {
-  std::vector<std::string> argv{kCurl, "-s", "-o", "/dev/null", "--max-time", kCurlMaxTime, "-H", "X-Request-Id: " + id};
+  std::vector<std::string> argv{kCurl,        "-s",         "-o", "/dev/null",
+                                "--max-time", kCurlMaxTime, "-H", "X-Request-Id: " + id};
   const std::string authority = "127.0.0.1:" + std::to_string(tether.port());
   if (departure == Departure::kCurlH2TlsTimeout) {
     // tether's test certificate is self-signed: -k (the test is about the departure, not about trust).
@@ -51,8 +52,8 @@ const char* name(Departure departure) {
 }
 
 std::vector<Departure> everyExampleDeparture() {
-  return {Departure::kCurlFin,  Departure::kCurlH2cFin,       Departure::kCurlH2TlsTimeout,
-          Departure::kRst,      Departure::kH2cStreamReset, Departure::kH2TlsStreamReset};
+  return {Departure::kCurlFin, Departure::kCurlH2cFin,     Departure::kCurlH2TlsTimeout,
+          Departure::kRst,     Departure::kH2cStreamReset, Departure::kH2TlsStreamReset};
 }
 
 ClientProtocol clientProtocol(Departure departure) {

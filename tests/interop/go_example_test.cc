@@ -26,7 +26,7 @@ namespace tether::testing {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kBound = 30s;           // only a failing test waits this long
+constexpr auto kBound = 30s;            // only a failing test waits this long
 constexpr int64_t kSignalBound = 5000;  // ms from tether's request_cancelled to the app's line: a guard only
 
 #define REQUIRE_GO_EXAMPLE() REQUIRE_EXAMPLE_RUNTIME(missingFiles({TETHER_GO_EXAMPLE}))
@@ -122,7 +122,8 @@ TEST(GoExample, NormalRequestFiresNothing) {
   REQUIRE_GO_EXAMPLE();
   ExampleApp app(goApp());
   TetherInstance tether(behindTether(app, ClientProtocol::kH1));
-  Process curl({kCurl, "-s", "-H", "X-Request-Id: go-fast", "http://127.0.0.1:" + std::to_string(tether.port()) + "/fast"});
+  Process curl(
+      {kCurl, "-s", "-H", "X-Request-Id: go-fast", "http://127.0.0.1:" + std::to_string(tether.port()) + "/fast"});
   EXPECT_EQ(curl.waitExit(kBound), 0);
   EXPECT_EQ(curl.output(), "fast\n");
   ASSERT_TRUE(app.waitFor("request completed", "go-fast")) << app.output();

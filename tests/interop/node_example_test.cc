@@ -127,7 +127,8 @@ TEST_P(NodeExample, NormalRequestFiresNothing) {
   ExampleApp app(nodeApp(GetParam()));
   TetherInstance tether(behindTether(app, ClientProtocol::kH1));
   const std::string id = std::string("node-fast-") + name(GetParam());
-  Process curl({kCurl, "-s", "-H", "X-Request-Id: " + id, "http://127.0.0.1:" + std::to_string(tether.port()) + "/fast"});
+  Process curl(
+      {kCurl, "-s", "-H", "X-Request-Id: " + id, "http://127.0.0.1:" + std::to_string(tether.port()) + "/fast"});
   EXPECT_EQ(curl.waitExit(kBound), 0);
   EXPECT_EQ(curl.output(), "fast\n");
   ASSERT_TRUE(app.waitFor("request completed", id)) << app.output();
