@@ -20,6 +20,7 @@
 #include "example_app.h"
 #include "example_departure.h"
 #include "support/protocol_matrix.h"
+#include "support/raw_client.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
@@ -131,6 +132,26 @@ TEST(GoExample, NormalRequestFiresNothing) {
   EXPECT_EQ(tether.logEvents("request_completed", "go-fast").size(), 1u) << tether.dumpLog();
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_EQ(app.output().find("cancelled"), std::string::npos) << app.output();
+}
+
+// What net/http notices without tether in front (docs/upstreams.md, "Go net/http"): a client's half-close of an
+// HTTP/1.1 connection (shutdown(SHUT_WR), its read side still open) fires r.Context() at once, and the client then
+// reads what the handler left behind (it wrote nothing: net/http's empty 200).
+TEST(GoExample, WithoutTetherAHalfCloseFiresTheContext) {
+  REQUIRE_GO_EXAMPLE();
+  ExampleApp app(goApp());
+  RawClient client;
+  ASSERT_TRUE(client.connect(app.port()));
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: go-half-close\r\n")));
+  ASSERT_TRUE(app.waitFor("request started", "go-half-close")) << app.output();
+  client.shutdownWrite();
+  const auto cancelled = app.waitFor("request cancelled", "go-half-close");
+  ASSERT_TRUE(cancelled) << app.output();
+  EXPECT_EQ(appField(*cancelled, "cause"), "context");  // "context canceled"
+  const auto response = client.readResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "");
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "example_app.h"
 #include "example_departure.h"
 #include "support/protocol_matrix.h"
+#include "support/raw_client.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
@@ -136,6 +137,23 @@ TEST_P(NodeExample, NormalRequestFiresNothing) {
   EXPECT_EQ(tether.logEvents("request_completed", id).size(), 1u) << tether.dumpLog();
   EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
   EXPECT_EQ(app.output().find("cancelled"), std::string::npos) << app.output();
+}
+
+// What Node notices without tether in front (docs/upstreams.md, "Node"): a client's half-close of an HTTP/1.1
+// connection (shutdown(SHUT_WR), its read side still open) makes the server close the connection without an answer,
+// and the response's 'close' fires before it finished.
+TEST_P(NodeExample, WithoutTetherAHalfCloseFiresClose) {
+  REQUIRE_NODE_EXAMPLE();
+  ExampleApp app(nodeApp(GetParam()));
+  const std::string id = std::string("node-half-close-") + name(GetParam());
+  RawClient client;
+  ASSERT_TRUE(client.connect(app.port()));
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: " + id + "\r\n")));
+  ASSERT_TRUE(app.waitFor("request started", id)) << app.output();
+  client.shutdownWrite();
+  ASSERT_TRUE(app.waitFor("request cancelled", id)) << app.output();
+  EXPECT_EQ(client.readUntilClosed(), "");
+  EXPECT_TRUE(client.peerClosed());
 }
 
 INSTANTIATE_TEST_SUITE_P(Interop, NodeExample, ::testing::Values(Server::kNodeHttp, Server::kExpress),
