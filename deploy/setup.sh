@@ -14,7 +14,8 @@ PACKAGES=(
   clang-format-14 clang-tidy-14  # make format-check (CI), make lint
   # tests/interop: real HTTP/2 upstreams. nghttpd, and a Go net/http server built offline against Debian's x/net
   nghttp2-server golang-go golang-golang-x-net-dev
-  # tests/interop browser tests: headless Chromium driven by playwright-core (npm ci from tests/interop/browser)
+  # tests/interop: headless Chromium driven by playwright-core, and examples/node (node:http, Express 5); both npm ci
+  # from their package-lock.json into the build dir (node >= 20 for playwright-core 1.65)
   chromium nodejs
 )
 # Debian's nodejs comes without npm; NodeSource's nodejs (which conflicts with Debian's npm) brings its own.
