@@ -15,7 +15,8 @@ PACKAGES=(
   # tests/interop: real HTTP/2 upstreams. nghttpd, and a Go net/http server built offline against Debian's x/net
   nghttp2-server golang-go golang-golang-x-net-dev
   # tests/interop: headless Chromium driven by playwright-core, and examples/node (node:http, Express 5); both npm ci
-  # from their package-lock.json into the build dir (node >= 20 for playwright-core 1.65)
+  # from their package-lock.json into the build dir (node >= 18: Debian 12's own nodejs does; playwright-core is pinned
+  # to 1.61, the last release that supports node 18)
   chromium nodejs
 )
 # Debian's nodejs comes without npm; NodeSource's nodejs (which conflicts with Debian's npm) brings its own.
