@@ -249,6 +249,9 @@ TEST_P(BrowserCancellation, TheAppsSignalFiresAndTetherLogsOneCancellation) {
             << tether_delay_ms << " ms (" << reason << "), -> the app's cancellation line " << app_delay_ms
             << " ms (tether -> app " << app_delay_ms - tether_delay_ms << " ms)\n";
   std::cout << "[ app line ] " << app_lines[0] << "\n";
+  for (const std::string& line : tether.logLinesWith({"\"request_cancelled\"", "\"" + id + "\""})) {
+    std::cout << "[ tether   ] " << line << "\n";
+  }
   RecordProperty("tether_delay_ms", static_cast<int>(tether_delay_ms));
   RecordProperty("app_delay_ms", static_cast<int>(app_delay_ms));
   EXPECT_LT(tether_delay_ms, std::chrono::milliseconds(kGuard).count());
