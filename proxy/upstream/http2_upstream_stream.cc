@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "http/header_chars.h"
 #include "upstream/http2_upstream_connection.h"
@@ -25,20 +26,49 @@ bool listsToken(std::string_view list, std::string_view token) {
   return false;
 }
 
-// RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2; TE only as "trailers".
+// RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2; TE only as "trailers". By length first:
+// this runs for every field of every request.
 bool connectionSpecific(const http::Header& field, const std::string* connection) {
   const std::string_view name = field.name;
-  for (std::string_view fixed :
-       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"}) {
-    if (http::equalsIgnoreCase(name, fixed)) return true;
+  switch (name.size()) {
+    case 2:
+      if (http::equalsIgnoreCase(name, "te")) return !http::equalsIgnoreCase(http::trimOws(field.value), "trailers");
+      break;
+    case 4:
+      if (http::equalsIgnoreCase(name, "host")) return true;
+      break;
+    case 7:
+      if (http::equalsIgnoreCase(name, "upgrade")) return true;
+      break;
+    case 10:
+      if (http::equalsIgnoreCase(name, "connection") || http::equalsIgnoreCase(name, "keep-alive")) return true;
+      break;
+    case 16:
+      if (http::equalsIgnoreCase(name, "proxy-connection")) return true;
+      break;
+    case 17:
+      if (http::equalsIgnoreCase(name, "transfer-encoding")) return true;
+      break;
+    default: break;
   }
-  if (http::equalsIgnoreCase(name, "te")) return !http::equalsIgnoreCase(http::trimOws(field.value), "trailers");
   return connection != nullptr && listsToken(*connection, name);
 }
 
-void assignLower(std::string& out, std::string_view in) {
-  out.assign(in);
-  for (char& c : out) c = http::toLowerAscii(c);
+// Lowercases ASCII letters in place, eight bytes at a time (field names are tokens: ASCII only; bytes >= 0x80
+// are left alone anyway). Per byte: the high bit of (b + 0x3f) ^ (b + 0x25), on b's low seven bits, is set
+// exactly for 'A'..'Z'; shifted down to 0x20 it is the case bit.
+void lowerAscii(char* p, size_t n) {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, p + i, 8);
+    const uint64_t low7 = word & ~kHigh;
+    const uint64_t upper = ((low7 + 0x3f3f3f3f3f3f3f3fULL) ^ (low7 + 0x2525252525252525ULL)) & ~word & kHigh;
+    word |= upper >> 2;
+    std::memcpy(p + i, &word, 8);
+  }
+  for (; i < n; ++i) p[i] = http::toLowerAscii(p[i]);
 }
 
 // The path of an absolute-form target ("http://host/p?q" -> "/p?q"); origin-form and "*" stay as they are.
@@ -60,7 +90,8 @@ void Http2UpstreamStream::bind(Http2UpstreamPool& pool, Http2UpstreamConnection&
   open_ = false;
   id_ = 0;
   attempts_ = 0;
-  field_count_ = 0;
+  field_bytes_.clear();
+  field_spans_.clear();
   trailers_out_.clear();
   if (body_) evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
   head_known_ = with_body_ = body_end_ = drain_armed_ = false;
@@ -97,23 +128,31 @@ void Http2UpstreamStream::sendRequestHead(const http::MessageHead& head, http::B
 }
 
 void Http2UpstreamStream::buildRequestFields(const http::MessageHead& head) {
-  const std::string* host = head.find("host");
-  const std::string* connection = head.find("connection");
-  field_count_ = 0;
-  addField(":method", head.method);
-  addField(":scheme", pool_ != nullptr && pool_->config().tls ? "https" : "http");  // TLS only with protocol: h2
-  if (host) addField(":authority", *host);
-  addField(":path", pathOf(head.target));
+  const std::string* host = nullptr;
+  const std::string* connection = nullptr;
+  for (const http::Header& field : head.headers) {  // the first of each, as MessageHead::find
+    if (host == nullptr && field.name.size() == 4 && http::equalsIgnoreCase(field.name, "host")) host = &field.value;
+    if (connection == nullptr && field.name.size() == 10 && http::equalsIgnoreCase(field.name, "connection")) {
+      connection = &field.value;
+    }
+  }
+  field_bytes_.clear();
+  field_spans_.clear();
+  addField(":method", head.method, false);
+  addField(":scheme", pool_ != nullptr && pool_->config().tls ? "https" : "http", false);  // TLS only with h2
+  if (host) addField(":authority", *host, false);
+  addField(":path", pathOf(head.target), false);
   for (const http::Header& field : head.headers) {
-    if (!connectionSpecific(field, connection)) addField(field.name, field.value);
+    if (!connectionSpecific(field, connection)) addField(field.name, field.value, true);
   }
 }
 
-void Http2UpstreamStream::addField(std::string_view name, std::string_view value) {
-  if (field_count_ == fields_.size()) fields_.emplace_back();
-  http::Header& field = fields_[field_count_++];
-  assignLower(field.name, name);
-  field.value.assign(value);
+void Http2UpstreamStream::addField(std::string_view name, std::string_view value, bool lower) {
+  const size_t at = field_bytes_.size();
+  field_bytes_.append(name).append(value);
+  if (lower) lowerAscii(field_bytes_.data() + at, name.size());
+  field_spans_.push_back(
+      {static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
 }
 
 void Http2UpstreamStream::submit() {
@@ -121,8 +160,13 @@ void Http2UpstreamStream::submit() {
   auto& codec = connection_->codec();
   auto& scratch = codec.fieldScratch();
   scratch.clear();
-  for (size_t i = 0; i < field_count_; ++i) scratch.emplace_back(fields_[i].name, fields_[i].value);
-  const int32_t id = codec.submitRequest(scratch, with_body_);
+  const char* bytes = field_bytes_.data();
+  for (const FieldSpan& span : field_spans_) {
+    scratch.emplace_back(std::string_view(bytes + span.name_at, span.name_len),
+                         std::string_view(bytes + span.name_at + span.name_len, span.value_len));
+  }
+  // field_bytes_ stays as it is until the codec reports the stream closed: bind() is the only writer.
+  const int32_t id = codec.submitRequest(scratch, with_body_, http2::ClientCodec::FieldLifetime::Kept);
   ++attempts_;
   if (id <= 0) {
     deferred_error_ = UpstreamError::ConnectionLost;  // no stream ids left: reported from the flush
@@ -157,7 +201,8 @@ void Http2UpstreamStream::sendRequestEnd(const http::HeaderList* trailers) {
   if (trailers) {
     for (const http::Header& field : *trailers) {
       http::Header& out = trailers_out_.emplace_back();
-      assignLower(out.name, field.name);
+      out.name = field.name;
+      lowerAscii(out.name.data(), out.name.size());
       out.value = field.value;
     }
   }
