@@ -71,6 +71,7 @@ void Http2UpstreamConnection::close() {
   armTimer(TimerMode::None, {});
   event_del(flush_event_.get());
   streams_.clear();
+  last_found_ = nullptr;
   refused_.clear();
   transport_.reset();
 }
@@ -133,9 +134,15 @@ void Http2UpstreamConnection::failStreams() {
   }
 }
 
-Http2UpstreamStream* Http2UpstreamConnection::find(int32_t stream_id) const {
+Http2UpstreamStream* Http2UpstreamConnection::find(int32_t stream_id) {
+  // The codec reports a response's frames one stream after another (head fields, head, data, end, close), so the
+  // last stream found is nearly always the one asked for: no scan of up to kMaxStreams streams per callback.
+  if (last_found_ != nullptr && last_found_->id() == stream_id) return last_found_;
   for (Http2UpstreamStream* stream : streams_) {
-    if (stream->id() == stream_id) return stream;
+    if (stream->id() == stream_id) {
+      last_found_ = stream;
+      return stream;
+    }
   }
   return nullptr;
 }
@@ -160,6 +167,7 @@ void Http2UpstreamConnection::flush() {
     room = true;
   }
   refused_.clear();
+  last_found_ = nullptr;  // streams leave streams_ only here and in close(): a stream may be reused elsewhere
   const size_t before = streams_.size();
   std::erase_if(streams_, [this](Http2UpstreamStream* stream) {
     if (!stream->finished()) return false;
