@@ -54,21 +54,21 @@ bool connectionSpecific(const http::Header& field, const std::string* connection
   return connection != nullptr && listsToken(*connection, name);
 }
 
-// Lowercases ASCII letters in place, eight bytes at a time (field names are tokens: ASCII only; bytes >= 0x80
-// are left alone anyway). Per byte: the high bit of (b + 0x3f) ^ (b + 0x25), on b's low seven bits, is set
-// exactly for 'A'..'Z'; shifted down to 0x20 it is the case bit.
-void lowerAscii(char* p, size_t n) {
+// Copies `n` bytes from `src` to `dst` with ASCII letters lowercased, eight bytes at a time (field names are
+// tokens: ASCII only; bytes >= 0x80 pass unchanged anyway). Per byte: the high bit of (b + 0x3f) ^ (b + 0x25), on
+// b's low seven bits, is set exactly for 'A'..'Z'; shifted down to 0x20 it is the case bit. In place is fine.
+void copyLower(char* dst, const char* src, size_t n) {
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t word = 0;
-    std::memcpy(&word, p + i, 8);
+    std::memcpy(&word, src + i, 8);
     const uint64_t low7 = word & ~kHigh;
     const uint64_t upper = ((low7 + 0x3f3f3f3f3f3f3f3fULL) ^ (low7 + 0x2525252525252525ULL)) & ~word & kHigh;
     word |= upper >> 2;
-    std::memcpy(p + i, &word, 8);
+    std::memcpy(dst + i, &word, 8);
   }
-  for (; i < n; ++i) p[i] = http::toLowerAscii(p[i]);
+  for (; i < n; ++i) dst[i] = http::toLowerAscii(src[i]);
 }
 
 // The path of an absolute-form target ("http://host/p?q" -> "/p?q"); origin-form and "*" stay as they are.
@@ -136,23 +136,35 @@ void Http2UpstreamStream::buildRequestFields(const http::MessageHead& head) {
       connection = &field.value;
     }
   }
-  field_bytes_.clear();
+  // One resize to an upper bound, then plain copies: the buffer keeps its capacity from request to request.
+  const std::string_view scheme = pool_ != nullptr && pool_->config().tls ? "https" : "http";  // TLS only with h2
+  const std::string_view path = pathOf(head.target);
+  size_t bound = head.method.size() + scheme.size() + path.size() + (host ? host->size() : 0) + 32;  // + names
+  for (const http::Header& field : head.headers) bound += field.name.size() + field.value.size();
+  field_bytes_.resize(bound);
   field_spans_.clear();
-  addField(":method", head.method, false);
-  addField(":scheme", pool_ != nullptr && pool_->config().tls ? "https" : "http", false);  // TLS only with h2
-  if (host) addField(":authority", *host, false);
-  addField(":path", pathOf(head.target), false);
+  field_spans_.reserve(head.headers.size() + 4);
+  size_t at = 0;
+  const auto add = [this, &at](std::string_view name, std::string_view value, bool lower) {
+    char* out = field_bytes_.data() + at;
+    if (lower) {  // HTTP/1.1 clients' names, tether's own X-Forwarded-*
+      copyLower(out, name.data(), name.size());
+    } else {
+      std::memcpy(out, name.data(), name.size());
+    }
+    std::memcpy(out + name.size(), value.data(), value.size());
+    field_spans_.push_back(
+        {static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
+    at += name.size() + value.size();
+  };
+  add(":method", head.method, false);
+  add(":scheme", scheme, false);
+  if (host) add(":authority", *host, false);
+  add(":path", path, false);
   for (const http::Header& field : head.headers) {
-    if (!connectionSpecific(field, connection)) addField(field.name, field.value, true);
+    if (!connectionSpecific(field, connection)) add(field.name, field.value, true);
   }
-}
-
-void Http2UpstreamStream::addField(std::string_view name, std::string_view value, bool lower) {
-  const size_t at = field_bytes_.size();
-  field_bytes_.append(name).append(value);
-  if (lower) lowerAscii(field_bytes_.data() + at, name.size());
-  field_spans_.push_back(
-      {static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
+  field_bytes_.resize(at);
 }
 
 void Http2UpstreamStream::submit() {
@@ -202,7 +214,7 @@ void Http2UpstreamStream::sendRequestEnd(const http::HeaderList* trailers) {
     for (const http::Header& field : *trailers) {
       http::Header& out = trailers_out_.emplace_back();
       out.name = field.name;
-      lowerAscii(out.name.data(), out.name.size());
+      copyLower(out.name.data(), out.name.data(), out.name.size());
       out.value = field.value;
     }
   }

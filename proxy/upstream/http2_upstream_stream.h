@@ -81,8 +81,6 @@ class Http2UpstreamStream final : public UpstreamStream {
 
  private:
   void buildRequestFields(const http::MessageHead& head);
-  // `lower`: the name may hold upper-case letters (HTTP/1.1 clients, tether's own X-Forwarded-* names).
-  void addField(std::string_view name, std::string_view value, bool lower);
   void deliverError(UpstreamError error);
   // RST_STREAM(error_code) on our stream; the first code sent is what abort() reports.
   void reset(uint32_t error_code);
