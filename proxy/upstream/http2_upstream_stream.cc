@@ -97,7 +97,8 @@ void Http2UpstreamStream::bind(Http2UpstreamPool& pool, Http2UpstreamConnection&
   head_known_ = with_body_ = body_end_ = drain_armed_ = false;
   body_taken_ = 0;
   deferred_error_.reset();
-  response_.clear();
+  response_.clearKeepingHeaders();  // the fields are overwritten in place, see onHeader
+  response_fields_ = 0;
   trailers_in_.clear();
   response_started_ = discard_body_ = complete_ = malformed_ = paused_ = false;
   held_credit_ = 0;
@@ -108,7 +109,8 @@ void Http2UpstreamStream::moveTo(Http2UpstreamConnection& connection) {
   connection_ = &connection;
   open_ = false;
   id_ = 0;
-  response_.clear();
+  response_.clearKeepingHeaders();
+  response_fields_ = 0;
 }
 
 void Http2UpstreamStream::start(UpstreamStreamEvents& events, std::string_view) { events_ = &events; }
@@ -332,7 +334,15 @@ bool Http2UpstreamStream::onHeader(std::string_view name, std::string_view value
     }
     response_.content_length = length;
   }
-  response_.appendHeader(name, value);
+  // Over the previous response's field at this position (the same name, mostly: one copy, no moves), or a new one.
+  if (response_fields_ < response_.headers.size()) {
+    http::Header& field = response_.headers[response_fields_];
+    field.name.assign(name);
+    field.value.assign(value);
+  } else {
+    response_.appendHeader(name, value);
+  }
+  ++response_fields_;
   return true;
 }
 
@@ -348,6 +358,7 @@ void Http2UpstreamStream::onHeadersComplete(bool interim, bool trailers, bool en
     reset(NGHTTP2_PROTOCOL_ERROR);
     return;
   }
+  response_.truncateHeaders(response_fields_);  // what is left of the previous response goes
   response_.version_major = 1;
   response_.version_minor = 1;
   response_.keep_alive = true;
@@ -355,7 +366,8 @@ void Http2UpstreamStream::onHeadersComplete(bool interim, bool trailers, bool en
     // The exchange's contract for 1xx: a head, then onResponseComplete (which answers false: more follows).
     events_->onResponseHead(response_);
     if (events_) events_->onResponseComplete();
-    response_.clear();
+    response_.clearKeepingHeaders();
+    response_fields_ = 0;
     return;
   }
   response_started_ = true;

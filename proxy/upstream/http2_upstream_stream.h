@@ -117,7 +117,8 @@ class Http2UpstreamStream final : public UpstreamStream {
   std::optional<UpstreamError> deferred_error_;
 
   // Response side.
-  http::MessageHead response_;
+  http::MessageHead response_;  // reused: the fields of a head are assigned over the previous one's
+  size_t response_fields_ = 0;  // fields of the head being received so far
   http::HeaderList trailers_in_;
   bool response_started_ = false;  // the final head arrived
   bool discard_body_ = false;      // the exchange answered ResponseBody::None
