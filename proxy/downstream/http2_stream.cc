@@ -10,6 +10,7 @@
 #include "downstream/http2_session.h"
 #include "downstream/session_host.h"
 #include "http/error_response.h"
+#include "http/header_chars.h"
 
 namespace tether {
 namespace {
@@ -192,8 +193,7 @@ void Http2Stream::sendResponseHead(http::MessageHead& head, bool no_body) {
   fields.clear();
   for (auto& header : head.headers) {
     if (isConnectionSpecific(header.name)) continue;
-    std::transform(header.name.begin(), header.name.end(), header.name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    for (char& c : header.name) c = http::toLowerAscii(c);  // inline: std::tolower is a libc call per char
     fields.emplace_back(header.name, header.value);
   }
   const std::string_view request_id = exchange_ ? exchange_->requestId() : std::string_view();

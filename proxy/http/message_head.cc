@@ -5,27 +5,37 @@
 namespace tether::http {
 
 void MessageHead::clear() {
+  clearKeepingHeaders();
+  truncateHeaders(0);
+}
+
+void MessageHead::clearKeepingHeaders() {
   method.clear();
   target.clear();
   status = 0;
   reason.clear();
   version_major = 1;
   version_minor = 1;
-  // Moving a std::string moves its heap buffer: the spare list keeps the capacity for addHeader(). Pushed in
-  // reverse, so the next message's field i reuses this message's field i: heads of one shape stop allocating.
-  // Bounded: rewriting adds headers that were not parsed (X-Forwarded-*, X-Request-Id), so on a long keep-alive
-  // connection an unbounded spare list would grow by a few headers per message.
-  for (auto it = headers.rbegin(); it != headers.rend() && spare_.size() < kMaxSpareHeaders; ++it) {
-    it->name.clear();
-    it->value.clear();
-    spare_.push_back(std::move(*it));
-  }
-  headers.clear();
   keep_alive = true;
   chunked = false;
   content_length.reset();
   upgrade = false;
   expect_continue = false;
+}
+
+void MessageHead::truncateHeaders(size_t count) {
+  // Moving a std::string moves its heap buffer: the spare list keeps the capacity for addHeader(). Pushed in
+  // reverse, so the next message's field i reuses this message's field i: heads of one shape stop allocating.
+  // Bounded: rewriting adds headers that were not parsed (X-Forwarded-*, X-Request-Id), so on a long keep-alive
+  // connection an unbounded spare list would grow by a few headers per message.
+  if (count >= headers.size()) return;
+  for (size_t i = headers.size(); i > count && spare_.size() < kMaxSpareHeaders; --i) {
+    Header& header = headers[i - 1];
+    header.name.clear();
+    header.value.clear();
+    spare_.push_back(std::move(header));
+  }
+  headers.resize(count);
 }
 
 Header& MessageHead::addHeader() {

@@ -41,6 +41,12 @@ struct MessageHead {
   // Appends name: value the same way. The strings are copied before the list grows, so the views may point into
   // this head's own fields.
   Header& appendHeader(std::string_view name, std::string_view value);
+  // For a codec that rebuilds one head per message in place (the same shape each time): clears all but the
+  // headers, which the caller overwrites field by field (assigning a string over one of the same size or less
+  // copies bytes, nothing more) and then cuts to the new message's count with truncateHeaders(), whose extras go
+  // to the spare list as clear()'s do.
+  void clearKeepingHeaders();
+  void truncateHeaders(size_t count);
   // Cleared headers kept for reuse; never more than kMaxSpareHeaders.
   size_t spareHeaders() const { return spare_.size(); }
   static constexpr size_t kMaxSpareHeaders = 64;

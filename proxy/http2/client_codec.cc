@@ -10,14 +10,16 @@ namespace {
 
 ClientCodec& codec(void* user) { return *static_cast<ClientCodec*>(user); }
 
-// Fills `nv` (a codec-owned vector reused for every submit: no allocation per request once warm).
-const std::vector<nghttp2_nv>& toNv(const std::vector<ClientCodec::Field>& fields, std::vector<nghttp2_nv>& nv) {
+// Fills `nv` (a codec-owned vector reused for every submit: no allocation per request once warm). Without
+// `no_copy` nghttp2 copies names and values, so views into the caller's strings are enough.
+const std::vector<nghttp2_nv>& toNv(const std::vector<ClientCodec::Field>& fields, std::vector<nghttp2_nv>& nv,
+                                    bool no_copy = false) {
+  const uint8_t copy_flags = no_copy ? NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE : 0;
   nv.clear();
   for (const auto& [name, value] : fields) {
-    // nghttp2 copies names and values (no NO_COPY flags), so views into the caller's strings are enough.
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                  indexingFlags(name)});
+                  static_cast<uint8_t>(indexingFlags(name) | copy_flags)});
   }
   return nv;
 }
@@ -91,8 +93,8 @@ bool ClientCodec::wantsWrite() const {
   return !unsent_resets_.empty() || nghttp2_session_want_write(session_.get()) != 0;
 }
 
-int32_t ClientCodec::submitRequest(const std::vector<Field>& fields, bool with_body) {
-  const auto& nv = toNv(fields, nv_);
+int32_t ClientCodec::submitRequest(const std::vector<Field>& fields, bool with_body, FieldLifetime lifetime) {
+  const auto& nv = toNv(fields, nv_, lifetime == FieldLifetime::Kept);
   nghttp2_data_provider provider{};
   provider.read_callback = &ClientCodec::readBody;
   const int32_t id =

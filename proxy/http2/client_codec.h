@@ -79,10 +79,17 @@ class ClientCodec {
   bool wantsRead() const;
   bool wantsWrite() const;
 
+  // Whether nghttp2 copies a request's names and values (Copied) or keeps pointing at the caller's (Kept: no copy,
+  // no allocation for them). Kept asks the caller to leave the strings unchanged until the stream's close is
+  // reported (onStreamClose): nghttp2 reads them when it serializes the HEADERS frame, which may wait for a stream
+  // slot. A request reset while still queued is dropped by nghttp2 without reading them.
+  enum class FieldLifetime : uint8_t { Copied, Kept };
+
   // A request: `fields` holds the pseudo-headers (":method", ":scheme", ":authority", ":path") first, then the
   // regular fields (lower-case names). with_body false ends the stream with the HEADERS frame; otherwise the body
   // comes from readRequestBody. Returns the new stream id, or a negative nghttp2 error (e.g. no stream ids left).
-  int32_t submitRequest(const std::vector<Field>& fields, bool with_body);
+  int32_t submitRequest(const std::vector<Field>& fields, bool with_body,
+                        FieldLifetime lifetime = FieldLifetime::Copied);
   bool submitTrailers(int32_t stream_id, const std::vector<Field>& fields);
   // A vector for callers to collect the fields of one submit in, reused (no allocation per request once warm).
   std::vector<Field>& fieldScratch() { return field_scratch_; }

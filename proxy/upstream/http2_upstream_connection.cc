@@ -71,6 +71,7 @@ void Http2UpstreamConnection::close() {
   armTimer(TimerMode::None, {});
   event_del(flush_event_.get());
   streams_.clear();
+  last_found_ = 0;
   refused_.clear();
   transport_.reset();
 }
@@ -133,9 +134,16 @@ void Http2UpstreamConnection::failStreams() {
   }
 }
 
-Http2UpstreamStream* Http2UpstreamConnection::find(int32_t stream_id) const {
-  for (Http2UpstreamStream* stream : streams_) {
-    if (stream->id() == stream_id) return stream;
+Http2UpstreamStream* Http2UpstreamConnection::find(int32_t stream_id) {
+  // The codec reports a response's frames one stream after another (head fields, head, data, end, close), and
+  // servers answer roughly in the order the requests went out (the order of streams_): so the stream asked for is
+  // nearly always the last one found or one just after it, not one of up to kMaxStreams scanned from the front.
+  const size_t count = streams_.size();
+  for (size_t n = 0, i = last_found_ < count ? last_found_ : 0; n < count; ++n, i = i + 1 == count ? 0 : i + 1) {
+    if (streams_[i]->id() == stream_id) {
+      last_found_ = i;
+      return streams_[i];
+    }
   }
   return nullptr;
 }
@@ -160,6 +168,7 @@ void Http2UpstreamConnection::flush() {
     room = true;
   }
   refused_.clear();
+  last_found_ = 0;  // streams leave streams_ only here and in close(): the index may point past the end
   const size_t before = streams_.size();
   std::erase_if(streams_, [this](Http2UpstreamStream* stream) {
     if (!stream->finished()) return false;

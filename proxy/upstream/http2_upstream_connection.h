@@ -98,7 +98,7 @@ class Http2UpstreamConnection : public util::Deletable,
   void onResetSent(int32_t stream_id, uint32_t error_code) override;
   size_t readRequestBody(int32_t stream_id, uint8_t* buf, size_t len, bool* end, bool* trailers) override;
 
-  Http2UpstreamStream* find(int32_t stream_id) const;
+  Http2UpstreamStream* find(int32_t stream_id);
   // Writes the codec's frames, gives finished streams back to the pool, reports drained streams, and decides
   // whether the connection is idle, full or done. Runs after every receive and from the deferred flush event.
   void flush();
@@ -127,6 +127,7 @@ class Http2UpstreamConnection : public util::Deletable,
   std::vector<Http2UpstreamStream*> streams_;  // attached: submitted, or waiting to be (connecting, no head yet)
   std::vector<Http2UpstreamStream*> refused_;  // refused by the server, retryable: handed to the pool in flush()
   std::vector<Http2UpstreamStream*> scratch_;  // reused by flush()
+  size_t last_found_ = 0;  // index in streams_ of find()'s last answer, where the next search starts
   WaiterQueue waiters_;
   std::deque<std::chrono::steady_clock::time_point> resets_;  // our RST_STREAMs within reset_window, oldest first
   bool settings_room_ = false;  // the server's SETTINGS allowed more streams: serve the queue from flush()

@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "http/header_chars.h"
 #include "upstream/http2_upstream_connection.h"
@@ -25,20 +26,49 @@ bool listsToken(std::string_view list, std::string_view token) {
   return false;
 }
 
-// RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2; TE only as "trailers".
+// RFC 9113 8.2.2: connection-specific fields must not appear in HTTP/2; TE only as "trailers". By length first:
+// this runs for every field of every request.
 bool connectionSpecific(const http::Header& field, const std::string* connection) {
   const std::string_view name = field.name;
-  for (std::string_view fixed :
-       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"}) {
-    if (http::equalsIgnoreCase(name, fixed)) return true;
+  switch (name.size()) {
+    case 2:
+      if (http::equalsIgnoreCase(name, "te")) return !http::equalsIgnoreCase(http::trimOws(field.value), "trailers");
+      break;
+    case 4:
+      if (http::equalsIgnoreCase(name, "host")) return true;
+      break;
+    case 7:
+      if (http::equalsIgnoreCase(name, "upgrade")) return true;
+      break;
+    case 10:
+      if (http::equalsIgnoreCase(name, "connection") || http::equalsIgnoreCase(name, "keep-alive")) return true;
+      break;
+    case 16:
+      if (http::equalsIgnoreCase(name, "proxy-connection")) return true;
+      break;
+    case 17:
+      if (http::equalsIgnoreCase(name, "transfer-encoding")) return true;
+      break;
+    default: break;
   }
-  if (http::equalsIgnoreCase(name, "te")) return !http::equalsIgnoreCase(http::trimOws(field.value), "trailers");
   return connection != nullptr && listsToken(*connection, name);
 }
 
-void assignLower(std::string& out, std::string_view in) {
-  out.assign(in);
-  for (char& c : out) c = http::toLowerAscii(c);
+// Copies `n` bytes from `src` to `dst` with ASCII letters lowercased, eight bytes at a time (field names are
+// tokens: ASCII only; bytes >= 0x80 pass unchanged anyway). Per byte: the high bit of (b + 0x3f) ^ (b + 0x25), on
+// b's low seven bits, is set exactly for 'A'..'Z'; shifted down to 0x20 it is the case bit. In place is fine.
+void copyLower(char* dst, const char* src, size_t n) {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, src + i, 8);
+    const uint64_t low7 = word & ~kHigh;
+    const uint64_t upper = ((low7 + 0x3f3f3f3f3f3f3f3fULL) ^ (low7 + 0x2525252525252525ULL)) & ~word & kHigh;
+    word |= upper >> 2;
+    std::memcpy(dst + i, &word, 8);
+  }
+  for (; i < n; ++i) dst[i] = http::toLowerAscii(src[i]);
 }
 
 // The path of an absolute-form target ("http://host/p?q" -> "/p?q"); origin-form and "*" stay as they are.
@@ -60,13 +90,15 @@ void Http2UpstreamStream::bind(Http2UpstreamPool& pool, Http2UpstreamConnection&
   open_ = false;
   id_ = 0;
   attempts_ = 0;
-  field_count_ = 0;
+  field_bytes_.clear();
+  field_spans_.clear();
   trailers_out_.clear();
   if (body_) evbuffer_drain(body_.get(), evbuffer_get_length(body_.get()));
   head_known_ = with_body_ = body_end_ = drain_armed_ = false;
   body_taken_ = 0;
   deferred_error_.reset();
-  response_.clear();
+  response_.clearKeepingHeaders();  // the fields are overwritten in place, see onHeader
+  response_fields_ = 0;
   trailers_in_.clear();
   response_started_ = discard_body_ = complete_ = malformed_ = paused_ = false;
   held_credit_ = 0;
@@ -77,7 +109,8 @@ void Http2UpstreamStream::moveTo(Http2UpstreamConnection& connection) {
   connection_ = &connection;
   open_ = false;
   id_ = 0;
-  response_.clear();
+  response_.clearKeepingHeaders();
+  response_fields_ = 0;
 }
 
 void Http2UpstreamStream::start(UpstreamStreamEvents& events, std::string_view) { events_ = &events; }
@@ -97,23 +130,43 @@ void Http2UpstreamStream::sendRequestHead(const http::MessageHead& head, http::B
 }
 
 void Http2UpstreamStream::buildRequestFields(const http::MessageHead& head) {
-  const std::string* host = head.find("host");
-  const std::string* connection = head.find("connection");
-  field_count_ = 0;
-  addField(":method", head.method);
-  addField(":scheme", pool_ != nullptr && pool_->config().tls ? "https" : "http");  // TLS only with protocol: h2
-  if (host) addField(":authority", *host);
-  addField(":path", pathOf(head.target));
-  for (const http::Header& field : head.headers) {
-    if (!connectionSpecific(field, connection)) addField(field.name, field.value);
+  const std::string* host = nullptr;
+  const std::string* connection = nullptr;
+  for (const http::Header& field : head.headers) {  // the first of each, as MessageHead::find
+    if (host == nullptr && field.name.size() == 4 && http::equalsIgnoreCase(field.name, "host")) host = &field.value;
+    if (connection == nullptr && field.name.size() == 10 && http::equalsIgnoreCase(field.name, "connection")) {
+      connection = &field.value;
+    }
   }
-}
-
-void Http2UpstreamStream::addField(std::string_view name, std::string_view value) {
-  if (field_count_ == fields_.size()) fields_.emplace_back();
-  http::Header& field = fields_[field_count_++];
-  assignLower(field.name, name);
-  field.value.assign(value);
+  // One resize to an upper bound, then plain copies: the buffer keeps its capacity from request to request.
+  const std::string_view scheme = pool_ != nullptr && pool_->config().tls ? "https" : "http";  // TLS only with h2
+  const std::string_view path = pathOf(head.target);
+  size_t bound = head.method.size() + scheme.size() + path.size() + (host ? host->size() : 0) + 32;  // + names
+  for (const http::Header& field : head.headers) bound += field.name.size() + field.value.size();
+  field_bytes_.resize(bound);
+  field_spans_.clear();
+  field_spans_.reserve(head.headers.size() + 4);
+  size_t at = 0;
+  const auto add = [this, &at](std::string_view name, std::string_view value, bool lower) {
+    char* out = field_bytes_.data() + at;
+    if (lower) {  // HTTP/1.1 clients' names, tether's own X-Forwarded-*
+      copyLower(out, name.data(), name.size());
+    } else {
+      std::memcpy(out, name.data(), name.size());
+    }
+    std::memcpy(out + name.size(), value.data(), value.size());
+    field_spans_.push_back(
+        {static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
+    at += name.size() + value.size();
+  };
+  add(":method", head.method, false);
+  add(":scheme", scheme, false);
+  if (host) add(":authority", *host, false);
+  add(":path", path, false);
+  for (const http::Header& field : head.headers) {
+    if (!connectionSpecific(field, connection)) add(field.name, field.value, true);
+  }
+  field_bytes_.resize(at);
 }
 
 void Http2UpstreamStream::submit() {
@@ -121,8 +174,13 @@ void Http2UpstreamStream::submit() {
   auto& codec = connection_->codec();
   auto& scratch = codec.fieldScratch();
   scratch.clear();
-  for (size_t i = 0; i < field_count_; ++i) scratch.emplace_back(fields_[i].name, fields_[i].value);
-  const int32_t id = codec.submitRequest(scratch, with_body_);
+  const char* bytes = field_bytes_.data();
+  for (const FieldSpan& span : field_spans_) {
+    scratch.emplace_back(std::string_view(bytes + span.name_at, span.name_len),
+                         std::string_view(bytes + span.name_at + span.name_len, span.value_len));
+  }
+  // field_bytes_ stays as it is until the codec reports the stream closed: bind() is the only writer.
+  const int32_t id = codec.submitRequest(scratch, with_body_, http2::ClientCodec::FieldLifetime::Kept);
   ++attempts_;
   if (id <= 0) {
     deferred_error_ = UpstreamError::ConnectionLost;  // no stream ids left: reported from the flush
@@ -157,7 +215,8 @@ void Http2UpstreamStream::sendRequestEnd(const http::HeaderList* trailers) {
   if (trailers) {
     for (const http::Header& field : *trailers) {
       http::Header& out = trailers_out_.emplace_back();
-      assignLower(out.name, field.name);
+      out.name = field.name;
+      copyLower(out.name.data(), out.name.data(), out.name.size());
       out.value = field.value;
     }
   }
@@ -275,7 +334,15 @@ bool Http2UpstreamStream::onHeader(std::string_view name, std::string_view value
     }
     response_.content_length = length;
   }
-  response_.appendHeader(name, value);
+  // Over the previous response's field at this position (the same name, mostly: one copy, no moves), or a new one.
+  if (response_fields_ < response_.headers.size()) {
+    http::Header& field = response_.headers[response_fields_];
+    field.name.assign(name);
+    field.value.assign(value);
+  } else {
+    response_.appendHeader(name, value);
+  }
+  ++response_fields_;
   return true;
 }
 
@@ -291,6 +358,7 @@ void Http2UpstreamStream::onHeadersComplete(bool interim, bool trailers, bool en
     reset(NGHTTP2_PROTOCOL_ERROR);
     return;
   }
+  response_.truncateHeaders(response_fields_);  // what is left of the previous response goes
   response_.version_major = 1;
   response_.version_minor = 1;
   response_.keep_alive = true;
@@ -298,7 +366,8 @@ void Http2UpstreamStream::onHeadersComplete(bool interim, bool trailers, bool en
     // The exchange's contract for 1xx: a head, then onResponseComplete (which answers false: more follows).
     events_->onResponseHead(response_);
     if (events_) events_->onResponseComplete();
-    response_.clear();
+    response_.clearKeepingHeaders();
+    response_fields_ = 0;
     return;
   }
   response_started_ = true;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/message_head.h"
 #include "upstream_api/upstream_error.h"
@@ -80,7 +81,6 @@ class Http2UpstreamStream final : public UpstreamStream {
 
  private:
   void buildRequestFields(const http::MessageHead& head);
-  void addField(std::string_view name, std::string_view value);
   void deliverError(UpstreamError error);
   // RST_STREAM(error_code) on our stream; the first code sent is what abort() reports.
   void reset(uint32_t error_code);
@@ -96,9 +96,17 @@ class Http2UpstreamStream final : public UpstreamStream {
   int32_t id_ = 0;
   int attempts_ = 0;  // connections this request was submitted to
 
-  // Request side. Fields are owned copies (a retry resubmits them), reused from request to request.
-  http::HeaderList fields_;  // the first field_count_ are this request's; the rest keep their strings' capacity
-  size_t field_count_ = 0;
+  // Request side. The fields are one owned copy (a retry resubmits them), kept unchanged while nghttp2 points at
+  // them (ClientCodec::FieldLifetime::Kept: the stream is reused only after its close), capacity kept from request
+  // to request: every name (lowercased) and value back to back in field_bytes_, located by field_spans_ (offsets,
+  // since the string may grow while it is filled).
+  struct FieldSpan {
+    uint32_t name_at;
+    uint32_t name_len;
+    uint32_t value_len;  // the value follows the name
+  };
+  std::string field_bytes_;
+  std::vector<FieldSpan> field_spans_;
   http::HeaderList trailers_out_;
   util::EvBufferPtr body_;
   bool head_known_ = false;
@@ -109,7 +117,8 @@ class Http2UpstreamStream final : public UpstreamStream {
   std::optional<UpstreamError> deferred_error_;
 
   // Response side.
-  http::MessageHead response_;
+  http::MessageHead response_;  // reused: the fields of a head are assigned over the previous one's
+  size_t response_fields_ = 0;  // fields of the head being received so far
   http::HeaderList trailers_in_;
   bool response_started_ = false;  // the final head arrived
   bool discard_body_ = false;      // the exchange answered ResponseBody::None

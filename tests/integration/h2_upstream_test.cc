@@ -498,7 +498,9 @@ TEST(H2UpstreamConfigTest, ConnectionSpecificFieldsAreDropped) {
                               {"X-Hop", "1"},
                               {"Proxy-Connection", "keep-alive"},
                               {"TE", "trailers"},
-                              {"X-Kept", "Yes"}}));
+                              {"X-Kept", "Yes"},
+                              // Lowercased eight bytes at a time, then the tail: capitals in both parts.
+                              {"X-Long-Mixed-CASE-Name-42Z", "Value-Kept-AS-IS"}}));
   auto response = client.readResponse();
   ASSERT_TRUE(response) << tether.dumpLog();
   ASSERT_EQ(response->status, 200);
@@ -508,6 +510,7 @@ TEST(H2UpstreamConfigTest, ConnectionSpecificFieldsAreDropped) {
   EXPECT_NE(fields.find(":authority: test\n"), std::string::npos) << fields;
   EXPECT_NE(fields.find(":path: /fields\n"), std::string::npos) << fields;
   EXPECT_NE(fields.find("x-kept: Yes\n"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("x-long-mixed-case-name-42z: Value-Kept-AS-IS\n"), std::string::npos) << fields;
   for (const char* dropped : {"connection:", "keep-alive:", "x-hop:", "proxy-connection:", "\nhost:"}) {
     EXPECT_EQ(fields.find(dropped), std::string::npos) << dropped << " in\n" << fields;
   }

@@ -76,5 +76,37 @@ TEST(MessageHeadTest, SpareHeadersStayBoundedWhenHeadersAreAppendedEveryMessage)
   EXPECT_GE(h.spareHeaders(), 14u);  // still keeps a whole head's worth for reuse
 }
 
+// An HTTP/2 upstream stream rebuilds its response head in place: the scalars reset, the fields stay for the
+// caller to assign over, and the count is cut afterwards with the extras' strings kept as spares.
+TEST(MessageHeadTest, ClearKeepingHeadersThenTruncateKeepsStringsForReuse) {
+  MessageHead h;
+  h.status = 204;
+  h.content_length = 7;
+  h.keep_alive = false;
+  h.headers = {{"content-type", "text/plain"}, {"x-extra", std::string(100, 'v')}, {"x-more", "1"}};
+  const char* kept_name = h.headers[0].name.data();
+  const char* extra_value = h.headers[1].value.data();
+
+  h.clearKeepingHeaders();
+  EXPECT_EQ(h.status, 0);
+  EXPECT_FALSE(h.content_length);
+  EXPECT_TRUE(h.keep_alive);
+  ASSERT_EQ(h.headers.size(), 3u);  // untouched until truncated
+  h.headers[0].name.assign("content-type");
+  h.headers[0].value.assign("application/json");
+  EXPECT_EQ(h.headers[0].name.data(), kept_name);  // assigned over: the same buffer
+
+  h.truncateHeaders(1);
+  ASSERT_EQ(h.headers.size(), 1u);
+  EXPECT_EQ(h.headers[0].value, "application/json");
+  EXPECT_EQ(h.spareHeaders(), 2u);
+  h.truncateHeaders(5);  // beyond the size: nothing happens
+  EXPECT_EQ(h.headers.size(), 1u);
+  // Spares come back in field order: the next field 1 gets the old field 1's buffer.
+  Header& again = h.addHeader();
+  EXPECT_TRUE(again.value.empty());
+  EXPECT_EQ(again.value.data(), extra_value);
+}
+
 }  // namespace
 }  // namespace tether::http

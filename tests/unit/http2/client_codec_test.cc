@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -469,6 +470,47 @@ TEST(ClientCodec, CancelOfAQueuedRequestSendsNothingForIt) {
   for (const Frame& f : frames(wire)) EXPECT_NE(f.stream, b) << "frame type " << int{f.type};
   EXPECT_EQ(c.server.begun, std::vector<int32_t>{a});
   EXPECT_EQ(c.client.codec.openStreams(), 0u);
+}
+
+// FieldLifetime::Kept: nghttp2 reads the caller's strings when it serializes the HEADERS, not at submit. A queued
+// request reset before that is dropped without its fields being read, so the caller may reuse (here: free) them
+// as soon as the close is reported, as Http2UpstreamStream does. Under ASan a read of the freed buffer fails.
+TEST(ClientCodec, KeptFieldsAreReadWhenSentAndNeverAfterAQueuedResetCloses) {
+  ServerSettings one_stream;
+  one_stream.max_concurrent_streams = 1;
+  Connection c({}, one_stream);
+  c.pump();  // SETTINGS both ways
+  const auto submitKept = [&c](const std::string& path) {
+    auto& fields = c.client.codec.fieldScratch();
+    fields.clear();
+    fields.emplace_back(":method", "GET");
+    fields.emplace_back(":scheme", "http");
+    fields.emplace_back(":authority", "upstream.test");
+    fields.emplace_back(":path", path);
+    return c.client.codec.submitRequest(fields, false, ClientCodec::FieldLifetime::Kept);
+  };
+  std::string a_path = "/a-before";
+  const int32_t a = submitKept(a_path);
+  a_path.replace(0, a_path.size(), "/a-after!");  // same size class: the buffer the codec points at changes
+  auto b_path = std::make_unique<std::string>("/b-queued-path-long-enough-for-the-heap");
+  const int32_t b = submitKept(*b_path);
+  c.pump();
+  ASSERT_EQ(c.server.begun, std::vector<int32_t>{a}) << "b waits for a's slot";
+  EXPECT_EQ(c.server.streams[a].head[":path"], "/a-after!") << "read when sent";
+
+  c.client.codec.resetStream(b, NGHTTP2_CANCEL);
+  c.pump();
+  ASSERT_EQ(c.client.streams[b].closed, NGHTTP2_CANCEL);
+  b_path.reset();  // reported closed: the caller reuses its buffer
+
+  c.server.respond(a, 200, {}, false);
+  c.pump();  // a's slot frees: nghttp2 drops b's HEADERS without reading the freed fields
+  EXPECT_EQ(c.client.streams[a].closed, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(c.server.begun, std::vector<int32_t>{a});
+  const std::string c_path = "/c";
+  const int32_t next = submitKept(c_path);  // the connection (and its HPACK state) still serves requests
+  c.pump();
+  EXPECT_EQ(c.server.streams[next].head[":path"], "/c");
 }
 
 // The reset-storm guard's GOAWAY: graceful, from the client side. The open stream finishes; then the codec wants
