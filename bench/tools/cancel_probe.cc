@@ -218,7 +218,12 @@ class SlowUpstream {
         continue;
       }
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
-      // r == 0: orderly close (FIN); r < 0: reset or other error. h2c: every stream still held on it.
+      // r == 0: orderly close (FIN); r < 0: reset or other error. h2c: every stream still held on it, after the
+      // frames that arrived with the close (a proxy may send RST_STREAM, GOAWAY and FIN in one write).
+      if (c.h2 && !c.in.empty()) {
+        nghttp2_session_mem_recv(c.h2, reinterpret_cast<const uint8_t*>(c.in.data()), c.in.size());
+        c.in.clear();
+      }
       Seen how = r == 0 ? Seen::Fin : Seen::Rst;
       probes_.markNoticed(c.probe, now, how);
       for (auto [stream, probe] : c.streams) probes_.markNoticed(probe, now, how);
