@@ -9,6 +9,11 @@ Layout of one run (every load is bounded in time and count; every process is sto
     2. `reps` interleaved rounds of: wrk closed loop, fixed_rate open loop, h2load h2c - each proxy once
        per round in rotated order; the report uses the median round;
     3. cancellation probes (fin, rst, h2rst) per proxy.
+  With TLS rows (default; --rows picks loads, --tls-only runs only the TLS rows): each of the three proxies also
+    has a TLS listener with the run's certificate (proxies.make_cert, TLS settings alike: proxies.TLS_ALIKE), and
+    the interleaved rounds add: wrk https keep-alive, h2load https (h2 via ALPN), h2load h2c with few connections
+    and streams, wrk https with `Connection: close` (a full handshake per request), tls_connect (full handshakes
+    and resumed ones), fixed_rate --tls; strace counts on the https wrk load too.
   Then HAProxy with `option abortonclose` (cancellation only) and tether 1 vs 2 workers (unpinned,
   interleaved the same way).
   h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c in --only): the proxies speaking HTTP/2
@@ -40,9 +45,17 @@ LOADGEN_CPU = "0"
 PROXY_CPU = "1"
 
 FULL = dict(reps=3, duration=10, warmup=2, connections=50, rate=5000, h2_streams=10, cancel_count=200,
+            few_connections=10, few_streams=5,
             cancel_window_ms=2000, idle_conns=9000, slow_seconds=10, slow_rate=1 << 20, big_bytes=1 << 30)
 QUICK = dict(reps=1, duration=3, warmup=1, connections=50, rate=2000, h2_streams=10, cancel_count=30,
+             few_connections=10, few_streams=5,
              cancel_window_ms=2000, idle_conns=1000, slow_seconds=3, slow_rate=1 << 20, big_bytes=1 << 30)
+
+
+# The interleaved loads, by key (results.json: proxies.<name>.<key>). --rows takes keys or the group names.
+CLEARTEXT_ROWS = ("wrk", "fixed_rate", "h2", "h2_few")
+TLS_ROWS = ("wrk_tls", "h2_tls", "wrk_tls_close", "tls_full", "tls_resume", "fixed_rate_tls")
+ROW_GROUPS = {"cleartext": CLEARTEXT_ROWS, "tls": TLS_ROWS}
 
 
 def log(msg):
@@ -82,15 +95,18 @@ def cpu_fields(cpu, requests, proxy_role="proxy"):
 
 
 # ------------------------------------------------------------------ phases
-def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU):
-    url = f"http://{px.h1}{url_path}"
+def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU, tls=False, close=False):
+    """wrk closed loop; tls: https to px.tls (HTTP/1.1, no ALPN); close: `Connection: close` on every request, so
+    every request is a new connection (with tls: a full handshake, wrk keeps no sessions)."""
+    url = f"https://{px.tls}{url_path}" if tls else f"http://{px.h1}{url_path}"
     lua = os.path.join(HERE, "report.lua")
-    procs.run(["wrk", "-t", str(threads), "-c", str(cfg["connections"]), "-d", f"{cfg['warmup']}s", url],
+    hdr = ["-H", "Connection: close"] if close else []
+    procs.run(["wrk", "-t", str(threads), "-c", str(cfg["connections"]), "-d", f"{cfg['warmup']}s"] + hdr + [url],
               cpus=cpus, timeout=cfg["warmup"] + 30)
     meter = procs.CpuMeter(pids).start()
     c0 = children_cpu_seconds()
     out, _ = procs.run(["wrk", "-t", str(threads), "-c", str(cfg["connections"]), "-d", f"{cfg['duration']}s",
-                        "--timeout", "5s", "-s", lua, url], cpus=cpus, timeout=cfg["duration"] + 30)
+                        "--timeout", "5s", "-s", lua] + hdr + [url], cpus=cpus, timeout=cfg["duration"] + 30)
     cpu = meter.stop({"loadgen": children_cpu_seconds() - c0})
     m = re.search(r"WRKJSON (\{.*\})", out)
     if not m:
@@ -103,22 +119,30 @@ def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU):
     return w
 
 
-def phase_fixed_rate(t, px, pids, cfg):
-    out, cpu = run_loadgen([t["fixed_rate"], "--target", px.h1, "--rate", str(cfg["rate"]),
-                            "--connections", str(cfg["connections"]), "--duration-s", str(cfg["duration"])],
-                           cfg["duration"] + 30, pids)
+def phase_fixed_rate(t, px, pids, cfg, tls=False):
+    """Open loop; tls: over px.tls, every handshake done before the first request is due."""
+    out, cpu = run_loadgen([t["fixed_rate"], "--target", px.tls if tls else px.h1, "--rate", str(cfg["rate"]),
+                            "--connections", str(cfg["connections"]), "--duration-s", str(cfg["duration"])] +
+                           (["--tls"] if tls else []), cfg["duration"] + 30, pids)
     r = json.loads(out)
+    if not r.get("negotiated"):
+        r.pop("negotiated", None)
     r.update(cpu_fields(cpu, r["ok"] + r["non2xx"]))
     return r
 
 
-def phase_h2load(t, px, pids, cfg, outdir):
+def phase_h2load(t, px, pids, cfg, outdir, tls=False, few=False):
+    """h2load: h2c prior knowledge to px.h2, or (tls) h2 via ALPN to px.tls; few: few_connections x few_streams."""
     logf = os.path.join(outdir, f"h2load-{px.name}.tsv")
-    argv = ["h2load", "-c", str(cfg["connections"]), "-m", str(cfg["h2_streams"]), "-t", "1",
+    conns, streams = (cfg["few_connections"], cfg["few_streams"]) if few else (cfg["connections"], cfg["h2_streams"])
+    argv = ["h2load", "-c", str(conns), "-m", str(streams), "-t", "1",
             f"--warm-up-time={cfg['warmup']}", "-D", str(cfg["duration"]), f"--log-file={logf}",
-            f"http://{px.h2}/"]
+            f"https://{px.tls}/" if tls else f"http://{px.h2}/"]
     out, cpu = run_loadgen(argv, cfg["duration"] + cfg["warmup"] + 30, pids)
     r = parse_h2load(out, logf)
+    m = re.search(r"TLS Protocol: (\S+)\nCipher: (\S+)\nServer Temp Key: ([^\n]*)\nApplication protocol: (\S+)", out)
+    if m:
+        r["negotiated"] = {"version": m.group(1), "suite": m.group(2), "group": m.group(3).split()[0], "alpn": m.group(4)}
     os.remove(logf)  # large; the summary keeps what matters
     r.update(cpu_fields(cpu, r["requests"]))
     r["raw"] = out
@@ -144,6 +168,20 @@ def parse_h2load(out, logf):
             "failed": int(reqs.group(5)), "errored": int(reqs.group(6)), "timeout": int(reqs.group(7)),
             "non2xx": int(codes.group(2)) + int(codes.group(3)) + int(codes.group(4)),
             "p50_us": pct(50), "p99_us": pct(99), "p999_us": pct(99.9), "max_us": lat[-1] if lat else None}
+
+
+def phase_tls_connect(t, px, pids, cfg, resume):
+    """New TLS connections: handshake + one GET + close, connections-at-a-time; resume: offer the last ticket."""
+    out, cpu = run_loadgen([t["tls_connect"], "--target", px.tls, "--concurrency", str(cfg["connections"]),
+                            "--duration-s", str(cfg["duration"])] + (["--resume"] if resume else []),
+                           cfg["duration"] + 30, pids)
+    r = json.loads(out)
+    r["rps"] = r["conn_per_s"]
+    r["p50_us"], r["p99_us"] = r["total_p50_us"], r["total_p99_us"]  # connect to response, per connection
+    r.update(cpu_fields(cpu, r["connections"]))
+    if resume and r["offered"] and r["resumed_pct"] < 99.0:
+        log(f"  {px.label}: only {r['resumed_pct']:.1f}% of connections resumed (below 99%)")
+    return r
 
 
 def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
@@ -228,16 +266,18 @@ def slow_reader(px, cfg):
             "slow_read_bytes": got, "slow_seconds": cfg["slow_seconds"], "slow_disk_buffer_bytes": spilled}
 
 
-def phase_syscalls(t, px, cfg, outdir):
+def phase_syscalls(t, px, cfg, outdir, tls=False):
     """System calls per request under a short wrk load, counted with `strace -c` on the proxy's worker.
-    strace slows the proxy down a lot, so only the counts per request mean anything, not the speed."""
-    out_file = os.path.join(outdir, f"strace-{px.name}.txt")
+    strace slows the proxy down a lot, so only the counts per request mean anything, not the speed.
+    tls: the same over https (wrk keep-alive, HTTP/1.1)."""
+    out_file = os.path.join(outdir, f"strace-{px.name}{'-tls' if tls else ''}.txt")
     worker = px.worker_pids()[0]
     tracer = procs.start(["strace", "-c", "-f", "-p", str(worker), "-o", out_file],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # attach
     out, _ = procs.run(["wrk", "-t1", "-c", str(cfg["connections"]), "-d", "3s", "-s",
-                        os.path.join(HERE, "report.lua"), f"http://{px.h1}/"], cpus=LOADGEN_CPU, timeout=60)
+                        os.path.join(HERE, "report.lua"), f"https://{px.tls}/" if tls else f"http://{px.h1}/"],
+                       cpus=LOADGEN_CPU, timeout=60)
     requests = json.loads(re.search(r"WRKJSON (\{.*\})", out).group(1))["requests"]
     procs.stop(tracer)  # SIGTERM: strace detaches and writes its summary
     calls = {}
@@ -308,6 +348,8 @@ def run_interleaved(loads, pxs, upstream, cfg, store):
                 pids = {"proxy": px.pids(), "upstream": [upstream.pid]}
                 res = fn(px, pids)
                 res.pop("raw", None)
+                if res.get("negotiated"):  # strings: kept once per proxy and load, not in the medians
+                    store[px.name].setdefault("negotiated", {})[key] = res.pop("negotiated")
                 reps[(px.name, key)].append(res)
                 log(f"  rep {rep + 1} {key:10s} {px.label:10s} {res.get('rps') or res.get('achieved_rps'):>9.0f} "
                     f"req/s p99 {res.get('p99_us') or 0:>8.0f} us  proxy CPU "
@@ -322,30 +364,46 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
     store = results.setdefault("proxies", {})
     for px in pxs:
         store[px.name] = {"label": px.label}
+        if px.tls:
+            store[px.name]["tls"] = proxies.negotiated(px.tls)
+            log(f"{px.label}: TLS on {px.tls}: {store[px.name]['tls']}")
     # Memory first, one proxy at a time, on fresh processes.
-    for px in pxs:
+    for px in pxs if "memory" not in cfg["skip"] else []:
         m = store[px.name]["memory"] = phase_memory(t, px, cfg)
         log(f"{px.label}: RSS idle {m['idle_kib']} KiB; {m['conns_ok']} idle conns {m['conns_kib']} KiB "
             f"({m.get('per_conn_bytes') or 0:.0f} B/conn average, {m.get('per_conn_marginal_bytes') or 0:.0f} B/conn slope); streaming +{m['slow_delta_kib']} KiB")
-    run_interleaved([("wrk", lambda px, pids: phase_wrk(t, px, pids, cfg)),
-                     ("fixed_rate", lambda px, pids: phase_fixed_rate(t, px, pids, cfg)),
-                     ("h2", lambda px, pids: phase_h2load(t, px, pids, cfg, outdir))],
-                    pxs, upstream, cfg, store)
+    loads = {"wrk": lambda px, pids: phase_wrk(t, px, pids, cfg),
+             "fixed_rate": lambda px, pids: phase_fixed_rate(t, px, pids, cfg),
+             "h2": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir),
+             "h2_few": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir, few=True),
+             "wrk_tls": lambda px, pids: phase_wrk(t, px, pids, cfg, tls=True),
+             "h2_tls": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir, tls=True),
+             "wrk_tls_close": lambda px, pids: phase_wrk(t, px, pids, cfg, tls=True, close=True),
+             "tls_full": lambda px, pids: phase_tls_connect(t, px, pids, cfg, resume=False),
+             "tls_resume": lambda px, pids: phase_tls_connect(t, px, pids, cfg, resume=True),
+             "fixed_rate_tls": lambda px, pids: phase_fixed_rate(t, px, pids, cfg, tls=True)}
+    run_interleaved([(k, loads[k]) for k in cfg["rows"]], pxs, upstream, cfg, store)
     for px in pxs:
-        log(f"{px.label}: cancellation")
-        store[px.name]["cancel"] = phase_cancel(t, px, cfg)
+        if "cancel" not in cfg["skip"]:
+            log(f"{px.label}: cancellation")
+            store[px.name]["cancel"] = phase_cancel(t, px, cfg)
         store[px.name]["rss_end_kib"] = px.rss_kib()
         if isinstance(px, proxies.Tether):
             with open(os.path.join(outdir, "tether-metrics.txt"), "w") as f:
                 f.write(px.metrics())
     if "syscalls" not in cfg["skip"]:
-        for px in pxs:  # last: strace slows the proxy down and must not touch the other measurements
-            try:
-                sc = store[px.name]["syscalls"] = phase_syscalls(t, px, cfg, outdir)
-                top = ", ".join(f"{k} {v:.2f}" for k, v in list(sc["per_req"].items())[:6])
-                log(f"{px.label}: {sc['total_per_req']:.1f} syscalls/request ({top})")
-            except Exception as e:  # strace may be missing or not permitted
-                log(f"{px.label}: syscall count failed: {e}")
+        variants = [(False, "syscalls")] if "wrk" in cfg["rows"] else []
+        variants += [(True, "syscalls_tls")] if "wrk_tls" in cfg["rows"] else []
+        for tls, key in variants:
+            for px in pxs:  # last: strace slows the proxy down and must not touch the other measurements
+                if tls and not px.tls:
+                    continue
+                try:
+                    sc = store[px.name][key] = phase_syscalls(t, px, cfg, outdir, tls=tls)
+                    top = ", ".join(f"{k} {v:.2f}" for k, v in list(sc["per_req"].items())[:6])
+                    log(f"{px.label}{' (https)' if tls else ''}: {sc['total_per_req']:.1f} syscalls/request ({top})")
+                except Exception as e:  # strace may be missing or not permitted
+                    log(f"{px.label}: syscall count failed: {e}")
 
 
 def bench_h2_upstream(t, pxs, upstream, cfg, outdir, results):
@@ -412,7 +470,7 @@ def machine_info(t):
     return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 1024 / 1024, 1),
             "kernel": os.uname().release, "nginx": cmd(["nginx", "-v"]), "haproxy": cmd(["haproxy", "-v"]),
             "nghttpx": cmd(["nghttpx", "--version"]),
-            "wrk": cmd(["wrk", "-v"]), "h2load": cmd(["h2load", "--version"]),
+            "wrk": cmd(["wrk", "-v"]), "h2load": cmd(["h2load", "--version"]), "openssl": cmd(["openssl", "version"]),
             "tether_commit": cmd(["git", "-C", os.path.join(HERE, "..", ".."), "rev-parse", "--short", "HEAD"]),
             "tether_dirty": bool(subprocess.run(["git", "-C", os.path.join(HERE, "..", ".."), "status",
                                                  "--porcelain", "--", "proxy"], capture_output=True,
@@ -489,7 +547,13 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="tether,nginx,haproxy," + ",".join(H2C_UPSTREAM_ROWS),
                     help="comma-separated proxies (h2c-upstream rows: " + ",".join(H2C_UPSTREAM_ROWS) + ")")
-    ap.add_argument("--skip", default="", help="comma-separated: scaling,abortonclose,syscalls")
+    ap.add_argument("--skip", default="", help="comma-separated: scaling,abortonclose,syscalls,memory,cancel")
+    ap.add_argument("--rows", default="cleartext,tls",
+                    help="interleaved loads of the main proxies, comma-separated keys or groups: cleartext = "
+                         + ",".join(CLEARTEXT_ROWS) + "; tls = " + ",".join(TLS_ROWS))
+    ap.add_argument("--tls-only", action="store_true",
+                    help="only the TLS rows (and their strace counts): --rows tls --skip memory,cancel,scaling,"
+                         "abortonclose")
     ap.add_argument("--duration", type=int, help="seconds per load run (overrides the mode's)")
     ap.add_argument("--reps", type=int, help="interleaved repetitions of each load (median reported)")
     ap.add_argument("--idle-conns", type=int, help="idle keep-alive connections in the memory test")
@@ -497,12 +561,20 @@ def main():
     a = ap.parse_args()
 
     cfg = dict(QUICK if a.quick else FULL)
+    if a.tls_only:
+        a.rows = "tls"
+        a.skip = ",".join([a.skip, "memory", "cancel", "scaling", "abortonclose"])
     cfg["skip"] = a.skip.split(",")
+    cfg["rows"] = [k for name in a.rows.split(",") for k in ROW_GROUPS.get(name, (name,))]
+    unknown = [k for k in cfg["rows"] if k not in CLEARTEXT_ROWS + TLS_ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}")
     for key in ("duration", "idle_conns", "cancel_count", "reps"):
         if getattr(a, key) is not None:
             cfg[key] = getattr(a, key)
     os.makedirs(a.out, exist_ok=True)
-    t = {n: os.path.join(a.tools, n) for n in ("fast_upstream", "fixed_rate", "conn_holder", "cancel_probe")}
+    t = {n: os.path.join(a.tools, n) for n in ("fast_upstream", "fixed_rate", "conn_holder", "cancel_probe",
+                                                 "tls_connect")}
     t["tether"] = a.tether
     results = {"mode": "quick" if a.quick else "full", "config": cfg,
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info(t),
@@ -521,13 +593,17 @@ def main():
                            cpus=LOADGEN_CPU)
     procs.wait_port(proxies.UPSTREAM)
     only = a.only.split(",")
-    skip = a.skip.split(",")
+    skip = cfg["skip"]
+    cert = proxies.make_cert(a.out) if any(k in TLS_ROWS for k in cfg["rows"]) else None
+    if cert:
+        results["tls"] = {"certificate": "ECDSA P-256, self-signed, SAN localhost + 127.0.0.1 (one per run)",
+                          "alike": proxies.TLS_ALIKE}
     h2_only = [n for n in only if n in H2C_UPSTREAM_ROWS]
     only = [n for n in only if n not in H2C_UPSTREAM_ROWS]
     try:
-        candidates = {"tether": lambda: proxies.Tether(a.out, PROXY_CPU, a.tether),
-                      "nginx": lambda: proxies.Nginx(a.out, PROXY_CPU),
-                      "haproxy": lambda: proxies.Haproxy(a.out, PROXY_CPU)}
+        candidates = {"tether": lambda: proxies.Tether(a.out, PROXY_CPU, a.tether, cert=cert),
+                      "nginx": lambda: proxies.Nginx(a.out, PROXY_CPU, cert=cert),
+                      "haproxy": lambda: proxies.Haproxy(a.out, PROXY_CPU, cert=cert)}
         pxs = start_proxies(only, candidates, results)
         if pxs:
             run_group(lambda: bench_main(t, pxs, upstream, cfg, a.out, results), pxs, "main", a.out, results)
