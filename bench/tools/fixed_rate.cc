@@ -30,7 +30,7 @@ struct Conn {
   std::deque<int64_t> queued;  // due times of requests waiting for this connection
   int64_t inflight = -1;       // due time of the request on the wire, -1 if idle
   std::string in;
-  SSL* ssl = nullptr;          // with --tls
+  SSL* ssl = nullptr;  // with --tls
 };
 
 struct Stats {
@@ -79,7 +79,7 @@ class Load {
 
   Stats stats;
   std::string negotiated;  // --tls: what the first connection negotiated (JSON)
-  bool spin = false;  // never sleep: trades a busy CPU for freedom from timer/wake-up jitter
+  bool spin = false;       // never sleep: trades a busy CPU for freedom from timer/wake-up jitter
 
  private:
   void connect(size_t i) {
@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
   bench::Args args{argc, argv};
   std::string target = args.get("--target", "");
   if (args.has("--help") || target.empty()) {
-    std::fputs("usage: fixed_rate --target ADDR --rate R [--connections 50] [--duration-s 10] [--path /] [--tls]\n", stderr);
+    std::fputs("usage: fixed_rate --target ADDR --rate R [--connections 50] [--duration-s 10] [--path /] [--tls]\n",
+               stderr);
     return args.has("--help") ? 0 : 2;
   }
   bench::raiseFdLimit();

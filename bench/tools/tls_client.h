@@ -20,8 +20,8 @@ inline SSL_CTX* makeClientCtx(const std::string& alpn, bool sessionCache) {
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   if (!alpn.empty())
     SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(alpn.data()), unsigned(alpn.size()));
-  SSL_CTX_set_session_cache_mode(ctx, sessionCache ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE
-                                                   : SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_session_cache_mode(
+      ctx, sessionCache ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE : SSL_SESS_CACHE_OFF);
   return ctx;
 }
 

@@ -7,8 +7,9 @@
 // resumes (resumed % = resumed / offered; the first connections have nothing to offer); the harness flags a proxy
 // below 99%.
 //
-// usage: tls_connect --target 127.0.0.1:18012 [--concurrency 50] [--duration-s 10] [--path /] [--resume]
-//                    [--alpn http/1.1]
+// usage: tls_connect --target 127.0.0.1:18012 [--concurrency 50] [--duration-s 10] [--count N] [--path /]
+//                    [--resume] [--alpn http/1.1]
+// --count N stops after N connections (bench/instructions counts instructions per new connection with it).
 // Prints one JSON object: connections completed, errors, conn/s, handshake p50/p99 (connect() to handshake
 // done, so TCP's round trip is in it), whole connection p50/p99, resumed count and %, and what the first
 // connection negotiated (version, suite, group, ALPN).
@@ -57,8 +58,9 @@ class Connector {
     close(ep_);
   }
 
-  void run(long concurrency, int64_t deadlineNs) {
+  void run(long concurrency, int64_t deadlineNs, long count) {
     deadlineNs_ = deadlineNs;
+    left_ = count;
     slots_.resize(size_t(concurrency));
     for (size_t i = 0; i < slots_.size(); ++i) open(i);
     epoll_event events[256];
@@ -83,7 +85,8 @@ class Connector {
   void open(size_t i) {
     Slot& s = slots_[i];
     s = Slot{};
-    if (bench::monoNs() >= deadlineNs_) return;
+    if (bench::monoNs() >= deadlineNs_ || left_ == 0) return;
+    --left_;
     s.startNs = bench::monoNs();
     s.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s.fd < 0) bench::die("socket");
@@ -176,6 +179,7 @@ class Connector {
   int ep_;
   int64_t deadlineNs_ = 0;
   long open_ = 0;
+  long left_ = -1;  // connections still to start; -1: no limit
   std::vector<Slot> slots_;
 };
 
@@ -191,8 +195,10 @@ int main(int argc, char** argv) {
   bench::Args args{argc, argv};
   std::string target = args.get("--target", "");
   if (args.has("--help") || target.empty()) {
-    std::fputs("usage: tls_connect --target ADDR [--concurrency 50] [--duration-s 10] [--path /] [--resume] "
-               "[--alpn http/1.1]\n", stderr);
+    std::fputs(
+        "usage: tls_connect --target ADDR [--concurrency 50] [--duration-s 10] [--count N] [--path /] [--resume] "
+        "[--alpn http/1.1]\n",
+        stderr);
     return args.has("--help") ? 0 : 2;
   }
   bench::raiseFdLimit();
@@ -204,7 +210,7 @@ int main(int argc, char** argv) {
 
   Connector c(bench::parseAddr(target), req, resume, alpn);
   int64_t t0 = bench::monoNs();
-  c.run(concurrency, t0 + durationS * 1'000'000'000);
+  c.run(concurrency, t0 + durationS * 1'000'000'000, args.num("--count", -1));
   double elapsed = double(bench::monoNs() - t0) / 1e9;
   Stats& s = c.stats;
   std::printf(
