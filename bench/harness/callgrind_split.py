@@ -2,10 +2,11 @@
 """Where a proxy's instructions go, from bench/instructions --keep files: self cost (Ir) by shared object
 (libssl, libcrypto, libevent, the proxy itself, libc, ...) and the top functions.
 
-usage: callgrind_split.py LARGE.callgrind [BASE.callgrind COUNT] [--top N]
+usage: callgrind_split.py LARGE.callgrind [BASE.callgrind COUNT] [--top=N] [--inclusive=NAME,NAME...]
 With BASE and COUNT (the difference in requests or connections between the two runs, as bench/instructions
 prints), every figure is (LARGE - BASE) / COUNT: per request without start-up and shutdown. Without, shares of
-LARGE as is.
+LARGE as is. --inclusive: also the inclusive cost (self + callees) of every function whose name contains one of
+the NAMEs (e.g. SSL_read,SSL_write,be_openssl), per request like the rest (a recursive function counts twice).
 """
 import os
 import re
@@ -27,8 +28,9 @@ def group_of(obj):
     return base
 
 
-def self_costs(path):
-    """{(object, function): self Ir} from one callgrind.out file (name compression and call lines handled)."""
+def self_costs(path, calls_out=None):
+    """{(object, function): self Ir} from one callgrind.out file (name compression and call lines handled).
+    calls_out, if given, receives {(object, function): Ir spent in its callees}."""
     names = {}
     costs = defaultdict(int)
     ob = fn = None
@@ -52,6 +54,9 @@ def self_costs(path):
             if c.isdigit() or c in "+-*":
                 if skip_next_cost:
                     skip_next_cost = False
+                    parts = line.split()
+                    if calls_out is not None and len(parts) >= 2 and fn is not None:
+                        calls_out[(ob, fn)] += int(parts[1])
                     continue
                 parts = line.split()
                 if len(parts) >= 2 and fn is not None:
@@ -74,18 +79,23 @@ def self_costs(path):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--top")]
-    top = 15
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    top, wanted = 15, []
     for a in sys.argv[1:]:
         if a.startswith("--top="):
             top = int(a.split("=", 1)[1])
-    large = self_costs(args[0])
+        if a.startswith("--inclusive="):
+            wanted = a.split("=", 1)[1].split(",")
+    large_calls, base_calls = defaultdict(int), defaultdict(int)
+    large = self_costs(args[0], large_calls)
     count = 1
     if len(args) >= 3:
-        base = self_costs(args[1])
+        base = self_costs(args[1], base_calls)
         count = int(args[2])
         for k, v in base.items():
             large[k] -= v
+        for k, v in base_calls.items():
+            large_calls[k] -= v
     total = sum(large.values())
     by_obj = defaultdict(int)
     for (ob, _), v in large.items():
@@ -99,6 +109,12 @@ def main():
     print(f"top {top} functions (self):")
     for (ob, fn), v in sorted(large.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {v / count:>12,.0f}  {100.0 * v / total:5.1f}%  {group_of(ob or '?')}: {fn}")
+    if wanted:
+        print("inclusive (self + callees):")
+        incl = {k: large[k] + large_calls.get(k, 0) for k in large if any(w in k[1] for w in wanted)}
+        for (ob, fn), v in sorted(incl.items(), key=lambda kv: -kv[1]):
+            if v > 0:
+                print(f"  {v / count:>12,.0f}  {100.0 * v / total:5.1f}%  {group_of(ob or '?')}: {fn}")
 
 
 if __name__ == "__main__":
