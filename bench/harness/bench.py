@@ -12,8 +12,8 @@ Layout of one run (every load is bounded in time and count; every process is sto
   With TLS rows (default; --rows picks loads, --tls-only runs only the TLS rows): each of the three proxies also
     has a TLS listener with the run's certificate (proxies.make_cert, TLS settings alike: proxies.TLS_ALIKE), and
     the interleaved rounds add: wrk https keep-alive, h2load https (h2 via ALPN), h2load h2c with few connections
-    and streams, wrk https with `Connection: close` (a full handshake per request), tls_connect (full handshakes
-    and resumed ones), fixed_rate --tls; strace counts on the https wrk load too.
+    and streams, wrk https with `Connection: close` (a new connection per request; wrk resumes each connection's
+    previous session), tls_connect (full handshakes, and resumed ones all offering the latest ticket), fixed_rate --tls; strace counts on the https wrk load too.
   Then HAProxy with `option abortonclose` (cancellation only) and tether 1 vs 2 workers (unpinned,
   interleaved the same way).
   h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c in --only): the proxies speaking HTTP/2
@@ -97,7 +97,8 @@ def cpu_fields(cpu, requests, proxy_role="proxy"):
 # ------------------------------------------------------------------ phases
 def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU, tls=False, close=False):
     """wrk closed loop; tls: https to px.tls (HTTP/1.1, no ALPN); close: `Connection: close` on every request, so
-    every request is a new connection (with tls: a full handshake, wrk keeps no sessions)."""
+    every request is a new connection. With tls these are RESUMED handshakes after each connection's first: wrk
+    keeps its SSL object across reconnects (SSL_clear), so it offers the ticket of its previous connection."""
     url = f"https://{px.tls}{url_path}" if tls else f"http://{px.h1}{url_path}"
     lua = os.path.join(HERE, "report.lua")
     hdr = ["-H", "Connection: close"] if close else []

@@ -85,7 +85,7 @@ def tls_row_labels(cfg):
     return {"wrk": f"HTTP/1.1 cleartext (wrk -c{c})", "h2": f"h2c (h2load -c{c} -m{m})",
             "h2_few": f"h2c, few (h2load -c{fc} -m{fm})", "wrk_tls": f"HTTP/1.1 over TLS (wrk https -c{c})",
             "h2_tls": f"h2 over TLS (h2load https -c{c} -m{m})",
-            "wrk_tls_close": f"new TLS connection per request (wrk https -c{c}, Connection: close)",
+            "wrk_tls_close": f"new TLS connection per request (wrk https -c{c}, Connection: close; resumed)",
             "tls_full": f"new TLS connections, full handshake (tls_connect -c{c})",
             "tls_resume": f"new TLS connections, resumed (tls_connect --resume -c{c})",
             "fixed_rate": f"open loop {cfg['rate']}/s, cleartext", "fixed_rate_tls": f"open loop {cfg['rate']}/s, TLS"}
