@@ -205,18 +205,20 @@ def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
     return res
 
 
-def phase_memory(t, px, cfg):
+def phase_memory(t, px, cfg, tls=False):
     """RSS idle, with N idle keep-alive connections, and while streaming a big body to a slow reader.
     The N connections come in two holders, N/10 then the rest, so the cost of one more idle connection (the slope
     between the two) is reported apart from the average, which also carries what the first burst of concurrent
     requests left behind (upstream keep-alive connections, allocator caches). Connections are opened 50 at a time
-    (each with its one GET), so no proxy needs more than ~50 upstream connections for them."""
+    (each with its one GET), so no proxy needs more than ~50 upstream connections for them.
+    tls: the idle connections are TLS ones to px.tls (no streaming part)."""
     mem = {"idle_kib": px.rss_kib()}
     first_n = max(1, cfg["idle_conns"] // 10)
     holders, oks, fails, rss = [], [], [], []
     for n in (first_n, cfg["idle_conns"] - first_n):
-        holder = procs.start([t["conn_holder"], "--target", px.h1, "--connections", str(n),
-                              "--hold-s", "120", "--timeout-s", "60", "--batch", "50"], cpus=LOADGEN_CPU,
+        holder = procs.start([t["conn_holder"], "--target", px.tls if tls else px.h1, "--connections", str(n),
+                              "--hold-s", "120", "--timeout-s", "60", "--batch", "50"] + (["--tls"] if tls else []),
+                             cpus=LOADGEN_CPU,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         holders.append(holder)
         line = holder.stdout.readline().split()  # "ready ok failed"; bounded by --timeout-s
@@ -237,7 +239,8 @@ def phase_memory(t, px, cfg):
         mem["per_conn_marginal_bytes"] = (rss[1] - rss[0]) * 1024 / oks[1]
     time.sleep(1.0)
     mem["after_conns_kib"] = px.rss_kib()
-    mem.update(slow_reader(px, cfg))
+    if not tls:
+        mem.update(slow_reader(px, cfg))
     return mem
 
 
@@ -369,10 +372,15 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
             store[px.name]["tls"] = proxies.negotiated(px.tls)
             log(f"{px.label}: TLS on {px.tls}: {store[px.name]['tls']}")
     # Memory first, one proxy at a time, on fresh processes.
-    for px in pxs if "memory" not in cfg["skip"] else []:
+    skip = cfg["skip"]
+    for px in pxs if "memory" not in skip and "memory_cleartext" not in skip else []:
         m = store[px.name]["memory"] = phase_memory(t, px, cfg)
         log(f"{px.label}: RSS idle {m['idle_kib']} KiB; {m['conns_ok']} idle conns {m['conns_kib']} KiB "
             f"({m.get('per_conn_bytes') or 0:.0f} B/conn average, {m.get('per_conn_marginal_bytes') or 0:.0f} B/conn slope); streaming +{m['slow_delta_kib']} KiB")
+    for px in [p for p in pxs if p.tls] if "memory" not in skip and "memory_tls" not in skip else []:
+        m = store[px.name]["memory_tls"] = phase_memory(t, px, cfg, tls=True)
+        log(f"{px.label}: {m['conns_ok']} idle TLS conns {m['conns_kib']} KiB ({m.get('per_conn_bytes') or 0:.0f} "
+            f"B/conn average, {m.get('per_conn_marginal_bytes') or 0:.0f} B/conn slope)")
     loads = {"wrk": lambda px, pids: phase_wrk(t, px, pids, cfg),
              "fixed_rate": lambda px, pids: phase_fixed_rate(t, px, pids, cfg),
              "h2": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir),
@@ -548,13 +556,15 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="tether,nginx,haproxy," + ",".join(H2C_UPSTREAM_ROWS),
                     help="comma-separated proxies (h2c-upstream rows: " + ",".join(H2C_UPSTREAM_ROWS) + ")")
-    ap.add_argument("--skip", default="", help="comma-separated: scaling,abortonclose,syscalls,memory,cancel")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated: scaling,abortonclose,syscalls,memory (both memory tests),memory_cleartext,"
+                         "memory_tls,cancel")
     ap.add_argument("--rows", default="cleartext,tls",
                     help="interleaved loads of the main proxies, comma-separated keys or groups: cleartext = "
                          + ",".join(CLEARTEXT_ROWS) + "; tls = " + ",".join(TLS_ROWS))
     ap.add_argument("--tls-only", action="store_true",
-                    help="only the TLS rows (and their strace counts): --rows tls --skip memory,cancel,scaling,"
-                         "abortonclose")
+                    help="only the TLS rows (memory per idle TLS connection, loads, strace counts): --rows tls "
+                         "--skip memory_cleartext,cancel,scaling,abortonclose")
     ap.add_argument("--duration", type=int, help="seconds per load run (overrides the mode's)")
     ap.add_argument("--reps", type=int, help="interleaved repetitions of each load (median reported)")
     ap.add_argument("--idle-conns", type=int, help="idle keep-alive connections in the memory test")
@@ -562,9 +572,9 @@ def main():
     a = ap.parse_args()
 
     cfg = dict(QUICK if a.quick else FULL)
-    if a.tls_only:
+    if a.tls_only:  # the TLS rows, memory per idle TLS connection, their strace counts
         a.rows = "tls"
-        a.skip = ",".join([a.skip, "memory", "cancel", "scaling", "abortonclose"])
+        a.skip = ",".join([a.skip, "memory_cleartext", "cancel", "scaling", "abortonclose"])
     cfg["skip"] = a.skip.split(",")
     cfg["rows"] = [k for name in a.rows.split(",") for k in ROW_GROUPS.get(name, (name,))]
     unknown = [k for k in cfg["rows"] if k not in CLEARTEXT_ROWS + TLS_ROWS]

@@ -173,6 +173,20 @@ def tls_section(r):
                       "proxy CPU µs/req", "CPU vs best peer", "errors", "worst send lag µs", "other load %"], rows)]
     rows = []
     for p in order:
+        m = get(r, p, "memory_tls") or {}
+        if m:
+            rows.append([get(r, p, "label"), fmt(m.get("idle_kib")), fmt(m.get("conns_kib")),
+                         f"{fmt(m.get('conns_ok'))} ok / {fmt(m.get('conns_failed'))} failed",
+                         fmt(m.get("per_conn_marginal_bytes")), fmt(m.get("per_conn_bytes")),
+                         fmt(get(r, p, "memory", "per_conn_marginal_bytes"))])
+    if rows:
+        md += [f"\n### Memory per idle TLS connection (conn_holder --tls: {cfg['idle_conns']} connections, each with "
+               "its handshake and one GET, in two holders like the cleartext test)\n",
+               table(["proxy", "RSS before KiB", "with the connections KiB", "connections",
+                      "bytes / idle TLS conn (slope)", "bytes / idle TLS conn (average)",
+                      "cleartext slope, for comparison"], rows)]
+    rows = []
+    for p in order:
         s_ = get(r, p, "tls") or {}
         neg = get(r, p, "negotiated") or {}
         seen = sorted({f"{v.get('version')} {v.get('suite')} {v.get('group')}" for v in neg.values()})
