@@ -31,7 +31,7 @@ fast a client's abort reaches the upstream (tether's reason to exist), and memor
 ## Reproduce
 
 ```sh
-bench/run                     # full run, about 8 minutes plus ~6 for the h2c-upstream rows; builds build/release if needed
+bench/run                     # full run, about 22 minutes (14 of them TLS rows) plus ~6 for the h2c-upstream rows; builds build/release if needed
 bench/run --quick             # under 2 minutes: short loads, 30 aborts per kind, 1,000 idle connections
 bench/run build/h-bench       # another build dir (or TETHER_BUILD_DIR=...)
 bench/run --nice -10          # benchmark at nice -10 (helps only a little against builds running alongside)
