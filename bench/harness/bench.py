@@ -270,18 +270,19 @@ def slow_reader(px, cfg):
             "slow_read_bytes": got, "slow_seconds": cfg["slow_seconds"], "slow_disk_buffer_bytes": spilled}
 
 
-def phase_syscalls(t, px, cfg, outdir, tls=False):
+def phase_syscalls(t, px, cfg, outdir, tls=False, close=False):
     """System calls per request under a short wrk load, counted with `strace -c` on the proxy's worker.
     strace slows the proxy down a lot, so only the counts per request mean anything, not the speed.
-    tls: the same over https (wrk keep-alive, HTTP/1.1)."""
-    out_file = os.path.join(outdir, f"strace-{px.name}{'-tls' if tls else ''}.txt")
+    tls: the same over https (wrk keep-alive, HTTP/1.1); close: `Connection: close`, i.e. per new connection
+    (resumed handshakes: see phase_wrk)."""
+    out_file = os.path.join(outdir, f"strace-{px.name}{'-tls' if tls else ''}{'-close' if close else ''}.txt")
     worker = px.worker_pids()[0]
     tracer = procs.start(["strace", "-c", "-f", "-p", str(worker), "-o", out_file],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # attach
     out, _ = procs.run(["wrk", "-t1", "-c", str(cfg["connections"]), "-d", "3s", "-s",
-                        os.path.join(HERE, "report.lua"), f"https://{px.tls}/" if tls else f"http://{px.h1}/"],
-                       cpus=LOADGEN_CPU, timeout=60)
+                        os.path.join(HERE, "report.lua")] + (["-H", "Connection: close"] if close else []) +
+                       [f"https://{px.tls}/" if tls else f"http://{px.h1}/"], cpus=LOADGEN_CPU, timeout=60)
     requests = json.loads(re.search(r"WRKJSON (\{.*\})", out).group(1))["requests"]
     procs.stop(tracer)  # SIGTERM: strace detaches and writes its summary
     calls = {}
@@ -401,16 +402,18 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
             with open(os.path.join(outdir, "tether-metrics.txt"), "w") as f:
                 f.write(px.metrics())
     if "syscalls" not in cfg["skip"]:
-        variants = [(False, "syscalls")] if "wrk" in cfg["rows"] else []
-        variants += [(True, "syscalls_tls")] if "wrk_tls" in cfg["rows"] else []
-        for tls, key in variants:
+        variants = [(False, False, "syscalls")] if "wrk" in cfg["rows"] else []
+        variants += [(True, False, "syscalls_tls")] if "wrk_tls" in cfg["rows"] else []
+        variants += [(True, True, "syscalls_tls_close")] if "wrk_tls_close" in cfg["rows"] else []
+        for tls, close, key in variants:
             for px in pxs:  # last: strace slows the proxy down and must not touch the other measurements
                 if tls and not px.tls:
                     continue
                 try:
-                    sc = store[px.name][key] = phase_syscalls(t, px, cfg, outdir, tls=tls)
+                    sc = store[px.name][key] = phase_syscalls(t, px, cfg, outdir, tls=tls, close=close)
                     top = ", ".join(f"{k} {v:.2f}" for k, v in list(sc["per_req"].items())[:6])
-                    log(f"{px.label}{' (https)' if tls else ''}: {sc['total_per_req']:.1f} syscalls/request ({top})")
+                    log(f"{px.label}{' (https)' if tls else ''}{' (Connection: close)' if close else ''}: "
+                        f"{sc['total_per_req']:.1f} syscalls/request ({top})")
                 except Exception as e:  # strace may be missing or not permitted
                     log(f"{px.label}: syscall count failed: {e}")
 

@@ -512,7 +512,9 @@ def render_markdown(r):
             parts.append(cancel_table(r))
         if any(get(r, p, "memory") for p in main_rows):
             parts.append(memory_table(r))
-        parts += [scaling_table(r), syscall_table(r), syscall_table(r, "syscalls_tls", "wrk https run (keep-alive)")]
+        parts += [scaling_table(r), syscall_table(r), syscall_table(r, "syscalls_tls", "wrk https run (keep-alive)"),
+                  syscall_table(r, "syscalls_tls_close", "wrk https run with Connection: close (per new, resumed, "
+                                "TLS connection)")]
     parts.append(h2_upstream_section(r))
     tlog = get(r, "tether", "log")
     if tlog:
