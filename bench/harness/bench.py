@@ -185,13 +185,14 @@ def phase_tls_connect(t, px, pids, cfg, resume):
     return r
 
 
-def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
+def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst"), tls=False):
+    """tls: the client side over px.tls (h2rst inside h2 over TLS), plus close_notify (the alert alone)."""
     res = {}
     for kind in kinds:
-        target = px.h2 if kind == "h2rst" else px.h1
+        target = px.tls if tls else px.h2 if kind == "h2rst" else px.h1
         out, _ = procs.run([t["cancel_probe"], "--upstream", proxies.PROBE, "--target", target, "--kind", kind,
                             "--count", str(cfg["cancel_count"]), "--window-ms", str(cfg["cancel_window_ms"]),
-                            "--upstream-protocol", px.upstream_protocol],
+                            "--upstream-protocol", px.upstream_protocol] + (["--tls"] if tls else []),
                            cpus=LOADGEN_CPU, timeout=cfg["cancel_count"] * 3 + 60)
         r = json.loads(out)
         d = sorted(r.pop("deltas_us"))
@@ -394,9 +395,12 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
              "fixed_rate_tls": lambda px, pids: phase_fixed_rate(t, px, pids, cfg, tls=True)}
     run_interleaved([(k, loads[k]) for k in cfg["rows"]], pxs, upstream, cfg, store)
     for px in pxs:
-        if "cancel" not in cfg["skip"]:
+        if "cancel" not in skip and "cancel_cleartext" not in skip:
             log(f"{px.label}: cancellation")
             store[px.name]["cancel"] = phase_cancel(t, px, cfg)
+        if px.tls and "cancel" not in skip and "cancel_tls" not in skip:
+            log(f"{px.label}: cancellation over TLS")
+            store[px.name]["cancel_tls"] = phase_cancel(t, px, cfg, ("fin", "rst", "close_notify", "h2rst"), tls=True)
         store[px.name]["rss_end_kib"] = px.rss_kib()
         if isinstance(px, proxies.Tether):
             with open(os.path.join(outdir, "tether-metrics.txt"), "w") as f:
@@ -561,13 +565,13 @@ def main():
                     help="comma-separated proxies (h2c-upstream rows: " + ",".join(H2C_UPSTREAM_ROWS) + ")")
     ap.add_argument("--skip", default="",
                     help="comma-separated: scaling,abortonclose,syscalls,memory (both memory tests),memory_cleartext,"
-                         "memory_tls,cancel")
+                         "memory_tls,cancel (both),cancel_cleartext,cancel_tls")
     ap.add_argument("--rows", default="cleartext,tls",
                     help="interleaved loads of the main proxies, comma-separated keys or groups: cleartext = "
                          + ",".join(CLEARTEXT_ROWS) + "; tls = " + ",".join(TLS_ROWS))
     ap.add_argument("--tls-only", action="store_true",
                     help="only the TLS rows (memory per idle TLS connection, loads, strace counts): --rows tls "
-                         "--skip memory_cleartext,cancel,scaling,abortonclose")
+                         "--skip memory_cleartext,cancel_cleartext,scaling,abortonclose")
     ap.add_argument("--duration", type=int, help="seconds per load run (overrides the mode's)")
     ap.add_argument("--reps", type=int, help="interleaved repetitions of each load (median reported)")
     ap.add_argument("--idle-conns", type=int, help="idle keep-alive connections in the memory test")
@@ -575,9 +579,9 @@ def main():
     a = ap.parse_args()
 
     cfg = dict(QUICK if a.quick else FULL)
-    if a.tls_only:  # the TLS rows, memory per idle TLS connection, their strace counts
+    if a.tls_only:  # the TLS rows, memory per idle TLS connection, cancellation over TLS, their strace counts
         a.rows = "tls"
-        a.skip = ",".join([a.skip, "memory_cleartext", "cancel", "scaling", "abortonclose"])
+        a.skip = ",".join([a.skip, "memory_cleartext", "cancel_cleartext", "scaling", "abortonclose"])
     cfg["skip"] = a.skip.split(",")
     cfg["rows"] = [k for name in a.rows.split(",") for k in ROW_GROUPS.get(name, (name,))]
     unknown = [k for k in cfg["rows"] if k not in CLEARTEXT_ROWS + TLS_ROWS]

@@ -45,11 +45,13 @@ def negotiated(addr, alpn="h2,http/1.1"):
     """What a TLS 1.3-capable client (openssl s_client -brief) negotiates with addr: version, suite, group, ..."""
     host, port = addr.rsplit(":", 1)
     p = subprocess.run(["openssl", "s_client", "-brief", "-connect", f"{host}:{port}", "-servername", "localhost",
-                        "-alpn", alpn], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+                        "-alpn", alpn], stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    # stdout may carry what the server sent first (an h2 SETTINGS frame): bytes, not text.
+    text = (p.stdout + p.stderr).decode(errors="replace")
     keys = {"Protocol version": "version", "Ciphersuite": "suite", "Server Temp Key": "group", "Peer Temp Key": "group",
             "Signature type": "signature", "Peer signature type": "signature", "ALPN protocol": "alpn"}
     out = {}
-    for line in (p.stdout + p.stderr).splitlines():
+    for line in text.splitlines():
         k, _, v = line.partition(":")
         if k.strip() in keys and v.strip():
             out[keys[k.strip()]] = v.strip()

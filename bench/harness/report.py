@@ -232,12 +232,16 @@ def issue15_targets_table(r):
             "machine's run counts)\n\n" + table(["target", "result", "ratio"], rows))
 
 
-def cancel_table(r):
+TLS_KINDS = (("fin", "FIN (close, no close_notify)"), ("rst", "RST (linger 0)"),
+             ("close_notify", "close_notify alone (TCP stays open)"), ("h2rst", "h2 RST_STREAM (h2 over TLS)"))
+
+
+def cancel_table(r, key="cancel"):
     rows = []
     order = [p for p in ("tether", "nginx", "haproxy", "haproxy-abortonclose") if p in r.get("proxies", {})]
     for p in order:
-        for kind, label in KINDS:
-            c = get(r, p, "cancel", kind)
+        for kind, label in (TLS_KINDS if key == "cancel_tls" else KINDS):
+            c = get(r, p, key, kind)
             if not c:
                 continue
             how = f"{c['upstream_saw_rst']} RST / {c['upstream_saw_fin']} FIN"
@@ -245,7 +249,10 @@ def cancel_table(r):
                          fmt(c["p50_us"]), fmt(c["p99_us"]), fmt(c["max_us"]), how,
                          fmt(c["not_received"] + c["failed_connect"])])
     cfg = r["config"]
-    return (f"### Cancellation propagation ({cfg['cancel_count']} aborts per kind; noticed = the upstream saw "
+    if not rows:
+        return ""
+    return (f"### Cancellation propagation{' over TLS' if key == 'cancel_tls' else ''} "
+            f"({cfg['cancel_count']} aborts per kind; noticed = the upstream saw "
             f"its connection closed or reset within {cfg['cancel_window_ms']} ms)\n\n" +
             table(["proxy", "client abort", "noticed", "%", "p50 µs", "p99 µs", "max µs",
                    "upstream saw", "not started"], rows))
@@ -510,6 +517,8 @@ def render_markdown(r):
         parts += [issue15_targets_table(r), tls_section(r)]
         if any(get(r, p, "cancel") for p in main_rows):
             parts.append(cancel_table(r))
+        if any(get(r, p, "cancel_tls") for p in main_rows):
+            parts.append(cancel_table(r, "cancel_tls"))
         if any(get(r, p, "memory") for p in main_rows):
             parts.append(memory_table(r))
         parts += [scaling_table(r), syscall_table(r), syscall_table(r, "syscalls_tls", "wrk https run (keep-alive)"),
