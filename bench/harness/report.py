@@ -536,7 +536,7 @@ def render_markdown(r):
     if dead:
         parts.append("**Proxies that had exited before the harness stopped them: " + ", ".join(dead) + "**")
     parts.append("![chart](chart.png)")
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def write_markdown(r, outdir):
