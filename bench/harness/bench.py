@@ -13,7 +13,7 @@ Layout of one run (every load is bounded in time and count; every process is sto
     has a TLS listener with the run's certificate (proxies.make_cert, TLS settings alike: proxies.TLS_ALIKE), and
     the interleaved rounds add: wrk https keep-alive, h2load https (h2 via ALPN), h2load h2c with few connections
     and streams, wrk https with `Connection: close` (a new connection per request; wrk resumes each connection's
-    previous session), tls_connect (full handshakes, and resumed ones all offering the latest ticket), fixed_rate --tls; strace counts on the https wrk load too.
+    previous session), tls_connect (full handshakes, and resumed ones), fixed_rate --tls; strace counts on the https wrk load too.
   Then HAProxy with `option abortonclose` (cancellation only) and tether 1 vs 2 workers (unpinned,
   interleaved the same way).
   h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c in --only): the proxies speaking HTTP/2
@@ -172,7 +172,8 @@ def parse_h2load(out, logf):
 
 
 def phase_tls_connect(t, px, pids, cfg, resume):
-    """New TLS connections: handshake + one GET + close, connections-at-a-time; resume: offer the last ticket."""
+    """New TLS connections: handshake + one GET + close, connections-at-a-time; resume: each offers the ticket its
+    slot's previous connection received."""
     out, cpu = run_loadgen([t["tls_connect"], "--target", px.tls, "--concurrency", str(cfg["connections"]),
                             "--duration-s", str(cfg["duration"])] + (["--resume"] if resume else []),
                            cfg["duration"] + 30, pids)

@@ -151,8 +151,9 @@ def tls_section(r):
                          fmt(c.get("other_busy_pct"), 1)])
     if rows:
         md += [f"\n### New TLS connections (bench/tools/tls_connect: {cfg['connections']} at a time, each TCP connect "
-               "+ handshake + one GET + close_notify; handshake time = connect() to handshake done; --resume offers "
-               "the last ticket the proxy sent, resumed % counts the connections that offered one)\n",
+               "+ handshake + one GET + close_notify; handshake time = connect() to handshake done; --resume: each "
+               "connection offers the ticket its slot's previous connection received, resumed % counts the connections "
+               "that offered one)\n",
                table(["row", "proxy", "conn/s", "handshake p50 µs", "handshake p99 µs", "connection p99 µs",
                       "resumed", "proxy CPU µs/conn", "vs best peer", "of which user", "of which kernel", "errors",
                       "other load %"], rows)]

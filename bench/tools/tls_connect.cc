@@ -2,10 +2,12 @@
 // TCP connect + TLS handshake + one `GET` (Connection: close) + its response, then sends close_notify and
 // closes; the slot opens the next one at once, until --duration-s has passed.
 //
-// Full handshakes by default (no session offered). With --resume every connection offers the last session
-// ticket the proxy sent (on any connection): with working tickets nearly every connection that offers one
-// resumes (resumed % = resumed / offered; the first connections have nothing to offer); the harness flags a proxy
-// below 99%.
+// Full handshakes by default (no session offered). With --resume each of the N slots offers the latest ticket its
+// own previous connection received, as a client that reconnects does (wrk keeps its SSL object the same way). A
+// ticket is not shared between slots: OpenSSL's TLS 1.3 client uses a session for one resumption only, so a second
+// connection given the same SSL_SESSION would quietly send no ticket at all. With working tickets every connection
+// that offers one resumes (resumed % = resumed / offered; a slot's first connection has nothing to offer); the
+// harness flags a proxy below 99%.
 //
 // usage: tls_connect --target 127.0.0.1:18012 [--concurrency 50] [--duration-s 10] [--count N] [--path /]
 //                    [--resume] [--alpn http/1.1]
@@ -53,7 +55,8 @@ class Connector {
   }
 
   ~Connector() {
-    if (last_) SSL_SESSION_free(last_);
+    for (SSL_SESSION* kept : sessions_)
+      if (kept) SSL_SESSION_free(kept);
     SSL_CTX_free(ctx_);
     close(ep_);
   }
@@ -62,6 +65,7 @@ class Connector {
     deadlineNs_ = deadlineNs;
     left_ = count;
     slots_.resize(size_t(concurrency));
+    sessions_.assign(size_t(concurrency), nullptr);
     for (size_t i = 0; i < slots_.size(); ++i) open(i);
     epoll_event events[256];
     while (open_ > 0) {
@@ -74,11 +78,12 @@ class Connector {
   Stats stats;
 
  private:
-  // The session ticket the server just sent becomes the one the next connection offers.
+  // The session ticket the server just sent becomes the one the slot's next connection offers.
   static int onNewSession(SSL* ssl, SSL_SESSION* session) {
     auto* self = static_cast<Connector*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-    if (self->last_) SSL_SESSION_free(self->last_);
-    self->last_ = session;
+    SSL_SESSION*& kept = self->sessions_[reinterpret_cast<uintptr_t>(SSL_get_app_data(ssl))];
+    if (kept) SSL_SESSION_free(kept);
+    kept = session;
     return 1;  // we own it now
   }
 
@@ -100,8 +105,9 @@ class Connector {
     s.ssl = SSL_new(ctx_);
     SSL_set_fd(s.ssl, s.fd);
     SSL_set_tlsext_host_name(s.ssl, "localhost");
-    if (resume_ && last_) {
-      SSL_set_session(s.ssl, last_);
+    SSL_set_app_data(s.ssl, reinterpret_cast<void*>(uintptr_t(i)));
+    if (resume_ && sessions_[i] && SSL_SESSION_is_resumable(sessions_[i])) {
+      SSL_set_session(s.ssl, sessions_[i]);
       ++stats.offered;
     }
     epoll_event ev{EPOLLOUT, {.u64 = i}};  // writable = TCP connected; SSL_connect then sends ClientHello
@@ -175,7 +181,7 @@ class Connector {
   std::string request_;
   bool resume_;
   SSL_CTX* ctx_;
-  SSL_SESSION* last_ = nullptr;
+  std::vector<SSL_SESSION*> sessions_;  // per slot: the latest ticket its connections received
   int ep_;
   int64_t deadlineNs_ = 0;
   long open_ = 0;
