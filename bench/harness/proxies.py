@@ -20,8 +20,8 @@ UPSTREAM_H2C = "127.0.0.1:18003"  # fast_upstream --h2c
 
 # The TLS rows: one ECDSA P-256 certificate per run (make_cert) and the same TLS settings on every proxy. tether has
 # no keys for protocol versions, suites or groups yet, so it runs OpenSSL's defaults (plus server preference for
-# suites, which it sets); nginx and HAProxy are told those same values explicitly (HAProxy's own default groups
-# would be P-256 only, which costs a HelloRetryRequest with clients that send an X25519 key share). Every client
+# suites, which it sets); nginx and HAProxy are told those same values explicitly, so that no build's defaults
+# (or a distribution's OpenSSL configuration) can make them differ. Every client
 # here offers TLS 1.3, so all three negotiate it; results.json records what each actually negotiated.
 TLS_ALIKE = {"versions": "TLSv1.3",
              "ciphersuites": "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",

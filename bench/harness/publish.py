@@ -81,7 +81,7 @@ Proxy configuration (generated from `bench/harness/configs/`; everything not lis
   ALPN h2 and http/1.1. tether has no TLS keys besides cert/key, so it runs OpenSSL 3.0's defaults (server suite
   preference, tickets on); nginx and HAProxy are set to the same (`TLSv1.3`, suites
   `TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256` in server order, groups
-  `X25519:P-256:X448:P-521:P-384`; HAProxy's own default would be P-256 only). All three negotiate TLSv1.3,
+  `X25519:P-256:X448:P-521:P-384`, set explicitly so that no build's defaults differ). All three negotiate TLSv1.3,
   TLS_AES_256_GCM_SHA384, X25519, ECDSA; results.json records it per proxy (`tls`: `openssl s_client -brief`;
   `negotiated`: what h2load, tls_connect and fixed_rate got). Rows: see "Where a TLS request's time goes".
 
