@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(wrk nginx-light haproxy nghttp2-proxy python3-matplotlib nghttp2-client libevent-dev libnghttp2-dev
           cmake ninja-build g++ pkg-config procps iproute2 util-linux strace
-          valgrind)  # bench/instructions: callgrind counts instructions per request
+          valgrind curl  # bench/instructions: callgrind counts instructions per request
+          openssl libssl-dev)  # the TLS rows: the per-run certificate, s_client, tls_connect/fixed_rate --tls
 OPTIONAL=(linux-perf)
 
 missing=()

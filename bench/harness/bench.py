@@ -9,6 +9,11 @@ Layout of one run (every load is bounded in time and count; every process is sto
     2. `reps` interleaved rounds of: wrk closed loop, fixed_rate open loop, h2load h2c - each proxy once
        per round in rotated order; the report uses the median round;
     3. cancellation probes (fin, rst, h2rst) per proxy.
+  With TLS rows (default; --rows picks loads, --tls-only runs only the TLS rows): each of the three proxies also
+    has a TLS listener with the run's certificate (proxies.make_cert, TLS settings alike: proxies.TLS_ALIKE), and
+    the interleaved rounds add: wrk https keep-alive, h2load https (h2 via ALPN), h2load h2c with few connections
+    and streams, wrk https with `Connection: close` (a new connection per request; wrk resumes each connection's
+    previous session), tls_connect (full handshakes, and resumed ones), fixed_rate --tls; strace counts on the https wrk load too.
   Then HAProxy with `option abortonclose` (cancellation only) and tether 1 vs 2 workers (unpinned,
   interleaved the same way).
   h2c-upstream rows (tether-h2c, haproxy-h2c, nghttpx-h2c, nginx-h2c in --only): the proxies speaking HTTP/2
@@ -40,9 +45,17 @@ LOADGEN_CPU = "0"
 PROXY_CPU = "1"
 
 FULL = dict(reps=3, duration=10, warmup=2, connections=50, rate=5000, h2_streams=10, cancel_count=200,
+            few_connections=10, few_streams=5,
             cancel_window_ms=2000, idle_conns=9000, slow_seconds=10, slow_rate=1 << 20, big_bytes=1 << 30)
 QUICK = dict(reps=1, duration=3, warmup=1, connections=50, rate=2000, h2_streams=10, cancel_count=30,
+             few_connections=10, few_streams=5,
              cancel_window_ms=2000, idle_conns=1000, slow_seconds=3, slow_rate=1 << 20, big_bytes=1 << 30)
+
+
+# The interleaved loads, by key (results.json: proxies.<name>.<key>). --rows takes keys or the group names.
+CLEARTEXT_ROWS = ("wrk", "fixed_rate", "h2", "h2_few")
+TLS_ROWS = ("wrk_tls", "h2_tls", "wrk_tls_close", "tls_full", "tls_resume", "fixed_rate_tls")
+ROW_GROUPS = {"cleartext": CLEARTEXT_ROWS, "tls": TLS_ROWS}
 
 
 def log(msg):
@@ -82,15 +95,19 @@ def cpu_fields(cpu, requests, proxy_role="proxy"):
 
 
 # ------------------------------------------------------------------ phases
-def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU):
-    url = f"http://{px.h1}{url_path}"
+def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU, tls=False, close=False):
+    """wrk closed loop; tls: https to px.tls (HTTP/1.1, no ALPN); close: `Connection: close` on every request, so
+    every request is a new connection. With tls these are RESUMED handshakes after each connection's first: wrk
+    keeps its SSL object across reconnects (SSL_clear), so it offers the ticket of its previous connection."""
+    url = f"https://{px.tls}{url_path}" if tls else f"http://{px.h1}{url_path}"
     lua = os.path.join(HERE, "report.lua")
-    procs.run(["wrk", "-t", str(threads), "-c", str(cfg["connections"]), "-d", f"{cfg['warmup']}s", url],
+    hdr = ["-H", "Connection: close"] if close else []
+    procs.run(["wrk", "-t", str(threads), "-c", str(cfg["connections"]), "-d", f"{cfg['warmup']}s"] + hdr + [url],
               cpus=cpus, timeout=cfg["warmup"] + 30)
     meter = procs.CpuMeter(pids).start()
     c0 = children_cpu_seconds()
     out, _ = procs.run(["wrk", "-t", str(threads), "-c", str(cfg["connections"]), "-d", f"{cfg['duration']}s",
-                        "--timeout", "5s", "-s", lua, url], cpus=cpus, timeout=cfg["duration"] + 30)
+                        "--timeout", "5s", "-s", lua] + hdr + [url], cpus=cpus, timeout=cfg["duration"] + 30)
     cpu = meter.stop({"loadgen": children_cpu_seconds() - c0})
     m = re.search(r"WRKJSON (\{.*\})", out)
     if not m:
@@ -103,22 +120,30 @@ def phase_wrk(t, px, pids, cfg, url_path="/", threads=1, cpus=LOADGEN_CPU):
     return w
 
 
-def phase_fixed_rate(t, px, pids, cfg):
-    out, cpu = run_loadgen([t["fixed_rate"], "--target", px.h1, "--rate", str(cfg["rate"]),
-                            "--connections", str(cfg["connections"]), "--duration-s", str(cfg["duration"])],
-                           cfg["duration"] + 30, pids)
+def phase_fixed_rate(t, px, pids, cfg, tls=False):
+    """Open loop; tls: over px.tls, every handshake done before the first request is due."""
+    out, cpu = run_loadgen([t["fixed_rate"], "--target", px.tls if tls else px.h1, "--rate", str(cfg["rate"]),
+                            "--connections", str(cfg["connections"]), "--duration-s", str(cfg["duration"])] +
+                           (["--tls"] if tls else []), cfg["duration"] + 30, pids)
     r = json.loads(out)
+    if not r.get("negotiated"):
+        r.pop("negotiated", None)
     r.update(cpu_fields(cpu, r["ok"] + r["non2xx"]))
     return r
 
 
-def phase_h2load(t, px, pids, cfg, outdir):
+def phase_h2load(t, px, pids, cfg, outdir, tls=False, few=False):
+    """h2load: h2c prior knowledge to px.h2, or (tls) h2 via ALPN to px.tls; few: few_connections x few_streams."""
     logf = os.path.join(outdir, f"h2load-{px.name}.tsv")
-    argv = ["h2load", "-c", str(cfg["connections"]), "-m", str(cfg["h2_streams"]), "-t", "1",
+    conns, streams = (cfg["few_connections"], cfg["few_streams"]) if few else (cfg["connections"], cfg["h2_streams"])
+    argv = ["h2load", "-c", str(conns), "-m", str(streams), "-t", "1",
             f"--warm-up-time={cfg['warmup']}", "-D", str(cfg["duration"]), f"--log-file={logf}",
-            f"http://{px.h2}/"]
+            f"https://{px.tls}/" if tls else f"http://{px.h2}/"]
     out, cpu = run_loadgen(argv, cfg["duration"] + cfg["warmup"] + 30, pids)
     r = parse_h2load(out, logf)
+    m = re.search(r"TLS Protocol: (\S+)\nCipher: (\S+)\nServer Temp Key: ([^\n]*)\nApplication protocol: (\S+)", out)
+    if m:
+        r["negotiated"] = {"version": m.group(1), "suite": m.group(2), "group": m.group(3).split()[0], "alpn": m.group(4)}
     os.remove(logf)  # large; the summary keeps what matters
     r.update(cpu_fields(cpu, r["requests"]))
     r["raw"] = out
@@ -146,13 +171,29 @@ def parse_h2load(out, logf):
             "p50_us": pct(50), "p99_us": pct(99), "p999_us": pct(99.9), "max_us": lat[-1] if lat else None}
 
 
-def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
+def phase_tls_connect(t, px, pids, cfg, resume):
+    """New TLS connections: handshake + one GET + close, connections-at-a-time; resume: each offers the ticket its
+    slot's previous connection received."""
+    out, cpu = run_loadgen([t["tls_connect"], "--target", px.tls, "--concurrency", str(cfg["connections"]),
+                            "--duration-s", str(cfg["duration"])] + (["--resume"] if resume else []),
+                           cfg["duration"] + 30, pids)
+    r = json.loads(out)
+    r["rps"] = r["conn_per_s"]
+    r["p50_us"], r["p99_us"] = r["total_p50_us"], r["total_p99_us"]  # connect to response, per connection
+    r.update(cpu_fields(cpu, r["connections"]))
+    if resume and r["offered"] and r["resumed_pct"] < 99.0:
+        log(f"  {px.label}: only {r['resumed_pct']:.1f}% of connections resumed (below 99%)")
+    return r
+
+
+def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst"), tls=False):
+    """tls: the client side over px.tls (h2rst inside h2 over TLS), plus close_notify (the alert alone)."""
     res = {}
     for kind in kinds:
-        target = px.h2 if kind == "h2rst" else px.h1
+        target = px.tls if tls else px.h2 if kind == "h2rst" else px.h1
         out, _ = procs.run([t["cancel_probe"], "--upstream", proxies.PROBE, "--target", target, "--kind", kind,
                             "--count", str(cfg["cancel_count"]), "--window-ms", str(cfg["cancel_window_ms"]),
-                            "--upstream-protocol", px.upstream_protocol],
+                            "--upstream-protocol", px.upstream_protocol] + (["--tls"] if tls else []),
                            cpus=LOADGEN_CPU, timeout=cfg["cancel_count"] * 3 + 60)
         r = json.loads(out)
         d = sorted(r.pop("deltas_us"))
@@ -166,18 +207,20 @@ def phase_cancel(t, px, cfg, kinds=("fin", "rst", "h2rst")):
     return res
 
 
-def phase_memory(t, px, cfg):
+def phase_memory(t, px, cfg, tls=False):
     """RSS idle, with N idle keep-alive connections, and while streaming a big body to a slow reader.
     The N connections come in two holders, N/10 then the rest, so the cost of one more idle connection (the slope
     between the two) is reported apart from the average, which also carries what the first burst of concurrent
     requests left behind (upstream keep-alive connections, allocator caches). Connections are opened 50 at a time
-    (each with its one GET), so no proxy needs more than ~50 upstream connections for them."""
+    (each with its one GET), so no proxy needs more than ~50 upstream connections for them.
+    tls: the idle connections are TLS ones to px.tls (no streaming part)."""
     mem = {"idle_kib": px.rss_kib()}
     first_n = max(1, cfg["idle_conns"] // 10)
     holders, oks, fails, rss = [], [], [], []
     for n in (first_n, cfg["idle_conns"] - first_n):
-        holder = procs.start([t["conn_holder"], "--target", px.h1, "--connections", str(n),
-                              "--hold-s", "120", "--timeout-s", "60", "--batch", "50"], cpus=LOADGEN_CPU,
+        holder = procs.start([t["conn_holder"], "--target", px.tls if tls else px.h1, "--connections", str(n),
+                              "--hold-s", "120", "--timeout-s", "60", "--batch", "50"] + (["--tls"] if tls else []),
+                             cpus=LOADGEN_CPU,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         holders.append(holder)
         line = holder.stdout.readline().split()  # "ready ok failed"; bounded by --timeout-s
@@ -198,7 +241,8 @@ def phase_memory(t, px, cfg):
         mem["per_conn_marginal_bytes"] = (rss[1] - rss[0]) * 1024 / oks[1]
     time.sleep(1.0)
     mem["after_conns_kib"] = px.rss_kib()
-    mem.update(slow_reader(px, cfg))
+    if not tls:
+        mem.update(slow_reader(px, cfg))
     return mem
 
 
@@ -228,16 +272,19 @@ def slow_reader(px, cfg):
             "slow_read_bytes": got, "slow_seconds": cfg["slow_seconds"], "slow_disk_buffer_bytes": spilled}
 
 
-def phase_syscalls(t, px, cfg, outdir):
+def phase_syscalls(t, px, cfg, outdir, tls=False, close=False):
     """System calls per request under a short wrk load, counted with `strace -c` on the proxy's worker.
-    strace slows the proxy down a lot, so only the counts per request mean anything, not the speed."""
-    out_file = os.path.join(outdir, f"strace-{px.name}.txt")
+    strace slows the proxy down a lot, so only the counts per request mean anything, not the speed.
+    tls: the same over https (wrk keep-alive, HTTP/1.1); close: `Connection: close`, i.e. per new connection
+    (resumed handshakes: see phase_wrk)."""
+    out_file = os.path.join(outdir, f"strace-{px.name}{'-tls' if tls else ''}{'-close' if close else ''}.txt")
     worker = px.worker_pids()[0]
     tracer = procs.start(["strace", "-c", "-f", "-p", str(worker), "-o", out_file],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # attach
     out, _ = procs.run(["wrk", "-t1", "-c", str(cfg["connections"]), "-d", "3s", "-s",
-                        os.path.join(HERE, "report.lua"), f"http://{px.h1}/"], cpus=LOADGEN_CPU, timeout=60)
+                        os.path.join(HERE, "report.lua")] + (["-H", "Connection: close"] if close else []) +
+                       [f"https://{px.tls}/" if tls else f"http://{px.h1}/"], cpus=LOADGEN_CPU, timeout=60)
     requests = json.loads(re.search(r"WRKJSON (\{.*\})", out).group(1))["requests"]
     procs.stop(tracer)  # SIGTERM: strace detaches and writes its summary
     calls = {}
@@ -308,6 +355,8 @@ def run_interleaved(loads, pxs, upstream, cfg, store):
                 pids = {"proxy": px.pids(), "upstream": [upstream.pid]}
                 res = fn(px, pids)
                 res.pop("raw", None)
+                if res.get("negotiated"):  # strings: kept once per proxy and load, not in the medians
+                    store[px.name].setdefault("negotiated", {})[key] = res.pop("negotiated")
                 reps[(px.name, key)].append(res)
                 log(f"  rep {rep + 1} {key:10s} {px.label:10s} {res.get('rps') or res.get('achieved_rps'):>9.0f} "
                     f"req/s p99 {res.get('p99_us') or 0:>8.0f} us  proxy CPU "
@@ -322,30 +371,56 @@ def bench_main(t, pxs, upstream, cfg, outdir, results):
     store = results.setdefault("proxies", {})
     for px in pxs:
         store[px.name] = {"label": px.label}
+        if px.tls:
+            store[px.name]["tls"] = proxies.negotiated(px.tls)
+            log(f"{px.label}: TLS on {px.tls}: {store[px.name]['tls']}")
     # Memory first, one proxy at a time, on fresh processes.
-    for px in pxs:
+    skip = cfg["skip"]
+    for px in pxs if "memory" not in skip and "memory_cleartext" not in skip else []:
         m = store[px.name]["memory"] = phase_memory(t, px, cfg)
         log(f"{px.label}: RSS idle {m['idle_kib']} KiB; {m['conns_ok']} idle conns {m['conns_kib']} KiB "
             f"({m.get('per_conn_bytes') or 0:.0f} B/conn average, {m.get('per_conn_marginal_bytes') or 0:.0f} B/conn slope); streaming +{m['slow_delta_kib']} KiB")
-    run_interleaved([("wrk", lambda px, pids: phase_wrk(t, px, pids, cfg)),
-                     ("fixed_rate", lambda px, pids: phase_fixed_rate(t, px, pids, cfg)),
-                     ("h2", lambda px, pids: phase_h2load(t, px, pids, cfg, outdir))],
-                    pxs, upstream, cfg, store)
+    for px in [p for p in pxs if p.tls] if "memory" not in skip and "memory_tls" not in skip else []:
+        m = store[px.name]["memory_tls"] = phase_memory(t, px, cfg, tls=True)
+        log(f"{px.label}: {m['conns_ok']} idle TLS conns {m['conns_kib']} KiB ({m.get('per_conn_bytes') or 0:.0f} "
+            f"B/conn average, {m.get('per_conn_marginal_bytes') or 0:.0f} B/conn slope)")
+    loads = {"wrk": lambda px, pids: phase_wrk(t, px, pids, cfg),
+             "fixed_rate": lambda px, pids: phase_fixed_rate(t, px, pids, cfg),
+             "h2": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir),
+             "h2_few": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir, few=True),
+             "wrk_tls": lambda px, pids: phase_wrk(t, px, pids, cfg, tls=True),
+             "h2_tls": lambda px, pids: phase_h2load(t, px, pids, cfg, outdir, tls=True),
+             "wrk_tls_close": lambda px, pids: phase_wrk(t, px, pids, cfg, tls=True, close=True),
+             "tls_full": lambda px, pids: phase_tls_connect(t, px, pids, cfg, resume=False),
+             "tls_resume": lambda px, pids: phase_tls_connect(t, px, pids, cfg, resume=True),
+             "fixed_rate_tls": lambda px, pids: phase_fixed_rate(t, px, pids, cfg, tls=True)}
+    run_interleaved([(k, loads[k]) for k in cfg["rows"]], pxs, upstream, cfg, store)
     for px in pxs:
-        log(f"{px.label}: cancellation")
-        store[px.name]["cancel"] = phase_cancel(t, px, cfg)
+        if "cancel" not in skip and "cancel_cleartext" not in skip:
+            log(f"{px.label}: cancellation")
+            store[px.name]["cancel"] = phase_cancel(t, px, cfg)
+        if px.tls and "cancel" not in skip and "cancel_tls" not in skip:
+            log(f"{px.label}: cancellation over TLS")
+            store[px.name]["cancel_tls"] = phase_cancel(t, px, cfg, ("fin", "rst", "close_notify", "h2rst"), tls=True)
         store[px.name]["rss_end_kib"] = px.rss_kib()
         if isinstance(px, proxies.Tether):
             with open(os.path.join(outdir, "tether-metrics.txt"), "w") as f:
                 f.write(px.metrics())
     if "syscalls" not in cfg["skip"]:
-        for px in pxs:  # last: strace slows the proxy down and must not touch the other measurements
-            try:
-                sc = store[px.name]["syscalls"] = phase_syscalls(t, px, cfg, outdir)
-                top = ", ".join(f"{k} {v:.2f}" for k, v in list(sc["per_req"].items())[:6])
-                log(f"{px.label}: {sc['total_per_req']:.1f} syscalls/request ({top})")
-            except Exception as e:  # strace may be missing or not permitted
-                log(f"{px.label}: syscall count failed: {e}")
+        variants = [(False, False, "syscalls")] if "wrk" in cfg["rows"] else []
+        variants += [(True, False, "syscalls_tls")] if "wrk_tls" in cfg["rows"] else []
+        variants += [(True, True, "syscalls_tls_close")] if "wrk_tls_close" in cfg["rows"] else []
+        for tls, close, key in variants:
+            for px in pxs:  # last: strace slows the proxy down and must not touch the other measurements
+                if tls and not px.tls:
+                    continue
+                try:
+                    sc = store[px.name][key] = phase_syscalls(t, px, cfg, outdir, tls=tls, close=close)
+                    top = ", ".join(f"{k} {v:.2f}" for k, v in list(sc["per_req"].items())[:6])
+                    log(f"{px.label}{' (https)' if tls else ''}{' (Connection: close)' if close else ''}: "
+                        f"{sc['total_per_req']:.1f} syscalls/request ({top})")
+                except Exception as e:  # strace may be missing or not permitted
+                    log(f"{px.label}: syscall count failed: {e}")
 
 
 def bench_h2_upstream(t, pxs, upstream, cfg, outdir, results):
@@ -412,7 +487,7 @@ def machine_info(t):
     return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 1024 / 1024, 1),
             "kernel": os.uname().release, "nginx": cmd(["nginx", "-v"]), "haproxy": cmd(["haproxy", "-v"]),
             "nghttpx": cmd(["nghttpx", "--version"]),
-            "wrk": cmd(["wrk", "-v"]), "h2load": cmd(["h2load", "--version"]),
+            "wrk": cmd(["wrk", "-v"]), "h2load": cmd(["h2load", "--version"]), "openssl": cmd(["openssl", "version"]),
             "tether_commit": cmd(["git", "-C", os.path.join(HERE, "..", ".."), "rev-parse", "--short", "HEAD"]),
             "tether_dirty": bool(subprocess.run(["git", "-C", os.path.join(HERE, "..", ".."), "status",
                                                  "--porcelain", "--", "proxy"], capture_output=True,
@@ -489,7 +564,15 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="tether,nginx,haproxy," + ",".join(H2C_UPSTREAM_ROWS),
                     help="comma-separated proxies (h2c-upstream rows: " + ",".join(H2C_UPSTREAM_ROWS) + ")")
-    ap.add_argument("--skip", default="", help="comma-separated: scaling,abortonclose,syscalls")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated: scaling,abortonclose,syscalls,memory (both memory tests),memory_cleartext,"
+                         "memory_tls,cancel (both),cancel_cleartext,cancel_tls")
+    ap.add_argument("--rows", default="cleartext,tls",
+                    help="interleaved loads of the main proxies, comma-separated keys or groups: cleartext = "
+                         + ",".join(CLEARTEXT_ROWS) + "; tls = " + ",".join(TLS_ROWS))
+    ap.add_argument("--tls-only", action="store_true",
+                    help="only the TLS rows (memory per idle TLS connection, loads, strace counts): --rows tls "
+                         "--skip memory_cleartext,cancel_cleartext,scaling,abortonclose")
     ap.add_argument("--duration", type=int, help="seconds per load run (overrides the mode's)")
     ap.add_argument("--reps", type=int, help="interleaved repetitions of each load (median reported)")
     ap.add_argument("--idle-conns", type=int, help="idle keep-alive connections in the memory test")
@@ -497,12 +580,20 @@ def main():
     a = ap.parse_args()
 
     cfg = dict(QUICK if a.quick else FULL)
+    if a.tls_only:  # the TLS rows, memory per idle TLS connection, cancellation over TLS, their strace counts
+        a.rows = "tls"
+        a.skip = ",".join([a.skip, "memory_cleartext", "cancel_cleartext", "scaling", "abortonclose"])
     cfg["skip"] = a.skip.split(",")
+    cfg["rows"] = [k for name in a.rows.split(",") for k in ROW_GROUPS.get(name, (name,))]
+    unknown = [k for k in cfg["rows"] if k not in CLEARTEXT_ROWS + TLS_ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}")
     for key in ("duration", "idle_conns", "cancel_count", "reps"):
         if getattr(a, key) is not None:
             cfg[key] = getattr(a, key)
     os.makedirs(a.out, exist_ok=True)
-    t = {n: os.path.join(a.tools, n) for n in ("fast_upstream", "fixed_rate", "conn_holder", "cancel_probe")}
+    t = {n: os.path.join(a.tools, n) for n in ("fast_upstream", "fixed_rate", "conn_holder", "cancel_probe",
+                                                 "tls_connect")}
     t["tether"] = a.tether
     results = {"mode": "quick" if a.quick else "full", "config": cfg,
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info(t),
@@ -521,13 +612,17 @@ def main():
                            cpus=LOADGEN_CPU)
     procs.wait_port(proxies.UPSTREAM)
     only = a.only.split(",")
-    skip = a.skip.split(",")
+    skip = cfg["skip"]
+    cert = proxies.make_cert(a.out) if any(k in TLS_ROWS for k in cfg["rows"]) else None
+    if cert:
+        results["tls"] = {"certificate": "ECDSA P-256, self-signed, SAN localhost + 127.0.0.1 (one per run)",
+                          "alike": proxies.TLS_ALIKE}
     h2_only = [n for n in only if n in H2C_UPSTREAM_ROWS]
     only = [n for n in only if n not in H2C_UPSTREAM_ROWS]
     try:
-        candidates = {"tether": lambda: proxies.Tether(a.out, PROXY_CPU, a.tether),
-                      "nginx": lambda: proxies.Nginx(a.out, PROXY_CPU),
-                      "haproxy": lambda: proxies.Haproxy(a.out, PROXY_CPU)}
+        candidates = {"tether": lambda: proxies.Tether(a.out, PROXY_CPU, a.tether, cert=cert),
+                      "nginx": lambda: proxies.Nginx(a.out, PROXY_CPU, cert=cert),
+                      "haproxy": lambda: proxies.Haproxy(a.out, PROXY_CPU, cert=cert)}
         pxs = start_proxies(only, candidates, results)
         if pxs:
             run_group(lambda: bench_main(t, pxs, upstream, cfg, a.out, results), pxs, "main", a.out, results)

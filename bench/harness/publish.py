@@ -31,12 +31,13 @@ fast a client's abort reaches the upstream (tether's reason to exist), and memor
 ## Reproduce
 
 ```sh
-bench/run                     # full run, about 8 minutes plus ~6 for the h2c-upstream rows; builds build/release if needed
+bench/run                     # full run, about 22 minutes (14 of them TLS rows) plus ~6 for the h2c-upstream rows; builds build/release if needed
 bench/run --quick             # under 2 minutes: short loads, 30 aborts per kind, 1,000 idle connections
 bench/run build/h-bench       # another build dir (or TETHER_BUILD_DIR=...)
 bench/run --nice -10          # benchmark at nice -10 (helps only a little against builds running alongside)
 bench/run -- --only tether,nginx --skip scaling,abortonclose --duration 30   # harness options
 bench/run --quick -- --only tether-h2c,haproxy-h2c,nghttpx-h2c,nginx-h2c   # only the h2c-upstream rows
+bench/run --quick -- --only tether,nginx,haproxy --tls-only   # only the TLS rows (--rows KEYS|cleartext|tls picks loads)
 /usr/bin/python3 bench/harness/publish.py bench/results/<run>              # regenerate this page from a run
 ```
 
@@ -75,6 +76,14 @@ Proxy configuration (generated from `bench/harness/configs/`; everything not lis
   `maxconn 9500` (see fd limit below), h2c via `bind ... proto h2` on a second port. Cancellation is measured
   twice: with the defaults and with `option abortonclose`, which is what an operator who wants aborts to reach the
   backend sets (without it HAProxy keeps the server request running when the client closes).
+- **TLS (issue 15's rows)**: each run makes one self-signed ECDSA P-256 certificate (SAN localhost, 127.0.0.1); each
+  proxy gets a third listener with it (tether: a second listener with `tls:`; HAProxy: cert+key in one PEM) offering
+  ALPN h2 and http/1.1. tether has no TLS keys besides cert/key, so it runs OpenSSL 3.0's defaults (server suite
+  preference, tickets on); nginx and HAProxy are set to the same (`TLSv1.3`, suites
+  `TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256` in server order, groups
+  `X25519:P-256:X448:P-521:P-384`, set explicitly so that no build's defaults differ). All three negotiate TLSv1.3,
+  TLS_AES_256_GCM_SHA384, X25519, ECDSA; results.json records it per proxy (`tls`: `openssl s_client -brief`;
+  `negotiated`: what h2load, tls_connect and fixed_rate got). Rows: see "Where a TLS request's time goes".
 
 ## What is measured, and how
 

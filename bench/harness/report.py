@@ -78,12 +78,171 @@ def throughput_tables(r):
     return "\n".join(md)
 
 
-def cancel_table(r):
+# Issue 15's rows: (results key, label). Closed-loop ones first, then new connections, then open loop.
+def tls_row_labels(cfg):
+    c, m = cfg["connections"], cfg["h2_streams"]
+    fc, fm = cfg.get("few_connections", 10), cfg.get("few_streams", 5)
+    return {"wrk": f"HTTP/1.1 cleartext (wrk -c{c})", "h2": f"h2c (h2load -c{c} -m{m})",
+            "h2_few": f"h2c, few (h2load -c{fc} -m{fm})", "wrk_tls": f"HTTP/1.1 over TLS (wrk https -c{c})",
+            "h2_tls": f"h2 over TLS (h2load https -c{c} -m{m})",
+            "wrk_tls_close": f"new TLS connection per request (wrk https -c{c}, Connection: close; resumed)",
+            "tls_full": f"new TLS connections, full handshake (tls_connect -c{c})",
+            "tls_resume": f"new TLS connections, resumed (tls_connect --resume -c{c})",
+            "fixed_rate": f"open loop {cfg['rate']}/s, cleartext", "fixed_rate_tls": f"open loop {cfg['rate']}/s, TLS"}
+
+
+def best_peer(r, load, field):
+    vals = {p: get(r, p, load, field) for p in PEERS if get(r, p, load, field) is not None}
+    return min(vals.items(), key=lambda kv: kv[1]) if vals else (None, None)
+
+
+def ratio_to_peer(r, p, load, field):
+    """p's value / the best (lowest) of nginx and HAProxy, for tether's rows only."""
+    name, ref = best_peer(r, load, field)
+    v = get(r, p, load, field)
+    if p != "tether" or v is None or not ref:
+        return "–"
+    return f"{v / ref:.2f}x {name}"
+
+
+def tls_section(r):
+    """Issue 15's rows: TLS listeners (keep-alive h1 and h2, new connections, open loop) and h2c with few
+    connections, each with CPU per request and its ratio to the best peer; what each proxy negotiated."""
+    order = [p for p in ("tether", "nginx", "haproxy") if p in r.get("proxies", {})]
+    cfg = r["config"]
+    labels = tls_row_labels(cfg)
+    closed = [k for k in ("wrk_tls", "h2_tls", "h2_few", "wrk_tls_close") if any(get(r, p, k) for p in order)]
+    conns = [k for k in ("tls_full", "tls_resume") if any(get(r, p, k) for p in order)]
+    if not (closed or conns or any(get(r, p, "fixed_rate_tls") for p in order)):
+        return ""
+    md = ["## TLS listeners, and h2c with few connections (issue 15)",
+          f"Same pinning and interleaving as above ({cfg.get('reps', 1)} rounds, median). Every proxy serves the "
+          "run's ECDSA P-256 certificate with the same TLS settings (tether has no keys for them, so OpenSSL's "
+          "defaults; nginx and HAProxy are set to those); what each negotiated is in the last table. "
+          "\"vs best peer\" = tether's CPU per request / the lower of nginx's and HAProxy's.\n"]
+    rows = []
+    for k in closed:
+        for p in order:
+            w = get(r, p, k) or {}
+            if not w:
+                continue
+            rows.append([labels[k], get(r, p, "label"), fmt(w.get("rps")), spread(w), fmt(w.get("p50_us")),
+                         fmt(w.get("p99_us")), fmt(w.get("cpu_us_per_req"), 2), ratio_to_peer(r, p, k, "cpu_us_per_req"),
+                         fmt(w.get("user_us_per_req"), 2), fmt(w.get("sys_us_per_req"), 2),
+                         fmt(w.get("proxy_cpu_pct"), 1),
+                         fmt((w.get("errors") or 0) + (w.get("failed") or 0) + (w.get("errored") or 0)),
+                         fmt(w.get("non2xx")), fmt(w.get("other_busy_pct"), 1)])
+    if rows:
+        md += ["### Closed loop\n", table(["row", "proxy", "req/s", "range", "p50 µs", "p99 µs", "proxy CPU µs/req",
+                                           "vs best peer", "of which user", "of which kernel", "proxy CPU %",
+                                           "errors", "non-2xx", "other load %"], rows)]
+    rows = []
+    for k in conns:
+        for p in order:
+            c = get(r, p, k) or {}
+            if not c:
+                continue
+            resumed = (f"{c['resumed_pct']:.1f}% of {fmt(c.get('offered'))}" + (" **(< 99%)**" if
+                       c.get("offered") and c["resumed_pct"] < 99 else "")) if k == "tls_resume" else "–"
+            rows.append([labels[k], get(r, p, "label"), fmt(c.get("conn_per_s")), fmt(c.get("handshake_p50_us")),
+                         fmt(c.get("handshake_p99_us")), fmt(c.get("total_p99_us")), resumed,
+                         fmt(c.get("cpu_us_per_req"), 1), ratio_to_peer(r, p, k, "cpu_us_per_req"),
+                         fmt(c.get("user_us_per_req"), 1), fmt(c.get("sys_us_per_req"), 1), fmt(c.get("errors")),
+                         fmt(c.get("other_busy_pct"), 1)])
+    if rows:
+        md += [f"\n### New TLS connections (bench/tools/tls_connect: {cfg['connections']} at a time, each TCP connect "
+               "+ handshake + one GET + close_notify; handshake time = connect() to handshake done; --resume: each "
+               "connection offers the ticket its slot's previous connection received, resumed % counts the connections "
+               "that offered one)\n",
+               table(["row", "proxy", "conn/s", "handshake p50 µs", "handshake p99 µs", "connection p99 µs",
+                      "resumed", "proxy CPU µs/conn", "vs best peer", "of which user", "of which kernel", "errors",
+                      "other load %"], rows)]
+    rows = []
+    for p in order:
+        f = get(r, p, "fixed_rate_tls") or {}
+        if f:
+            rows.append([get(r, p, "label"), fmt(f.get("achieved_rps")), fmt(f.get("p50_us")), fmt(f.get("p90_us")),
+                         fmt(f.get("p99_us")), ratio_to_peer(r, p, "fixed_rate_tls", "p99_us"), fmt(f.get("p999_us")),
+                         fmt(f.get("max_us")), fmt(f.get("cpu_us_per_req"), 2),
+                         ratio_to_peer(r, p, "fixed_rate_tls", "cpu_us_per_req"),
+                         fmt((f.get("errors") or 0) + (f.get("unfinished") or 0)), fmt(f.get("max_dispatch_lag_us")),
+                         fmt(f.get("other_busy_pct"), 1)])
+    if rows:
+        md += [f"\n### HTTP/1.1 over TLS, open loop at {cfg['rate']} req/s (fixed_rate --tls, {cfg['connections']} "
+               "connections, every handshake before t0)\n",
+               table(["proxy", "req/s", "p50 µs", "p90 µs", "p99 µs", "p99 vs best peer", "p99.9 µs", "max µs",
+                      "proxy CPU µs/req", "CPU vs best peer", "errors", "worst send lag µs", "other load %"], rows)]
+    rows = []
+    for p in order:
+        m = get(r, p, "memory_tls") or {}
+        if m:
+            rows.append([get(r, p, "label"), fmt(m.get("idle_kib")), fmt(m.get("conns_kib")),
+                         f"{fmt(m.get('conns_ok'))} ok / {fmt(m.get('conns_failed'))} failed",
+                         fmt(m.get("per_conn_marginal_bytes")), fmt(m.get("per_conn_bytes")),
+                         fmt(get(r, p, "memory", "per_conn_marginal_bytes"))])
+    if rows:
+        md += [f"\n### Memory per idle TLS connection (conn_holder --tls: {cfg['idle_conns']} connections, each with "
+               "its handshake and one GET, in two holders like the cleartext test)\n",
+               table(["proxy", "RSS before KiB", "with the connections KiB", "connections",
+                      "bytes / idle TLS conn (slope)", "bytes / idle TLS conn (average)",
+                      "cleartext slope, for comparison"], rows)]
+    rows = []
+    for p in order:
+        s_ = get(r, p, "tls") or {}
+        neg = get(r, p, "negotiated") or {}
+        seen = sorted({f"{v.get('version')} {v.get('suite')} {v.get('group')}" for v in neg.values()})
+        rows.append([get(r, p, "label"), s_.get("version", "–"), s_.get("suite", "–"), s_.get("group", "–"),
+                     s_.get("signature", "–"), "; ".join(seen) or "–",
+                     ", ".join(sorted({v.get("alpn") for v in neg.values() if v.get("alpn")})) or "–"])
+    md += ["\n### Negotiated (openssl s_client -brief; and what the load generators' connections got)\n",
+           table(["proxy", "version", "suite", "group", "signature", "the rows' clients saw", "ALPN"], rows)]
+    return "\n".join(md)
+
+
+def issue15_targets(r):
+    """Issue 15's targets, each a ratio to the best of nginx and HAProxy within this run:
+    (description, met?, ratio text)."""
+    out = []
+    labels = tls_row_labels(r["config"])
+
+    def add(desc, load, field, factor=1.0):
+        tv = get(r, "tether", load, field)
+        name, ref = best_peer(r, load, field)
+        if tv is None or not ref:
+            return
+        out.append((desc, tv <= factor * ref, f"{tv / ref:.2f}x {name} (tether {tv:,.2f} vs {ref:,.2f})"))
+
+    for k in ("wrk", "h2", "h2_few", "wrk_tls", "h2_tls", "wrk_tls_close", "tls_full", "tls_resume"):
+        add(f"CPU/request <= best peer: {labels[k]}", k, "cpu_us_per_req")
+    add("user-space CPU/request <= 0.8x best peer's: HTTP/1.1 cleartext", "wrk", "user_us_per_req", 0.8)
+    add(f"open-loop p99 <= best peer: {labels['fixed_rate']}", "fixed_rate", "p99_us")
+    add(f"open-loop p99 <= best peer: {labels['fixed_rate_tls']}", "fixed_rate_tls", "p99_us")
+    c = get(r, "tether", "tls_resume")
+    if c and c.get("offered"):
+        out.append(("resumed >= 99% of the connections that offered a ticket", c["resumed_pct"] >= 99,
+                    f"{c['resumed_pct']:.1f}% of {c['offered']:,}"))
+    return out
+
+
+def issue15_targets_table(r):
+    t = issue15_targets(r)
+    if not t:
+        return ""
+    rows = [[d, "met" if m else "**not met**", ratio] for d, m, ratio in t]
+    return ("### Targets, issue 15 (ratios to the best peer within this run; wall-clock based, so only an idle "
+            "machine's run counts)\n\n" + table(["target", "result", "ratio"], rows))
+
+
+TLS_KINDS = (("fin", "FIN (close, no close_notify)"), ("rst", "RST (linger 0)"),
+             ("close_notify", "close_notify alone (TCP stays open)"), ("h2rst", "h2 RST_STREAM (h2 over TLS)"))
+
+
+def cancel_table(r, key="cancel"):
     rows = []
     order = [p for p in ("tether", "nginx", "haproxy", "haproxy-abortonclose") if p in r.get("proxies", {})]
     for p in order:
-        for kind, label in KINDS:
-            c = get(r, p, "cancel", kind)
+        for kind, label in (TLS_KINDS if key == "cancel_tls" else KINDS):
+            c = get(r, p, key, kind)
             if not c:
                 continue
             how = f"{c['upstream_saw_rst']} RST / {c['upstream_saw_fin']} FIN"
@@ -91,7 +250,10 @@ def cancel_table(r):
                          fmt(c["p50_us"]), fmt(c["p99_us"]), fmt(c["max_us"]), how,
                          fmt(c["not_received"] + c["failed_connect"])])
     cfg = r["config"]
-    return (f"### Cancellation propagation ({cfg['cancel_count']} aborts per kind; noticed = the upstream saw "
+    if not rows:
+        return ""
+    return (f"### Cancellation propagation{' over TLS' if key == 'cancel_tls' else ''} "
+            f"({cfg['cancel_count']} aborts per kind; noticed = the upstream saw "
             f"its connection closed or reset within {cfg['cancel_window_ms']} ms)\n\n" +
             table(["proxy", "client abort", "noticed", "%", "p50 µs", "p99 µs", "max µs",
                    "upstream saw", "not started"], rows))
@@ -188,18 +350,18 @@ def memory_table(r):
             f"{cfg['slow_seconds']} s (one connection, after the idle-connection test; growth = peak − before).")
 
 
-def syscall_table(r):
-    order = [p for p in ("tether", "nginx", "haproxy") if get(r, p, "syscalls")]
+def syscall_table(r, key="syscalls", what="wrk run"):
+    order = [p for p in ("tether", "nginx", "haproxy") if get(r, p, key)]
     if not order:
         return ""
     names = []
     for p in order:  # the calls that matter for any proxy, most frequent first
-        for k, v in get(r, p, "syscalls", "per_req").items():
+        for k, v in get(r, p, key, "per_req").items():
             if v >= 0.05 and k not in names:
                 names.append(k)
-    rows = [[get(r, p, "label"), fmt(get(r, p, "syscalls", "total_per_req"), 2)] +
-            [fmt(get(r, p, "syscalls", "per_req").get(k, 0.0), 2) for k in names] for p in order]
-    return ("### System calls per request (strace -c on the worker during a 3 s wrk run; counts only, strace "
+    rows = [[get(r, p, "label"), fmt(get(r, p, key, "total_per_req"), 2)] +
+            [fmt(get(r, p, key, "per_req").get(k, 0.0), 2) for k in names] for p in order]
+    return (f"### System calls per request (strace -c on the worker during a 3 s {what}; counts only, strace "
             "makes everything slow)\n\n" + table(["proxy", "total"] + names, rows))
 
 
@@ -324,7 +486,9 @@ def targets_table(r):
 def setup_text(r):
     m = r["machine"]
     cfg = r["config"]
-    other = [(p, k, get(r, p, k, "other_busy_pct")) for p in r.get("proxies", {}) for k in ("wrk", "fixed_rate", "h2")]
+    other = [(p, k, get(r, p, k, "other_busy_pct")) for p in r.get("proxies", {})
+             for k in ("wrk", "fixed_rate", "h2", "h2_few", "wrk_tls", "h2_tls", "wrk_tls_close", "tls_full",
+                       "tls_resume", "fixed_rate_tls")]
     noisy = [f"{p}/{k} {v:.0f}%" for p, k, v in other if v is not None and v > 5]
     warn = ("\n\n**Warning: other processes used CPU during the run** (share of all cores outside the benchmark: "
             + ", ".join(noisy) + "). Numbers from a shared machine are noisy; rerun on an idle machine."
@@ -349,8 +513,18 @@ def render_markdown(r):
         parts.append("**Failures:** " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
     main_rows = [p for p in r.get("proxies", {}) if p in ("tether", "nginx", "haproxy")]
     if main_rows:
-        parts += [targets_table(r), throughput_tables(r), cancel_table(r), memory_table(r), scaling_table(r),
-                  syscall_table(r)]
+        if any(get(r, p, "wrk") for p in main_rows):
+            parts += [targets_table(r), throughput_tables(r)]
+        parts += [issue15_targets_table(r), tls_section(r)]
+        if any(get(r, p, "cancel") for p in main_rows):
+            parts.append(cancel_table(r))
+        if any(get(r, p, "cancel_tls") for p in main_rows):
+            parts.append(cancel_table(r, "cancel_tls"))
+        if any(get(r, p, "memory") for p in main_rows):
+            parts.append(memory_table(r))
+        parts += [scaling_table(r), syscall_table(r), syscall_table(r, "syscalls_tls", "wrk https run (keep-alive)"),
+                  syscall_table(r, "syscalls_tls_close", "wrk https run with Connection: close (per new, resumed, "
+                                "TLS connection)")]
     parts.append(h2_upstream_section(r))
     tlog = get(r, "tether", "log")
     if tlog:
@@ -363,7 +537,7 @@ def render_markdown(r):
     if dead:
         parts.append("**Proxies that had exited before the harness stopped them: " + ", ".join(dead) + "**")
     parts.append("![chart](chart.png)")
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def write_markdown(r, outdir):

@@ -15,9 +15,13 @@
 // within --settle-ms does not hold up the next one, and every probe gets --window-ms to be noticed.
 // Requests without x-probe-id get a small 200 so the proxies can be warmed up through the same route.
 //
-// usage: cancel_probe --upstream 127.0.0.1:18002 --target 127.0.0.1:18010 --kind fin|rst|h2rst
+// With --tls the client side is TLS (ALPN http/1.1, or h2 for h2rst; handshake before the request): `fin` then
+// closes without close_notify, `rst` resets, `h2rst` resets the stream inside TLS, and `close_notify` (TLS only)
+// sends the close_notify alert and keeps the TCP connection open until the measurement is over.
+//
+// usage: cancel_probe --upstream 127.0.0.1:18002 --target 127.0.0.1:18010 --kind fin|rst|h2rst|close_notify
 //                     [--count 200] [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000]
-//                     [--upstream-protocol http1|h2c]
+//                     [--upstream-protocol http1|h2c] [--tls]
 #include <nghttp2/nghttp2.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -34,6 +38,7 @@
 #include <vector>
 
 #include "common.h"
+#include "tls_client.h"
 
 namespace {
 
@@ -291,31 +296,65 @@ ssize_t sendAll(int fd, const void* data, size_t len) {
   return ssize_t(len);
 }
 
+// One client connection: a socket, TLS on it with --tls. Non-blocking once set up (the h2 client drains it).
+struct Wire {
+  int fd = -1;
+  SSL* ssl = nullptr;
+
+  bool open(const sockaddr_in& sa, SSL_CTX* tls) {
+    fd = bench::connectTo(sa);
+    if (fd >= 0 && tls) ssl = bench::blockingHandshake(tls, fd);
+    return fd >= 0 && (!tls || ssl);
+  }
+
+  ssize_t write(const void* data, size_t len) {
+    if (!ssl) return sendAll(fd, data, len);
+    for (;;) {  // a few hundred bytes: a non-blocking socket takes them at once, else retry
+      int n = SSL_write(ssl, data, int(len));
+      if (n > 0) return n;
+      if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_WRITE) return -1;
+    }
+  }
+
+  ssize_t read(void* buf, size_t len) {
+    if (!ssl) return recv(fd, buf, len, MSG_DONTWAIT);
+    int n = SSL_read(ssl, buf, int(len));
+    return n > 0 ? n : -1;
+  }
+
+  void close() {
+    if (ssl) SSL_free(ssl);  // no close_notify: SSL_free sends nothing
+    if (fd >= 0) ::close(fd);
+    ssl = nullptr;
+    fd = -1;
+  }
+};
+
 // An h2c client connection with one request whose stream can be reset.
 struct H2Client {
-  int fd = -1;
+  Wire* wire = nullptr;  // on the heap, so H2Client stays copyable and nghttp2's user pointer stays valid
   nghttp2_session* session = nullptr;
   int32_t stream = -1;
 
   static ssize_t onSend(nghttp2_session*, const uint8_t* data, size_t len, int, void* user) {
-    int fd = int(reinterpret_cast<intptr_t>(user));  // the fd itself, so H2Client stays copyable
-    return sendAll(fd, data, len) < 0 ? ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE) : ssize_t(len);
+    return static_cast<Wire*>(user)->write(data, len) < 0 ? ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE) : ssize_t(len);
   }
 
-  bool start(const sockaddr_in& sa, const std::string& authority, long id) {
-    fd = bench::connectTo(sa);
-    if (fd < 0) return false;
+  bool start(const sockaddr_in& sa, SSL_CTX* tls, const std::string& authority, long id) {
+    wire = new Wire;
+    if (!wire->open(sa, tls)) return false;
+    if (tls) bench::setNonBlocking(wire->fd);
     nghttp2_session_callbacks* cbs;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_send_callback(cbs, onSend);
-    nghttp2_session_client_new(&session, cbs, reinterpret_cast<void*>(intptr_t(fd)));
+    nghttp2_session_client_new(&session, cbs, wire);
     nghttp2_session_callbacks_del(cbs);
     nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
     std::string path = "/slow/" + std::to_string(id), idStr = std::to_string(id);
     auto nv = [](const char* n, const std::string& v) {
       return nghttp2_nv{(uint8_t*)n, (uint8_t*)v.data(), strlen(n), v.size(), NGHTTP2_NV_FLAG_NONE};
     };
-    std::string get = "GET", http = "http";
+    std::string get = "GET", http = tls ? "https" : "http";
     nghttp2_nv hdrs[] = {nv(":method", get), nv(":scheme", http), nv(":authority", authority), nv(":path", path),
                          nv("x-probe-id", idStr)};
     stream = nghttp2_submit_request(session, nullptr, hdrs, 5, nullptr, nullptr);
@@ -326,7 +365,7 @@ struct H2Client {
   void drain() {
     uint8_t buf[16384];
     ssize_t n;
-    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) nghttp2_session_mem_recv(session, buf, size_t(n));
+    while ((n = wire->read(buf, sizeof buf)) > 0) nghttp2_session_mem_recv(session, buf, size_t(n));
   }
 
   void submitReset() { nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream, NGHTTP2_CANCEL); }
@@ -334,9 +373,10 @@ struct H2Client {
 
   void close() {
     if (session) nghttp2_session_del(session);
-    if (fd >= 0) ::close(fd);
+    if (wire) wire->close();
+    delete wire;
     session = nullptr;
-    fd = -1;
+    wire = nullptr;
   }
 };
 
@@ -344,40 +384,41 @@ struct Options {
   std::string upstream, target, kind;
   long count, windowMs, settleMs, receiveTimeoutMs;
   std::string upstreamProtocol = "http1";
+  SSL_CTX* tls = nullptr;  // --tls
 };
 
-// Runs all probes; returns the h2 clients still open (closed only after the measurement).
-std::vector<H2Client> runProbes(const Options& o, Probes& probes, long& failedConnect, long& notReceived) {
+// Runs all probes; returns the h2 clients and close_notify connections still open (closed after the measurement).
+std::vector<H2Client> runProbes(const Options& o, Probes& probes, long& failedConnect, long& notReceived,
+                                std::vector<Wire>& keepWires) {
   sockaddr_in sa = bench::parseAddr(o.target);
   std::vector<H2Client> keep;
   for (long id = 0; id < o.count; ++id) {
     H2Client h2;
-    int fd = -1;
+    Wire w;
     if (o.kind == "h2rst") {
-      if (!h2.start(sa, o.target, id)) {
+      if (!h2.start(sa, o.tls, o.target, id)) {
         ++failedConnect;
         h2.close();
         continue;
       }
     } else {
-      fd = bench::connectTo(sa);
       std::string req = h1Request(id, o.target);
-      if (fd < 0 || sendAll(fd, req.data(), req.size()) < 0) {
+      if (!w.open(sa, o.tls) || w.write(req.data(), req.size()) < 0) {
         ++failedConnect;
-        if (fd >= 0) close(fd);
+        w.close();
         continue;
       }
     }
     // Abort only once the upstream holds the request: otherwise we would time the proxy's connect.
     if (!probes.waitFor(probes.received, id, o.receiveTimeoutMs * 1'000'000)) {
       ++notReceived;
-      if (fd >= 0) close(fd);
+      w.close();
       h2.close();
       continue;
     }
     if (o.kind == "rst") {
       linger lg{1, 0};
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      setsockopt(w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
     if (o.kind == "h2rst") {
       h2.drain();
@@ -386,13 +427,16 @@ std::vector<H2Client> runProbes(const Options& o, Probes& probes, long& failedCo
     int64_t t = bench::monoNs();
     if (o.kind == "h2rst")
       h2.flush();
+    else if (o.kind == "close_notify")
+      SSL_shutdown(w.ssl);  // the alert only; the TCP connection stays open
     else
-      close(fd);
+      w.close();
     {
       std::lock_guard lk(probes.mu);
       probes.aborted[id] = t;
     }
     if (o.kind == "h2rst") keep.push_back(h2);
+    if (o.kind == "close_notify") keepWires.push_back(w);
     probes.waitFor(probes.noticed, id, o.settleMs * 1'000'000);
   }
   return keep;
@@ -447,12 +491,14 @@ void printJson(const Options& o, Probes& probes, long failedConnect, long notRec
   std::string codeJson;
   for (auto& [name, n] : codes) codeJson += (codeJson.empty() ? "\"" : ",\"") + name + "\":" + std::to_string(n);
   std::printf(
-      "{\"kind\":\"%s\",\"upstream_protocol\":\"%s\",\"upstream_saw_rst_stream\":%ld,\"rst_stream_codes\":{%s},"
+      "{\"kind\":\"%s\",\"tls\":%s,\"upstream_protocol\":\"%s\",\"upstream_saw_rst_stream\":%ld,\"rst_stream_codes\":{%"
+      "s},"
       "\"target\":\"%s\",\"count\":%ld,\"failed_connect\":%ld,\"not_received\":%ld,"
       "\"aborted\":%ld,\"noticed\":%ld,\"late\":%ld,\"early\":%ld,\"upstream_saw_fin\":%ld,"
       "\"upstream_saw_rst\":%ld,\"window_ms\":%ld,\"deltas_us\":[%s]}\n",
-      o.kind.c_str(), o.upstreamProtocol.c_str(), rstStream, codeJson.c_str(), o.target.c_str(), o.count, failedConnect,
-      notReceived, aborted, noticed, late, early, fin, rst, o.windowMs, deltas.c_str());
+      o.kind.c_str(), o.tls ? "true" : "false", o.upstreamProtocol.c_str(), rstStream, codeJson.c_str(),
+      o.target.c_str(), o.count, failedConnect, notReceived, aborted, noticed, late, early, fin, rst, o.windowMs,
+      deltas.c_str());
 }
 
 }  // namespace
@@ -468,23 +514,29 @@ int main(int argc, char** argv) {
             args.num("--receive-timeout-ms", 2000)};
   o.upstreamProtocol = args.get("--upstream-protocol", "http1");
   bool badProto = o.upstreamProtocol != "http1" && o.upstreamProtocol != "h2c";
-  if (args.has("--help") || o.target.empty() || badProto || (o.kind != "fin" && o.kind != "rst" && o.kind != "h2rst")) {
+  bool tls = args.has("--tls");
+  bool badKind = o.kind != "fin" && o.kind != "rst" && o.kind != "h2rst" && (o.kind != "close_notify" || !tls);
+  if (args.has("--help") || o.target.empty() || badProto || badKind) {
     std::fputs(
-        "usage: cancel_probe --upstream ADDR --target ADDR --kind fin|rst|h2rst [--count N]\n"
-        "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000] [--upstream-protocol http1|h2c]\n",
+        "usage: cancel_probe --upstream ADDR --target ADDR --kind fin|rst|h2rst|close_notify [--count N]\n"
+        "       [--window-ms 2000] [--settle-ms 20] [--receive-timeout-ms 2000] [--upstream-protocol http1|h2c]\n"
+        "       [--tls] (close_notify: with --tls only)\n",
         stderr);
     return args.has("--help") ? 0 : 2;
   }
+  if (tls) o.tls = bench::makeClientCtx(o.kind == "h2rst" ? std::string("\x02h2") : std::string("\x08http/1.1"), false);
   bench::raiseFdLimit();
   Probes probes(size_t(std::max(o.count, 1L)));
   long failedConnect = 0, notReceived = 0;
   std::vector<H2Client> keep;
+  std::vector<Wire> keepWires;
   {
     SlowUpstream upstream(o.upstream, probes, o.upstreamProtocol == "h2c");
-    keep = runProbes(o, probes, failedConnect, notReceived);
+    keep = runProbes(o, probes, failedConnect, notReceived, keepWires);
     waitForStragglers(o, probes);
     printJson(o, probes, failedConnect, notReceived);
   }  // the upstream stops here, before the kept h2 clients close, so their closing is never counted
   for (auto& c : keep) c.close();
+  for (auto& w : keepWires) w.close();
   return 0;
 }

@@ -6,7 +6,10 @@
 // queued behind it (no coordinated omission). Single thread, epoll, epoll_pwait2 for sub-ms timer precision.
 //
 // usage: fixed_rate --target 127.0.0.1:18010 --rate 5000 [--connections 50] [--duration-s 10]
-//                   [--path /] [--drain-ms 2000] [--spin]
+//                   [--path /] [--drain-ms 2000] [--spin] [--tls]
+// --tls: HTTPS (ALPN http/1.1); every connection's handshake is done before t0 (blocking, at start), so only
+// requests on established TLS connections are timed. A connection that breaks reconnects (and handshakes) in
+// line, which then counts against the requests queued behind it.
 // Prints one JSON object: counts, achieved rate, latency percentiles in microseconds, and the worst
 // dispatch lag (how late the tool itself sent a request to an idle connection: if large, the tool, not
 // the proxy, was the bottleneck).
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "common.h"
+#include "tls_client.h"
 
 namespace {
 
@@ -26,6 +30,7 @@ struct Conn {
   std::deque<int64_t> queued;  // due times of requests waiting for this connection
   int64_t inflight = -1;       // due time of the request on the wire, -1 if idle
   std::string in;
+  SSL* ssl = nullptr;  // with --tls
 };
 
 struct Stats {
@@ -36,7 +41,8 @@ struct Stats {
 
 class Load {
  public:
-  Load(sockaddr_in sa, std::string request, long connections) : sa_(sa), request_(std::move(request)) {
+  Load(sockaddr_in sa, std::string request, long connections, SSL_CTX* tls)
+      : sa_(sa), request_(std::move(request)), tls_(tls) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     conns_.resize(size_t(connections));
     for (size_t i = 0; i < conns_.size(); ++i) connect(i);
@@ -72,13 +78,19 @@ class Load {
   }
 
   Stats stats;
-  bool spin = false;  // never sleep: trades a busy CPU for freedom from timer/wake-up jitter
+  std::string negotiated;  // --tls: what the first connection negotiated (JSON)
+  bool spin = false;       // never sleep: trades a busy CPU for freedom from timer/wake-up jitter
 
  private:
   void connect(size_t i) {
     Conn& c = conns_[i];
     c.fd = bench::connectTo(sa_);
     if (c.fd < 0) bench::die("connect");
+    if (tls_) {
+      c.ssl = bench::blockingHandshake(tls_, c.fd);
+      if (!c.ssl) bench::die("TLS handshake");
+      if (negotiated.empty()) negotiated = bench::negotiatedJson(c.ssl);
+    }
     bench::setNonBlocking(c.fd);
     epoll_event ev{EPOLLIN | EPOLLRDHUP, {.u64 = i}};
     epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
@@ -90,7 +102,9 @@ class Load {
     c.inflight = c.queued.front();
     c.queued.pop_front();
     // A tiny request always fits the empty socket buffer of an idle keep-alive connection.
-    if (send(c.fd, request_.data(), request_.size(), MSG_NOSIGNAL) != ssize_t(request_.size())) {
+    ssize_t sent = c.ssl ? SSL_write(c.ssl, request_.data(), int(request_.size()))
+                         : send(c.fd, request_.data(), request_.size(), MSG_NOSIGNAL);
+    if (sent != ssize_t(request_.size())) {
       fail(i);
       return;
     }
@@ -103,6 +117,8 @@ class Load {
     if (c.inflight >= 0) ++stats.errors;
     c.inflight = -1;
     c.in.clear();
+    if (c.ssl) SSL_free(c.ssl);
+    c.ssl = nullptr;
     close(c.fd);
     ++stats.reconnects;
     connect(i);
@@ -113,12 +129,13 @@ class Load {
     Conn& c = conns_[i];
     char buf[16384];
     for (;;) {
-      ssize_t r = recv(c.fd, buf, sizeof buf, 0);
+      ssize_t r = c.ssl ? SSL_read(c.ssl, buf, sizeof buf) : recv(c.fd, buf, sizeof buf, 0);
       if (r > 0) {
         c.in.append(buf, size_t(r));
         continue;
       }
-      if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      if (c.ssl ? SSL_get_error(c.ssl, int(r)) == SSL_ERROR_WANT_READ : (r < 0 && (errno == EAGAIN || errno == EINTR)))
+        break;
       fail(i);
       return;
     }
@@ -143,6 +160,7 @@ class Load {
 
   sockaddr_in sa_;
   std::string request_;
+  SSL_CTX* tls_;
   int ep_;
   std::vector<Conn> conns_;
 };
@@ -159,7 +177,8 @@ int main(int argc, char** argv) {
   bench::Args args{argc, argv};
   std::string target = args.get("--target", "");
   if (args.has("--help") || target.empty()) {
-    std::fputs("usage: fixed_rate --target ADDR --rate R [--connections 50] [--duration-s 10] [--path /]\n", stderr);
+    std::fputs("usage: fixed_rate --target ADDR --rate R [--connections 50] [--duration-s 10] [--path /] [--tls]\n",
+               stderr);
     return args.has("--help") ? 0 : 2;
   }
   bench::raiseFdLimit();
@@ -168,7 +187,8 @@ int main(int argc, char** argv) {
   int64_t drainNs = args.num("--drain-ms", 2000) * 1'000'000;
   std::string req = "GET " + args.get("--path", "/") + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
 
-  Load load(bench::parseAddr(target), req, connections);
+  SSL_CTX* tls = args.has("--tls") ? bench::makeClientCtx(std::string("\x08http/1.1"), false) : nullptr;
+  Load load(bench::parseAddr(target), req, connections, tls);
   load.spin = args.has("--spin");
   long total = long(rate * double(durationS));
   int64_t t0 = bench::monoNs() + 1'000'000;
@@ -189,10 +209,11 @@ int main(int argc, char** argv) {
       "{\"rate\":%.0f,\"connections\":%ld,\"duration_s\":%ld,\"scheduled\":%ld,\"sent\":%ld,\"ok\":%ld,"
       "\"non2xx\":%ld,\"errors\":%ld,\"unfinished\":%ld,\"reconnects\":%ld,\"achieved_rps\":%.1f,"
       "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-      "\"max_dispatch_lag_us\":%.1f}\n",
+      "\"max_dispatch_lag_us\":%.1f,\"negotiated\":%s}\n",
       rate, connections, durationS, total, s.sent, s.ok, s.non2xx, s.errors, load.outstanding(), s.reconnects,
       double(s.ok + s.non2xx) / elapsed, percentileUs(s.latencyNs, 50), percentileUs(s.latencyNs, 90),
       percentileUs(s.latencyNs, 99), percentileUs(s.latencyNs, 99.9),
-      s.latencyNs.empty() ? 0.0 : double(s.latencyNs.back()) / 1000.0, double(s.maxDispatchLagNs) / 1000.0);
+      s.latencyNs.empty() ? 0.0 : double(s.latencyNs.back()) / 1000.0, double(s.maxDispatchLagNs) / 1000.0,
+      load.negotiated.empty() ? "null" : load.negotiated.c_str());
   return 0;
 }
