@@ -38,8 +38,8 @@
 #include "output_lines.h"
 #include "support/any_client.h"
 #include "support/protocol_matrix.h"
-#include "support/tether_fixture.h"
 #include "support/test_env.h"
+#include "support/tether_fixture.h"
 
 namespace tether::testing {
 namespace {

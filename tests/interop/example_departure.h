@@ -2,7 +2,8 @@
 
 // How a client of an example app (example_app.h) leaves while its request is in flight, behind tether: curl giving
 // up at --max-time (it closes the connection: a FIN), a TCP reset (SO_LINGER 0), or an HTTP/2 RST_STREAM(CANCEL)
-// of the request's stream over h2c or h2 over TLS (the connection stays open). For each, what tether logs.
+// of the request's stream over h2c or h2 over TLS (the connection stays open). For each, what tether logs; and the
+// checks on both sides (the app's line, tether's) after it, or after a request that completes.
 
 #include <string>
 #include <string_view>

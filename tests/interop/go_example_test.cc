@@ -18,8 +18,8 @@
 #include "example_departure.h"
 #include "support/protocol_matrix.h"
 #include "support/raw_client.h"
-#include "support/tether_fixture.h"
 #include "support/test_env.h"
+#include "support/tether_fixture.h"
 
 namespace tether::testing {
 namespace {

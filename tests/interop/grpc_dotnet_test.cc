@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "support/process.h"
-#include "support/tether_fixture.h"
 #include "support/test_env.h"
+#include "support/tether_fixture.h"
 
 namespace tether::testing {
 namespace {

@@ -23,11 +23,11 @@ bool inCi();
 // For a test that needs a runtime this machine may lack: `missing_text` says why it cannot run here ("" when it can).
 // When it is not empty, skips the test with that text, except under CI=true (inCi()), where it fails it. Returns
 // from the calling function, so it goes first in a TEST body or in a fixture's SetUp (gtest then runs no body).
-#define TETHER_REQUIRE_RUNTIME(missing_text)                        \
-  do {                                                              \
-    const std::string tether_missing_ = (missing_text);             \
-    if (!tether_missing_.empty()) {                                 \
-      if (::tether::testing::inCi()) FAIL() << tether_missing_;     \
-      GTEST_SKIP() << tether_missing_;                              \
-    }                                                               \
+#define TETHER_REQUIRE_RUNTIME(missing_text)                    \
+  do {                                                          \
+    const std::string tether_missing_ = (missing_text);         \
+    if (!tether_missing_.empty()) {                             \
+      if (::tether::testing::inCi()) FAIL() << tether_missing_; \
+      GTEST_SKIP() << tether_missing_;                          \
+    }                                                           \
   } while (false)
