@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -30,6 +29,7 @@
 #include "support/process.h"
 #include "support/protocol_matrix.h"
 #include "support/raw_client.h"
+#include "support/test_env.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
@@ -55,14 +55,7 @@ class AspNetCore : public ::testing::Test {
   }
   static void TearDownTestSuite() { app_.reset(); }
 
-  // Skips when the app cannot run, except under CI=true: there a missing runtime fails the test.
-  void SetUp() override {
-    const std::string missing = AspNetCoreApp::missing();
-    if (missing.empty()) return;
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string_view(ci) == "true") FAIL() << missing;
-    GTEST_SKIP() << missing;
-  }
+  void SetUp() override { TETHER_REQUIRE_RUNTIME(AspNetCoreApp::missing()); }
 
   // tether in front of the app: /deadline with a 3 s timeout and the deadline header, everything else plain.
   // `first` routes go before those (a route of the test's own).

@@ -22,7 +22,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <iostream>
@@ -39,6 +38,7 @@
 #include "output_lines.h"
 #include "support/any_client.h"
 #include "support/protocol_matrix.h"
+#include "support/test_env.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
@@ -147,20 +147,9 @@ class BrowserTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { driver_.reset(); }
 
-  // Skips without a browser, except under CI=true: there a missing runtime fails the test.
   void SetUp() override {
-    const std::string missing = browserMissing();
-    if (!missing.empty()) {
-      const char* ci = std::getenv("CI");
-      if (ci != nullptr && std::string_view(ci) == "true") FAIL() << missing;
-      GTEST_SKIP() << missing;
-    }
+    TETHER_REQUIRE_RUNTIME(browserMissing());
     ASSERT_TRUE(driver_) << start_error_;
-  }
-
-  static bool inCi() {
-    const char* ci = std::getenv("CI");
-    return ci != nullptr && std::string_view(ci) == "true";
   }
 
   static TetherOptions options(const BrowserApp& app, ClientProtocol client) {
@@ -195,10 +184,7 @@ class BrowserCancellation : public BrowserTest, public ::testing::WithParamInter
 
 TEST_P(BrowserCancellation, TheAppsSignalFiresAndTetherLogsOneCancellation) {
   const BrowserCase& c = GetParam();
-  if (const std::string missing = c.app.missing(); !missing.empty()) {
-    if (inCi()) FAIL() << missing;  // a runtime missing in CI is a broken set-up
-    GTEST_SKIP() << missing;
-  }
+  TETHER_REQUIRE_RUNTIME(c.app.missing());
   const auto app = c.app.make();
   TetherInstance tether(options(*app, c.client));
   const std::string id = "browser-" + caseName(c);
@@ -278,10 +264,7 @@ class BrowserCompletedFetch : public BrowserTest, public ::testing::WithParamInt
 
 TEST_P(BrowserCompletedFetch, FiresNoCancellation) {
   const BrowserCase& c = GetParam();
-  if (const std::string missing = c.app.missing(); !missing.empty()) {
-    if (inCi()) FAIL() << missing;  // a runtime missing in CI is a broken set-up
-    GTEST_SKIP() << missing;
-  }
+  TETHER_REQUIRE_RUNTIME(c.app.missing());
   const auto app = c.app.make();
   TetherInstance tether(options(*app, c.client));
   const std::string id = "browser-" + std::string(c.app.name) + "-" + name(c.client) + "-completed";

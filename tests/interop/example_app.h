@@ -58,15 +58,4 @@ std::optional<int64_t> millisBetween(const JsonValue& event, const std::string& 
 // Why a runtime an example needs cannot run here ("" when it can): each path must be executable or readable.
 std::string missingFiles(const std::vector<std::string>& paths);
 
-// Skips a test whose runtime is missing, except under CI=true: there a missing runtime fails the test.
-#define REQUIRE_EXAMPLE_RUNTIME(missing_text)                                 \
-  do {                                                                        \
-    const std::string missing = (missing_text);                               \
-    if (!missing.empty()) {                                                   \
-      const char* ci = std::getenv("CI");                                     \
-      if (ci != nullptr && std::string_view(ci) == "true") FAIL() << missing; \
-      GTEST_SKIP() << missing;                                                \
-    }                                                                         \
-  } while (false)
-
 }  // namespace tether::testing

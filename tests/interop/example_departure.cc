@@ -1,8 +1,10 @@
 #include "example_departure.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "example_app.h"
 #include "support/process.h"
@@ -11,6 +13,8 @@ namespace tether::testing {
 namespace {
 
 using namespace std::chrono_literals;
+constexpr auto kBound = 30s;            // only a failing test waits this long
+constexpr int64_t kSignalBound = 5000;  // ms from tether's request_cancelled to the app's line: a guard only
 
 // curl gives up after this long; well after the request reached the app even on a busy machine (the test checks
 // that it did, from the app's `request started` line, before curl gave up).
@@ -90,7 +94,7 @@ bool sendAndLeave(Departure departure, const TetherInstance& tether, const Examp
     const bool reached = app.waitFor("request started", reached_id).has_value();
     EXPECT_TRUE(reached) << app.output() << tether.dumpLog();
     // 28: "operation timed out", curl's --max-time; it closed its connection then.
-    EXPECT_EQ(curl.waitExit(30s), 28) << curl.output();
+    EXPECT_EQ(curl.waitExit(kBound), 28) << curl.output();
     return reached;
   }
   AnyClient client(clientProtocol(departure));
@@ -103,8 +107,40 @@ bool sendAndLeave(Departure departure, const TetherInstance& tether, const Examp
     return false;
   }
   client.leave(departure == Departure::kRst ? Leave::kRst : Leave::kStreamReset);
-  EXPECT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, 30s).size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, kBound).size(), 1u) << tether.dumpLog();
   return true;
+}
+
+void expectCancelledOnBothSides(TetherInstance& tether, const ExampleApp& app, const std::string& id,
+                                const std::vector<std::string>& reasons, const std::string& protocol) {
+  const auto app_line = app.waitFor("request cancelled", id);
+  ASSERT_TRUE(app_line) << app.output() << tether.dumpLog();
+  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, kBound).size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.stop(), 0);
+  const auto events = tether.logEvents("request_cancelled", id);
+  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(events[0].str("phase"), "awaiting_response");
+  EXPECT_THAT(reasons, ::testing::Contains(events[0].str("reason").value_or(""))) << tether.dumpLog();
+  EXPECT_EQ(events[0].str("protocol"), protocol);
+  const auto delay = millisBetween(events[0], *app_line);
+  ASSERT_TRUE(delay) << *app_line;
+  ::testing::Test::RecordProperty("cancel_delay_ms", std::to_string(*delay));
+  std::printf("cancel delay %s: %lld ms, reason %s\n", id.c_str(), static_cast<long long>(*delay),
+              events[0].str("reason").value_or("").c_str());
+  EXPECT_LE(*delay, kSignalBound) << *app_line << "\n" << tether.dumpLog();
+  EXPECT_EQ(app.count("request cancelled", id), 1u) << app.output();
+}
+
+void expectCompletesWithoutCancellation(TetherInstance& tether, const ExampleApp& app, const std::string& id) {
+  Process curl(
+      {kCurl, "-s", "-H", "X-Request-Id: " + id, "http://127.0.0.1:" + std::to_string(tether.port()) + "/fast"});
+  EXPECT_EQ(curl.waitExit(kBound), 0);
+  EXPECT_TRUE(curl.waitForOutput("fast\n")) << curl.output();  // the reader may lag the exit: wait for the bytes
+  ASSERT_TRUE(app.waitFor("request completed", id)) << app.output();
+  EXPECT_EQ(tether.stop(), 0);
+  EXPECT_EQ(tether.logEvents("request_completed", id).size(), 1u) << tether.dumpLog();
+  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
+  EXPECT_EQ(app.output().find("cancelled"), std::string::npos) << app.output();
 }
 
 }  // namespace tether::testing

@@ -2,7 +2,8 @@
 
 // How a client of an example app (example_app.h) leaves while its request is in flight, behind tether: curl giving
 // up at --max-time (it closes the connection: a FIN), a TCP reset (SO_LINGER 0), or an HTTP/2 RST_STREAM(CANCEL)
-// of the request's stream over h2c or h2 over TLS (the connection stays open). For each, what tether logs.
+// of the request's stream over h2c or h2 over TLS (the connection stays open). For each, what tether logs; and the
+// checks on both sides (the app's line, tether's) after it, or after a request that completes.
 
 #include <string>
 #include <string_view>
@@ -35,6 +36,17 @@ std::string expectedProtocol(Departure departure);
 // discards it). False, with a test failure, if the request did not reach the app.
 bool sendAndLeave(Departure departure, const TetherInstance& tether, const ExampleApp& app, std::string_view path,
                   const std::string& id, const std::string& started_id = "");
+
+// After a departure: the app's `request cancelled` line for `id`, and (checked after tether stopped: every line is
+// written then) exactly one request_cancelled line of tether's for it, in phase awaiting_response, with one of
+// `reasons` and `protocol`. The delay from tether's line to the app's is printed ("cancel delay"), recorded as the
+// test property cancel_delay_ms, and bounded at 5 s: a guard against "never" only. Stops tether.
+void expectCancelledOnBothSides(TetherInstance& tether, const ExampleApp& app, const std::string& id,
+                                const std::vector<std::string>& reasons, const std::string& protocol);
+
+// The negative: curl GET /fast with X-Request-Id `id` through `tether` completes, the app logs `request completed`,
+// and neither side cancels anything (tether's log checked after it stopped). Stops tether.
+void expectCompletesWithoutCancellation(TetherInstance& tether, const ExampleApp& app, const std::string& id);
 
 // curl's path; the tests that use curl need it.
 constexpr const char* kCurl = "/usr/bin/curl";

@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "support/process.h"
+#include "support/test_env.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
@@ -34,16 +34,7 @@ std::string dotnetMissing() {
   return {};
 }
 
-// Skips a test whose apps are missing, except under CI=true: there a missing runtime fails the test.
-#define REQUIRE_DOTNET()                                                      \
-  do {                                                                        \
-    const std::string missing = dotnetMissing();                              \
-    if (!missing.empty()) {                                                   \
-      const char* ci = std::getenv("CI");                                     \
-      if (ci != nullptr && std::string_view(ci) == "true") FAIL() << missing; \
-      GTEST_SKIP() << missing;                                                \
-    }                                                                         \
-  } while (false)
+#define REQUIRE_DOTNET() TETHER_REQUIRE_RUNTIME(dotnetMissing())
 
 // The text after `key` up to the next space in the first line of `output` that starts with `line_prefix`.
 std::optional<std::string> fieldOfLine(const std::string& output, std::string_view line_prefix, std::string_view key) {

@@ -7,15 +7,10 @@
 // test.
 //
 // The delay from tether's request_cancelled to the app's line is printed (RecordProperty "cancel_delay_ms") and
-// bounded by kSignalBound, a guard against "never" only (measured: examples/node/README.md).
-#include <gmock/gmock.h>
+// bounded at 5 s (example_departure.h), a guard against "never" only (measured: examples/node/README.md).
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
-#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -23,14 +18,11 @@
 #include "example_departure.h"
 #include "support/protocol_matrix.h"
 #include "support/raw_client.h"
+#include "support/test_env.h"
 #include "support/tether_fixture.h"
 
 namespace tether::testing {
 namespace {
-
-using namespace std::chrono_literals;
-constexpr auto kBound = 30s;            // only a failing test waits this long
-constexpr int64_t kSignalBound = 5000;  // ms from tether's request_cancelled to the app's line: a guard only
 
 enum class Server { kNodeHttp, kExpress };
 const char* name(Server server) { return server == Server::kNodeHttp ? "NodeHttp" : "Express"; }
@@ -39,7 +31,7 @@ const char* script(Server server) { return server == Server::kNodeHttp ? "http-s
 std::string nodeMissing() {
   return missingFiles({TETHER_NODE, std::string(TETHER_NODE_EXAMPLE_DIR) + "/node_modules/express/package.json"});
 }
-#define REQUIRE_NODE_EXAMPLE() REQUIRE_EXAMPLE_RUNTIME(nodeMissing())
+#define REQUIRE_NODE_EXAMPLE() TETHER_REQUIRE_RUNTIME(nodeMissing())
 
 std::vector<std::string> nodeApp(Server server) {
   return {TETHER_NODE, std::string(TETHER_NODE_EXAMPLE_DIR) + "/" + script(server), "--listen", "127.0.0.1:0"};
@@ -47,28 +39,6 @@ std::vector<std::string> nodeApp(Server server) {
 
 TetherOptions behindTether(const ExampleApp& app, ClientProtocol client) {
   return forClient(TetherOptions::proxyTo({app.endpoint()}), client);
-}
-
-// The one request_cancelled line of `id` (checked after tether stopped: every line is written then), with its phase
-// and protocol; and the app's line for `id` within kSignalBound of it.
-void expectCancelledOnBothSides(TetherInstance& tether, const ExampleApp& app, const std::string& id,
-                                const std::vector<std::string>& reasons, const std::string& protocol) {
-  const auto app_line = app.waitFor("request cancelled", id);
-  ASSERT_TRUE(app_line) << app.output() << tether.dumpLog();
-  ASSERT_EQ(tether.waitForLogEvents("request_cancelled", id, 1, kBound).size(), 1u) << tether.dumpLog();
-  EXPECT_EQ(tether.stop(), 0);
-  const auto events = tether.logEvents("request_cancelled", id);
-  ASSERT_EQ(events.size(), 1u) << tether.dumpLog();
-  EXPECT_EQ(events[0].str("phase"), "awaiting_response");
-  EXPECT_THAT(reasons, ::testing::Contains(events[0].str("reason").value_or(""))) << tether.dumpLog();
-  EXPECT_EQ(events[0].str("protocol"), protocol);
-  const auto delay = millisBetween(events[0], *app_line);
-  ASSERT_TRUE(delay) << *app_line;
-  ::testing::Test::RecordProperty("cancel_delay_ms", std::to_string(*delay));
-  std::printf("cancel delay %s: %lld ms, reason %s\n", id.c_str(), static_cast<long long>(*delay),
-              events[0].str("reason").value_or("").c_str());
-  EXPECT_LE(*delay, kSignalBound) << *app_line << "\n" << tether.dumpLog();
-  EXPECT_EQ(app.count("request cancelled", id), 1u) << app.output();
 }
 
 class NodeExampleDeparture : public ::testing::TestWithParam<std::tuple<Server, Departure>> {};
@@ -127,16 +97,7 @@ TEST_P(NodeExample, NormalRequestFiresNothing) {
   REQUIRE_NODE_EXAMPLE();
   ExampleApp app(nodeApp(GetParam()));
   TetherInstance tether(behindTether(app, ClientProtocol::kH1));
-  const std::string id = std::string("node-fast-") + name(GetParam());
-  Process curl(
-      {kCurl, "-s", "-H", "X-Request-Id: " + id, "http://127.0.0.1:" + std::to_string(tether.port()) + "/fast"});
-  EXPECT_EQ(curl.waitExit(kBound), 0);
-  EXPECT_TRUE(curl.waitForOutput("fast\n")) << curl.output();  // the reader may lag the exit: wait for the bytes
-  ASSERT_TRUE(app.waitFor("request completed", id)) << app.output();
-  EXPECT_EQ(tether.stop(), 0);
-  EXPECT_EQ(tether.logEvents("request_completed", id).size(), 1u) << tether.dumpLog();
-  EXPECT_TRUE(tether.logEvents("request_cancelled").empty()) << tether.dumpLog();
-  EXPECT_EQ(app.output().find("cancelled"), std::string::npos) << app.output();
+  expectCompletesWithoutCancellation(tether, app, std::string("node-fast-") + name(GetParam()));
 }
 
 // What Node notices without tether in front (docs/upstreams.md, "Node"): a client's half-close of an HTTP/1.1

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 namespace tether::testing {
@@ -31,6 +32,11 @@ std::string tempDir() {
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) throw std::runtime_error("tempDir: mkdtemp failed for " + pattern);
   return std::string(buf.data());
+}
+
+bool inCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string_view(ci) == "true";
 }
 
 }  // namespace tether::testing
