@@ -1,7 +1,5 @@
 #include "downstream/downstream_session.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 
 #include <strings.h>
@@ -314,15 +312,14 @@ void DownstreamSession::onHangup() {
 }
 
 void DownstreamSession::checkPeer() {
-  // The TCP state says whether the client really left (CLOSE_WAIT: FIN received; CLOSE: reset) or only sent more
-  // bytes (a pipelined request, which is not a disconnect).
-  tcp_info info{};
-  socklen_t length = sizeof(info);
-  if (getsockopt(transport_->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
-  if (info.tcpi_state == TCP_CLOSE_WAIT) {
-    if (!half_closed_) onPeerGone(false);
-  } else if (info.tcpi_state == TCP_CLOSE) {
-    onPeerGone(true);
+  // Whether the client really left (a FIN or a reset) or only sent more bytes (a pipelined request, which is not a
+  // disconnect).
+  switch (transport_->peerState()) {
+    case net::PeerState::kFin:
+      if (!half_closed_) onPeerGone(false);
+      break;
+    case net::PeerState::kReset: onPeerGone(true); break;
+    case net::PeerState::kOpen: break;
   }
 }
 

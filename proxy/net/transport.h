@@ -12,6 +12,9 @@
 
 namespace tether::net {
 
+// What the TCP state says of the peer: still connected, gone with a FIN (CLOSE_WAIT), gone with a reset (CLOSE).
+enum class PeerState { kOpen, kFin, kReset };
+
 class TransportCallbacks {
  public:
   virtual ~TransportCallbacks() = default;
@@ -53,6 +56,9 @@ class Transport {
   virtual void wake() = 0;
   // A hangup was reported and not yet followed by reading the EOF (see TransportCallbacks::onHangup).
   virtual bool hangupSeen() const = 0;
+  // Whether the peer really left (after onHangup: more bytes, a pipelined request, are not a departure), from the
+  // socket's TCP state; kOpen if it cannot be read.
+  virtual PeerState peerState() const;
 
   virtual int fd() const = 0;
   virtual bool secure() const = 0;

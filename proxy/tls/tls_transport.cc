@@ -127,11 +127,7 @@ void TlsTransport::onEvent(bufferevent*, short what, void* arg) {
   // What bufferevent_openssl reports does not say how the client left: with dirty shutdowns allowed a reset comes
   // as EOF, and OpenSSL 3 turns a FIN without close_notify into an error. The TCP state does: CLOSE_WAIT is the
   // client's FIN; anything else (CLOSE after a reset, or a TLS failure on a live connection) is gone for good.
-  tcp_info info{};
-  socklen_t length = sizeof(info);
-  const bool fin =
-      getsockopt(self->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state == TCP_CLOSE_WAIT;
-  self->callbacks_->onPeerGone(!fin);
+  self->callbacks_->onPeerGone(self->peerState() != net::PeerState::kFin);
 }
 
 void TlsTransport::failConnect(short what, int socket_error) {
