@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace tether::net {
 
@@ -12,6 +13,11 @@ PeerState Transport::peerState() const {
   if (info.tcpi_state == TCP_CLOSE_WAIT) return PeerState::kFin;
   if (info.tcpi_state == TCP_CLOSE) return PeerState::kReset;
   return PeerState::kOpen;
+}
+
+void Transport::abortiveClose() {
+  const linger lg{1, 0};
+  setsockopt(fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 }  // namespace tether::net

@@ -30,22 +30,6 @@ bool connectError(int error) {
 
 }  // namespace
 
-std::unique_ptr<TlsTransport> TlsTransport::accept(event_base* base, const TlsContext& context, int fd) {
-  setNoDelay(fd);
-  SSL* ssl = context.newConnection();
-  bufferevent* bev =
-      ssl == nullptr ? nullptr
-                     : bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-  if (bev == nullptr) {
-    if (ssl != nullptr) SSL_free(ssl);
-    ::close(fd);
-    return nullptr;
-  }
-  // Clients commonly close without close_notify; that is an EOF, not an error.
-  bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-  return std::unique_ptr<TlsTransport>(new TlsTransport(base, bev, fd, false));
-}
-
 std::unique_ptr<TlsTransport> TlsTransport::connect(event_base* base, const TlsClientContext& context,
                                                     const TlsClientContext::Peer& peer, int fd) {
   setNoDelay(fd);

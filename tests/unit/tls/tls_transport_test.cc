@@ -21,7 +21,7 @@
 #include "support/test_env.h"
 #include "support/tls_client.h"
 #include "tls/tls_context.h"
-#include "tls/tls_transport.h"
+#include "tls/tls_layer.h"
 #include "util/libevent.h"
 
 namespace tether::tls {
@@ -87,10 +87,21 @@ class Client {
     return out;
   }
   // True when the next read finds the connection ended (close_notify or EOF), not data.
-  bool readsEnd() {
+  bool readsEnd() { return readEnd() != SSL_ERROR_NONE; }
+  // SSL_get_error of the next read: SSL_ERROR_ZERO_RETURN after a close_notify, SSL_ERROR_NONE if data came.
+  int readEnd() {
     char byte;
     size_t got = 0;
-    return SSL_read_ex(ssl_.get(), &byte, 1, &got) != 1;
+    const int rc = SSL_read_ex(ssl_.get(), &byte, 1, &got);
+    return rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), rc);
+  }
+  // One SSL_read: at most one record's plaintext.
+  std::string readRecord() {
+    std::string buf(64 * 1024, '\0');
+    size_t got = 0;
+    if (SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &got) != 1) return "";
+    buf.resize(got);
+    return buf;
   }
   SSL* ssl() { return ssl_.get(); }
 
@@ -160,7 +171,7 @@ class TlsTransportTest : public ::testing::Test {
   }
 
   // The server side of `fd` as tether makes it for a `tls:` listener.
-  std::unique_ptr<net::Transport> accept(int fd) { return TlsTransport::accept(base_.get(), *context_, fd); }
+  std::unique_ptr<net::Transport> accept(int fd) { return acceptTls(base_.get(), fd, *context_, nullptr); }
 
   // Runs the loop until `done` holds (false after 30 s, a bound only a failing test reaches).
   template <typename Pred>
@@ -226,6 +237,32 @@ TEST_F(TlsTransportTest, HandshakesWithAlpnAndCarriesBytesBothWays) {
   EXPECT_FALSE(rec.gone);
 }
 
+TEST_F(TlsTransportTest, StopsAtTheReadHighWatermarkAndLosesNothingAfterward) {
+  TcpPair pair;
+  auto transport = accept(pair.server);
+  Recorder rec;
+  rec.transport = transport.get();
+  rec.consume = false;
+  transport->setWatermarks(8 * 1024, 0);
+  transport->start(rec);
+  Client client(pair.client, "http/1.1");
+  const std::string payload = pattern(100 * 1024);
+  std::atomic<bool> sent{false};
+  std::thread writer([&] { sent = client.handshake() && client.send(payload); });
+  ASSERT_TRUE(runUntil([&] { return evbuffer_get_length(transport->input()) >= 8 * 1024; }));
+  // A sleep on purpose: the claim is an absence (nothing much is read past the watermark), given time to happen.
+  std::this_thread::sleep_for(50ms);
+  event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+  EXPECT_LE(evbuffer_get_length(transport->input()), 8u * 1024 + 16 * 1024);  // at most a record beyond
+  // No new edge will come for the bytes already in the socket: wake() must read them.
+  rec.consume = true;
+  transport->wake();
+  EXPECT_TRUE(runUntil([&] { return rec.consumed == payload.size(); })) << rec.consumed;
+  writer.join();
+  EXPECT_TRUE(sent);
+  EXPECT_FALSE(rec.gone);
+}
+
 TEST_F(TlsTransportTest, BytesAndFinArrivingWhilePausedAreReadOnResume) {
   TcpPair pair;
   std::unique_ptr<net::Transport> transport;
@@ -254,7 +291,6 @@ TEST_F(TlsTransportTest, ResetWhilePausedIsReportedAsHangupWithPeerStateReset) {
   ASSERT_TRUE(runUntil([&] { return transport->hangupSeen(); }));
   EXPECT_GT(rec.hangups, 0);
   EXPECT_EQ(transport->peerState(), net::PeerState::kReset);
-  EXPECT_FALSE(rec.gone);  // the owner decides from the TCP state
 }
 
 TEST_F(TlsTransportTest, TheOwnerMayDestroyTheTransportFromItsCallback) {
@@ -273,7 +309,113 @@ TEST_F(TlsTransportTest, TheOwnerMayDestroyTheTransportFromItsCallback) {
   ASSERT_TRUE(whileLooping([&] { ok = client.handshake() && client.send("abc"); }));
   ASSERT_TRUE(ok);
   ASSERT_TRUE(runUntil([&] { return transport == nullptr; }));  // ASan would catch a use after free
-  EXPECT_TRUE(client.readsEnd());  // the socket was closed
+  EXPECT_EQ(client.readEnd(), SSL_ERROR_ZERO_RETURN);  // closed by tether: close_notify, then the FIN
+}
+
+TEST_F(TlsTransportTest, AnAbortiveCloseSendsNoCloseNotify) {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client(pair.client, "http/1.1");
+  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  ASSERT_TRUE(client.send("x"));
+  ASSERT_TRUE(runUntil([&] { return rec.consumed == 1; }));
+  transport->abortiveClose();
+  transport.reset();
+  EXPECT_EQ(client.readEnd(), SSL_ERROR_SYSCALL);  // a reset, no alert before it
+}
+
+TEST_F(TlsTransportTest, AfterTheClientsFinEverythingWrittenStillArrives) {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client(pair.client, "http/1.1");
+  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  ::shutdown(pair.client, SHUT_WR);  // no close_notify
+  ASSERT_TRUE(runUntil([&] { return rec.gone; }));
+  EXPECT_FALSE(rec.gone_reset);
+  EXPECT_EQ(transport->peerState(), net::PeerState::kFin);
+  const std::string body = pattern(8 * 1024 * 1024);
+  evbuffer_add(transport->output(), body.data(), body.size());
+  transport->scheduleFlush();
+  std::string received;
+  ASSERT_TRUE(whileLooping([&] { received = client.read(body.size()); }));
+  EXPECT_TRUE(received == body) << received.size();
+  EXPECT_TRUE(runUntil([&] { return transport->pendingOutput() == 0 && rec.drained > 0; }));
+}
+
+// A close_notify without a FIN (the socket stays open) ends the client's stream like a FIN: while reading it is
+// reported at once, while paused the owner sees it in peerState() after the hangup, and the bytes before it stay.
+TEST_F(TlsTransportTest, CloseNotifyWhileReadingIsAFin) {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client(pair.client, "http/1.1");
+  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  ASSERT_TRUE(client.send("hello"));
+  SSL_shutdown(client.ssl());
+  ASSERT_TRUE(runUntil([&] { return rec.gone; }));
+  EXPECT_FALSE(rec.gone_reset);
+  EXPECT_EQ(rec.consumed, 5u);
+  EXPECT_EQ(transport->peerState(), net::PeerState::kFin);
+}
+
+TEST_F(TlsTransportTest, CloseNotifyWhilePausedIsSeenInPeerState) {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client(pair.client, "http/1.1");
+  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  transport->setReading(false);
+  ASSERT_TRUE(client.send("hello"));
+  SSL_shutdown(client.ssl());
+  ASSERT_TRUE(runUntil([&] { return transport->peerState() == net::PeerState::kFin; }));
+  EXPECT_TRUE(transport->hangupSeen());
+  EXPECT_EQ(rec.consumed, 0u);
+  EXPECT_FALSE(rec.gone);
+  transport->setReading(true);
+  ASSERT_TRUE(runUntil([&] { return rec.gone && rec.consumed == 5; })) << rec.consumed;
+  EXPECT_FALSE(rec.gone_reset);
+}
+
+// The client asks for a key update mid-request: tether answers with its own and the exchange goes on.
+TEST_F(TlsTransportTest, AKeyUpdateFromTheClientIsAnsweredAndTheExchangeGoesOn) {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client(pair.client, "http/1.1");
+  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  ASSERT_EQ(SSL_version(client.ssl()), TLS1_3_VERSION);
+  ASSERT_TRUE(client.send("GET / HT"));
+  ASSERT_EQ(SSL_key_update(client.ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+  ASSERT_TRUE(client.send("TP/1.1\r\n\r\n"));  // sends the KeyUpdate first, then this under the new key
+  ASSERT_TRUE(runUntil([&] { return rec.consumed == 18; })) << rec.consumed;
+  evbuffer_add(transport->output(), "HTTP/1.1 200 OK\r\n", 17);
+  transport->scheduleFlush();
+  std::string reply;
+  ASSERT_TRUE(whileLooping([&] { reply = client.read(17); }));
+  EXPECT_EQ(reply, "HTTP/1.1 200 OK\r\n");
+  EXPECT_FALSE(rec.gone);
+}
+
+// A response appended in many pieces (evbuffer chains) leaves as one record, not one per piece.
+TEST_F(TlsTransportTest, AResponseOfManyChainsLeavesInOneRecord) {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client(pair.client, "http/1.1");
+  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  const std::string piece = pattern(900);
+  std::string whole;
+  for (int i = 0; i < 10; ++i) {
+    evbuffer_add_reference(transport->output(), piece.data(), piece.size(), nullptr, nullptr);  // a chain each
+    whole += piece;
+  }
+  transport->scheduleFlush();
+  std::string record;
+  ASSERT_TRUE(whileLooping([&] { record = client.readRecord(); }));
+  EXPECT_EQ(record.size(), whole.size());
+  EXPECT_TRUE(record == whole);
 }
 
 // A client that sends its ClientHello, then leaves before the handshake completes: the transport reports the peer
