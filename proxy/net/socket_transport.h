@@ -1,9 +1,9 @@
 #pragma once
 
-// Transport on a non-blocking TCP socket, without bufferevents, cleartext or through a RecordLayer (TLS): one edge-triggered registration
-// (read, write and peer close) for the connection's whole life, so no epoll_ctl per request; reads go straight
-// into the input buffer (no FIONREAD ioctl first, as libevent's evbuffer_read does); writes happen right after the
-// callback that queued them, and EPOLLOUT is only waited for while the socket is full.
+// Transport on a non-blocking TCP socket, without bufferevents, cleartext or through a RecordLayer (TLS): one
+// edge-triggered registration (read, write and peer close) for the connection's whole life, so no epoll_ctl per
+// request; reads go straight into the input buffer (no FIONREAD ioctl first, as libevent's evbuffer_read does); writes
+// happen right after the callback that queued them, and EPOLLOUT is only waited for while the socket is full.
 //
 // Edge-triggered means a readiness edge is reported once: the transport remembers it (`read_ready_`) until a read
 // returns EAGAIN (a short read is not enough: a reset may follow the bytes), so pausing, resuming and a full input
@@ -46,7 +46,8 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   evbuffer* output() override;
   void scheduleFlush() override;
   size_t pendingOutput() const override {
-    return (output_ ? evbuffer_get_length(output_.get()) : 0) + (cipher_out_ ? evbuffer_get_length(cipher_out_.get()) : 0);
+    return (output_ ? evbuffer_get_length(output_.get()) : 0) +
+           (cipher_out_ ? evbuffer_get_length(cipher_out_.get()) : 0);
   }
   void setReading(bool on) override;
   void wake() override;
@@ -122,8 +123,8 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   bool flush_pending_ = false;
   bool wake_pending_ = false;
   bool hangup_seen_ = false;
-  bool eof_ = false;   // the peer's FIN (or an error) was read: no more reading
-  bool gone_ = false;  // reset or socket error reported: nothing more happens
+  bool eof_ = false;       // the peer's FIN (or an error) was read: no more reading
+  bool gone_ = false;      // reset or socket error reported: nothing more happens
   bool abortive_ = false;  // abortiveClose(): no close_notify
 };
 

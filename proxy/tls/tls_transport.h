@@ -1,9 +1,9 @@
 #pragma once
 
 // TLS Transport of upstream connections: a bufferevent_openssl on a socket tether is connecting (client handshake).
-// Client connections use SocketTransport with a TlsLayer (tls_layer.h) instead. OpenSSL decides when bytes move, so this one keeps libevent's
-// buffering; it adds what bufferevents lack: a watch that notices the client's FIN or RST while tether is not reading
-// (see TransportCallbacks::onHangup).
+// Client connections use SocketTransport with a TlsLayer (tls_layer.h) instead. OpenSSL decides when bytes move, so
+// this one keeps libevent's buffering; it adds what bufferevents lack: a watch that notices the client's FIN or RST
+// while tether is not reading (see TransportCallbacks::onHangup).
 
 #include <memory>
 

@@ -271,7 +271,7 @@ TEST_F(TlsTransportTest, BytesAndFinArrivingWhilePausedAreReadOnResume) {
   ASSERT_TRUE(connect(transport, pair.server, rec, client));
   transport->setReading(false);
   ASSERT_TRUE(client.send("hello"));
-  ::shutdown(pair.client, SHUT_WR);  // a FIN without close_notify
+  ::shutdown(pair.client, SHUT_WR);                                // a FIN without close_notify
   ASSERT_TRUE(runUntil([&] { return transport->hangupSeen(); }));  // noticed while paused, nothing delivered
   EXPECT_EQ(rec.consumed, 0u);
   transport->setReading(true);
@@ -309,7 +309,7 @@ TEST_F(TlsTransportTest, TheOwnerMayDestroyTheTransportFromItsCallback) {
   ASSERT_TRUE(whileLooping([&] { ok = client.handshake() && client.send("abc"); }));
   ASSERT_TRUE(ok);
   ASSERT_TRUE(runUntil([&] { return transport == nullptr; }));  // ASan would catch a use after free
-  EXPECT_EQ(client.readEnd(), SSL_ERROR_ZERO_RETURN);  // closed by tether: close_notify, then the FIN
+  EXPECT_EQ(client.readEnd(), SSL_ERROR_ZERO_RETURN);           // closed by tether: close_notify, then the FIN
 }
 
 TEST_F(TlsTransportTest, AnAbortiveCloseSendsNoCloseNotify) {
