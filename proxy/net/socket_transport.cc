@@ -366,7 +366,6 @@ bool SocketTransport::flushNow() {
 }
 
 bool SocketTransport::readLayered(bool* delivered) {
-  stall_read_ = 0;
   for (int reads = 0; reading_ && read_ready_ && !gone_ && !eof_; ++reads) {
     if (record_end_ != RecordEnd::kNone) return endRecords();  // read by peekWhileStalled
     if (reads == kReadsPerCallback) {
@@ -377,6 +376,7 @@ bool SocketTransport::readLayered(bool* delivered) {
     const size_t buffered = evbuffer_get_length(in);
     if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
     const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
+    stall_read_ = 0;  // reading again: a later stall may decrypt its slack anew (not a wake() while paused)
     const RecordLayer::ReadResult got = layer_->read(scratch(), want, cipherOut());
     // A handshake flight, tickets, a KeyUpdate answer: out after this callback, with whatever the owner writes.
     if (evbuffer_get_length(cipher_out_.get()) > 0) scheduleFlush();
