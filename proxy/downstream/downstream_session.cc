@@ -1,7 +1,5 @@
 #include "downstream/downstream_session.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 
 #include <strings.h>
@@ -14,7 +12,7 @@
 #include "http/header_rules.h"
 #include "http2/server_codec.h"
 #include "net/socket_transport.h"
-#include "tls/tls_transport.h"
+#include "tls/tls_layer.h"
 
 namespace tether {
 namespace {
@@ -23,7 +21,7 @@ namespace {
 std::unique_ptr<net::Transport> newClientTransport(SessionHost& worker, size_t listener, evutil_socket_t fd) {
   const tls::TlsContext* tls = worker.tlsContext(listener);
   if (tls == nullptr) return std::make_unique<net::SocketTransport>(worker.base(), fd, &worker.io());
-  return tls::TlsTransport::accept(worker.base(), *tls, fd);
+  return tls::acceptTls(worker.base(), fd, *tls, &worker.io());
 }
 
 // The exchange is told the client caught up when queued response bytes fall below this.
@@ -264,7 +262,7 @@ void DownstreamSession::tunnelToClient(evbuffer* data) { evbuffer_add_buffer(out
 void DownstreamSession::abort() {
   close_after_response_ = true;
   // A read-until-close body (an HTTP/1.0 client) ends at the close: only a reset tells the client it was cut short.
-  if (response_framing_ == http::BodyFraming::UntilClose && transport_) net::resetOnClose(*transport_);
+  if (response_framing_ == http::BodyFraming::UntilClose && transport_) transport_->abortiveClose();
   closeNow();
 }
 
@@ -314,15 +312,14 @@ void DownstreamSession::onHangup() {
 }
 
 void DownstreamSession::checkPeer() {
-  // The TCP state says whether the client really left (CLOSE_WAIT: FIN received; CLOSE: reset) or only sent more
-  // bytes (a pipelined request, which is not a disconnect).
-  tcp_info info{};
-  socklen_t length = sizeof(info);
-  if (getsockopt(transport_->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
-  if (info.tcpi_state == TCP_CLOSE_WAIT) {
-    if (!half_closed_) onPeerGone(false);
-  } else if (info.tcpi_state == TCP_CLOSE) {
-    onPeerGone(true);
+  // Whether the client really left (a FIN or a reset) or only sent more bytes (a pipelined request, which is not a
+  // disconnect).
+  switch (transport_->peerState()) {
+    case net::PeerState::kFin:
+      if (!half_closed_) onPeerGone(false);
+      break;
+    case net::PeerState::kReset: onPeerGone(true); break;
+    case net::PeerState::kOpen: break;
   }
 }
 

@@ -17,6 +17,10 @@ constexpr size_t kReadChunk = BufferPool::kScratchSize;
 // Reads per loop callback: a peer that sends as fast as tether reads would otherwise keep this loop (and every
 // other connection and timer of the worker) waiting for an EAGAIN that never comes. The rest is read next turn.
 constexpr int kReadsPerCallback = 16;
+// With a layer: plaintext is sealed into records while fewer than this many wait to be sent.
+constexpr size_t kCipherHigh = 64 * 1024;
+// With a layer, decrypted while not reading (see peekWhileStalled).
+constexpr size_t kStallSlack = 16 * 1024;
 
 void setNoDelay(int fd) {
   int one = 1;
@@ -49,11 +53,13 @@ class AliveGuard {
 #pragma GCC diagnostic pop
 #endif
 
-SocketTransport::SocketTransport(event_base* base, int fd, IoContext* io)
+SocketTransport::SocketTransport(event_base* base, int fd, IoContext* io, std::unique_ptr<RecordLayer> layer)
     : fd_(fd),
       io_ctx_(io),
+      layer_(std::move(layer)),
       io_(event_new(base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, &SocketTransport::onIo, this)) {
   setNoDelay(fd_);
+  if (layer_ && io_ctx_ == nullptr) own_scratch_.reset(new char[kReadChunk]);
 }
 
 std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address,
@@ -73,7 +79,29 @@ std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, cons
 SocketTransport::~SocketTransport() {
   if (alive_ != nullptr) *alive_ = false;
   io_.reset();
+  if (layer_ && !abortive_ && !gone_) sendCloseNotify();
+  layer_.reset();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void SocketTransport::sendCloseNotify() {
+  // tether closes an established TLS connection: the peer learns the stream ended here, not that it was cut.
+  // Best effort, without waiting: what the socket does not take now is dropped with the connection.
+  evbuffer* cipher = cipherOut();
+  layer_->closeNotify(cipher);
+  while (evbuffer_get_length(cipher) > 0 && sendSome(cipher) > 0) {
+  }
+}
+
+void SocketTransport::abortiveClose() {
+  abortive_ = true;
+  Transport::abortiveClose();
+}
+
+PeerState SocketTransport::peerState() const {
+  if (record_end_ == RecordEnd::kFin) return PeerState::kFin;
+  if (record_end_ == RecordEnd::kReset) return PeerState::kReset;
+  return Transport::peerState();
 }
 
 void SocketTransport::start(TransportCallbacks& callbacks) {
@@ -92,11 +120,21 @@ evbuffer* SocketTransport::output() {
   return output_.get();
 }
 
+evbuffer* SocketTransport::cipherOut() {
+  if (!cipher_out_) cipher_out_ = newBuffer();
+  return cipher_out_.get();
+}
+
 void SocketTransport::releaseEmptyBuffers() {
   // Only from the loop's entry point: no owner holds one of these pointers across a return to the loop.
   if (io_ctx_ == nullptr) return;
   if (input_ && evbuffer_get_length(input_.get()) == 0) io_ctx_->buffers.release(std::move(input_));
   if (output_ && evbuffer_get_length(output_.get()) == 0) io_ctx_->buffers.release(std::move(output_));
+  if (layer_) {
+    if (cipher_out_ && evbuffer_get_length(cipher_out_.get()) == 0) io_ctx_->buffers.release(std::move(cipher_out_));
+    // Nothing held while idle: OpenSSL's record buffers too (it refuses while a record is partly read).
+    if (!input_ && !output_ && !cipher_out_) layer_->releaseIdleMemory();
+  }
 }
 
 void SocketTransport::defer() {
@@ -169,6 +207,7 @@ void SocketTransport::handleIo(short what) {
   if (stalled) {
     // libevent reports a reset (EPOLLHUP|EPOLLERR) as plain EV_READ|EV_WRITE, not EV_CLOSED: any wake-up while
     // not reading may be the peer leaving.
+    if (layer_) peekWhileStalled();
     hangup_seen_ = true;
     AliveGuard guard(alive_);
     callbacks_->onHangup();
@@ -225,6 +264,7 @@ void SocketTransport::handleDeferred() {
 }
 
 bool SocketTransport::readInput(bool* delivered) {
+  if (layer_) return readLayered(delivered);
   for (int reads = 0; reading_ && read_ready_ && !gone_ && !eof_; ++reads) {
     if (reads == kReadsPerCallback) {
       readLater();
@@ -307,6 +347,7 @@ ssize_t SocketTransport::readIntoReserved(evbuffer* in, size_t want) {
 }
 
 bool SocketTransport::flushNow() {
+  if (layer_) return flushLayered();
   if (!output_ || evbuffer_get_length(output_.get()) == 0) return true;
   evbuffer* out = output_.get();
   while (evbuffer_get_length(out) > 0) {
@@ -319,6 +360,97 @@ bool SocketTransport::flushNow() {
     return reportGone(true);  // EPIPE, ECONNRESET: the peer is gone
   }
   if (evbuffer_get_length(out) > write_low_) return true;
+  AliveGuard guard(alive_);
+  callbacks_->onDrained();
+  return guard.alive();
+}
+
+bool SocketTransport::readLayered(bool* delivered) {
+  for (int reads = 0; reading_ && read_ready_ && !gone_ && !eof_; ++reads) {
+    if (record_end_ != RecordEnd::kNone) return endRecords();  // read by peekWhileStalled
+    if (reads == kReadsPerCallback) {
+      readLater();
+      break;
+    }
+    evbuffer* in = input();  // afresh each time: the owner's callback may have made it change
+    const size_t buffered = evbuffer_get_length(in);
+    if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
+    const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
+    stall_read_ = 0;  // reading again: a later stall may decrypt its slack anew (not a wake() while paused)
+    const RecordLayer::ReadResult got = layer_->read(scratch(), want, cipherOut());
+    // A handshake flight, tickets, a KeyUpdate answer: out after this callback, with whatever the owner writes.
+    if (evbuffer_get_length(cipher_out_.get()) > 0) scheduleFlush();
+    if (got.status == RecordLayer::Status::kNeedMore) {
+      read_ready_ = false;  // the layer's recv said EAGAIN
+      break;
+    }
+    if (got.status != RecordLayer::Status::kData) {
+      noteEnd(got.status);
+      return endRecords();
+    }
+    if (got.bytes == 0) continue;  // a record without data
+    evbuffer_add(in, scratch(), got.bytes);
+    *delivered = true;
+    AliveGuard guard(alive_);
+    callbacks_->onReadable();
+    if (!guard.alive()) return false;
+  }
+  return true;
+}
+
+void SocketTransport::peekWhileStalled() {
+  for (int reads = 0; reads < kReadsPerCallback && read_ready_ && record_end_ == RecordEnd::kNone && !eof_ &&
+                      stall_read_ < kStallSlack;
+       ++reads) {
+    const RecordLayer::ReadResult got =
+        layer_->read(scratch(), std::min(kReadChunk, kStallSlack - stall_read_), cipherOut());
+    if (evbuffer_get_length(cipher_out_.get()) > 0) scheduleFlush();
+    if (got.status == RecordLayer::Status::kNeedMore) {
+      read_ready_ = false;
+    } else if (got.status != RecordLayer::Status::kData) {
+      noteEnd(got.status);  // reported once reading resumes; the owner sees it in peerState() now
+    } else if (got.bytes > 0) {
+      evbuffer_add(input(), scratch(), got.bytes);
+      stall_read_ += got.bytes;
+    }
+  }
+}
+
+void SocketTransport::noteEnd(RecordLayer::Status status) {
+  const bool fin = status == RecordLayer::Status::kCloseNotify || status == RecordLayer::Status::kEof;
+  record_end_ = fin ? RecordEnd::kFin : RecordEnd::kReset;
+  // A failed handshake or record leaves an alert for the peer: sent before the owner hears of it.
+  if (status == RecordLayer::Status::kFailed) {
+    while (evbuffer_get_length(cipherOut()) > 0 && sendSome(cipher_out_.get()) > 0) {
+    }
+  }
+}
+
+bool SocketTransport::endRecords() {
+  read_ready_ = false;
+  const bool reset = record_end_ == RecordEnd::kReset;
+  if (!reset) hangup_seen_ = false;
+  return reportGone(reset);
+}
+
+bool SocketTransport::flushLayered() {
+  if (pendingOutput() == 0) return true;
+  evbuffer* cipher = cipherOut();
+  for (;;) {
+    if (output_ && evbuffer_get_length(output_.get()) > 0 && evbuffer_get_length(cipher) < kCipherHigh &&
+        !layer_->encrypt(output_.get(), cipher, kCipherHigh)) {
+      return reportGone(true);
+    }
+    if (evbuffer_get_length(cipher) == 0) break;  // all sent, or plaintext waiting for the handshake to complete
+    if (sendSome(cipher) >= 0) continue;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      write_blocked_ = true;  // the next EPOLLOUT edge resumes
+      break;
+    }
+    return reportGone(true);  // EPIPE, ECONNRESET: the peer is gone
+  }
+  if (pendingOutput() > write_low_) return true;
   AliveGuard guard(alive_);
   callbacks_->onDrained();
   return guard.alive();

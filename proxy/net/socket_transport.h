@@ -1,17 +1,23 @@
 #pragma once
 
-// Cleartext Transport on a non-blocking TCP socket, without bufferevents: one edge-triggered registration
-// (read, write and peer close) for the connection's whole life, so no epoll_ctl per request; reads go straight
-// into the input buffer (no FIONREAD ioctl first, as libevent's evbuffer_read does); writes happen right after the
-// callback that queued them, and EPOLLOUT is only waited for while the socket is full.
+// Transport on a non-blocking TCP socket, without bufferevents, cleartext or through a RecordLayer (TLS): one
+// edge-triggered registration (read, write and peer close) for the connection's whole life, so no epoll_ctl per
+// request; reads go straight into the input buffer (no FIONREAD ioctl first, as libevent's evbuffer_read does); writes
+// happen right after the callback that queued them, and EPOLLOUT is only waited for while the socket is full.
 //
 // Edge-triggered means a readiness edge is reported once: the transport remembers it (`read_ready_`) until a read
 // returns EAGAIN (a short read is not enough: a reset may follow the bytes), so pausing, resuming and a full input
 // buffer never lose data, FIN or RST.
+//
+// With a RecordLayer (tls::acceptTls) the same holds for TLS: the layer reads the socket (recv) when this transport
+// reads, decrypts into the same scratch, and every record it makes (handshake flights, tickets, alerts, responses)
+// collects in `cipher_out_`, sent in one sendmsg after the callback. Without one (cleartext) the layer costs one
+// predictable branch per read, flush and buffer release.
 
 #include <memory>
 
 #include "net/io_context.h"
+#include "net/record_layer.h"
 #include "net/socket_address.h"
 #include "net/transport.h"
 #include "util/libevent.h"
@@ -23,7 +29,8 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   // Takes ownership of an accepted, non-blocking socket. With the worker's `io`: reads go through its scratch, the
   // input and output buffers go back to its pool whenever they are empty after the loop ran this transport (idle
   // keep-alive connections hold none), and flushes go through its flush queue.
-  SocketTransport(event_base* base, int fd, IoContext* io = nullptr);
+  // With `layer`, every byte in and out goes through it (TLS).
+  SocketTransport(event_base* base, int fd, IoContext* io = nullptr, std::unique_ptr<RecordLayer> layer = nullptr);
   // Starts a non-blocking connect; onConnected() or onPeerGone(true) follows from the loop once start() ran.
   // Null if no socket could be created.
   static std::unique_ptr<SocketTransport> connect(event_base* base, const SocketAddress& address,
@@ -38,12 +45,19 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   evbuffer* input() override;
   evbuffer* output() override;
   void scheduleFlush() override;
-  size_t pendingOutput() const override { return output_ ? evbuffer_get_length(output_.get()) : 0; }
+  size_t pendingOutput() const override {
+    return (output_ ? evbuffer_get_length(output_.get()) : 0) +
+           (cipher_out_ ? evbuffer_get_length(cipher_out_.get()) : 0);
+  }
   void setReading(bool on) override;
   void wake() override;
   bool hangupSeen() const override { return hangup_seen_; }
+  // With a layer: kFin also once the peer's closing record (close_notify) was read, the socket still open.
+  PeerState peerState() const override;
+  void abortiveClose() override;
   int fd() const override { return fd_; }
-  bool secure() const override { return false; }
+  bool secure() const override { return layer_ != nullptr; }
+  bool alpnH2() const override { return layer_ && layer_->alpnH2(); }
 
  private:
   static void onIo(evutil_socket_t, short what, void* arg);
@@ -62,6 +76,20 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   ssize_t readViaScratch(evbuffer* in, size_t want);    // into the pool's scratch, then copied at its size
   ssize_t readIntoReserved(evbuffer* in, size_t want);  // straight into reserved space (no pool)
   bool flushNow();
+  // The same with a layer: plaintext sealed into records (while cipher_out_ holds less than 64 KiB), then sent.
+  bool readLayered(bool* delivered);
+  bool flushLayered();
+  // While not reading: decrypts up to kStallSlack bytes into input (no onReadable), so a close_notify behind a small
+  // pipelined backlog is seen (peerState()) when the owner is told of the hangup.
+  void peekWhileStalled();
+  // Records what ended the layer's stream: Fin (close_notify, EOF) or Reset (a socket error, a failed record).
+  void noteEnd(RecordLayer::Status status);
+  // Tells the owner what noteEnd recorded; false when its callback destroyed this transport.
+  bool endRecords();
+  // A best-effort close_notify in the destructor.
+  void sendCloseNotify();
+  char* scratch() { return io_ctx_ != nullptr ? io_ctx_->buffers.scratch() : own_scratch_.get(); }
+  evbuffer* cipherOut();
   // One sendmsg of what `out` holds (up to 64 chains); drains what was sent. Returns what sendmsg returned.
   ssize_t sendSome(evbuffer* out);
   bool reportGone(bool reset);
@@ -72,6 +100,13 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   IoContext* io_ctx_;
   util::EvBufferPtr input_;  // null while empty (with a pool), created on use
   util::EvBufferPtr output_;
+  // With a layer: the records to send (pooled, null while empty) and what ended the records read.
+  std::unique_ptr<RecordLayer> layer_;
+  util::EvBufferPtr cipher_out_;
+  std::unique_ptr<char[]> own_scratch_;  // a layer's plaintext without a pool (tests)
+  enum class RecordEnd : uint8_t { kNone, kFin, kReset };
+  RecordEnd record_end_ = RecordEnd::kNone;
+  size_t stall_read_ = 0;  // decrypted by peekWhileStalled since reading last ran
   // The socket's one registration. Activated by hand with EV_TIMEOUT (it has no timeout of its own) it also runs
   // flush and wake-up requests after the current callback, so a connection needs no second event.
   util::EventPtr io_;
@@ -88,8 +123,9 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   bool flush_pending_ = false;
   bool wake_pending_ = false;
   bool hangup_seen_ = false;
-  bool eof_ = false;   // the peer's FIN (or an error) was read: no more reading
-  bool gone_ = false;  // reset or socket error reported: nothing more happens
+  bool eof_ = false;       // the peer's FIN (or an error) was read: no more reading
+  bool gone_ = false;      // reset or socket error reported: nothing more happens
+  bool abortive_ = false;  // abortiveClose(): no close_notify
 };
 
 }  // namespace tether::net

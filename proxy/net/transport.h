@@ -2,15 +2,18 @@
 
 // A byte stream to one peer, with an input and an output buffer. Sessions parse from input() and append to output();
 // the transport moves the bytes and reports what the peer did. Two kinds: SocketTransport (cleartext, tether's own
-// socket I/O) and tls::TlsTransport (bufferevent_openssl). Both are driven by the worker's event loop.
+// socket I/O; TLS through a RecordLayer inside it for clients) and tls::TlsTransport (bufferevent_openssl, TLS
+// upstreams). Both are driven by the worker's event loop.
 
 #include <event2/buffer.h>
-#include <sys/socket.h>
 
 #include <cstddef>
 #include <string_view>
 
 namespace tether::net {
+
+// What the TCP state says of the peer: still connected, gone with a FIN (CLOSE_WAIT), gone with a reset (CLOSE).
+enum class PeerState { kOpen, kFin, kReset };
 
 class TransportCallbacks {
  public:
@@ -53,18 +56,19 @@ class Transport {
   virtual void wake() = 0;
   // A hangup was reported and not yet followed by reading the EOF (see TransportCallbacks::onHangup).
   virtual bool hangupSeen() const = 0;
+  // Whether the peer really left (after onHangup: more bytes, a pipelined request, are not a departure), from the
+  // socket's TCP state; kOpen if it cannot be read.
+  virtual PeerState peerState() const;
+
+  // The close that follows sends a TCP reset instead of a FIN (SO_LINGER 0) and nothing before it (no TLS
+  // close_notify): the peer cannot take the close for a normal end (of a read-until-close body, say), and no
+  // TIME_WAIT is left behind.
+  virtual void abortiveClose();
 
   virtual int fd() const = 0;
   virtual bool secure() const = 0;
   // TLS with ALPN "h2" negotiated: the client must speak HTTP/2 from its first byte.
   virtual bool alpnH2() const { return false; }
 };
-
-// SO_LINGER 0: the close that follows sends RST instead of FIN, so the peer cannot take the close for a normal end
-// (of a read-until-close body, say), and no TIME_WAIT is left behind.
-inline void resetOnClose(Transport& transport) {
-  const linger lg{1, 0};
-  setsockopt(transport.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
 
 }  // namespace tether::net

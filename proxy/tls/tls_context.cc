@@ -47,8 +47,9 @@ std::unique_ptr<TlsContext> TlsContext::load(const config::ListenerTls& tls, std
   }
   std::unique_ptr<TlsContext> context(new TlsContext(raw));
   SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
-  // Less buffering per connection, and no renegotiation: neither is needed by HTTP/2 or by tether.
-  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
+  // Whole records per recv (one read, not header then body); buffers are freed by the transport when idle, not
+  // after every record (SSL_MODE_RELEASE_BUFFERS). No renegotiation: neither HTTP/2 nor tether needs it.
+  SSL_CTX_set_read_ahead(raw, 1);
   SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(raw, tls.cert.c_str()) != 1) {
     *error = lastError("cannot load certificate " + tls.cert);

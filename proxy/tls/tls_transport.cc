@@ -30,22 +30,6 @@ bool connectError(int error) {
 
 }  // namespace
 
-std::unique_ptr<TlsTransport> TlsTransport::accept(event_base* base, const TlsContext& context, int fd) {
-  setNoDelay(fd);
-  SSL* ssl = context.newConnection();
-  bufferevent* bev =
-      ssl == nullptr ? nullptr
-                     : bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-  if (bev == nullptr) {
-    if (ssl != nullptr) SSL_free(ssl);
-    ::close(fd);
-    return nullptr;
-  }
-  // Clients commonly close without close_notify; that is an EOF, not an error.
-  bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-  return std::unique_ptr<TlsTransport>(new TlsTransport(base, bev, fd, false));
-}
-
 std::unique_ptr<TlsTransport> TlsTransport::connect(event_base* base, const TlsClientContext& context,
                                                     const TlsClientContext::Peer& peer, int fd) {
   setNoDelay(fd);
@@ -127,11 +111,7 @@ void TlsTransport::onEvent(bufferevent*, short what, void* arg) {
   // What bufferevent_openssl reports does not say how the client left: with dirty shutdowns allowed a reset comes
   // as EOF, and OpenSSL 3 turns a FIN without close_notify into an error. The TCP state does: CLOSE_WAIT is the
   // client's FIN; anything else (CLOSE after a reset, or a TLS failure on a live connection) is gone for good.
-  tcp_info info{};
-  socklen_t length = sizeof(info);
-  const bool fin =
-      getsockopt(self->fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state == TCP_CLOSE_WAIT;
-  self->callbacks_->onPeerGone(!fin);
+  self->callbacks_->onPeerGone(self->peerState() != net::PeerState::kFin);
 }
 
 void TlsTransport::failConnect(short what, int socket_error) {

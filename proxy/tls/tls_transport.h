@@ -1,23 +1,20 @@
 #pragma once
 
-// TLS Transport: a bufferevent_openssl on an accepted socket (server handshake first) or on a socket tether is
-// connecting (client handshake, for upstreams). OpenSSL decides when bytes move, so this one keeps libevent's
-// buffering; it adds what bufferevents lack: a watch that notices the client's FIN or RST while tether is not reading
-// (see TransportCallbacks::onHangup).
+// TLS Transport of upstream connections: a bufferevent_openssl on a socket tether is connecting (client handshake).
+// Client connections use SocketTransport with a TlsLayer (tls_layer.h) instead. OpenSSL decides when bytes move, so
+// this one keeps libevent's buffering; it adds what bufferevents lack: a watch that notices the client's FIN or RST
+// while tether is not reading (see TransportCallbacks::onHangup).
 
 #include <memory>
 
 #include "net/transport.h"
 #include "tls/tls_client_context.h"
-#include "tls/tls_context.h"
 #include "util/libevent.h"
 
 namespace tether::tls {
 
 class TlsTransport final : public net::Transport {
  public:
-  // Takes ownership of `fd`. Null if OpenSSL could not set up the connection.
-  static std::unique_ptr<TlsTransport> accept(event_base* base, const TlsContext& context, int fd);
   // Takes ownership of `fd`, a non-blocking socket whose connect is in progress or done. The handshake with `peer`
   // starts once the socket is writable; onConnected() follows when it completed, onHandshakeFailed() when it failed
   // and onPeerGone(true) when the TCP connect did. Null if OpenSSL could not set up the connection.

@@ -158,7 +158,7 @@ void UpstreamConnection::close(bool reset) {
   exchange_ = nullptr;
   armTimer(TimerMode::None, {});
   // A reset leaves no TIME_WAIT on our side: a cancellation storm would otherwise exhaust ephemeral ports.
-  if (reset && transport_) net::resetOnClose(transport_.get());
+  if (reset && transport_) transport_.get().abortiveClose();
   transport_.reset();  // closes the socket now: the upstream must learn at once
 }
 

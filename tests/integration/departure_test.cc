@@ -185,7 +185,7 @@ struct Case {
 
 std::string caseName(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
-  return std::string(name(c.proto)) + (c.how == Leave::kRst ? "Rst" : "Fin") +
+  return std::string(name(c.proto)) + name(c.how) +
          (c.phase == Phase::kAwaitingResponse ? "AwaitingResponse" : "ReadingRequest") + name(c.when);
 }
 
@@ -197,6 +197,9 @@ std::vector<Case> allCases() {
         cases.push_back({proto, phase, when, Leave::kRst});
       }
       cases.push_back({proto, phase, When::kTogether, Leave::kFin});
+      if (isTls(proto)) {
+        for (When when : {When::kTogether, When::kLater}) cases.push_back({proto, phase, when, Leave::kCloseNotify});
+      }
     }
   }
   return cases;

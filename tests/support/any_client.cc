@@ -52,6 +52,7 @@ const char* name(Leave how) {
     case Leave::kFin: return "Fin";
     case Leave::kRst: return "Rst";
     case Leave::kStreamReset: return "StreamReset";
+    case Leave::kCloseNotify: return "CloseNotify";
   }
   return "?";
 }
@@ -61,6 +62,7 @@ std::string cancelReason(Leave how) {
     case Leave::kFin: return "client_closed";
     case Leave::kRst: return "client_reset";
     case Leave::kStreamReset: return "stream_reset";
+    case Leave::kCloseNotify: return "client_closed";
   }
   return "?";
 }
@@ -256,6 +258,10 @@ void AnyClient::leave(Leave how) {
       ASSERT_TRUE(session_) << "RST_STREAM needs an HTTP/2 client";
       nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id_, NGHTTP2_CANCEL);
       EXPECT_TRUE(flushH2()) << "the RST_STREAM was not written";
+      break;
+    case Leave::kCloseNotify:
+      ASSERT_TRUE(tls_) << "close_notify needs a TLS client";
+      tls_->sendCloseNotify();
       break;
   }
 }

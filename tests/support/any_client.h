@@ -37,8 +37,9 @@ enum class Leave {
   kFin,          // shuts down its sending side (a FIN; the socket stays open for reading, so no reset follows)
   kRst,          // closes the connection with a TCP reset
   kStreamReset,  // HTTP/2 only: RST_STREAM(CANCEL) of the request's stream; the connection stays open
+  kCloseNotify,  // TLS only: a close_notify alert, no FIN (the socket stays open); tether takes it as a FIN
 };
-// "Fin", "Rst", "StreamReset": for test names.
+// "Fin", "Rst", "StreamReset", "CloseNotify": for test names.
 const char* name(Leave how);
 // The `reason` tether logs for the departure: client_closed, client_reset, stream_reset.
 std::string cancelReason(Leave how);

@@ -18,6 +18,7 @@ std::vector<MatrixCase> everyDeparture() {
     cases.push_back({protocol, Leave::kFin});
     cases.push_back({protocol, Leave::kRst});
     if (isH2(protocol)) cases.push_back({protocol, Leave::kStreamReset});
+    if (isTls(protocol)) cases.push_back({protocol, Leave::kCloseNotify});
   }
   return cases;
 }

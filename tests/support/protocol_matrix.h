@@ -9,6 +9,7 @@
 //   HTTP/1.1      | client_closed  | client_reset  | -                                       | http/1.1
 //   h2c           | client_closed  | client_reset  | stream_reset, h2_error CANCEL           | h2c
 //   h2 over TLS   | client_closed  | client_reset  | stream_reset, h2_error CANCEL           | h2
+//   (TLS clients also leave with a close_notify alone, no FIN: client_closed, as a FIN)
 //
 // Closing an HTTP/2 connection cancels every stream on it with the connection's reason, as for HTTP/1.1; a
 // RST_STREAM cancels only its stream and the connection stays open. The same for every client:
@@ -53,7 +54,8 @@ void PrintTo(ClientProtocol protocol, std::ostream* out);
 
 // The clients of the matrix: HTTP/1.1, h2c and h2 over TLS.
 std::vector<ClientProtocol> matrixProtocols();
-// Where the HTTP/1.1 suite has FIN and RST: those for every protocol, plus RST_STREAM for HTTP/2.
+// Where the HTTP/1.1 suite has FIN and RST: those for every protocol, plus RST_STREAM for HTTP/2 and close_notify
+// for TLS.
 std::vector<MatrixCase> everyDeparture();
 // Where the HTTP/1.1 suite has only a FIN: a FIN for every protocol, plus RST_STREAM for HTTP/2.
 std::vector<MatrixCase> finOrStreamReset();

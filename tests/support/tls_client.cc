@@ -102,6 +102,12 @@ void TlsClient::shutdownWrite() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
+void TlsClient::sendCloseNotify() {
+  // The alert is one small record: it fits the empty send buffer, so the first call sends it (and returns 0, the
+  // peer's close_notify not yet received).
+  if (ssl_) SSL_shutdown(ssl_.get());
+}
+
 CertificatePaths makeSelfSignedCertificate(const std::string& dir) {
   CertificatePaths paths{dir + "/cert.pem", dir + "/key.pem"};
   Process openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",

@@ -33,6 +33,8 @@ class TlsClient {
   void closeWithRst();   // SO_LINGER 0, no close_notify: the server sees a reset
   void closeWithFin();   // no close_notify, a plain FIN (a RST if unread bytes, such as session tickets, wait)
   void shutdownWrite();  // a FIN without close_notify; the socket stays open for reading
+  // close_notify (SSL_shutdown) and nothing else: no FIN, the socket stays open for reading.
+  void sendCloseNotify();
   int fd() const { return fd_; }
 
  private:
