@@ -17,10 +17,13 @@ void writeListeners(JsonWriter& out, const config::Config& config) {
     else
       out.null();
     out.key("tls");
-    if (listener.tls)
-      out.beginObject().key("cert").value(listener.tls->cert).key("key").value(listener.tls->key).endObject();
-    else
+    if (listener.tls) {
+      out.beginObject().key("cert").value(listener.tls->cert).key("key").value(listener.tls->key);
+      out.key("session_tickets").value(listener.tls->session_tickets);
+      out.key("ticket_rotation_ms").value(ms(listener.tls->ticket_rotation)).endObject();
+    } else {
       out.null();
+    }
     out.endObject();
   }
   out.endArray();

@@ -16,6 +16,7 @@
 #include "config/startup_settings.h"
 #include "metrics/metrics_registry.h"
 #include "metrics/route_metrics.h"
+#include "tls/ticket_key_schedule.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -103,10 +104,13 @@ bool Server::start(std::string* error) {
   if (!bindListeners(&fds, error)) return false;
   log_writer_->start();
   auto route_metrics = newRouteMetrics(*config_);
+  // One seed for every worker's ticket keys (each derives the same chain from it); wiped once they took it.
+  tls::TicketKeySchedule tickets = tls::TicketKeySchedule::generate();
   for (unsigned w = 0; w < config_->workers; ++w) {
     workers_.push_back(
-        std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue(), route_metrics[w]));
+        std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue(), route_metrics[w], tickets));
   }
+  tickets.wipe();
   for (auto& worker : workers_) worker->start();
   started_ = true;
   if (!startAdmin(std::move(route_metrics), error)) {

@@ -10,7 +10,7 @@ std::vector<config::ConfigError> tlsFileErrors(const config::Config& config, con
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
     std::string error;
-    if (!listener.tls || tls::TlsContext::load(*listener.tls, &error)) continue;
+    if (!listener.tls || tls::TlsContext::load(*listener.tls, listener.name, nullptr, &error)) continue;
     errors.push_back({path, 0, 0, "listeners[" + std::to_string(i) + "].tls", error});
   }
   for (size_t i = 0; i < config.upstreams.size(); ++i) {

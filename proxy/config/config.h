@@ -26,6 +26,10 @@ struct ListenerLimits {
 struct ListenerTls {
   std::string cert;
   std::string key;
+  // Session tickets (RFC 5077, TLS 1.3 PSK): sealed with keys every worker derives alike and that rotate every
+  // `ticket_rotation`; a ticket resumes for one to two rotations. No session cache either way.
+  bool session_tickets = true;
+  Duration ticket_rotation{3600 * 1000};
 };
 
 struct Listener {

@@ -694,10 +694,13 @@ void Loader::parseListener(const Node& node, const std::string& path, size_t ind
     if (limit_fields.count("max_connections", max_connections, 1)) listener.limits.max_connections = max_connections;
   }
   if (const Entry* tls = fields.get("tls")) {
-    const Fields tls_fields(tls->value, fields.path("tls"), {"cert", "key"}, errors_);
+    const Fields tls_fields(tls->value, fields.path("tls"), {"cert", "key", "session_tickets", "ticket_rotation"},
+                            errors_);
     ListenerTls& out = listener.tls.emplace();
     tls_fields.string("cert", out.cert, true);
     tls_fields.string("key", out.key, true);
+    tls_fields.boolean("session_tickets", out.session_tickets);
+    tls_fields.duration("ticket_rotation", out.ticket_rotation, Duration{1000});
   }
 }
 

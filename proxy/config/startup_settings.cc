@@ -5,7 +5,9 @@ namespace {
 
 bool sameListener(const Listener& a, const Listener& b) {
   const bool same_tls =
-      a.tls.has_value() == b.tls.has_value() && (!a.tls || (a.tls->cert == b.tls->cert && a.tls->key == b.tls->key));
+      a.tls.has_value() == b.tls.has_value() && (!a.tls || (a.tls->cert == b.tls->cert && a.tls->key == b.tls->key &&
+                                                            a.tls->session_tickets == b.tls->session_tickets &&
+                                                            a.tls->ticket_rotation == b.tls->ticket_rotation));
   return a.name == b.name && a.address == b.address && a.limits.max_connections == b.limits.max_connections && same_tls;
 }
 

@@ -1,6 +1,7 @@
 #include "tls/tls_context.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <utility>
 
@@ -30,9 +31,66 @@ std::string lastError(const std::string& what) {
   return what + ": " + text;
 }
 
+// The SSL_CTX ex_data slot that holds the context's `const ServerHooks*`, and the SSL slot that marks a handshake
+// already counted. Allocated once per process (OpenSSL keeps the indexes; nothing else is stored globally).
+int hooksIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int countedIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+const ServerHooks* hooksOf(const SSL* ssl) {
+  return static_cast<const ServerHooks*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), hooksIndex()));
+}
+
+int onTicketKey(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+                int seal) {
+  const ServerHooks* hooks = hooksOf(ssl);
+  if (hooks == nullptr || hooks->tickets == nullptr) return seal != 0 ? -1 : 0;
+  if (seal != 0) return hooks->tickets->seal(name, iv, cipher, mac) ? 1 : -1;
+  return hooks->tickets->open(name, iv, cipher, mac);
+}
+
+// TLS 1.3 also reports post-handshake messages (tickets, KeyUpdate) as handshakes: the SSL is marked once counted.
+void onInfo(const SSL* ssl, int where, int) {
+  if ((where & SSL_CB_HANDSHAKE_DONE) == 0 || SSL_get_ex_data(ssl, countedIndex()) != nullptr) return;
+  const ServerHooks* hooks = hooksOf(ssl);
+  if (hooks == nullptr || hooks->observer == nullptr) return;
+  static char counted;
+  SSL_set_ex_data(const_cast<SSL*>(ssl), countedIndex(), &counted);
+  hooks->observer->onHandshakeDone(SSL_session_reused(ssl) == 1);
+}
+
+// The session id context, which a resumed session must match: SHA-256 of the listener's name (exactly the 32
+// bytes OpenSSL allows, whatever the name's length).
+bool setSessionIdContext(SSL_CTX* ctx, std::string_view listener) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(listener.data(), listener.size(), digest, &length, EVP_sha256(), nullptr) != 1) return false;
+  return SSL_CTX_set_session_id_context(ctx, digest, length) == 1;
+}
+
+// Stateless tickets only: a per-worker session cache would miss on every other worker, a shared one needs a lock.
+// One ticket per handshake (OpenSSL sends two by default; a client resumes with one).
+void setTickets(SSL_CTX* ctx, const config::ListenerTls& tls, const ServerHooks* hooks) {
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (!tls.session_tickets || hooks == nullptr || hooks->tickets == nullptr) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    return;
+  }
+  SSL_CTX_set_num_tickets(ctx, 1);
+  SSL_CTX_set_timeout(ctx, static_cast<long>(hooks->tickets->sessionLifetime().count()));
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &onTicketKey);
+}
+
 }  // namespace
 
-std::unique_ptr<TlsContext> TlsContext::load(const config::ListenerTls& tls, std::string* error) {
+std::unique_ptr<TlsContext> TlsContext::load(const config::ListenerTls& tls, std::string_view listener,
+                                             const ServerHooks* hooks, std::string* error) {
   // OpenSSL's fopen would wait forever on a FIFO: only regular files get that far.
   for (const auto& [what, path] : {std::pair{"certificate ", &tls.cert}, std::pair{"key ", &tls.key}}) {
     if (auto why = config::regularFileError(*path)) {
@@ -62,7 +120,16 @@ std::unique_ptr<TlsContext> TlsContext::load(const config::ListenerTls& tls, std
     *error = lastError("key " + tls.key + " does not match certificate " + tls.cert);
     return nullptr;
   }
+  if (!setSessionIdContext(raw, listener)) {
+    *error = lastError("cannot set the session id context");
+    return nullptr;
+  }
   SSL_CTX_set_alpn_select_cb(raw, &selectAlpn, nullptr);
+  setTickets(raw, tls, hooks);
+  if (hooks != nullptr) {
+    SSL_CTX_set_ex_data(raw, hooksIndex(), const_cast<ServerHooks*>(hooks));
+    SSL_CTX_set_info_callback(raw, &onInfo);
+  }
   return context;
 }
 

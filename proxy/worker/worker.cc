@@ -17,7 +17,8 @@ constexpr timeval kSweepInterval{1, 0};
 }  // namespace
 
 Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
-               log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics)
+               log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+               const tls::TicketKeySchedule& tickets)
     : index_(index),
       config_(std::move(config)),
       metrics_(config_->admin.recent_cancellations),
@@ -39,9 +40,16 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
   context_.metrics = &metrics_;
 
   listeners_.resize(listen_fds.size());
-  for (const auto& listener : config_->listeners) {
+  tls_hooks_.resize(config_->listeners.size());  // not resized again: the contexts point into it
+  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+    const auto& listener = config_->listeners[i];
+    ticket_keys_.push_back(
+        listener.tls ? std::make_unique<tls::TicketKeyRing>(tickets, listener.name, listener.tls->ticket_rotation)
+                     : nullptr);
+    tls_hooks_[i] = {ticket_keys_.back().get(), this};
     std::string ignored;  // Server::start loaded the same files once and reported any error
-    tls_.push_back(listener.tls ? tls::TlsContext::load(*listener.tls, &ignored) : nullptr);
+    tls_.push_back(listener.tls ? tls::TlsContext::load(*listener.tls, listener.name, &tls_hooks_[i], &ignored)
+                                : nullptr);
   }
   accept_args_.reserve(listen_fds.size());
   for (size_t i = 0; i < listen_fds.size(); ++i) {

@@ -20,6 +20,9 @@
 #include "metrics/route_metrics.h"
 #include "metrics/worker_metrics.h"
 #include "net/io_context.h"
+#include "tls/server_hooks.h"
+#include "tls/ticket_key_ring.h"
+#include "tls/ticket_key_schedule.h"
 #include "tls/tls_context.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
@@ -30,12 +33,15 @@ namespace tether {
 class DownstreamSession;
 
 // Final: its SessionHost calls from its own code need no virtual dispatch.
-class Worker final : public SessionHost, private DetachedExchanges {
+class Worker final : public SessionHost, private DetachedExchanges, private tls::HandshakeObserver {
  public:
   // `listen_fds[i]` is a bound, listening socket for config->listeners[i]; the worker owns it from here on.
-  // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too).
+  // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too). Each TLS
+  // listener's session ticket keys are derived from `tickets` (the same for every worker; the caller wipes its
+  // copy).
   Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
-         log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics);
+         log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+         const tls::TicketKeySchedule& tickets);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -107,6 +113,8 @@ class Worker final : public SessionHost, private DetachedExchanges {
   // DetachedExchanges
   void adopt(std::unique_ptr<Exchange> exchange) override;
   void release(Exchange& exchange) override;
+  // tls::HandshakeObserver
+  void onHandshakeDone(bool resumed) override { metrics_.onTlsHandshake(resumed); }
 
   unsigned index_;
   std::shared_ptr<const config::Config> config_;  // as started: the listeners and their TLS come from it
@@ -124,6 +132,10 @@ class Worker final : public SessionHost, private DetachedExchanges {
   ExchangeContext context_;
   std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;
+  // Indexed like config->listeners (null for a cleartext listener): each TLS listener's ticket keys and the hooks
+  // its contexts reach them through. Before sessions_: every SSL is freed before them.
+  std::vector<std::unique_ptr<tls::TicketKeyRing>> ticket_keys_;
+  std::vector<tls::ServerHooks> tls_hooks_;
   std::vector<std::unique_ptr<tls::TlsContext>> tls_;  // indexed like config->listeners; Server validated them
   std::vector<std::pair<Worker*, size_t>> accept_args_;
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
