@@ -202,7 +202,7 @@ bool Server::reload() {
   if (const auto tls_errors = tlsFileErrors(*result.config, config_path_); !tls_errors.empty()) {
     for (const config::ConfigError& e : tls_errors) {
       logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
-        line.field("file", std::string_view(e.file)).field("line", int64_t{0}).field("column", int64_t{0});
+        line.field("file", std::string_view(e.file)).field("line", int64_t{e.line}).field("column", int64_t{e.column});
         line.field("key", std::string_view(e.key_path));
       });
     }

@@ -10,8 +10,10 @@ std::vector<config::ConfigError> tlsFileErrors(const config::Config& config, con
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& listener = config.listeners[i];
     std::string error;
-    if (!listener.tls || tls::TlsContext::load(*listener.tls, listener.name, nullptr, &error)) continue;
-    errors.push_back({path, 0, 0, "listeners[" + std::to_string(i) + "].tls", error});
+    size_t failed = 0;
+    if (!listener.tls || tls::TlsContext::load(*listener.tls, listener.name, nullptr, &error, &failed)) continue;
+    const config::ListenerCertificate& where = listener.tls->certificates[failed];
+    errors.push_back({path, where.line, where.column, where.key_path, error});
   }
   for (size_t i = 0; i < config.upstreams.size(); ++i) {
     const auto& upstream = config.upstreams[i];

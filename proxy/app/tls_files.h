@@ -11,7 +11,8 @@
 
 namespace tether {
 
-// One error per listener or upstream whose TLS files do not load, keyed `listeners[i].tls` / `upstreams[i].tls`.
+// One error per listener or upstream whose TLS files do not load: at the listener's failing certificate
+// (`listeners[i].tls` or `listeners[i].tls.certificates[j]`, with its line and column) or at `upstreams[i].tls`.
 std::vector<config::ConfigError> tlsFileErrors(const config::Config& config, const std::string& path);
 
 }  // namespace tether

@@ -1,13 +1,21 @@
 #include "config/startup_settings.h"
 
+#include <algorithm>
+
 namespace tether::config {
 namespace {
 
+bool sameCertificates(const std::vector<ListenerCertificate>& a, const std::vector<ListenerCertificate>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.cert == y.cert && x.key == y.key && x.server_names == y.server_names;
+  });
+}
+
 bool sameListener(const Listener& a, const Listener& b) {
-  const bool same_tls =
-      a.tls.has_value() == b.tls.has_value() && (!a.tls || (a.tls->cert == b.tls->cert && a.tls->key == b.tls->key &&
-                                                            a.tls->session_tickets == b.tls->session_tickets &&
-                                                            a.tls->ticket_rotation == b.tls->ticket_rotation));
+  const bool same_tls = a.tls.has_value() == b.tls.has_value() &&
+                        (!a.tls || (sameCertificates(a.tls->certificates, b.tls->certificates) &&
+                                    a.tls->session_tickets == b.tls->session_tickets &&
+                                    a.tls->ticket_rotation == b.tls->ticket_rotation));
   return a.name == b.name && a.address == b.address && a.limits.max_connections == b.limits.max_connections && same_tls;
 }
 

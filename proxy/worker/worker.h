@@ -136,7 +136,7 @@ class Worker final : public SessionHost, private DetachedExchanges, private tls:
   // its contexts reach them through. Before sessions_: every SSL is freed before them.
   std::vector<std::unique_ptr<tls::TicketKeyRing>> ticket_keys_;
   std::vector<tls::ServerHooks> tls_hooks_;
-  std::vector<std::unique_ptr<tls::TlsContext>> tls_;  // indexed like config->listeners; Server validated them
+  std::vector<std::shared_ptr<const tls::TlsContext>> tls_;  // indexed like config->listeners; Server validated them
   std::vector<std::pair<Worker*, size_t>> accept_args_;
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;
