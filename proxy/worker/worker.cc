@@ -47,9 +47,6 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
         listener.tls ? std::make_unique<tls::TicketKeyRing>(tickets, listener.name, listener.tls->ticket_rotation)
                      : nullptr);
     tls_hooks_[i] = {ticket_keys_.back().get(), this};
-    std::string ignored;  // Server::start loaded the same files once and reported any error
-    tls_.push_back(listener.tls ? tls::TlsContext::load(*listener.tls, listener.name, &tls_hooks_[i], &ignored)
-                                : nullptr);
   }
   accept_args_.reserve(listen_fds.size());
   for (size_t i = 0; i < listen_fds.size(); ++i) {
@@ -73,7 +70,8 @@ Worker::~Worker() {
   deleter_.flush();
 }
 
-void Worker::start() {
+void Worker::start(TlsContexts tls) {
+  tls_ = std::move(tls);
   thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
 }
 
@@ -88,12 +86,13 @@ void Worker::beginDrain() {
   if (thread_.joinable()) event_active(drain_event_.get(), 0, 0);
 }
 
-void Worker::reload(std::shared_ptr<const config::Config> config,
-                    std::shared_ptr<metrics::RouteMetrics> route_metrics) {
+void Worker::reload(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+                    TlsContexts tls) {
   {
     std::lock_guard lock(reload_mutex_);
     pending_config_ = std::move(config);
     pending_metrics_ = std::move(route_metrics);
+    pending_tls_ = std::move(tls);
   }
   event_active(reload_event_.get(), 0, 0);
 }
@@ -103,12 +102,17 @@ void Worker::onReload(evutil_socket_t, short, void* arg) { static_cast<Worker*>(
 void Worker::applyReload() {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<metrics::RouteMetrics> route_metrics;
+  TlsContexts tls;
   {
     std::lock_guard lock(reload_mutex_);
     config = std::move(pending_config_);
     route_metrics = std::move(pending_metrics_);
+    tls = std::move(pending_tls_);
   }
   if (!config) return;
+  // Sessions took their SSL from the old contexts; each SSL holds what it still needs (its SSL_CTX by reference,
+  // its listener's TlsContext while choosing by SNI), so the old ones can go now, on this thread.
+  tls_.swap(tls);
   logger_.setMinLevel(config->log.level);
   context_.snapshot->retire();
   retired_.push_back(std::move(context_.snapshot));
