@@ -124,6 +124,7 @@ TEST_F(TlsResumption, OpensslSessOutThenSessInResumes) {
     // Its exit code is 1 whatever happened: tether closes after `Connection: close` without close_notify, which
     // s_client reports as an error. What it printed is the evidence.
     EXPECT_TRUE(client.waitExit().has_value()) << client.output();
+    client.waitForOutput("\x01");  // a needle never printed: returns once all the output was read
     return client.output();
   };
   const std::string full = run("-sess_out");
