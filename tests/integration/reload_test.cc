@@ -8,7 +8,9 @@
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -22,6 +24,7 @@
 #include "support/h2_test_upstream.h"
 #include "support/process.h"
 #include "support/raw_client.h"
+#include "support/socket_io.h"
 #include "support/test_env.h"
 #include "support/test_upstream.h"
 #include "support/tether_fixture.h"
@@ -252,18 +255,22 @@ std::optional<Served> served(uint16_t port, const std::string& server_name = "lo
   return Served{client.peerSerial(), client.peerCommonName()};
 }
 
-// The serial number (hex, as TlsClient::peerSerial writes it) of the PEM certificate at `cert_path`.
-std::string serialOf(const std::string& cert_path) {
-  std::unique_ptr<FILE, decltype(&fclose)> file(fopen(cert_path.c_str(), "r"), &fclose);
-  if (!file) return "";
-  std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr), &X509_free);
-  if (!cert) return "";
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr),
+// A certificate's serial number in hex, as TlsClient::peerSerial writes it.
+std::string serialHex(const X509* cert) {
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr),
                                                      &BN_free);
   char* hex = BN_bn2hex(serial.get());
   const std::string out = hex != nullptr ? hex : "";
   OPENSSL_free(hex);
   return out;
+}
+
+// The serial number of the PEM certificate at `cert_path`.
+std::string serialOf(const std::string& cert_path) {
+  std::unique_ptr<FILE, decltype(&fclose)> file(fopen(cert_path.c_str(), "r"), &fclose);
+  if (!file) return "";
+  std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr), &X509_free);
+  return cert ? serialHex(cert.get()) : "";
 }
 
 // The workers apply a reload on their own threads just after `config_reloaded` is logged: true once 8 new
@@ -431,6 +438,59 @@ TEST_F(ReloadTls, CertificatesChosenByNameArriveWithAReload) {
   ASSERT_TRUE(again.connect(tether_->port(), "http/1.1", 30s));
   EXPECT_TRUE(again.resumed());
   EXPECT_EQ(again.peerCommonName(), "b.test");
+}
+
+// A handshake the server is in the middle of (it answered the ClientHello and waits for the client's Finished)
+// when the worker swaps its contexts: it completes on the old certificate and serves the request. The client runs
+// on memory BIOs, so the test decides when its Finished leaves.
+TEST_F(ReloadTls, AHandshakeUnderWayWhenTheReloadLandsCompletes) {
+  const std::string old_serial = serialOf(cert_.cert);
+  const Deadline deadline = deadlineAfter(30s);
+  const int fd = connectLoopback(tether_->port(), deadline);
+  ASSERT_GE(fd, 0);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl.get(), in, out);
+  SSL_set_tlsext_host_name(ssl.get(), "localhost");
+  SSL_set_connect_state(ssl.get());
+  const auto take = [&] {  // what the client wrote so far
+    std::string bytes(static_cast<size_t>(BIO_pending(out)), '\0');
+    if (!bytes.empty()) BIO_read(out, bytes.data(), static_cast<int>(bytes.size()));
+    return bytes;
+  };
+  const auto feed = [&] {  // what the server sent so far (at least one read)
+    std::string bytes;
+    if (readSome(fd, bytes, -1, deadline) != IoResult::kOk) return false;
+    BIO_write(in, bytes.data(), static_cast<int>(bytes.size()));
+    return true;
+  };
+
+  ASSERT_NE(SSL_do_handshake(ssl.get()), 1);
+  ASSERT_EQ(writeAll(fd, take(), -1, deadline), IoResult::kOk) << "the ClientHello";
+  while (SSL_do_handshake(ssl.get()) != 1) ASSERT_TRUE(feed()) << "the server's flight up to its Finished";
+  const std::string finished = take();  // held back: the server waits for it
+  ASSERT_FALSE(finished.empty());
+
+  renewInPlace();
+  ASSERT_TRUE(reloadWith(*tether_, tether_->configText(), "config_reloaded"));
+  ASSERT_TRUE(waitUntilServed(tether_->port(), serialOf(renewed_.cert))) << "every worker swapped its contexts";
+
+  X509* cert = SSL_get0_peer_certificate(ssl.get());
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(serialHex(cert), old_serial) << "the certificate sent before the reload";
+  const std::string request = getRequest("/split");
+  ASSERT_EQ(SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())), static_cast<int>(request.size()));
+  ASSERT_EQ(writeAll(fd, finished + take(), -1, deadline), IoResult::kOk) << "Finished, then the request";
+  std::string response;
+  while (response.find("\r\n\r\nok") == std::string::npos) {
+    ASSERT_TRUE(feed()) << "the handshake completed on the server and the request is answered: " << response;
+    char buf[4096];
+    for (int n; (n = SSL_read(ssl.get(), buf, sizeof buf)) > 0;) response.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+  ::close(fd);
 }
 
 }  // namespace
