@@ -17,10 +17,19 @@ void writeListeners(JsonWriter& out, const config::Config& config) {
     else
       out.null();
     out.key("tls");
-    if (listener.tls)
-      out.beginObject().key("cert").value(listener.tls->cert).key("key").value(listener.tls->key).endObject();
-    else
+    if (listener.tls) {
+      out.beginObject().key("certificates").beginArray();
+      for (const auto& certificate : listener.tls->certificates) {
+        out.beginObject().key("cert").value(certificate.cert).key("key").value(certificate.key);
+        out.key("server_names").beginArray();
+        for (const auto& name : certificate.server_names) out.value(name);
+        out.endArray().endObject();
+      }
+      out.endArray().key("session_tickets").value(listener.tls->session_tickets);
+      out.key("ticket_rotation_ms").value(ms(listener.tls->ticket_rotation)).endObject();
+    } else {
       out.null();
+    }
     out.endObject();
   }
   out.endArray();

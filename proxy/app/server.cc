@@ -16,6 +16,7 @@
 #include "config/startup_settings.h"
 #include "metrics/metrics_registry.h"
 #include "metrics/route_metrics.h"
+#include "tls/ticket_key_schedule.h"
 #include "worker/worker.h"
 
 namespace tether {
@@ -103,12 +104,25 @@ bool Server::start(std::string* error) {
   if (!bindListeners(&fds, error)) return false;
   log_writer_->start();
   auto route_metrics = newRouteMetrics(*config_);
+  // One seed for every worker's ticket keys (each derives the same chain from it); wiped once they took it.
+  tls::TicketKeySchedule tickets = tls::TicketKeySchedule::generate();
   for (unsigned w = 0; w < config_->workers; ++w) {
     workers_.push_back(
-        std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue(), route_metrics[w]));
+        std::make_unique<Worker>(w, config_, std::move(fds[w]), log_writer_->createQueue(), route_metrics[w], tickets));
   }
-  for (auto& worker : workers_) worker->start();
+  tickets.wipe();
   started_ = true;
+  for (auto& worker : workers_) {
+    std::vector<config::ConfigError> tls_errors;
+    auto contexts = loadListenerContexts(
+        *config_, [&](size_t i) { return worker->tlsHooks(i); }, config_path_, &tls_errors);
+    if (!tls_errors.empty()) {  // the files changed since they were checked above
+      *error = tls_errors.front().toString();
+      stop();
+      return false;
+    }
+    worker->start(std::move(contexts));
+  }
   if (!startAdmin(std::move(route_metrics), error)) {
     stop();
     return false;
@@ -181,33 +195,23 @@ bool Server::reload() {
     return false;
   }
   const config::LoadResult result = config::loadConfigFile(config_path_);
-  if (!result.ok()) {
-    // One line per problem, as `tether --check` prints them; the running config stays.
-    for (const config::ConfigError& e : result.errors) {
-      logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
-        line.field("file", std::string_view(e.file))
-            .field("line", static_cast<int64_t>(e.line))
-            .field("column", static_cast<int64_t>(e.column))
-            .field("key", std::string_view(e.key_path));
-      });
-    }
-    reloads_failed_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
+  if (!result.ok()) return reloadFailed(result.errors);
   // As at startup: the TLS files must load, or the running config stays.
   if (const auto tls_errors = tlsFileErrors(*result.config, config_path_); !tls_errors.empty()) {
-    for (const config::ConfigError& e : tls_errors) {
-      logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
-        line.field("file", std::string_view(e.file)).field("line", int64_t{0}).field("column", int64_t{0});
-        line.field("key", std::string_view(e.key_path));
-      });
-    }
-    reloads_failed_.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return reloadFailed(tls_errors);
   }
   auto next = std::make_shared<config::Config>(*result.config);
   if (workers_fixed_) next->workers = config_->workers;
   const std::vector<std::string> restart = config::keepStartupSettings(*config_, *next);
+  // The listeners' contexts, for new handshakes: certificate files are read again even where their paths did not
+  // change (a renewed certificate), on this thread, for each worker (its ticket keys and counters).
+  std::vector<Worker::TlsContexts> contexts;
+  for (auto& worker : workers_) {
+    std::vector<config::ConfigError> tls_errors;
+    contexts.push_back(loadListenerContexts(
+        *next, [&](size_t i) { return worker->tlsHooks(i); }, config_path_, &tls_errors));
+    if (!tls_errors.empty()) return reloadFailed(tls_errors);
+  }
   if (!restart.empty()) {
     std::string keys;
     for (const auto& key : restart) keys += (keys.empty() ? "" : ", ") + key;
@@ -219,7 +223,7 @@ bool Server::reload() {
   }
   auto route_metrics = newRouteMetrics(*next);
   if (metrics_) metrics_->addSnapshot(*next, {route_metrics.begin(), route_metrics.end()});
-  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->reload(next, route_metrics[w]);
+  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->reload(next, route_metrics[w], std::move(contexts[w]));
   config_ = next;
   if (admin_) admin_->setConfig(config_);
   reloads_succeeded_.fetch_add(1, std::memory_order_relaxed);
@@ -228,6 +232,20 @@ bool Server::reload() {
                                   "; requests in flight finish on the previous config");
   warnUnverifiedUpstreams(*next);
   return true;
+}
+
+bool Server::reloadFailed(const std::vector<config::ConfigError>& errors) {
+  // One line per problem, as `tether --check` prints them; the running config stays.
+  for (const config::ConfigError& e : errors) {
+    logEvent("config_reload_failed", e.toString(), "error", [&](log::JsonLine& line) {
+      line.field("file", std::string_view(e.file))
+          .field("line", static_cast<int64_t>(e.line))
+          .field("column", static_cast<int64_t>(e.column))
+          .field("key", std::string_view(e.key_path));
+    });
+  }
+  reloads_failed_.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 int Server::runUntilSignalled() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/config_error.h"
 #include "log/json_line.h"
 #include "log/log_writer.h"
 
@@ -54,6 +55,8 @@ class Server {
 
  private:
   void drain(const sigset_t& signals);
+  // Logs each error as config_reload_failed and counts the failure; returns false.
+  bool reloadFailed(const std::vector<config::ConfigError>& errors);
   bool bindListeners(std::vector<std::vector<int>>* fds, std::string* error);
   void logEvent(std::string_view event, std::string_view message, std::string_view level = "info",
                 const std::function<void(log::JsonLine&)>& fields = {});

@@ -22,10 +22,28 @@ struct ListenerLimits {
   std::optional<size_t> max_connections;  // overrides Limits::max_client_connections for this listener
 };
 
-// `tls: {cert, key}` on a listener: PEM files, the certificate file may hold the chain.
-struct ListenerTls {
+// One certificate of a TLS listener: PEM files (the certificate file may hold the chain) and the names (SNI) it
+// answers.
+struct ListenerCertificate {
   std::string cert;
   std::string key;
+  // Lowercase; "*.example.com" matches one label. Empty: the certificate's DNS names (its common name if none).
+  std::vector<std::string> server_names;
+  // Where the entry is written (line/column 1-based, 0: unknown), for errors found when its files are loaded.
+  std::string key_path;
+  int line = 0;
+  int column = 0;
+};
+
+// `tls:` on a listener: `{cert, key}` (one certificate) or `{certificates: [{cert, key, server_names}, ...]}`.
+struct ListenerTls {
+  // At least one. A client's SNI name picks the first certificate that names it (exact, then wildcard); the first
+  // certificate answers a name none carries, and a client that sends none.
+  std::vector<ListenerCertificate> certificates;
+  // Session tickets (RFC 5077, TLS 1.3 PSK): sealed with keys every worker derives alike and that rotate every
+  // `ticket_rotation`; a ticket resumes for one to two rotations. No session cache either way.
+  bool session_tickets = true;
+  Duration ticket_rotation{3600 * 1000};
 };
 
 struct Listener {

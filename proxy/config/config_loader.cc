@@ -110,6 +110,15 @@ bool isToken(std::string_view text) {
 
 int lineOf(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
 
+// A DNS name a certificate may answer: labels of letters, digits and '-', optionally "*." first (one label deep).
+bool isServerName(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') return false;
+  if (name.find("..") != std::string_view::npos) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
+}
+
 class FileDescriptor {
  public:
   explicit FileDescriptor(int fd) : fd_(fd) {}
@@ -587,6 +596,8 @@ class Loader {
                     std::string_view what, size_t index);
   void parseListener(const Node& node, const std::string& path, size_t index);
   void parseListenerAddress(const Entry& e, const std::string& path, Listener& listener);
+  void parseListenerTls(const Entry& entry, const std::string& path, Listener& listener);
+  void parseListenerCertificate(const Node& node, const std::string& path, ListenerTls& tls);
   void parseUpstream(const Node& node, const std::string& path, size_t index);
   void parseEndpoint(const Node& node, const std::string& path, Upstream& upstream);
   void parseUpstreamTls(const Entry& entry, const std::string& path, Upstream& upstream);
@@ -693,11 +704,63 @@ void Loader::parseListener(const Node& node, const std::string& path, size_t ind
     size_t max_connections = 0;
     if (limit_fields.count("max_connections", max_connections, 1)) listener.limits.max_connections = max_connections;
   }
-  if (const Entry* tls = fields.get("tls")) {
-    const Fields tls_fields(tls->value, fields.path("tls"), {"cert", "key"}, errors_);
-    ListenerTls& out = listener.tls.emplace();
-    tls_fields.string("cert", out.cert, true);
-    tls_fields.string("key", out.key, true);
+  if (const Entry* tls = fields.get("tls")) parseListenerTls(*tls, fields.path("tls"), listener);
+}
+
+void Loader::parseListenerTls(const Entry& entry, const std::string& path, Listener& listener) {
+  const Fields fields(entry.value, path, {"cert", "key", "certificates", "session_tickets", "ticket_rotation"},
+                      errors_);
+  ListenerTls& tls = listener.tls.emplace();
+  if (!fields.valid()) return;
+  fields.boolean("session_tickets", tls.session_tickets);
+  fields.duration("ticket_rotation", tls.ticket_rotation, Duration{1000});
+  if (fields.get("certificates") == nullptr) {  // the one-certificate form
+    ListenerCertificate& one = tls.certificates.emplace_back();
+    one.key_path = path;
+    one.line = lineOf(entry.mark());
+    one.column = entry.mark().is_null() ? 0 : entry.mark().column + 1;
+    fields.string("cert", one.cert, true);
+    fields.string("key", one.key, true);
+    return;
+  }
+  for (const char* key : {"cert", "key"}) {
+    if (const Entry* e = fields.get(key)) fields.fail(*e, key, "give either `cert` and `key` or `certificates`");
+  }
+  if (const Node* list = sequence(fields, "certificates")) {
+    const std::string list_path = fields.path("certificates");
+    for (size_t i = 0; i < list->size(); ++i) parseListenerCertificate((*list)[i], indexPath(list_path, i), tls);
+  }
+}
+
+void Loader::parseListenerCertificate(const Node& node, const std::string& path, ListenerTls& tls) {
+  ListenerCertificate& out = tls.certificates.emplace_back();
+  out.key_path = path;
+  out.line = lineOf(node.Mark());
+  out.column = node.Mark().is_null() ? 0 : node.Mark().column + 1;
+  const Fields fields(node, path, {"cert", "key", "server_names"}, errors_);
+  if (!fields.valid()) return;
+  fields.string("cert", out.cert, true);
+  fields.string("key", out.key, true);
+  const Entry* names = fields.get("server_names");
+  if (names == nullptr) return;
+  if (!names->value.IsSequence() || names->value.size() == 0) {
+    fields.fail(*names, "server_names", "expected a non-empty list of names, got " + kindOf(names->value));
+    return;
+  }
+  for (size_t i = 0; i < names->value.size(); ++i) {
+    const Node& name = names->value[i];
+    const std::string name_path = indexPath(fields.path("server_names"), i);
+    if (!name.IsScalar()) {
+      errors_.add(name.Mark(), name_path, "expected a name, got " + kindOf(name));
+    } else if (!isServerName(name.Scalar())) {
+      errors_.add(name.Mark(), name_path,
+                  "invalid server name '" + name.Scalar() +
+                      "' (a DNS name such as api.example.com, or *.example.com for one label below it)");
+    } else {
+      std::string lower = name.Scalar();
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      out.server_names.push_back(std::move(lower));
+    }
   }
 }
 

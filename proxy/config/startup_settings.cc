@@ -1,11 +1,15 @@
 #include "config/startup_settings.h"
 
+#include <optional>
+
 namespace tether::config {
 namespace {
 
+// Certificates and session_tickets are not compared: a reload applies them (files read again). TLS on or off and
+// the ticket key rotation (each worker's key chain runs at its period from the start) need a restart.
 bool sameListener(const Listener& a, const Listener& b) {
   const bool same_tls =
-      a.tls.has_value() == b.tls.has_value() && (!a.tls || (a.tls->cert == b.tls->cert && a.tls->key == b.tls->key));
+      a.tls.has_value() == b.tls.has_value() && (!a.tls || a.tls->ticket_rotation == b.tls->ticket_rotation);
   return a.name == b.name && a.address == b.address && a.limits.max_connections == b.limits.max_connections && same_tls;
 }
 
@@ -28,8 +32,16 @@ void keep(std::vector<std::string>& changed, const char* key, const T& running, 
 
 std::vector<std::string> keepStartupSettings(const Config& running, Config& next) {
   std::vector<std::string> changed;
-  if (!sameListeners(running.listeners, next.listeners)) changed.emplace_back("listeners");
-  next.listeners = running.listeners;
+  if (!sameListeners(running.listeners, next.listeners)) {
+    changed.emplace_back("listeners");
+    next.listeners = running.listeners;
+  } else {
+    for (size_t i = 0; i < next.listeners.size(); ++i) {  // the running listener with the file's certificates
+      std::optional<ListenerTls> tls = std::move(next.listeners[i].tls);
+      next.listeners[i] = running.listeners[i];
+      next.listeners[i].tls = std::move(tls);
+    }
+  }
   keep(changed, "workers", running.workers, next.workers);
   keep(changed, "limits.max_client_connections", running.limits.max_client_connections,
        next.limits.max_client_connections);

@@ -1,9 +1,10 @@
 #pragma once
 
 // A reload applies routes, upstreams, most limits, log level and drain_timeout to new requests. Some settings
-// only take effect when tether starts: the listening sockets (addresses, TLS files, connection caps), the number
-// of workers, the log sink and its queue, and the admin listener. A reload keeps their running values and says
-// which of them changed, so the operator knows a restart is needed, and /config shows what really runs.
+// only take effect when tether starts: the listening sockets (addresses, TLS on or off and its ticket key
+// rotation, connection caps; a listener's certificates and session_tickets do follow a reload), the number of workers,
+// the log sink and its queue, and the admin listener. A reload keeps their running values and says which of them
+// changed, so the operator knows a restart is needed, and /config shows what really runs.
 
 #include <string>
 #include <vector>

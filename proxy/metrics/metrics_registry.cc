@@ -217,6 +217,12 @@ void MetricsRegistry::writeConnections(ExpositionWriter& out, const Totals& tota
   out.family("h2_rapid_reset_goaways_total", "counter",
              "HTTP/2 connections sent GOAWAY(ENHANCE_YOUR_CALM) for resetting too many streams (Rapid Reset).");
   out.sample("h2_rapid_reset_goaways_total", {}, sum([](const WorkerMetrics& w) { return w.h2RapidResetGoaways(); }));
+  out.family("tls_handshakes_total", "counter",
+             "TLS client handshakes that finished, resumed from a session ticket (resumed=\"true\") or in full.");
+  for (const bool resumed : {false, true}) {
+    out.sample("tls_handshakes_total", {{"resumed", resumed ? "true" : "false"}},
+               sum([&](const WorkerMetrics& w) { return w.tlsHandshakes(resumed); }));
+  }
   out.family("upstream_connect_errors_total", "counter", "Upstream connects that failed (refused, timed out).");
   for (const auto& [name, t] : totals.upstreams) {
     out.sample("upstream_connect_errors_total", {{"upstream", name}}, t.connect_errors);

@@ -39,6 +39,8 @@ class WorkerMetrics {
   // HTTP/2: a client RST_STREAM on a stream not yet complete, and a connection sent GOAWAY(ENHANCE_YOUR_CALM).
   void onH2StreamReset() { add(h2_stream_resets_, 1); }
   void onH2RapidResetGoaway() { add(h2_rapid_reset_goaways_, 1); }
+  // A TLS client handshake finished, from a session ticket (`resumed`) or in full.
+  void onTlsHandshake(bool resumed) { add(tls_handshakes_[resumed ? 1 : 0], 1); }
 
   // Any thread.
   uint64_t activeRequests() const { return read(active_requests_); }
@@ -46,6 +48,7 @@ class WorkerMetrics {
   const CancellationRing& recentCancellations() const { return ring_; }
   uint64_t h2StreamResets() const { return read(h2_stream_resets_); }
   uint64_t h2RapidResetGoaways() const { return read(h2_rapid_reset_goaways_); }
+  uint64_t tlsHandshakes(bool resumed) const { return read(tls_handshakes_[resumed ? 1 : 0]); }
 
  private:
   using Counter = std::atomic<uint64_t>;
@@ -59,6 +62,7 @@ class WorkerMetrics {
   Counter h2_stream_resets_{0};
   Counter h2_rapid_reset_goaways_{0};
   std::array<Counter, kSchemes.size()> downstream_{};
+  std::array<Counter, 2> tls_handshakes_{};  // [0] full, [1] resumed
   CancellationRing ring_;
 };
 

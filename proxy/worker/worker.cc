@@ -17,7 +17,8 @@ constexpr timeval kSweepInterval{1, 0};
 }  // namespace
 
 Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
-               log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics)
+               log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+               const tls::TicketKeySchedule& tickets)
     : index_(index),
       config_(std::move(config)),
       metrics_(config_->admin.recent_cancellations),
@@ -39,9 +40,13 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
   context_.metrics = &metrics_;
 
   listeners_.resize(listen_fds.size());
-  for (const auto& listener : config_->listeners) {
-    std::string ignored;  // Server::start loaded the same files once and reported any error
-    tls_.push_back(listener.tls ? tls::TlsContext::load(*listener.tls, &ignored) : nullptr);
+  tls_hooks_.resize(config_->listeners.size());  // not resized again: the contexts point into it
+  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+    const auto& listener = config_->listeners[i];
+    ticket_keys_.push_back(
+        listener.tls ? std::make_unique<tls::TicketKeyRing>(tickets, listener.name, listener.tls->ticket_rotation)
+                     : nullptr);
+    tls_hooks_[i] = {ticket_keys_.back().get(), this};
   }
   accept_args_.reserve(listen_fds.size());
   for (size_t i = 0; i < listen_fds.size(); ++i) {
@@ -65,7 +70,8 @@ Worker::~Worker() {
   deleter_.flush();
 }
 
-void Worker::start() {
+void Worker::start(TlsContexts tls) {
+  tls_ = std::move(tls);
   thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
 }
 
@@ -80,12 +86,13 @@ void Worker::beginDrain() {
   if (thread_.joinable()) event_active(drain_event_.get(), 0, 0);
 }
 
-void Worker::reload(std::shared_ptr<const config::Config> config,
-                    std::shared_ptr<metrics::RouteMetrics> route_metrics) {
+void Worker::reload(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+                    TlsContexts tls) {
   {
     std::lock_guard lock(reload_mutex_);
     pending_config_ = std::move(config);
     pending_metrics_ = std::move(route_metrics);
+    pending_tls_ = std::move(tls);
   }
   event_active(reload_event_.get(), 0, 0);
 }
@@ -95,12 +102,17 @@ void Worker::onReload(evutil_socket_t, short, void* arg) { static_cast<Worker*>(
 void Worker::applyReload() {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<metrics::RouteMetrics> route_metrics;
+  TlsContexts tls;
   {
     std::lock_guard lock(reload_mutex_);
     config = std::move(pending_config_);
     route_metrics = std::move(pending_metrics_);
+    tls = std::move(pending_tls_);
   }
   if (!config) return;
+  // Sessions took their SSL from the old contexts; each SSL holds what it still needs (its SSL_CTX by reference,
+  // its listener's TlsContext while choosing by SNI), so the old ones can go now, on this thread.
+  tls_.swap(tls);
   logger_.setMinLevel(config->log.level);
   context_.snapshot->retire();
   retired_.push_back(std::move(context_.snapshot));

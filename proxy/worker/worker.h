@@ -20,6 +20,9 @@
 #include "metrics/route_metrics.h"
 #include "metrics/worker_metrics.h"
 #include "net/io_context.h"
+#include "tls/server_hooks.h"
+#include "tls/ticket_key_ring.h"
+#include "tls/ticket_key_schedule.h"
 #include "tls/tls_context.h"
 #include "util/deferred_deleter.h"
 #include "util/libevent.h"
@@ -30,17 +33,24 @@ namespace tether {
 class DownstreamSession;
 
 // Final: its SessionHost calls from its own code need no virtual dispatch.
-class Worker final : public SessionHost, private DetachedExchanges {
+class Worker final : public SessionHost, private DetachedExchanges, private tls::HandshakeObserver {
  public:
+  // One server context per listener (null for a cleartext one), built by the Server with tlsHooks().
+  using TlsContexts = std::vector<std::shared_ptr<const tls::TlsContext>>;
+
   // `listen_fds[i]` is a bound, listening socket for config->listeners[i]; the worker owns it from here on.
-  // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too).
+  // `route_metrics` counts by the routes and upstreams of `config` (the MetricsRegistry holds it too). Each TLS
+  // listener's session ticket keys are derived from `tickets` (the same for every worker; the caller wipes its
+  // copy).
   Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
-         log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics);
+         log::LogQueue* log_queue, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+         const tls::TicketKeySchedule& tickets);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  void start();
+  // Starts the thread, serving TLS listeners with `tls` (Server built them with this worker's tlsHooks()).
+  void start(TlsContexts tls);
   // Thread-safe: stop accepting, close idle connections, and close the others once their exchange ends
   // (HTTP/1.1 responses say `Connection: close`; HTTP/2 connections get GOAWAY).
   void beginDrain();
@@ -54,8 +64,15 @@ class Worker final : public SessionHost, private DetachedExchanges {
   // Thread-safe: asks the loop to cancel what is in flight and exit, then joins.
   void stop();
   // Thread-safe: new requests use `config` (routes, upstreams, limits, log level) from the loop's next turn;
-  // requests in flight finish on the snapshot they started with. Listeners stay as started.
-  void reload(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> route_metrics);
+  // requests in flight finish on the snapshot they started with. Listeners stay as started, except that new
+  // TLS handshakes use `tls` (certificates read again); a connection keeps the contexts it started with.
+  void reload(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> route_metrics,
+              TlsContexts tls);
+  // Thread-safe (fixed at construction): what the contexts of TLS listener `listener` must be built with; null for
+  // a cleartext listener.
+  const tls::ServerHooks* tlsHooks(size_t listener) const {
+    return listener < ticket_keys_.size() && ticket_keys_[listener] ? &tls_hooks_[listener] : nullptr;
+  }
   // Snapshots replaced by a reload whose requests have not all ended yet (worker thread, or tests after stop).
   size_t retiredSnapshots() const { return retired_.size(); }
 
@@ -107,6 +124,8 @@ class Worker final : public SessionHost, private DetachedExchanges {
   // DetachedExchanges
   void adopt(std::unique_ptr<Exchange> exchange) override;
   void release(Exchange& exchange) override;
+  // tls::HandshakeObserver
+  void onHandshakeDone(bool resumed) override { metrics_.onTlsHandshake(resumed); }
 
   unsigned index_;
   std::shared_ptr<const config::Config> config_;  // as started: the listeners and their TLS come from it
@@ -124,7 +143,11 @@ class Worker final : public SessionHost, private DetachedExchanges {
   ExchangeContext context_;
   std::vector<std::shared_ptr<ConfigSnapshot>> retired_;  // replaced, still held by exchanges in flight
   std::vector<ListenerState> listeners_;
-  std::vector<std::unique_ptr<tls::TlsContext>> tls_;  // indexed like config->listeners; Server validated them
+  // Indexed like config->listeners (null for a cleartext listener): each TLS listener's ticket keys and the hooks
+  // its contexts reach them through. Before sessions_: every SSL is freed before them.
+  std::vector<std::unique_ptr<tls::TicketKeyRing>> ticket_keys_;
+  std::vector<tls::ServerHooks> tls_hooks_;
+  TlsContexts tls_;  // indexed like config->listeners; swapped by a reload
   std::vector<std::pair<Worker*, size_t>> accept_args_;
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;
@@ -135,6 +158,7 @@ class Worker final : public SessionHost, private DetachedExchanges {
   std::mutex reload_mutex_;  // guards pending_*: taken by the main thread on reload and the loop once after
   std::shared_ptr<const config::Config> pending_config_;
   std::shared_ptr<metrics::RouteMetrics> pending_metrics_;
+  TlsContexts pending_tls_;
   std::atomic<bool> draining_{false};
   std::thread thread_;
 };

@@ -1,6 +1,8 @@
 // The tether binary's command line: --check, --version, --help, bad options, clean shutdown.
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
+#include <algorithm>
 
 #include <chrono>
 #include <filesystem>
@@ -66,7 +68,15 @@ TEST(ProxyCli, Check_DemoConfigFailsWithoutItsCertificateAndPassesWithIt) {
   Process missing({TETHER_BINARY, "--check", "--config", file.path()});
   EXPECT_EQ(missing.waitExit(10s), 1) << missing.output();
   EXPECT_TRUE(missing.waitForOutput("error(s)")) << missing.output();
-  EXPECT_NE(missing.output().find(file.path() + ": listeners[1].tls: cannot load certificate " + dir + "/cert.pem"),
+  // At the listener's `tls` value (file:line:column), as the loader's own errors are.
+  const std::string text = demoConfigWithTlsIn(dir);
+  const size_t at = text.find("{cert:");
+  ASSERT_NE(at, std::string::npos) << text;
+  const size_t line_start = text.rfind('\n', at) + 1;
+  const std::string position =
+      std::to_string(std::count(text.begin(), text.begin() + at, '\n') + 1) + ":" + std::to_string(at - line_start + 1);
+  EXPECT_NE(missing.output().find(file.path() + ":" + position + ": listeners[1].tls: cannot load certificate " + dir +
+                                  "/cert.pem"),
             std::string::npos)
       << missing.output();
 

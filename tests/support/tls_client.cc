@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+
 #include <stdexcept>
 #include <vector>
 
@@ -36,7 +39,13 @@ bool TlsClient::connect(uint16_t port, std::string_view alpn, std::chrono::milli
   std::vector<unsigned char> wire{static_cast<unsigned char>(alpn.size())};
   wire.insert(wire.end(), alpn.begin(), alpn.end());
   SSL_set_alpn_protos(ssl_.get(), wire.data(), static_cast<unsigned>(wire.size()));
-  SSL_set_tlsext_host_name(ssl_.get(), "localhost");
+  if (!server_name_.empty()) SSL_set_tlsext_host_name(ssl_.get(), server_name_.c_str());
+  if (resume_ != nullptr) {
+    // A copy, so that this connection ending without a shutdown cannot mark the caller's session not resumable.
+    SSL_SESSION* copy = SSL_SESSION_dup(resume_);
+    SSL_set_session(ssl_.get(), copy);
+    SSL_SESSION_free(copy);
+  }
   SSL_set_fd(ssl_.get(), fd_);
   for (;;) {
     const int rc = SSL_connect(ssl_.get());
@@ -84,6 +93,32 @@ std::string TlsClient::recvSome(std::chrono::milliseconds timeout) {
     }
     if (!waitSsl(fd_, error, deadline)) return "";
   }
+}
+
+std::shared_ptr<SSL_SESSION> TlsClient::session() const {
+  // A copy: freeing an SSL that did not shut down (closeWithFin, closeWithRst, the destructor) marks its own
+  // session not resumable.
+  SSL_SESSION* session = SSL_get0_session(ssl_.get());
+  return std::shared_ptr<SSL_SESSION>(session != nullptr ? SSL_SESSION_dup(session) : nullptr, &SSL_SESSION_free);
+}
+
+std::string TlsClient::peerCommonName() const {
+  X509* cert = SSL_get0_peer_certificate(ssl_.get());
+  if (cert == nullptr) return "";
+  char name[256] = "";
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof(name));
+  return name;
+}
+
+std::string TlsClient::peerSerial() const {
+  X509* cert = SSL_get0_peer_certificate(ssl_.get());
+  if (cert == nullptr) return "";
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  char* hex = BN_bn2hex(serial);
+  std::string out = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(serial);
+  return out;
 }
 
 void TlsClient::closeWithRst() {

@@ -37,6 +37,19 @@ class TlsClient {
   void sendCloseNotify();
   int fd() const { return fd_; }
 
+  // Session resumption and SNI (set before connect()). setSession: offer `session` (its ticket) to resume;
+  // setServerName: the SNI name sent ("" sends none; default "localhost"); setMaxVersion: TLS1_2_VERSION and so on.
+  void setSession(SSL_SESSION* session) { resume_ = session; }
+  void setServerName(std::string name) { server_name_ = std::move(name); }
+  void setMaxVersion(int version) { SSL_CTX_set_max_proto_version(ctx_.get(), version); }
+  // After connect(): whether the handshake resumed the offered session; the session to resume later (with the
+  // ticket the server sent, if any: in TLS 1.3 it follows the handshake, so read a response first); the server
+  // certificate's subject CN and serial number (hex).
+  bool resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
+  std::shared_ptr<SSL_SESSION> session() const;
+  std::string peerCommonName() const;
+  std::string peerSerial() const;
+
  private:
   struct CtxDelete {
     void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
@@ -48,6 +61,8 @@ class TlsClient {
   std::unique_ptr<SSL, SslDelete> ssl_;
   int fd_ = -1;
   bool eof_ = false;
+  SSL_SESSION* resume_ = nullptr;  // not owned: the caller keeps it alive until connect() returns (a copy is used)
+  std::string server_name_ = "localhost";
 };
 
 // Writes a self-signed EC certificate and key for localhost into `dir` (cert.pem, key.pem) with the openssl CLI.

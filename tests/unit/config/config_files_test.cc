@@ -30,7 +30,8 @@ TEST(ShippedConfig, DemoLoads) {
   EXPECT_FALSE(cfg.listeners[0].tls);
   EXPECT_EQ(cfg.listeners[1].address.toString(), "127.0.0.1:8443");
   ASSERT_TRUE(cfg.listeners[1].tls);
-  EXPECT_EQ(cfg.listeners[1].tls->cert, "build/demo-tls/cert.pem");
+  ASSERT_EQ(cfg.listeners[1].tls->certificates.size(), 1u);
+  EXPECT_EQ(cfg.listeners[1].tls->certificates[0].cert, "build/demo-tls/cert.pem");
   ASSERT_EQ(cfg.upstreams.size(), 2u);
   EXPECT_EQ(cfg.upstreams[0].name, "demo");
   EXPECT_EQ(cfg.upstreams[0].protocol, Upstream::Protocol::Http1);

@@ -162,13 +162,12 @@ class TlsTransportTest : public ::testing::Test {
   static void SetUpTestSuite() {
     const auto paths = testing::makeSelfSignedCertificate(testing::tempDir());
     std::string error;
-    context_ = TlsContext::load(config::ListenerTls{paths.cert, paths.key}, &error).release();
+    config::ListenerTls tls;
+    tls.certificates.push_back({paths.cert, paths.key, {}, {}});
+    context_ = TlsContext::load(tls, "test", nullptr, &error);
     ASSERT_NE(context_, nullptr) << error;
   }
-  static void TearDownTestSuite() {
-    delete context_;
-    context_ = nullptr;
-  }
+  static void TearDownTestSuite() { context_.reset(); }
 
   // The server side of `fd` as tether makes it for a `tls:` listener.
   std::unique_ptr<net::Transport> accept(int fd) { return acceptTls(base_.get(), fd, *context_, nullptr); }
@@ -208,11 +207,11 @@ class TlsTransportTest : public ::testing::Test {
   }
 
  protected:
-  static TlsContext* context_;
+  static std::shared_ptr<const TlsContext> context_;
   util::EventBasePtr base_{event_base_new()};
 };
 
-TlsContext* TlsTransportTest::context_ = nullptr;
+std::shared_ptr<const TlsContext> TlsTransportTest::context_;
 
 TEST_F(TlsTransportTest, HandshakesWithAlpnAndCarriesBytesBothWays) {
   TcpPair pair;
