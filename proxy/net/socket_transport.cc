@@ -377,9 +377,14 @@ bool SocketTransport::readLayered(bool* delivered) {
     if (read_high_ != 0 && buffered >= read_high_) break;  // stays ready: the owner drains, then wakes us
     const size_t want = read_high_ == 0 ? kReadChunk : std::min(kReadChunk, read_high_ - buffered);
     stall_read_ = 0;  // reading again: a later stall may decrypt its slack anew (not a wake() while paused)
+    const bool was_established = layer_->established();
     const RecordLayer::ReadResult got = layer_->read(scratch(), want, cipherOut());
     // A handshake flight, tickets, a KeyUpdate answer: out after this callback, with whatever the owner writes.
-    if (evbuffer_get_length(cipher_out_.get()) > 0) scheduleFlush();
+    // Plaintext queued before the handshake completed goes too, even when completing it produced no record.
+    if (evbuffer_get_length(cipher_out_.get()) > 0 ||
+        (!was_established && layer_->established() && output_ && evbuffer_get_length(output_.get()) > 0)) {
+      scheduleFlush();
+    }
     if (got.status == RecordLayer::Status::kNeedMore) {
       read_ready_ = false;  // the layer's recv said EAGAIN
       break;
