@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "http2/field_indexing.h"
+
 namespace tether::http2 {
 
 struct ClientSettings {
@@ -151,6 +153,7 @@ class ClientCodec {
   ClientSettings settings_;
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
   std::vector<nghttp2_nv> nv_;  // reused by every submit
+  FieldIndexing indexing_;      // this connection's HPACK encoder: which never-indexed names it has sent once
   std::vector<Field> field_scratch_;
   std::vector<int32_t> open_;  // submitted, close not yet reported; few, so a vector (no allocation once warm)
   std::vector<UnsentReset> unsent_resets_;  // closes for send() to report

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "http2/field_indexing.h"
 
 namespace tether::http2 {
 namespace {
@@ -11,7 +10,7 @@ ServerCodecCallbacks& target(void* user) { return *static_cast<ServerCodecCallba
 
 // Fills `nv` (a codec-owned vector reused for every submit: no allocation per response once warm).
 const std::vector<nghttp2_nv>& toNv(int status, const char* status_text, const std::vector<ServerCodec::Field>& fields,
-                                    std::vector<nghttp2_nv>& nv) {
+                                    std::vector<nghttp2_nv>& nv, FieldIndexing& indexing) {
   nv.clear();
   if (status > 0) {
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
@@ -21,7 +20,7 @@ const std::vector<nghttp2_nv>& toNv(int status, const char* status_text, const s
     // nghttp2 copies names and values (no NO_COPY flags), so views into the caller's strings are enough.
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                  indexingFlags(name)});
+                  indexing.flags(name)});
   }
   return nv;
 }
@@ -118,7 +117,7 @@ bool ServerCodec::wantsWrite() const { return nghttp2_session_want_write(session
 bool ServerCodec::submitResponse(int32_t stream_id, int status, const std::vector<Field>& fields, bool with_body) {
   char status_text[4];
   formatStatus(status, status_text);
-  const auto& nv = toNv(status, status_text, fields, nv_);
+  const auto& nv = toNv(status, status_text, fields, nv_, indexing_);
   nghttp2_data_provider provider{};
   provider.read_callback = &ServerCodec::readBody;
   return nghttp2_submit_response(session_.get(), stream_id, nv.data(), nv.size(), with_body ? &provider : nullptr) == 0;
@@ -127,13 +126,13 @@ bool ServerCodec::submitResponse(int32_t stream_id, int status, const std::vecto
 bool ServerCodec::submitInterim(int32_t stream_id, int status, const std::vector<Field>& fields) {
   char status_text[4];
   formatStatus(status, status_text);
-  const auto& nv = toNv(status, status_text, fields, nv_);
+  const auto& nv = toNv(status, status_text, fields, nv_, indexing_);
   return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream_id, nullptr, nv.data(), nv.size(), nullptr) >=
          0;
 }
 
 bool ServerCodec::submitTrailers(int32_t stream_id, const std::vector<Field>& fields) {
-  const auto& nv = toNv(0, nullptr, fields, nv_);
+  const auto& nv = toNv(0, nullptr, fields, nv_, indexing_);
   return nghttp2_submit_trailer(session_.get(), stream_id, nv.data(), nv.size()) == 0;
 }
 

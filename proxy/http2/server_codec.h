@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "http2/field_indexing.h"
+
 namespace tether::http2 {
 
 // The client connection preface (RFC 9113 3.4).
@@ -117,6 +119,7 @@ class ServerCodec {
   ServerSettings settings_;
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
   std::vector<nghttp2_nv> nv_;  // reused by every submit
+  FieldIndexing indexing_;      // this connection's HPACK encoder: which never-indexed names it has sent once
   std::vector<Field> field_scratch_;
 };
 
