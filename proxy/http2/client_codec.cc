@@ -51,7 +51,8 @@ bool ClientCodec::start() {
   // read stops the upstream instead of filling tether's memory.
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_session* raw = nullptr;
-  const int rv = nghttp2_session_client_new2(&raw, cbs, this, option);
+  nghttp2_mem mem = memory_.mem();  // copied by nghttp2
+  const int rv = nghttp2_session_client_new3(&raw, cbs, this, option, &mem);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) return false;

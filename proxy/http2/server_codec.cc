@@ -63,7 +63,8 @@ bool ServerCodec::start() {
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_option_set_stream_reset_rate_limit(option, settings_.reset_burst, settings_.reset_rate);
   nghttp2_session* raw = nullptr;
-  const int rv = nghttp2_session_server_new2(&raw, cbs, &callbacks_, option);
+  nghttp2_mem mem = memory_.mem();  // copied by nghttp2
+  const int rv = nghttp2_session_server_new3(&raw, cbs, &callbacks_, option, &mem);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) return false;

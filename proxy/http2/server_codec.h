@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http2/field_indexing.h"
+#include "http2/session_memory.h"
 
 namespace tether::http2 {
 
@@ -117,6 +118,7 @@ class ServerCodec {
 
   ServerCodecCallbacks& callbacks_;
   ServerSettings settings_;
+  SessionMemory memory_;  // before session_: the session frees into it while it is deleted
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
   std::vector<nghttp2_nv> nv_;  // reused by every submit
   FieldIndexing indexing_;      // this connection's HPACK encoder: which never-indexed names it has sent once
