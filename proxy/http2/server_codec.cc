@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace tether::http2 {
 namespace {
 

@@ -167,9 +167,9 @@ TEST(ServerCodec, RequestIdIsNeverIndexedAfterTheFirst) {
     std::string bytes(evbuffer_get_length(out.get()), '\0');
     evbuffer_remove(out.get(), bytes.data(), bytes.size());
     client.flags.clear();
-    ASSERT_GE(nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()),
-                                       bytes.size()),
-              0);
+    ASSERT_GE(
+        nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+        0);
     ASSERT_EQ(client.flags.count("x-request-id"), 1u);
   };
   respond(first, "0123abcd");
