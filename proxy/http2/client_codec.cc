@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <iterator>
 
-#include "http2/field_indexing.h"
-
 namespace tether::http2 {
 namespace {
 
@@ -13,13 +11,13 @@ ClientCodec& codec(void* user) { return *static_cast<ClientCodec*>(user); }
 // Fills `nv` (a codec-owned vector reused for every submit: no allocation per request once warm). Without
 // `no_copy` nghttp2 copies names and values, so views into the caller's strings are enough.
 const std::vector<nghttp2_nv>& toNv(const std::vector<ClientCodec::Field>& fields, std::vector<nghttp2_nv>& nv,
-                                    bool no_copy = false) {
+                                    FieldIndexing& indexing, bool no_copy = false) {
   const uint8_t copy_flags = no_copy ? NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE : 0;
   nv.clear();
   for (const auto& [name, value] : fields) {
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                  static_cast<uint8_t>(indexingFlags(name) | copy_flags)});
+                  static_cast<uint8_t>(indexing.flags(name) | copy_flags)});
   }
   return nv;
 }
@@ -52,7 +50,8 @@ bool ClientCodec::start() {
   // read stops the upstream instead of filling tether's memory.
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_session* raw = nullptr;
-  const int rv = nghttp2_session_client_new2(&raw, cbs, this, option);
+  nghttp2_mem mem = memory_.mem();  // copied by nghttp2
+  const int rv = nghttp2_session_client_new3(&raw, cbs, this, option, &mem);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) return false;
@@ -94,7 +93,7 @@ bool ClientCodec::wantsWrite() const {
 }
 
 int32_t ClientCodec::submitRequest(const std::vector<Field>& fields, bool with_body, FieldLifetime lifetime) {
-  const auto& nv = toNv(fields, nv_, lifetime == FieldLifetime::Kept);
+  const auto& nv = toNv(fields, nv_, indexing_, lifetime == FieldLifetime::Kept);
   nghttp2_data_provider provider{};
   provider.read_callback = &ClientCodec::readBody;
   const int32_t id =
@@ -104,7 +103,7 @@ int32_t ClientCodec::submitRequest(const std::vector<Field>& fields, bool with_b
 }
 
 bool ClientCodec::submitTrailers(int32_t stream_id, const std::vector<Field>& fields) {
-  const auto& nv = toNv(fields, nv_);
+  const auto& nv = toNv(fields, nv_, indexing_);
   return nghttp2_submit_trailer(session_.get(), stream_id, nv.data(), nv.size()) == 0;
 }
 

@@ -18,6 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include "http2/field_indexing.h"
+#include "http2/session_memory.h"
+
 namespace tether::http2 {
 
 struct ClientSettings {
@@ -149,8 +152,10 @@ class ClientCodec {
 
   ClientCodecCallbacks& callbacks_;
   ClientSettings settings_;
+  SessionMemory memory_;  // before session_: the session frees into it while it is deleted
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
   std::vector<nghttp2_nv> nv_;  // reused by every submit
+  FieldIndexing indexing_;      // this connection's HPACK encoder: which never-indexed names it has sent once
   std::vector<Field> field_scratch_;
   std::vector<int32_t> open_;  // submitted, close not yet reported; few, so a vector (no allocation once warm)
   std::vector<UnsentReset> unsent_resets_;  // closes for send() to report

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "http2/field_indexing.h"
-
 namespace tether::http2 {
 namespace {
 
@@ -11,7 +9,7 @@ ServerCodecCallbacks& target(void* user) { return *static_cast<ServerCodecCallba
 
 // Fills `nv` (a codec-owned vector reused for every submit: no allocation per response once warm).
 const std::vector<nghttp2_nv>& toNv(int status, const char* status_text, const std::vector<ServerCodec::Field>& fields,
-                                    std::vector<nghttp2_nv>& nv) {
+                                    std::vector<nghttp2_nv>& nv, FieldIndexing& indexing) {
   nv.clear();
   if (status > 0) {
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
@@ -21,7 +19,7 @@ const std::vector<nghttp2_nv>& toNv(int status, const char* status_text, const s
     // nghttp2 copies names and values (no NO_COPY flags), so views into the caller's strings are enough.
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                  indexingFlags(name)});
+                  indexing.flags(name)});
   }
   return nv;
 }
@@ -64,7 +62,8 @@ bool ServerCodec::start() {
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_option_set_stream_reset_rate_limit(option, settings_.reset_burst, settings_.reset_rate);
   nghttp2_session* raw = nullptr;
-  const int rv = nghttp2_session_server_new2(&raw, cbs, &callbacks_, option);
+  nghttp2_mem mem = memory_.mem();  // copied by nghttp2
+  const int rv = nghttp2_session_server_new3(&raw, cbs, &callbacks_, option, &mem);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) return false;
@@ -118,7 +117,7 @@ bool ServerCodec::wantsWrite() const { return nghttp2_session_want_write(session
 bool ServerCodec::submitResponse(int32_t stream_id, int status, const std::vector<Field>& fields, bool with_body) {
   char status_text[4];
   formatStatus(status, status_text);
-  const auto& nv = toNv(status, status_text, fields, nv_);
+  const auto& nv = toNv(status, status_text, fields, nv_, indexing_);
   nghttp2_data_provider provider{};
   provider.read_callback = &ServerCodec::readBody;
   return nghttp2_submit_response(session_.get(), stream_id, nv.data(), nv.size(), with_body ? &provider : nullptr) == 0;
@@ -127,13 +126,13 @@ bool ServerCodec::submitResponse(int32_t stream_id, int status, const std::vecto
 bool ServerCodec::submitInterim(int32_t stream_id, int status, const std::vector<Field>& fields) {
   char status_text[4];
   formatStatus(status, status_text);
-  const auto& nv = toNv(status, status_text, fields, nv_);
+  const auto& nv = toNv(status, status_text, fields, nv_, indexing_);
   return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream_id, nullptr, nv.data(), nv.size(), nullptr) >=
          0;
 }
 
 bool ServerCodec::submitTrailers(int32_t stream_id, const std::vector<Field>& fields) {
-  const auto& nv = toNv(0, nullptr, fields, nv_);
+  const auto& nv = toNv(0, nullptr, fields, nv_, indexing_);
   return nghttp2_submit_trailer(session_.get(), stream_id, nv.data(), nv.size()) == 0;
 }
 

@@ -13,6 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "http2/field_indexing.h"
+#include "http2/session_memory.h"
+
 namespace tether::http2 {
 
 // The client connection preface (RFC 9113 3.4).
@@ -115,8 +118,10 @@ class ServerCodec {
 
   ServerCodecCallbacks& callbacks_;
   ServerSettings settings_;
+  SessionMemory memory_;  // before session_: the session frees into it while it is deleted
   std::unique_ptr<nghttp2_session, SessionDelete> session_;
   std::vector<nghttp2_nv> nv_;  // reused by every submit
+  FieldIndexing indexing_;      // this connection's HPACK encoder: which never-indexed names it has sent once
   std::vector<Field> field_scratch_;
 };
 

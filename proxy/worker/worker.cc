@@ -1,7 +1,10 @@
 #include "worker/worker.h"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <system_error>
 
 #include "downstream/downstream_session.h"
 #include "upstream/http2_upstream_pool.h"
@@ -14,6 +17,16 @@ namespace {
 // How often a worker checks whether the requests still running on a replaced config snapshot have all ended.
 constexpr timeval kSweepInterval{1, 0};
 
+// A base without libevent's lock: once the loop runs only its own thread touches it (other threads go through
+// Worker::wake), so the lock taken in every event_add/del/active (~14 pairs per request) protected nothing.
+event_base* newUnlockedBase() {
+  event_config* config = event_config_new();
+  event_config_set_flag(config, EVENT_BASE_FLAG_NOLOCK);
+  event_base* base = event_base_new_with_config(config);
+  event_config_free(config);
+  return base;
+}
+
 }  // namespace
 
 Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std::vector<int> listen_fds,
@@ -22,16 +35,17 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> config, std
     : index_(index),
       config_(std::move(config)),
       metrics_(config_->admin.recent_cancellations),
-      base_(event_base_new()),
+      base_(newUnlockedBase()),
       deleter_(base_.get()),
       idle_timeouts_(base_.get(), &DownstreamSession::onTimeout),
       head_timeouts_(base_.get(), &DownstreamSession::onTimeout),
       io_(base_.get()),
       logger_(log_queue, config_->log.level),
-      stop_event_(event_new(base_.get(), -1, 0, &Worker::onStop, this)),
-      drain_event_(event_new(base_.get(), -1, 0, &Worker::onDrain, this)),
-      reload_event_(event_new(base_.get(), -1, 0, &Worker::onReload, this)),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      wake_event_(event_new(base_.get(), wake_fd_.get(), EV_READ | EV_PERSIST, &Worker::onWake, this)),
       sweep_timer_(evtimer_new(base_.get(), &Worker::onSweep, this)) {
+  if (wake_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "worker eventfd");
+  event_add(wake_event_.get(), nullptr);
   context_.base = base_.get();
   context_.snapshot = std::make_shared<ConfigSnapshot>(config_, std::move(route_metrics), sourceFactory());
   context_.logger = &logger_;
@@ -77,13 +91,31 @@ void Worker::start(TlsContexts tls) {
 
 void Worker::stop() {
   if (!thread_.joinable()) return;
-  event_active(stop_event_.get(), 0, 0);  // thread-safe once evthread_use_pthreads() ran
+  wake(kWakeStop);
   thread_.join();
 }
 
 void Worker::beginDrain() {
   draining_.store(true, std::memory_order_relaxed);
-  if (thread_.joinable()) event_active(drain_event_.get(), 0, 0);
+  if (thread_.joinable()) wake(kWakeDrain);
+}
+
+// Any thread. The bit is set before the write, and onWake reads the eventfd before taking the bits: a request is
+// either taken by the onWake already running or wakes the loop again (at worst once with no bit left).
+void Worker::wake(WakeRequest request) {
+  wake_requests_.fetch_or(request, std::memory_order_release);
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));  // fails only on counter overflow
+}
+
+void Worker::onWake(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  uint64_t count = 0;
+  [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof(count));
+  const unsigned requests = self->wake_requests_.exchange(0, std::memory_order_acquire);
+  if (requests & kWakeReload) self->applyReload();
+  if (requests & kWakeDrain) self->drainListenersAndSessions();
+  if (requests & kWakeStop) self->stopLoop();
 }
 
 void Worker::reload(std::shared_ptr<const config::Config> config, std::shared_ptr<metrics::RouteMetrics> route_metrics,
@@ -94,10 +126,8 @@ void Worker::reload(std::shared_ptr<const config::Config> config, std::shared_pt
     pending_metrics_ = std::move(route_metrics);
     pending_tls_ = std::move(tls);
   }
-  event_active(reload_event_.get(), 0, 0);
+  wake(kWakeReload);
 }
-
-void Worker::onReload(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->applyReload(); }
 
 void Worker::applyReload() {
   std::shared_ptr<const config::Config> config;
@@ -143,15 +173,14 @@ void Worker::sweepRetired() {
   if (!retired_.empty()) evtimer_add(sweep_timer_.get(), &kSweepInterval);
 }
 
-void Worker::onDrain(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<Worker*>(arg);
+void Worker::drainListenersAndSessions() {
   // Connections the kernel completed before the listener closes carry a request the client already sent: take them
   // rather than let the close reset them.
-  for (size_t i = 0; i < self->listeners_.size(); ++i) self->acceptBacklog(i);
-  self->listeners_.clear();  // new clients go to the kernel backlog of nobody: the process is leaving
+  for (size_t i = 0; i < listeners_.size(); ++i) acceptBacklog(i);
+  listeners_.clear();  // new clients go to the kernel backlog of nobody: the process is leaving
   std::vector<DownstreamSession*> open;
-  open.reserve(self->sessions_.size());
-  for (auto& [raw, owned] : self->sessions_) open.push_back(raw);
+  open.reserve(sessions_.size());
+  for (auto& [raw, owned] : sessions_) open.push_back(raw);
   for (auto* session : open) session->drain();
 }
 
@@ -167,13 +196,12 @@ void Worker::acceptBacklog(size_t listener) {
   }
 }
 
-void Worker::onStop(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<Worker*>(arg);
-  self->listeners_.clear();
-  self->shutdownSessions();
+void Worker::stopLoop() {
+  listeners_.clear();
+  shutdownSessions();
   // Not loopbreak: the callbacks the shutdown made active (an HTTP/2 upstream connection's flush of the
   // RST_STREAM(CANCEL)s just submitted) run first, and the loop turns once more for the writes they queued.
-  event_base_loopexit(self->base_.get(), nullptr);
+  event_base_loopexit(base_.get(), nullptr);
 }
 
 void Worker::shutdownSessions() {

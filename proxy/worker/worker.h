@@ -111,9 +111,12 @@ class Worker final : public SessionHost, private DetachedExchanges, private tls:
   };
 
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* address, int length, void* arg);
-  static void onStop(evutil_socket_t, short, void* arg);
-  static void onDrain(evutil_socket_t, short, void* arg);
-  static void onReload(evutil_socket_t, short, void* arg);
+  // What another thread asked for: bits of wake_requests_, handled on the loop by onWake.
+  enum WakeRequest : unsigned { kWakeReload = 1, kWakeDrain = 2, kWakeStop = 4 };
+  void wake(WakeRequest request);
+  static void onWake(evutil_socket_t fd, short, void* arg);
+  void stopLoop();
+  void drainListenersAndSessions();
   static void onSweep(evutil_socket_t, short, void* arg);
   void applyReload();
   void sweepRetired();
@@ -151,9 +154,11 @@ class Worker final : public SessionHost, private DetachedExchanges, private tls:
   std::vector<std::pair<Worker*, size_t>> accept_args_;
   std::unordered_map<DownstreamSession*, std::unique_ptr<DownstreamSession>> sessions_;
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> detached_;
-  util::EventPtr stop_event_;
-  util::EventPtr drain_event_;
-  util::EventPtr reload_event_;
+  // The only way other threads reach this loop: the base is created without locks (EVENT_BASE_FLAG_NOLOCK), so
+  // event_active from another thread would race. They set a bit in wake_requests_ and write to the eventfd.
+  std::atomic<unsigned> wake_requests_{0};
+  util::FileDescriptor wake_fd_;
+  util::EventPtr wake_event_;
   util::EventPtr sweep_timer_;
   std::mutex reload_mutex_;  // guards pending_*: taken by the main thread on reload and the loop once after
   std::shared_ptr<const config::Config> pending_config_;

@@ -146,25 +146,35 @@ TEST(ServerCodec, RequestInResponseOutAndReset) {
 }
 
 // x-request-id is new on every response: indexing it would only churn the HPACK dynamic table (see
-// http2/field_indexing.h), so it goes out as a never-indexed literal; other fields stay indexable.
-TEST(ServerCodec, RequestIdIsNeverIndexed) {
+// http2/field_indexing.h), so it goes out as a never-indexed literal, except the first on a connection, which is
+// indexed once so that the later ones can refer to its name; other fields stay indexable.
+TEST(ServerCodec, RequestIdIsNeverIndexedAfterTheFirst) {
   Recorder recorder;
   ServerCodec codec(recorder, ServerSettings{});
   ASSERT_TRUE(codec.start());
   Client client;
   const nghttp2_nv request[] = {nv(":method", "GET"), nv(":scheme", "http"), nv(":path", "/"),
                                 nv(":authority", "example.test")};
-  const int32_t id = nghttp2_submit_request(client.session.get(), nullptr, request, 4, nullptr, nullptr);
+  const int32_t first = nghttp2_submit_request(client.session.get(), nullptr, request, 4, nullptr, nullptr);
+  const int32_t second = nghttp2_submit_request(client.session.get(), nullptr, request, 4, nullptr, nullptr);
   const std::string wire = client.drain();
   ASSERT_TRUE(codec.receive(reinterpret_cast<const uint8_t*>(wire.data()), wire.size()));
-  ASSERT_TRUE(codec.submitResponse(id, 200, {{"content-type", "text/plain"}, {"x-request-id", "0123abcd"}}, true));
-  util::EvBufferPtr out(evbuffer_new());
-  ASSERT_TRUE(codec.send(out.get(), 1 << 20));
-  std::string bytes(evbuffer_get_length(out.get()), '\0');
-  evbuffer_remove(out.get(), bytes.data(), bytes.size());
-  ASSERT_GE(
-      nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0);
-  ASSERT_EQ(client.flags.count("x-request-id"), 1u);
+  // Each response goes to the client on its own, so `flags` holds that response's flags.
+  const auto respond = [&](int32_t id, const char* request_id) {
+    ASSERT_TRUE(codec.submitResponse(id, 200, {{"content-type", "text/plain"}, {"x-request-id", request_id}}, false));
+    util::EvBufferPtr out(evbuffer_new());
+    ASSERT_TRUE(codec.send(out.get(), 1 << 20));
+    std::string bytes(evbuffer_get_length(out.get()), '\0');
+    evbuffer_remove(out.get(), bytes.data(), bytes.size());
+    client.flags.clear();
+    ASSERT_GE(
+        nghttp2_session_mem_recv(client.session.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+        0);
+    ASSERT_EQ(client.flags.count("x-request-id"), 1u);
+  };
+  respond(first, "0123abcd");
+  EXPECT_EQ(client.flags["x-request-id"] & NGHTTP2_NV_FLAG_NO_INDEX, 0) << "the first puts the name in the table";
+  respond(second, "4567ef01");
   EXPECT_NE(client.flags["x-request-id"] & NGHTTP2_NV_FLAG_NO_INDEX, 0);
   EXPECT_EQ(client.flags["content-type"] & NGHTTP2_NV_FLAG_NO_INDEX, 0);
 }
