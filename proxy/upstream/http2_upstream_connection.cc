@@ -158,7 +158,10 @@ void Http2UpstreamConnection::flush() {
   }
   bool room = settings_room_;
   settings_room_ = false;
-  for (Http2UpstreamStream* stream : refused_) {
+  // Taken out first: a retry's callbacks may close this connection, and close() clears refused_.
+  refused_scratch_.swap(refused_);
+  for (Http2UpstreamStream* stream : refused_scratch_) {
+    if (stream->connection() != this) continue;  // failed by that close(), or already moved on
     std::erase(streams_, stream);
     if (stream->finished()) {
       pool_.recycle(*stream);  // its exchange let go meanwhile: nothing to retry
@@ -167,7 +170,7 @@ void Http2UpstreamConnection::flush() {
     }
     room = true;
   }
-  refused_.clear();
+  refused_scratch_.clear();
   last_found_ = 0;  // streams leave streams_ only here and in close(): the index may point past the end
   const size_t before = streams_.size();
   std::erase_if(streams_, [this](Http2UpstreamStream* stream) {
