@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "net/io_context.h"
 #include "net/transport.h"
 #include "support/test_env.h"
 #include "support/tls_client.h"
@@ -490,6 +491,39 @@ TEST_F(TlsTransportTest, FourMegabytesEachWayWithBackPressure) {
   ASSERT_TRUE(whileLooping([&] { back = client.read(kSize, 4096); }));
   EXPECT_TRUE(back == payload) << back.size();
   ASSERT_TRUE(runUntil([&] { return transport->pendingOutput() == 0 && rec.drained > 0; }));
+  EXPECT_FALSE(rec.gone);
+}
+
+// OpenSSL's record buffers stay between keep-alive exchanges and are freed by the worker's sweep once the
+// connection was idle for a sweep period; the next exchange allocates them again and loses nothing.
+TEST_F(TlsTransportTest, RecordBuffersFreedWhileIdleComeBackForTheNextExchange) {
+  net::IoContext io(base_.get());
+  TcpPair pair;
+  auto transport = acceptTls(base_.get(), pair.server, *context_, &io);
+  ASSERT_TRUE(transport);
+  Recorder rec;
+  rec.transport = transport.get();
+  std::string received;
+  rec.keep = &received;
+  transport->start(rec);
+  Client client(pair.client, "http/1.1");
+  bool ok = false;
+  ASSERT_TRUE(whileLooping([&] { ok = client.handshake(); }));
+  ASSERT_TRUE(ok);
+  for (const std::string& request : {pattern(300), pattern(20 * 1024)}) {
+    received.clear();
+    ASSERT_TRUE(client.send(request));
+    ASSERT_TRUE(runUntil([&] { return received.size() == request.size(); }));
+    EXPECT_EQ(received, request);
+    evbuffer_add(transport->output(), request.data(), request.size());
+    transport->scheduleFlush();
+    std::string reply;
+    ASSERT_TRUE(whileLooping([&] { reply = client.read(request.size()); }));
+    EXPECT_EQ(reply, request);
+    // Emptied: listed until a whole sweep period passed without an exchange, then its buffers are freed.
+    ASSERT_TRUE(runUntil([&] { return io.idle.holding() == 1; }));
+    ASSERT_TRUE(runUntil([&] { return io.idle.holding() == 0; }));
+  }
   EXPECT_FALSE(rec.gone);
 }
 
