@@ -132,9 +132,14 @@ void SocketTransport::releaseEmptyBuffers() {
   if (output_ && evbuffer_get_length(output_.get()) == 0) io_ctx_->buffers.release(std::move(output_));
   if (layer_) {
     if (cipher_out_ && evbuffer_get_length(cipher_out_.get()) == 0) io_ctx_->buffers.release(std::move(cipher_out_));
-    // Nothing held while idle: OpenSSL's record buffers too (it refuses while a record is partly read).
-    if (!input_ && !output_ && !cipher_out_) layer_->releaseIdleMemory();
+    // Nothing held: the layer's record buffers go once the connection stays so for a sweep period (IdleSweep).
+    if (!input_ && !output_ && !cipher_out_) io_ctx_->idle.touch(*this);
   }
+}
+
+void SocketTransport::onIdleSweep() {
+  // Busy again since the touch: it is touched again when it empties. The layer refuses while a record is partial.
+  if (!input_ && !output_ && !cipher_out_) layer_->releaseIdleMemory();
 }
 
 void SocketTransport::defer() {

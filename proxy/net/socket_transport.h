@@ -12,7 +12,8 @@
 // With a RecordLayer (tls::acceptTls) the same holds for TLS: the layer reads the socket (recv) when this transport
 // reads, decrypts into the same scratch, and every record it makes (handshake flights, tickets, alerts, responses)
 // collects in `cipher_out_`, sent in one sendmsg after the callback. Without one (cleartext) the layer costs one
-// predictable branch per read, flush and buffer release.
+// predictable branch per read, flush and buffer release. A layer's own buffers (OpenSSL's records) are freed only
+// once the connection stayed empty for a sweep period of the worker's IdleSweep, not between keep-alive requests.
 
 #include <memory>
 
@@ -24,7 +25,7 @@
 
 namespace tether::net {
 
-class SocketTransport final : public Transport, private FlushQueue::Member {
+class SocketTransport final : public Transport, private FlushQueue::Member, private IdleSweep::Member {
  public:
   // Takes ownership of an accepted, non-blocking socket. With the worker's `io`: reads go through its scratch, the
   // input and output buffers go back to its pool whenever they are empty after the loop ran this transport (idle
@@ -66,6 +67,7 @@ class SocketTransport final : public Transport, private FlushQueue::Member {
   void handleIo(short what);
   void handleDeferred();
   void onQueuedFlush() override;
+  void onIdleSweep() override;
   void finishConnect();
   // Each returns false when a callback destroyed this transport.
   bool readInput(bool* delivered);

@@ -1,6 +1,8 @@
 // A TLS client connection's life through the real binary, whatever transport serves it: a client that leaves during
 // the handshake (after its ClientHello, with a RST or a FIN) costs nothing once gone (tether's descriptors back to
 // what they were, no request line), and one connection carries many requests (HTTP/1.1 keep-alive, h2 streams).
+// Real clients over https: openssl s_client (TLS 1.3, ALPN h2), h2load (every request succeeds), curl over HTTP/1.1
+// killed mid-request (one request_cancelled). curl's bytes over both protocols: h2_tls_test.cc.
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "support/any_client.h"
+#include "support/process.h"
 #include "support/protocol_matrix.h"
 #include "support/socket_io.h"
 #include "support/test_upstream.h"
@@ -126,6 +129,52 @@ TEST_P(TlsManyRequests, OneConnectionCarriesAThousandRequests) {
 
 INSTANTIATE_TEST_SUITE_P(Tls, TlsManyRequests, ::testing::Values(ClientProtocol::kH1Tls, ClientProtocol::kH2Tls),
                          protocolName);
+
+std::string httpsUrl(uint16_t port, const std::string& path) {
+  return "https://127.0.0.1:" + std::to_string(port) + path;
+}
+
+TEST(TlsRealClients, OpensslSClientNegotiatesTls13AndAlpnH2) {
+  TestUpstream upstream;
+  TetherInstance tether(forClient(TetherOptions::proxyTo({upstream.address()}), ClientProtocol::kH2Tls));
+  // stdin is /dev/null: s_client completes the handshake, reports it and leaves at the end of its input.
+  Process client({"/usr/bin/openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(tether.port()), "-alpn",
+                  "h2", "-tls1_3"});
+  ASSERT_EQ(client.waitExit(30s), 0) << client.output();
+  EXPECT_TRUE(client.waitForOutput("New, TLSv1.3, Cipher is", 30s)) << client.output();
+  EXPECT_TRUE(client.waitForOutput("ALPN protocol: h2", 30s)) << client.output();
+}
+
+TEST(TlsRealClients, H2loadBoundedOverHttpsAllSucceed) {
+  TestUpstream upstream;
+  TetherInstance tether(forClient(TetherOptions::proxyTo({upstream.address()}), ClientProtocol::kH2Tls));
+  Process load({"/usr/bin/h2load", "-n", "200", "-c", "4", "-m", "10", httpsUrl(tether.port(), "/load")});
+  ASSERT_EQ(load.waitExit(60s), 0) << load.output();
+  EXPECT_TRUE(load.waitForOutput("200 succeeded, 0 failed, 0 errored", 30s)) << load.output();
+  EXPECT_TRUE(load.waitForOutput("Application protocol: h2", 30s)) << load.output();
+  EXPECT_EQ(tether.waitForLogLineCount({"\"request_completed\""}, 200, 30s), 200u);
+}
+
+TEST(TlsRealClients, CurlHttp11KilledMidRequestLogsOneCancellation) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    TestUpstream::Reply reply;
+    if (request.target == "/slow") reply.delay = 60s;  // cancelled long before
+    return reply;
+  });
+  TetherInstance tether(forClient(TetherOptions::proxyTo({upstream.address()}), ClientProtocol::kH1Tls));
+  Process curl({"/usr/bin/curl", "-sS", "-k", "--http1.1", httpsUrl(tether.port(), "/slow")});
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
+  curl.stop(SIGKILL);
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
+  ASSERT_EQ(tether.waitForLogLineCount({"\"request_cancelled\""}, 1, 30s), 1u) << tether.dumpLog();
+  // A later request's line comes after anything the cancelled one could still have logged: exactly one.
+  Process after({"/usr/bin/curl", "-sS", "-k", "--http1.1", "-o", "/dev/null", httpsUrl(tether.port(), "/after")});
+  ASSERT_EQ(after.waitExit(30s), 0) << after.output();
+  ASSERT_EQ(tether.waitForLogLineCount({"\"request_completed\"", "/after"}, 1, 30s), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logLinesWith({"\"request_cancelled\""}).size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(tether.logLinesWith({"\"request_cancelled\"", "\"protocol\":\"http/1.1\""}).size(), 1u);
+}
 
 }  // namespace
 }  // namespace tether::testing

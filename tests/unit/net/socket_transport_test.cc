@@ -12,44 +12,14 @@
 #include <string>
 #include <thread>
 
+#include "support/tcp_pair.h"
+
 namespace tether::net {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A connected pair on 127.0.0.1: `client` is blocking (the test drives it), `server` non-blocking (the transport's).
-struct TcpPair {
-  TcpPair() {
-    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(::listen(listener, 4), 0);
-    EXPECT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port = ntohs(addr.sin_port);
-    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    EXPECT_GE(server, 0);
-  }
-  ~TcpPair() {
-    if (client >= 0) ::close(client);
-    ::close(listener);
-  }
-  void resetClient() {
-    linger lg{1, 0};
-    setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    ::close(client);
-    client = -1;
-  }
-
-  int listener = -1;
-  int client = -1;
-  int server = -1;  // owned by the transport once given to it
-  uint16_t port = 0;
-};
+using testing::TcpPair;
 
 // Records what the transport reports; consumes input only when told to.
 struct Recorder : TransportCallbacks {

@@ -17,7 +17,9 @@
 #include <string>
 #include <thread>
 
+#include "net/io_context.h"
 #include "net/transport.h"
+#include "support/tcp_pair.h"
 #include "support/test_env.h"
 #include "support/tls_client.h"
 #include "tls/tls_context.h"
@@ -29,37 +31,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A connected pair on 127.0.0.1: `client` is blocking (the test drives it), `server` non-blocking (the transport's).
-struct TcpPair {
-  TcpPair() {
-    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(::listen(listener, 4), 0);
-    EXPECT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    EXPECT_GE(server, 0);
-  }
-  ~TcpPair() {
-    if (client >= 0) ::close(client);
-    ::close(listener);
-  }
-  void resetClient() {
-    const linger lg{1, 0};
-    setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    ::close(client);
-    client = -1;
-  }
-
-  int listener = -1;
-  int client = -1;
-  int server = -1;  // owned by the transport once given to it
-};
+using testing::TcpPair;
 
 // A blocking OpenSSL client on the pair's client socket; its calls run in a thread while the test runs the loop.
 class Client {
@@ -157,6 +129,14 @@ std::string pattern(size_t n) {
   return s;
 }
 
+// A connection whose handshake is done (ALPN http/1.1): the pair, the server's transport with its recorder, the client.
+struct Connected {
+  TcpPair pair;
+  std::unique_ptr<net::Transport> transport;
+  Recorder rec;
+  Client client{pair.client, "http/1.1"};
+};
+
 class TlsTransportTest : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
@@ -205,6 +185,7 @@ class TlsTransportTest : public ::testing::Test {
     bool ok = false;
     return whileLooping([&] { ok = client.handshake(); }) && ok;
   }
+  bool open(Connected& c) { return connect(c.transport, c.pair.server, c.rec, c.client); }
 
  protected:
   static std::shared_ptr<const TlsContext> context_;
@@ -263,11 +244,9 @@ TEST_F(TlsTransportTest, StopsAtTheReadHighWatermarkAndLosesNothingAfterward) {
 }
 
 TEST_F(TlsTransportTest, BytesAndFinArrivingWhilePausedAreReadOnResume) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   transport->setReading(false);
   ASSERT_TRUE(client.send("hello"));
   ::shutdown(pair.client, SHUT_WR);                                // a FIN without close_notify
@@ -279,11 +258,9 @@ TEST_F(TlsTransportTest, BytesAndFinArrivingWhilePausedAreReadOnResume) {
 }
 
 TEST_F(TlsTransportTest, ResetWhilePausedIsReportedAsHangupWithPeerStateReset) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   transport->setReading(false);
   ASSERT_TRUE(runUntil([&] { return true; }));
   pair.resetClient();
@@ -312,11 +289,9 @@ TEST_F(TlsTransportTest, TheOwnerMayDestroyTheTransportFromItsCallback) {
 }
 
 TEST_F(TlsTransportTest, AnAbortiveCloseSendsNoCloseNotify) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   ASSERT_TRUE(client.send("x"));
   ASSERT_TRUE(runUntil([&] { return rec.consumed == 1; }));
   transport->abortiveClose();
@@ -325,11 +300,9 @@ TEST_F(TlsTransportTest, AnAbortiveCloseSendsNoCloseNotify) {
 }
 
 TEST_F(TlsTransportTest, AfterTheClientsFinEverythingWrittenStillArrives) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   ::shutdown(pair.client, SHUT_WR);  // no close_notify
   ASSERT_TRUE(runUntil([&] { return rec.gone; }));
   EXPECT_FALSE(rec.gone_reset);
@@ -346,11 +319,9 @@ TEST_F(TlsTransportTest, AfterTheClientsFinEverythingWrittenStillArrives) {
 // A close_notify without a FIN (the socket stays open) ends the client's stream like a FIN: while reading it is
 // reported at once, while paused the owner sees it in peerState() after the hangup, and the bytes before it stay.
 TEST_F(TlsTransportTest, CloseNotifyWhileReadingIsAFin) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   ASSERT_TRUE(client.send("hello"));
   SSL_shutdown(client.ssl());
   ASSERT_TRUE(runUntil([&] { return rec.gone; }));
@@ -360,11 +331,9 @@ TEST_F(TlsTransportTest, CloseNotifyWhileReadingIsAFin) {
 }
 
 TEST_F(TlsTransportTest, CloseNotifyWhilePausedIsSeenInPeerState) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   transport->setReading(false);
   ASSERT_TRUE(client.send("hello"));
   SSL_shutdown(client.ssl());
@@ -379,11 +348,9 @@ TEST_F(TlsTransportTest, CloseNotifyWhilePausedIsSeenInPeerState) {
 
 // The client asks for a key update mid-request: tether answers with its own and the exchange goes on.
 TEST_F(TlsTransportTest, AKeyUpdateFromTheClientIsAnsweredAndTheExchangeGoesOn) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   ASSERT_EQ(SSL_version(client.ssl()), TLS1_3_VERSION);
   ASSERT_TRUE(client.send("GET / HT"));
   ASSERT_EQ(SSL_key_update(client.ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
@@ -399,11 +366,9 @@ TEST_F(TlsTransportTest, AKeyUpdateFromTheClientIsAnsweredAndTheExchangeGoesOn) 
 
 // A response appended in many pieces (evbuffer chains) leaves as one record, not one per piece.
 TEST_F(TlsTransportTest, AResponseOfManyChainsLeavesInOneRecord) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   const std::string piece = pattern(900);
   std::string whole;
   for (int i = 0; i < 10; ++i) {
@@ -467,11 +432,9 @@ INSTANTIATE_TEST_SUITE_P(RstOrFin, HandshakePhase, ::testing::Bool(),
                          [](const auto& leaving) { return leaving.param ? "Rst" : "Fin"; });
 
 TEST_F(TlsTransportTest, FourMegabytesEachWayWithBackPressure) {
-  TcpPair pair;
-  std::unique_ptr<net::Transport> transport;
-  Recorder rec;
-  Client client(pair.client, "http/1.1");
-  ASSERT_TRUE(connect(transport, pair.server, rec, client));
+  Connected connected;
+  ASSERT_TRUE(open(connected));
+  auto& [pair, transport, rec, client] = connected;
   constexpr size_t kSize = 4 * 1024 * 1024;
   const std::string payload = pattern(kSize);
   // In: everything arrives, in order, through an input that stops at its watermark.
@@ -490,6 +453,39 @@ TEST_F(TlsTransportTest, FourMegabytesEachWayWithBackPressure) {
   ASSERT_TRUE(whileLooping([&] { back = client.read(kSize, 4096); }));
   EXPECT_TRUE(back == payload) << back.size();
   ASSERT_TRUE(runUntil([&] { return transport->pendingOutput() == 0 && rec.drained > 0; }));
+  EXPECT_FALSE(rec.gone);
+}
+
+// OpenSSL's record buffers stay between keep-alive exchanges and are freed by the worker's sweep once the
+// connection was idle for a sweep period; the next exchange allocates them again and loses nothing.
+TEST_F(TlsTransportTest, RecordBuffersFreedWhileIdleComeBackForTheNextExchange) {
+  net::IoContext io(base_.get());
+  TcpPair pair;
+  auto transport = acceptTls(base_.get(), pair.server, *context_, &io);
+  ASSERT_TRUE(transport);
+  Recorder rec;
+  rec.transport = transport.get();
+  std::string received;
+  rec.keep = &received;
+  transport->start(rec);
+  Client client(pair.client, "http/1.1");
+  bool ok = false;
+  ASSERT_TRUE(whileLooping([&] { ok = client.handshake(); }));
+  ASSERT_TRUE(ok);
+  for (const std::string& request : {pattern(300), pattern(20 * 1024)}) {
+    received.clear();
+    ASSERT_TRUE(client.send(request));
+    ASSERT_TRUE(runUntil([&] { return received.size() == request.size(); }));
+    EXPECT_EQ(received, request);
+    evbuffer_add(transport->output(), request.data(), request.size());
+    transport->scheduleFlush();
+    std::string reply;
+    ASSERT_TRUE(whileLooping([&] { reply = client.read(request.size()); }));
+    EXPECT_EQ(reply, request);
+    // Emptied: listed until a whole sweep period passed without an exchange, then its buffers are freed.
+    ASSERT_TRUE(runUntil([&] { return io.idle.holding() == 1; }));
+    ASSERT_TRUE(runUntil([&] { return io.idle.holding() == 0; }));
+  }
   EXPECT_FALSE(rec.gone);
 }
 
