@@ -65,11 +65,11 @@ TEST(H2ResetBudget, ManyCancelsOverTimeNeverTripTheBudget) {
   for (int i = 0; i < kCancels; ++i) {
     const std::string id = "cancel-" + std::to_string(i);
     const int32_t stream = client.request("GET", "/slow-" + std::to_string(i), "", {{"x-request-id", id}});
-    ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() >= static_cast<size_t>(i + 2); }, 5s))
+    ASSERT_TRUE(client.runUntil([&] { return upstream.requests().size() >= static_cast<size_t>(i + 2); }, 20s))
         << "request " << i << " never reached the upstream\n"
         << tether.dumpLog();
     client.reset(stream);
-    ASSERT_TRUE(client.runUntil([&] { return !tether.logEvents("request_cancelled", id).empty(); }, 5s))
+    ASSERT_TRUE(client.runUntil([&] { return !tether.logEvents("request_cancelled", id).empty(); }, 20s))
         << "cancel " << i << " was not logged\n"
         << tether.dumpLog();
   }
