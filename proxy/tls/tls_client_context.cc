@@ -70,7 +70,8 @@ std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamT
   }
   std::unique_ptr<TlsClientContext> context(new TlsClientContext(raw, tls.verify));
   SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
-  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
+  // As for listeners: whole records per recv; the transport frees the record buffers while idle (TlsLayer).
+  SSL_CTX_set_read_ahead(raw, 1);
   SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION);
   const int trusted = tls.ca.empty() ? SSL_CTX_set_default_verify_paths(raw)
                                      : SSL_CTX_load_verify_locations(raw, tls.ca.c_str(), nullptr);

@@ -33,7 +33,7 @@ class TlsClientContext {
 
   SSL_CTX* get() const { return ctx_.get(); }
   bool verifies() const { return verify_; }
-  // A new client-side SSL for one connection to `peer`; owned by the caller (or the bufferevent it is given to).
+  // A new client-side SSL for one connection to `peer`; owned by the caller (or the TlsLayer it is given to).
   // Null if OpenSSL refused (out of memory, an unusable name).
   SSL* newConnection(const Peer& peer) const;
 
