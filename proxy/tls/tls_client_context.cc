@@ -4,7 +4,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "config/config_loader.h"
 
@@ -50,6 +52,57 @@ bool loadClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls, std::st
   return true;
 }
 
+// The last session given to each key's connections. Owned by the SSL_CTX (ex_data, freed with it), not by
+// TlsClientContext: a connection may outlive its pool (a reload) and still be given a ticket. Contexts are per
+// worker, so one thread uses a store.
+struct SessionStore {
+  SessionStore() = default;
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+  ~SessionStore() {
+    for (SSL_SESSION* session : sessions) SSL_SESSION_free(session);  // null: nothing
+  }
+  std::vector<SSL_SESSION*> sessions;  // by key
+};
+
+void freeStore(void*, void* store, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SessionStore*>(store); }
+
+int storeIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, &freeStore);
+  return index;
+}
+
+// An SSL's session key + 1 (0: none set).
+int keyIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+SessionStore* storeOf(SSL_CTX* ctx) { return static_cast<SessionStore*>(SSL_CTX_get_ex_data(ctx, storeIndex())); }
+
+// A new session (with TLS 1.3: a ticket after the handshake) replaces its key's last one.
+int onNewSession(SSL* ssl, SSL_SESSION* session) {
+  SessionStore* store = storeOf(SSL_get_SSL_CTX(ssl));
+  const auto key = reinterpret_cast<uintptr_t>(SSL_get_ex_data(ssl, keyIndex()));
+  if (store == nullptr || key == 0) return 0;  // not kept: OpenSSL frees it
+  if (store->sessions.size() < key) store->sessions.resize(key, nullptr);
+  SSL_SESSION*& slot = store->sessions[key - 1];
+  SSL_SESSION_free(slot);
+  slot = session;
+  return 1;  // the reference is the store's now
+}
+
+// Client-side session reuse: new sessions go to onNewSession only (no OpenSSL cache to look up or lock).
+void enableResumption(SSL_CTX* ctx) {
+  auto* store = new SessionStore;
+  if (SSL_CTX_set_ex_data(ctx, storeIndex(), store) != 1) {
+    delete store;  // full handshakes every time: slower, not wrong
+    return;
+  }
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, &onNewSession);
+}
+
 }  // namespace
 
 std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamTls& tls,
@@ -73,6 +126,7 @@ std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamT
   // As for listeners: whole records per recv; the transport frees the record buffers while idle (TlsLayer).
   SSL_CTX_set_read_ahead(raw, 1);
   SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION);
+  enableResumption(raw);
   const int trusted = tls.ca.empty() ? SSL_CTX_set_default_verify_paths(raw)
                                      : SSL_CTX_load_verify_locations(raw, tls.ca.c_str(), nullptr);
   if (trusted != 1) {
@@ -100,6 +154,13 @@ SSL* TlsClientContext::newConnection(const Peer& peer) const {
   SSL* ssl = SSL_new(ctx_.get());
   if (ssl == nullptr) return nullptr;
   bool ok = peer.server_name.empty() || SSL_set_tlsext_host_name(ssl, peer.server_name.c_str()) == 1;
+  ok = ok && SSL_set_ex_data(ssl, keyIndex(), reinterpret_cast<void*>(uintptr_t{peer.session_key} + 1)) == 1;
+  const SessionStore* store = storeOf(ctx_.get());
+  if (ok && store != nullptr && peer.session_key < store->sessions.size()) {
+    SSL_SESSION* last = store->sessions[peer.session_key];
+    // The same session may be offered by several connections at once (as nginx's proxy_ssl_session_reuse does).
+    if (last != nullptr && SSL_SESSION_is_resumable(last) == 1) ok = SSL_set_session(ssl, last) == 1;
+  }
   if (ok && verify_ && !peer.host.empty()) {
     // An address is matched against the certificate's IP SANs, a name against its DNS names (RFC 6125).
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);

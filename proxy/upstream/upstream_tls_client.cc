@@ -12,6 +12,7 @@ UpstreamTlsClient::UpstreamTlsClient(const config::Upstream& upstream, const std
   peers_.reserve(upstream.endpoints.size());
   for (const auto& endpoint : upstream.endpoints) {
     peers_.push_back(tls::TlsClientContext::peerFor(*upstream.tls, endpoint.host));
+    peers_.back().session_key = peers_.size() - 1;  // a session goes back to the endpoint that issued it
   }
 }
 

@@ -246,6 +246,43 @@ TEST_F(UpstreamTls, ClientLeavesWhileAwaitingTheResponse_TheTlsConnectionIsClose
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
   EXPECT_EQ(cancelled[0].str("reason"), "client_closed");
   EXPECT_EQ(upstream.requestsServed(), 0);
+  // cancel_with's default: a reset, with no close_notify before it (a read-until-close body must not look complete).
+  EXPECT_EQ(front.clientEnds(), std::vector<TlsFront::ClientEnd>{TlsFront::ClientEnd::kReset});
+}
+
+TEST_F(UpstreamTls, CancelWithFin_TheUpstreamGetsCloseNotify) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    TestUpstream::Reply reply;
+    reply.delay = 60s;  // ended by the close that the cancellation must cause
+    return reply;
+  });
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo(
+      {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"cancel_with", "fin"}}));
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: tls-cancel-fin\r\n")));
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
+  client.close();
+  ASSERT_TRUE(front.waitForClosed(1, 30s)) << "tether kept the upstream TLS connection open";
+  EXPECT_EQ(front.clientEnds(), std::vector<TlsFront::ClientEnd>{TlsFront::ClientEnd::kCloseNotify});
+  EXPECT_EQ(tether.waitForLogEvents("request_cancelled", "tls-cancel-fin", 1, 30s).size(), 1u) << tether.dumpLog();
+}
+
+// Without idle connections kept, each request opens a connection: the second offers the ticket the first was given.
+TEST_F(UpstreamTls, TheNextConnectionToAnEndpointResumesItsSession) {
+  TestUpstream upstream;
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo(
+      {front.address()},
+      {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
+  for (const char* id : {"resume-1", "resume-2", "resume-3"}) {
+    EXPECT_EQ(get(tether, "/again", id).status, 200) << id;
+  }
+  EXPECT_EQ(front.handshakesCompleted(), 3);
+  EXPECT_EQ(front.handshakesResumed(), 2);
+  EXPECT_EQ(upstream.acceptedConnections(), 3);
 }
 
 TEST_F(UpstreamTls, Check_MissingCaFileExits1WithFileLineColumn) {
