@@ -64,8 +64,8 @@ SocketTransport::SocketTransport(event_base* base, int fd, IoContext* io, std::u
   if (layer_ && io_ctx_ == nullptr) own_scratch_.reset(new char[kReadChunk]);
 }
 
-std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address,
-                                                          IoContext* io, const LayerFor& layer_for) {
+std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address, IoContext* io,
+                                                          const LayerFor& layer_for) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return nullptr;
   std::unique_ptr<RecordLayer> layer;
@@ -214,7 +214,8 @@ void SocketTransport::handleIo(short what) {
   }
   if (gone_) return;
   // A handshake is not the owner's reading: it goes on while the owner pauses.
-  const bool stalled = !handshaking_ && (!reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_));
+  const bool stalled =
+      !handshaking_ && (!reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_));
   if (stalled) {
     // libevent reports a reset (EPOLLHUP|EPOLLERR) as plain EV_READ|EV_WRITE, not EV_CLOSED: any wake-up while
     // not reading may be the peer leaving.
@@ -501,7 +502,8 @@ bool SocketTransport::flushLayered() {
       break;
     }
     // EPIPE, ECONNRESET: the peer is gone
-    if (handshaking_) return handshakeFailed(std::string("connection lost during the TLS handshake: ") + std::strerror(errno));
+    if (handshaking_)
+      return handshakeFailed(std::string("connection lost during the TLS handshake: ") + std::strerror(errno));
     return reportGone(true);
   }
   // A handshake flight drained is not the owner's output drained.

@@ -50,8 +50,7 @@ const BIO_METHOD* TlsLayer::bioMethod() {
   return method;
 }
 
-TlsLayer::TlsLayer(SSL* ssl, int fd, Role role)
-    : ssl_(ssl), fd_(fd), client_handshake_(role == Role::kClient) {
+TlsLayer::TlsLayer(SSL* ssl, int fd, Role role) : ssl_(ssl), fd_(fd), client_handshake_(role == Role::kClient) {
   BIO* bio = BIO_new(bioMethod());
   BIO_set_data(bio, this);
   BIO_set_init(bio, 1);

@@ -32,7 +32,8 @@ std::unique_ptr<net::SocketTransport> UpstreamTlsClient::connect(size_t endpoint
   return transport;
 }
 
-std::unique_ptr<net::SocketTransport> UpstreamTlsClient::open(size_t endpoint, const net::SocketAddress& address) const {
+std::unique_ptr<net::SocketTransport> UpstreamTlsClient::open(size_t endpoint,
+                                                              const net::SocketAddress& address) const {
   // The same transport either way: with TLS its record layer runs the handshake once the TCP connect is done.
   if (!context_) return net::SocketTransport::connect(base_, address, io_);
   return tls::connectTls(base_, address, *context_, peers_[endpoint], io_);

@@ -258,8 +258,8 @@ TEST_F(UpstreamTls, CancelWithFin_TheUpstreamGetsCloseNotify) {
     return reply;
   });
   TlsFront front(upstream.port(), serverOptions());
-  TetherInstance tether(TetherOptions::proxyTo(
-      {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"cancel_with", "fin"}}));
+  TetherInstance tether(TetherOptions::proxyTo({front.address()},
+                                               {{"tls", tlsWith(", server_name: localhost")}, {"cancel_with", "fin"}}));
   RawClient client;
   ASSERT_TRUE(client.connect(tether.port()));
   ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: tls-cancel-fin\r\n")));
@@ -275,8 +275,7 @@ TEST_F(UpstreamTls, TheNextConnectionToAnEndpointResumesItsSession) {
   TestUpstream upstream;
   TlsFront front(upstream.port(), serverOptions());
   TetherInstance tether(TetherOptions::proxyTo(
-      {front.address()},
-      {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
+      {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
   for (const char* id : {"resume-1", "resume-2", "resume-3"}) {
     EXPECT_EQ(get(tether, "/again", id).status, 200) << id;
   }

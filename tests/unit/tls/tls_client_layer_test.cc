@@ -262,8 +262,8 @@ TEST_P(HandshakeBreak, IsAHandshakeFailureWithItsReason) {
   }
   ASSERT_TRUE(runUntil([&] { return !rec.failure.empty(); }));
   if (!reset) ::close(fd);
-  EXPECT_EQ(rec.failure,
-            reset ? "connection lost during the TLS handshake: Connection reset by peer" : "unexpected eof while reading");
+  EXPECT_EQ(rec.failure, reset ? "connection lost during the TLS handshake: Connection reset by peer"
+                               : "unexpected eof while reading");
   EXPECT_FALSE(rec.connected);
   EXPECT_FALSE(rec.gone);
 }
