@@ -4,9 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <cstdint>
+#include <deque>
 #include <utility>
-#include <vector>
 
 #include "config/config_loader.h"
 
@@ -56,13 +55,19 @@ bool loadClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls, std::st
 // TlsClientContext: a connection may outlive its pool (a reload) and still be given a ticket. Contexts are per
 // worker, so one thread uses a store.
 struct SessionStore {
-  SessionStore() = default;
-  SessionStore(const SessionStore&) = delete;
-  SessionStore& operator=(const SessionStore&) = delete;
-  ~SessionStore() {
-    for (SSL_SESSION* session : sessions) SSL_SESSION_free(session);  // null: nothing
+  struct Slot {
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { SSL_SESSION_free(session); }  // null: nothing
+    SSL_SESSION* session = nullptr;
+  };
+  // Each SSL points at its key's slot (SSL ex_data): a deque keeps them where they are as keys are added.
+  Slot& slot(size_t key) {
+    while (slots.size() <= key) slots.emplace_back();
+    return slots[key];
   }
-  std::vector<SSL_SESSION*> sessions;  // by key
+  std::deque<Slot> slots;
 };
 
 void freeStore(void*, void* store, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SessionStore*>(store); }
@@ -72,8 +77,8 @@ int storeIndex() {
   return index;
 }
 
-// An SSL's session key + 1 (0: none set).
-int keyIndex() {
+// An SSL's slot in its context's store.
+int slotIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
@@ -82,13 +87,10 @@ SessionStore* storeOf(SSL_CTX* ctx) { return static_cast<SessionStore*>(SSL_CTX_
 
 // A new session (with TLS 1.3: a ticket after the handshake) replaces its key's last one.
 int onNewSession(SSL* ssl, SSL_SESSION* session) {
-  SessionStore* store = storeOf(SSL_get_SSL_CTX(ssl));
-  const auto key = reinterpret_cast<uintptr_t>(SSL_get_ex_data(ssl, keyIndex()));
-  if (store == nullptr || key == 0) return 0;  // not kept: OpenSSL frees it
-  if (store->sessions.size() < key) store->sessions.resize(key, nullptr);
-  SSL_SESSION*& slot = store->sessions[key - 1];
-  SSL_SESSION_free(slot);
-  slot = session;
+  auto* slot = static_cast<SessionStore::Slot*>(SSL_get_ex_data(ssl, slotIndex()));
+  if (slot == nullptr) return 0;  // not kept: OpenSSL frees it
+  SSL_SESSION_free(slot->session);
+  slot->session = session;
   return 1;  // the reference is the store's now
 }
 
@@ -154,12 +156,13 @@ SSL* TlsClientContext::newConnection(const Peer& peer) const {
   SSL* ssl = SSL_new(ctx_.get());
   if (ssl == nullptr) return nullptr;
   bool ok = peer.server_name.empty() || SSL_set_tlsext_host_name(ssl, peer.server_name.c_str()) == 1;
-  ok = ok && SSL_set_ex_data(ssl, keyIndex(), reinterpret_cast<void*>(uintptr_t{peer.session_key} + 1)) == 1;
-  const SessionStore* store = storeOf(ctx_.get());
-  if (ok && store != nullptr && peer.session_key < store->sessions.size()) {
-    SSL_SESSION* last = store->sessions[peer.session_key];
+  if (SessionStore* store = storeOf(ctx_.get()); ok && store != nullptr) {
+    SessionStore::Slot& slot = store->slot(peer.session_key);
+    ok = SSL_set_ex_data(ssl, slotIndex(), &slot) == 1;
     // The same session may be offered by several connections at once (as nginx's proxy_ssl_session_reuse does).
-    if (last != nullptr && SSL_SESSION_is_resumable(last) == 1) ok = SSL_set_session(ssl, last) == 1;
+    if (ok && slot.session != nullptr && SSL_SESSION_is_resumable(slot.session) == 1) {
+      ok = SSL_set_session(ssl, slot.session) == 1;
+    }
   }
   if (ok && verify_ && !peer.host.empty()) {
     // An address is matched against the certificate's IP SANs, a name against its DNS names (RFC 6125).
