@@ -270,6 +270,66 @@ TEST_F(UpstreamTls, CancelWithFin_TheUpstreamGetsCloseNotify) {
   EXPECT_EQ(tether.waitForLogEvents("request_cancelled", "tls-cancel-fin", 1, 30s).size(), 1u) << tether.dumpLog();
 }
 
+// Polls until `pid` holds `n` descriptors (a closed descriptor has no event to wait for); false after 30 s.
+bool descriptorsReturnTo(pid_t pid, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (openDescriptors(pid) != n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);  // poll interval
+  }
+  return true;
+}
+
+// tether's descriptors come back to what they were after TLS upstream connections cancelled (reset) while awaiting
+// a response. The baseline is taken after one whole request (no idle upstream connection kept), on a client
+// connection that stays open: everything opened lazily or at startup exists, or is gone, by then.
+TEST_F(UpstreamTls, CancelledTlsConnectionsLeaveNoDescriptorBehind) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    TestUpstream::Reply reply;
+    if (request.target == "/slow") reply.delay = 60s;  // ended by the cancellation's close
+    return reply;
+  });
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo(
+      {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
+  RawClient warm;
+  ASSERT_TRUE(warm.connect(tether.port()));
+  ASSERT_TRUE(warm.send(getRequest("/warm", "X-Request-Id: fd-warm\r\n")));
+  ASSERT_TRUE(warm.readResponse(30s));
+  ASSERT_TRUE(front.waitForClosed(1, 30s));
+  const int baseline = openDescriptors(tether.pid());
+  for (int i = 1; i <= 3; ++i) {
+    RawClient client;
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: fd-" + std::to_string(i) + "\r\n")));
+    ASSERT_TRUE(upstream.waitForRequests(1 + i, 30s));
+    client.close();
+    ASSERT_TRUE(front.waitForClosed(1 + i, 30s));
+  }
+  EXPECT_TRUE(descriptorsReturnTo(tether.pid(), baseline)) << openDescriptors(tether.pid()) << " vs " << baseline;
+}
+
+// The same after failed handshakes (the certificate names another host); the baseline follows a first failure.
+TEST_F(UpstreamTls, FailedHandshakesLeaveNoDescriptorBehind) {
+  TestUpstream upstream;
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo({front.address()},
+                                               {{"tls", tlsWith(", server_name: other")}, {"failure_backoff", "1ms"}}));
+  RawClient warm;
+  ASSERT_TRUE(warm.connect(tether.port()));
+  ASSERT_TRUE(warm.send(getRequest("/bad", "X-Request-Id: fd-warm\r\n")));
+  ASSERT_TRUE(warm.readResponse(30s));
+  ASSERT_EQ(tether.waitForLogEvents("upstream_tls_failed", "", 1, 30s).size(), 1u);
+  const int baseline = openDescriptors(tether.pid());
+  for (int i = 1; i <= 3; ++i) {
+    const std::string id = "fd-bad-" + std::to_string(i);
+    EXPECT_EQ(get(tether, "/bad", id).status, 502);
+    ASSERT_EQ(tether.waitForLogEvents("upstream_tls_failed", "", 1 + i, 30s).size(), 1u + i) << tether.dumpLog();
+  }
+  EXPECT_TRUE(descriptorsReturnTo(tether.pid(), baseline)) << openDescriptors(tether.pid()) << " vs " << baseline;
+}
+
 // Without idle connections kept, each request opens a connection: the second offers the ticket the first was given.
 TEST_F(UpstreamTls, TheNextConnectionToAnEndpointResumesItsSession) {
   TestUpstream upstream;
