@@ -270,6 +270,25 @@ TEST_F(UpstreamTls, CancelWithFin_TheUpstreamGetsCloseNotify) {
   EXPECT_EQ(tether.waitForLogEvents("request_cancelled", "tls-cancel-fin", 1, 30s).size(), 1u) << tether.dumpLog();
 }
 
+// The upstream's end mid-head (its TLS side closes without close_notify, as TlsFront does when its backend closed)
+// is a lost connection: 502, and not a TLS failure.
+TEST_F(UpstreamTls, UpstreamClosingMidHead_502WithoutATlsFailedLine) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    TestUpstream::Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Le";  // cut off mid-head, then closed
+    reply.close_after = true;
+    return reply;
+  });
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo({front.address()}, {{"tls", tlsWith(", server_name: localhost")}}));
+  EXPECT_EQ(get(tether, "/cut", "tls-cut").status, 502);
+  const auto completed = tether.waitForLogEvents("request_completed", "tls-cut", 1, 30s);
+  ASSERT_EQ(completed.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(completed[0].integerAt("status"), 502);
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
+}
+
 // Polls until `pid` holds `n` descriptors (a closed descriptor has no event to wait for); false after 30 s.
 bool descriptorsReturnTo(pid_t pid, int n) {
   const auto deadline = std::chrono::steady_clock::now() + 30s;
