@@ -9,10 +9,10 @@
 // returns EAGAIN (a short read is not enough: a reset may follow the bytes), so pausing, resuming and a full input
 // buffer never lose data, FIN or RST.
 //
-// With a RecordLayer (tls::acceptTls) the same holds for TLS: the layer reads the socket (recv) when this transport
-// reads, decrypts into the same scratch, and every record it makes (handshake flights, tickets, alerts, responses)
-// collects in `cipher_out_`, sent in one sendmsg after the callback. Without one (cleartext) the layer costs one
-// predictable branch per read, flush and buffer release.
+// With a RecordLayer (tls::acceptTls, tls::connectTls) the same holds for TLS: the layer reads the socket (recv) when
+// this transport reads, decrypts into the same scratch, and every record it makes (handshake flights, tickets,
+// alerts, responses) collects in `cipher_out_`, sent in one sendmsg after the callback. Without one (cleartext) the
+// layer costs one predictable branch per read, flush and buffer release.
 
 #include <functional>
 #include <memory>

@@ -3,7 +3,8 @@
 // TLS as a net::RecordLayer inside SocketTransport: an SSL whose one BIO (a custom BIO_METHOD, no OpenSSL socket
 // BIO) reads the transport's socket with recv and appends every record it writes to the buffer the transport passes,
 // so a callback's records leave in one sendmsg. What the socket did (EAGAIN, its end, a reset) is recorded by the
-// BIO, so a client's FIN, RST and close_notify are told apart without guessing from OpenSSL's error queue.
+// BIO, so a peer's FIN, RST and close_notify are told apart without guessing from OpenSSL's error queue. Both
+// sides: client connections (acceptTls) and upstream connections (connectTls, whose handshake failures say why).
 
 #include <openssl/ssl.h>
 
