@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <string>
 
 namespace tether::net {
 namespace {
@@ -62,11 +64,19 @@ SocketTransport::SocketTransport(event_base* base, int fd, IoContext* io, std::u
   if (layer_ && io_ctx_ == nullptr) own_scratch_.reset(new char[kReadChunk]);
 }
 
-std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address,
-                                                          IoContext* io) {
+std::unique_ptr<SocketTransport> SocketTransport::connect(event_base* base, const SocketAddress& address, IoContext* io,
+                                                          const LayerFor& layer_for) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return nullptr;
-  auto transport = std::make_unique<SocketTransport>(base, fd, io);
+  std::unique_ptr<RecordLayer> layer;
+  if (layer_for) {
+    layer = layer_for(fd);
+    if (!layer) {
+      ::close(fd);
+      return nullptr;
+    }
+  }
+  auto transport = std::make_unique<SocketTransport>(base, fd, io, std::move(layer));
   transport->connecting_ = true;
   transport->read_ready_ = false;
   if (::connect(fd, address.sockaddr_ptr(), address.length()) != 0 && errno != EINPROGRESS) {
@@ -208,7 +218,9 @@ void SocketTransport::handleIo(short what) {
     if (!flushNow()) return;
   }
   if (gone_) return;
-  const bool stalled = !reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_);
+  // A handshake is not the owner's reading: it goes on while the owner pauses.
+  const bool stalled =
+      !handshaking_ && (!reading_ || (read_high_ != 0 && input_ && evbuffer_get_length(input_.get()) >= read_high_));
   if (stalled) {
     // libevent reports a reset (EPOLLHUP|EPOLLERR) as plain EV_READ|EV_WRITE, not EV_CLOSED: any wake-up while
     // not reading may be the peer leaving.
@@ -233,12 +245,43 @@ void SocketTransport::finishConnect() {
     return;
   }
   read_ready_ = true;
+  if (layer_) {
+    // The client's first flight; onConnected() once the server's answer completed the handshake.
+    handshaking_ = true;
+    bool delivered = false;
+    readInput(&delivered);
+    return;
+  }
   {
     AliveGuard guard(alive_);
     callbacks_->onConnected();
     if (!guard.alive()) return;
   }
   flushNow();  // the request may have been queued while connecting
+}
+
+bool SocketTransport::handshakeDone() {
+  handshaking_ = false;
+  {
+    AliveGuard guard(alive_);
+    callbacks_->onConnected();
+    if (!guard.alive()) return false;
+  }
+  if (pendingOutput() > 0) scheduleFlush();  // the request may have been queued while connecting
+  return true;
+}
+
+bool SocketTransport::handshakeFailed(const std::string& reason) {
+  handshaking_ = false;
+  // The alert OpenSSL made (a failed verification says why) goes out before the owner closes the connection.
+  while (cipher_out_ && evbuffer_get_length(cipher_out_.get()) > 0 && sendSome(cipher_out_.get()) > 0) {
+  }
+  gone_ = true;
+  eof_ = true;
+  read_ready_ = false;
+  AliveGuard guard(alive_);
+  callbacks_->onHandshakeFailed(reason);
+  return guard.alive();
 }
 
 void SocketTransport::handleDeferred() {
@@ -371,7 +414,7 @@ bool SocketTransport::flushNow() {
 }
 
 bool SocketTransport::readLayered(bool* delivered) {
-  for (int reads = 0; reading_ && read_ready_ && !gone_ && !eof_; ++reads) {
+  for (int reads = 0; (reading_ || handshaking_) && read_ready_ && !gone_ && !eof_; ++reads) {
     if (record_end_ != RecordEnd::kNone) return endRecords();  // read by peekWhileStalled
     if (reads == kReadsPerCallback) {
       readLater();
@@ -389,6 +432,11 @@ bool SocketTransport::readLayered(bool* delivered) {
     if (evbuffer_get_length(cipher_out_.get()) > 0 ||
         (!was_established && layer_->established() && output_ && evbuffer_get_length(output_.get()) > 0)) {
       scheduleFlush();
+    }
+    if (handshaking_) {
+      if (layer_->established() && !handshakeDone()) return false;
+      const bool ended = got.status != RecordLayer::Status::kData && got.status != RecordLayer::Status::kNeedMore;
+      if (handshaking_ && ended) return handshakeFailed(layer_->failure());
     }
     if (got.status == RecordLayer::Status::kNeedMore) {
       read_ready_ = false;  // the layer's recv said EAGAIN
@@ -458,9 +506,13 @@ bool SocketTransport::flushLayered() {
       write_blocked_ = true;  // the next EPOLLOUT edge resumes
       break;
     }
-    return reportGone(true);  // EPIPE, ECONNRESET: the peer is gone
+    // EPIPE, ECONNRESET: the peer is gone
+    if (handshaking_)
+      return handshakeFailed(std::string("connection lost during the TLS handshake: ") + std::strerror(errno));
+    return reportGone(true);
   }
-  if (pendingOutput() > write_low_) return true;
+  // A handshake flight drained is not the owner's output drained.
+  if (handshaking_ || pendingOutput() > write_low_) return true;
   AliveGuard guard(alive_);
   callbacks_->onDrained();
   return guard.alive();

@@ -9,13 +9,16 @@
 // returns EAGAIN (a short read is not enough: a reset may follow the bytes), so pausing, resuming and a full input
 // buffer never lose data, FIN or RST.
 //
-// With a RecordLayer (tls::acceptTls) the same holds for TLS: the layer reads the socket (recv) when this transport
-// reads, decrypts into the same scratch, and every record it makes (handshake flights, tickets, alerts, responses)
-// collects in `cipher_out_`, sent in one sendmsg after the callback. Without one (cleartext) the layer costs one
-// predictable branch per read, flush and buffer release. A layer's own buffers (OpenSSL's records) are freed only
-// once the connection stayed empty for a sweep period of the worker's IdleSweep, not between keep-alive requests.
+// With a RecordLayer (tls::acceptTls, tls::connectTls) the same holds for TLS: the layer reads the socket (recv) when
+// this transport reads, decrypts into the same scratch, and every record it makes (handshake flights, tickets,
+// alerts, responses) collects in `cipher_out_`, sent in one sendmsg after the callback. Without one (cleartext) the
+// layer costs one predictable branch per read, flush and buffer release. A layer's own buffers (OpenSSL's records)
+// are freed only once the connection stayed empty for a sweep period of the worker's IdleSweep, not between
+// keep-alive requests.
 
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "net/io_context.h"
 #include "net/record_layer.h"
@@ -32,10 +35,13 @@ class SocketTransport final : public Transport, private FlushQueue::Member, priv
   // keep-alive connections hold none), and flushes go through its flush queue.
   // With `layer`, every byte in and out goes through it (TLS).
   SocketTransport(event_base* base, int fd, IoContext* io = nullptr, std::unique_ptr<RecordLayer> layer = nullptr);
-  // Starts a non-blocking connect; onConnected() or onPeerGone(true) follows from the loop once start() ran.
-  // Null if no socket could be created.
+  // Makes the record layer of a connecting socket (tls::connectTls); null if it cannot.
+  using LayerFor = std::function<std::unique_ptr<RecordLayer>(int fd)>;
+  // Starts a non-blocking connect; onConnected() or onPeerGone(true) follows from the loop once start() ran. With
+  // `layer_for`, the layer's handshake runs once connected (reading even while paused), onConnected() follows its
+  // completion and onHandshakeFailed() its failure. Null if no socket (or no layer) could be created.
   static std::unique_ptr<SocketTransport> connect(event_base* base, const SocketAddress& address,
-                                                  IoContext* io = nullptr);
+                                                  IoContext* io = nullptr, const LayerFor& layer_for = {});
   ~SocketTransport() override;
   SocketTransport(const SocketTransport&) = delete;
   SocketTransport& operator=(const SocketTransport&) = delete;
@@ -69,6 +75,10 @@ class SocketTransport final : public Transport, private FlushQueue::Member, priv
   void onQueuedFlush() override;
   void onIdleSweep() override;
   void finishConnect();
+  // The outgoing handshake completed (onConnected) or failed (onHandshakeFailed); false when the callback destroyed
+  // this transport.
+  bool handshakeDone();
+  bool handshakeFailed(const std::string& reason);
   // Each returns false when a callback destroyed this transport.
   bool readInput(bool* delivered);
   // The read budget of one callback ran out with the socket still readable: read on at the next loop iteration.
@@ -122,6 +132,7 @@ class SocketTransport final : public Transport, private FlushQueue::Member, priv
   bool read_ready_ = true;      // the socket may hold unread bytes (or EOF)
   bool write_blocked_ = false;  // the socket was full: the next EPOLLOUT edge resumes writing
   bool connecting_ = false;
+  bool handshaking_ = false;  // connected, the layer's client handshake in progress
   bool flush_pending_ = false;
   bool wake_pending_ = false;
   bool hangup_seen_ = false;

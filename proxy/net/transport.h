@@ -1,9 +1,9 @@
 #pragma once
 
 // A byte stream to one peer, with an input and an output buffer. Sessions parse from input() and append to output();
-// the transport moves the bytes and reports what the peer did. Two kinds: SocketTransport (cleartext, tether's own
-// socket I/O; TLS through a RecordLayer inside it for clients) and tls::TlsTransport (bufferevent_openssl, TLS
-// upstreams). Both are driven by the worker's event loop.
+// the transport moves the bytes and reports what the peer did. One kind: SocketTransport, tether's own socket I/O,
+// cleartext or TLS through a RecordLayer inside it (tls::acceptTls for clients, tls::connectTls for upstreams),
+// driven by the worker's event loop.
 
 #include <event2/buffer.h>
 

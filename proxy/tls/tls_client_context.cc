@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <deque>
 #include <utility>
 
 #include "config/config_loader.h"
@@ -50,6 +51,60 @@ bool loadClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls, std::st
   return true;
 }
 
+// The last session given to each key's connections. Owned by the SSL_CTX (ex_data, freed with it), not by
+// TlsClientContext: a connection may outlive its pool (a reload) and still be given a ticket. Contexts are per
+// worker, so one thread uses a store.
+struct SessionStore {
+  struct Slot {
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { SSL_SESSION_free(session); }  // null: nothing
+    SSL_SESSION* session = nullptr;
+  };
+  // Each SSL points at its key's slot (SSL ex_data): a deque keeps them where they are as keys are added.
+  Slot& slot(size_t key) {
+    while (slots.size() <= key) slots.emplace_back();
+    return slots[key];
+  }
+  std::deque<Slot> slots;
+};
+
+void freeStore(void*, void* store, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SessionStore*>(store); }
+
+int storeIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, &freeStore);
+  return index;
+}
+
+// An SSL's slot in its context's store.
+int slotIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+SessionStore* storeOf(SSL_CTX* ctx) { return static_cast<SessionStore*>(SSL_CTX_get_ex_data(ctx, storeIndex())); }
+
+// A new session (with TLS 1.3: a ticket after the handshake) replaces its key's last one.
+int onNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<SessionStore::Slot*>(SSL_get_ex_data(ssl, slotIndex()));
+  if (slot == nullptr) return 0;  // not kept: OpenSSL frees it
+  SSL_SESSION_free(slot->session);
+  slot->session = session;
+  return 1;  // the reference is the store's now
+}
+
+// Client-side session reuse: new sessions go to onNewSession only (no OpenSSL cache to look up or lock).
+void enableResumption(SSL_CTX* ctx) {
+  auto* store = new SessionStore;
+  if (SSL_CTX_set_ex_data(ctx, storeIndex(), store) != 1) {
+    delete store;  // full handshakes every time: slower, not wrong
+    return;
+  }
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, &onNewSession);
+}
+
 }  // namespace
 
 std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamTls& tls,
@@ -70,8 +125,10 @@ std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamT
   }
   std::unique_ptr<TlsClientContext> context(new TlsClientContext(raw, tls.verify));
   SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
-  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
+  // As for listeners: whole records per recv; the transport frees the record buffers while idle (TlsLayer).
+  SSL_CTX_set_read_ahead(raw, 1);
   SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION);
+  enableResumption(raw);
   const int trusted = tls.ca.empty() ? SSL_CTX_set_default_verify_paths(raw)
                                      : SSL_CTX_load_verify_locations(raw, tls.ca.c_str(), nullptr);
   if (trusted != 1) {
@@ -99,6 +156,14 @@ SSL* TlsClientContext::newConnection(const Peer& peer) const {
   SSL* ssl = SSL_new(ctx_.get());
   if (ssl == nullptr) return nullptr;
   bool ok = peer.server_name.empty() || SSL_set_tlsext_host_name(ssl, peer.server_name.c_str()) == 1;
+  if (SessionStore* store = storeOf(ctx_.get()); ok && store != nullptr) {
+    SessionStore::Slot& slot = store->slot(peer.session_key);
+    ok = SSL_set_ex_data(ssl, slotIndex(), &slot) == 1;
+    // The same session may be offered by several connections at once (as nginx's proxy_ssl_session_reuse does).
+    if (ok && slot.session != nullptr && SSL_SESSION_is_resumable(slot.session) == 1) {
+      ok = SSL_set_session(ssl, slot.session) == 1;
+    }
+  }
   if (ok && verify_ && !peer.host.empty()) {
     // An address is matched against the certificate's IP SANs, a name against its DNS names (RFC 6125).
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);

@@ -21,6 +21,9 @@ class TlsClientContext {
   struct Peer {
     std::string server_name;  // sent as SNI; empty: none (an IP literal)
     std::string host;         // checked against the certificate: a DNS name or an IP literal
+    // Connections with the same key offer the session (TLS 1.3 ticket) the last of them was given: an endpoint's
+    // index in its pool, so a session goes back only to the server that issued it.
+    size_t session_key = 0;
   };
 
   // `alpn`: the protocols offered, in preference order ("http/1.1"; a later HTTP/2 pool offers "h2").
@@ -33,8 +36,9 @@ class TlsClientContext {
 
   SSL_CTX* get() const { return ctx_.get(); }
   bool verifies() const { return verify_; }
-  // A new client-side SSL for one connection to `peer`; owned by the caller (or the bufferevent it is given to).
-  // Null if OpenSSL refused (out of memory, an unusable name).
+  // A new client-side SSL for one connection to `peer`, resuming the last session of `peer.session_key` if there is
+  // one; owned by the caller (or the TlsLayer it is given to). Null if OpenSSL refused (out of memory, an unusable
+  // name).
   SSL* newConnection(const Peer& peer) const;
 
  private:

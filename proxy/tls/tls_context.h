@@ -32,7 +32,7 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
 
   // The first certificate's context, where every handshake starts.
   SSL_CTX* get() const { return contexts_.front().get(); }
-  // A new server-side SSL for one connection; owned by the caller (or by the bufferevent it is given to).
+  // A new server-side SSL for one connection; owned by the caller (or by the TlsLayer it is given to).
   SSL* newConnection() const;
   // The context for an SNI name (any case); the first certificate's for a name no certificate carries.
   SSL_CTX* select(std::string_view server_name) const;

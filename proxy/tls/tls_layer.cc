@@ -1,11 +1,13 @@
 #include "tls/tls_layer.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace tether::tls {
 namespace {
@@ -55,15 +57,20 @@ const BIO_METHOD* TlsLayer::bioMethod() {
   return method;
 }
 
-TlsLayer::TlsLayer(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {
+TlsLayer::TlsLayer(SSL* ssl, int fd, Role role) : ssl_(ssl), fd_(fd), client_handshake_(role == Role::kClient) {
   BIO* bio = BIO_new(bioMethod());
   BIO_set_data(bio, this);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // one reference for both directions, owned by the SSL
   // A FIN without close_notify is an ordinary end (most clients leave that way), reported as SSL_ERROR_ZERO_RETURN
   // rather than a fatal error: the connection can still write (a half-closed client reads its response).
-  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_set_accept_state(ssl_);
+  // A client sets it once its handshake completed: an upstream's FIN mid-handshake is a failure with its reason.
+  if (client_handshake_) {
+    SSL_set_connect_state(ssl_);
+  } else {
+    SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_set_accept_state(ssl_);
+  }
 }
 
 TlsLayer::~TlsLayer() { SSL_free(ssl_); }
@@ -113,7 +120,8 @@ long TlsLayer::bioCtrl(BIO* bio, int command, long, void*) {
 net::RecordLayer::ReadResult TlsLayer::read(char* out, size_t cap, evbuffer* cipher) {
   Sink sink(*this, cipher);
   would_block_ = false;
-  emptyErrorQueue();
+  emptyErrorQueue();  // SSL_get_error reads the thread's queue: nothing of another connection's may be in it
+  if (client_handshake_) return handshake();
   size_t got = 0;
   if (SSL_read_ex(ssl_, out, cap, &got) == 1) return {Status::kData, got};
   return classify(SSL_get_error(ssl_, 0));
@@ -133,6 +141,37 @@ net::RecordLayer::ReadResult TlsLayer::classify(int ssl_error) {
   if (socket_error_ != 0) return {Status::kReset, 0};
   if (socket_eof_) return {Status::kEof, 0};
   return {Status::kFailed, 0};
+}
+
+net::RecordLayer::ReadResult TlsLayer::handshake() {
+  const int done = SSL_do_handshake(ssl_);
+  if (done == 1) {
+    client_handshake_ = false;
+    // Upstreams commonly close without close_notify: from here on that is an EOF, as for clients.
+    SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    return {Status::kData, 0};  // reading goes on: the server may have sent data with its last flight
+  }
+  const int ssl_error = SSL_get_error(ssl_, done);
+  if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
+    return {would_block_ ? Status::kNeedMore : Status::kData, 0};
+  }
+  broken_ = true;
+  failure_ = handshakeFailure();
+  return {Status::kFailed, 0};
+}
+
+std::string TlsLayer::handshakeFailure() {
+  const long verified = SSL_get_verify_result(ssl_);
+  if (verified != X509_V_OK && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0) {
+    ERR_clear_error();
+    return std::string("certificate verify failed: ") + X509_verify_cert_error_string(verified);
+  }
+  // A reset says more than what OpenSSL made of the failed read (often nothing).
+  if (socket_error_ != 0) {
+    ERR_clear_error();
+    return std::string("connection lost during the TLS handshake: ") + std::strerror(socket_error_);
+  }
+  return takeError("connection closed during the TLS handshake");
 }
 
 bool TlsLayer::encrypt(evbuffer* plain, evbuffer* cipher, size_t cipher_cap) {
@@ -189,6 +228,16 @@ std::unique_ptr<net::SocketTransport> acceptTls(event_base* base, int fd, const 
     return nullptr;
   }
   return std::make_unique<net::SocketTransport>(base, fd, io, std::make_unique<TlsLayer>(ssl, fd));
+}
+
+std::unique_ptr<net::SocketTransport> connectTls(event_base* base, const net::SocketAddress& address,
+                                                 const TlsClientContext& context, const TlsClientContext::Peer& peer,
+                                                 net::IoContext* io) {
+  return net::SocketTransport::connect(base, address, io, [&](int fd) -> std::unique_ptr<net::RecordLayer> {
+    SSL* ssl = context.newConnection(peer);
+    if (ssl == nullptr) return nullptr;
+    return std::make_unique<TlsLayer>(ssl, fd, TlsLayer::Role::kClient);
+  });
 }
 
 }  // namespace tether::tls

@@ -30,12 +30,10 @@ Http2UpstreamConnection::~Http2UpstreamConnection() = default;
 
 bool Http2UpstreamConnection::connect(const UpstreamTlsClient& tls) {
   if (!codec_.start()) return false;
-  const auto result = tls.connect(endpoint_, address_, {0, kOutputLow}, *this, &transport_);
-  if (result == UpstreamTlsClient::Connect::Failed) return false;
-  // A refusal is reported from the loop, as the cleartext transport does.
-  const bool refused = result == UpstreamTlsClient::Connect::Refused;
-  armTimer(refused ? TimerMode::Refused : TimerMode::Connect,
-           refused ? std::chrono::milliseconds{0} : upstream_.connect_timeout);
+  // A refusal comes from the loop (onPeerGone), like any failed connect.
+  transport_ = tls.connect(endpoint_, address_, {0, kOutputLow}, *this);
+  if (!transport_) return false;
+  armTimer(TimerMode::Connect, upstream_.connect_timeout);
   return true;
 }
 
@@ -78,7 +76,7 @@ void Http2UpstreamConnection::close() {
 
 void Http2UpstreamConnection::onConnected() {
   armTimer(TimerMode::None, {});
-  if (transport_.get().secure() && !transport_.get().alpnH2()) {
+  if (transport_->secure() && !transport_->alpnH2()) {
     // A server that would answer HTTP/1.1 to our HTTP/2 preface: a TLS-level mismatch, not a lost connection.
     pool_.onTlsFailed(*this, "ALPN: server did not select h2");
     return;
@@ -95,15 +93,15 @@ void Http2UpstreamConnection::onHandshakeFailed(std::string_view reason) {
 
 void Http2UpstreamConnection::onReadable() {
   if (!connected()) return;
-  evbuffer* input = transport_.input();
+  evbuffer* input = transport_->input();
   const size_t len = evbuffer_get_length(input);
   if (len == 0) return;
   const bool ok = codec_.receive(evbuffer_pullup(input, static_cast<ssize_t>(len)), len);
   if (state_ == State::Closed) return;
   evbuffer_drain(input, len);
   if (!ok) {
-    codec_.send(transport_.output(), kOutputHigh);  // the GOAWAY the codec queued, best effort
-    transport_.scheduleFlush();
+    codec_.send(transport_->output(), kOutputHigh);  // the GOAWAY the codec queued, best effort
+    transport_->scheduleFlush();
     fail();
     return;
   }
@@ -183,12 +181,12 @@ void Http2UpstreamConnection::flush() {
     in_flush_ = false;
     return;
   }
-  if (connected() && !codec_.send(transport_.output(), kOutputHigh)) {
+  if (connected() && !codec_.send(transport_->output(), kOutputHigh)) {
     in_flush_ = false;
     fail();
     return;
   }
-  if (transport_ && evbuffer_get_length(transport_.output()) > 0) transport_.scheduleFlush();
+  if (transport_ && evbuffer_get_length(transport_->output()) > 0) transport_->scheduleFlush();
   in_flush_ = false;
   // The exchanges may send more body (another flush) or hand their stream back in there.
   scratch_.assign(streams_.begin(), streams_.end());
@@ -198,7 +196,7 @@ void Http2UpstreamConnection::flush() {
   if (state_ == State::Closed) return;
   const bool done = state_ == State::Draining && streams_.empty();
   if (done || (connected() && !codec_.wantsRead() && !codec_.wantsWrite())) {
-    if (transport_ && transport_.pendingOutput() > 0) {
+    if (transport_ && transport_->pendingOutput() > 0) {
       // Our last frames (a GOAWAY, the last RST_STREAM) first: the transport's onDrained flushes again. Bounded,
       // for a server that stopped reading.
       if (timer_mode_ != TimerMode::Closing) armTimer(TimerMode::Closing, upstream_.connect_timeout);
@@ -241,9 +239,6 @@ void Http2UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
   switch (mode) {
     case TimerMode::Connect:
       if (self->state_ == State::Connecting) self->pool_.onConnectFailed(*self, UpstreamError::ConnectTimeout);
-      break;
-    case TimerMode::Refused:
-      if (self->state_ == State::Connecting) self->pool_.onConnectFailed(*self, UpstreamError::ConnectRefused);
       break;
     case TimerMode::IdlePing:
       if (!self->idle()) break;

@@ -19,8 +19,8 @@
 #include "config/config.h"
 #include "http2/client_codec.h"
 #include "net/socket_address.h"
+#include "net/socket_transport.h"
 #include "upstream/upstream_tls_client.h"
-#include "upstream/upstream_transport.h"
 #include "upstream/waiter_queue.h"
 #include "upstream_api/upstream_error.h"
 #include "util/deferred_deleter.h"
@@ -76,7 +76,7 @@ class Http2UpstreamConnection : public util::Deletable,
   bool connected() const { return state_ == State::Ready || state_ == State::Draining; }
 
  private:
-  enum class TimerMode { None, Connect, Refused, IdlePing, PingAck, IdleClose, Closing };
+  enum class TimerMode { None, Connect, IdlePing, PingAck, IdleClose, Closing };
 
   // net::TransportCallbacks
   void onReadable() override;
@@ -117,7 +117,7 @@ class Http2UpstreamConnection : public util::Deletable,
   net::SocketAddress address_;
   std::string address_text_;
   const config::Upstream& upstream_;
-  UpstreamTransport transport_;
+  std::unique_ptr<net::SocketTransport> transport_;
   http2::ClientCodec codec_;
   util::EventPtr flush_event_;
   util::EventPtr timer_;

@@ -25,11 +25,10 @@ UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint, even
 UpstreamConnection::~UpstreamConnection() = default;
 
 bool UpstreamConnection::connect(std::chrono::milliseconds timeout, const UpstreamTlsClient& tls) {
-  const auto result = tls.connect(endpoint_, address_, {kReadHighWatermark, kWriteLowWatermark}, *this, &transport_);
-  if (result == UpstreamTlsClient::Connect::Failed) return false;
-  // A refusal is reported from the loop, as the cleartext transport does.
-  const bool refused = result == UpstreamTlsClient::Connect::Refused;
-  armTimer(refused ? TimerMode::Refused : TimerMode::Connect, refused ? std::chrono::milliseconds{0} : timeout);
+  // A refusal comes from the loop (onPeerGone), like any failed connect.
+  transport_ = tls.connect(endpoint_, address_, {kReadHighWatermark, kWriteLowWatermark}, *this);
+  if (!transport_) return false;
+  armTimer(TimerMode::Connect, timeout);
   return true;
 }
 
@@ -49,8 +48,6 @@ void UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
   self->timer_mode_ = TimerMode::None;
   if (mode == TimerMode::Connect && self->state_ == State::Connecting) {
     self->pool_.onConnectFailed(*self, UpstreamError::ConnectTimeout);
-  } else if (mode == TimerMode::Refused && self->state_ == State::Connecting) {
-    self->pool_.onConnectFailed(*self, UpstreamError::ConnectRefused);
   } else if (mode == TimerMode::Idle && self->state_ == State::Idle) {
     self->pool_.onIdleClosed(*self);
   }
@@ -112,20 +109,20 @@ std::string_view UpstreamConnection::abort(Outcome) {
 }
 
 void UpstreamConnection::pauseReading() {
-  if (transport_) transport_.setReading(false);
+  if (transport_) transport_->setReading(false);
 }
 
 void UpstreamConnection::resumeReading() {
   if (state_ == State::Closed) return;
-  transport_.setReading(true);
+  transport_->setReading(true);
   // Bytes may already be buffered from before the pause.
-  if (evbuffer_get_length(transport_.input()) > 0) onReadable();
+  if (evbuffer_get_length(transport_->input()) > 0) onReadable();
 }
 
 void UpstreamConnection::enterTunnel() {
   state_ = State::Tunnel;
   armTimer(TimerMode::None, {});
-  if (evbuffer_get_length(transport_.input()) > 0 && exchange_) exchange_->onTunnelData(transport_.input());
+  if (evbuffer_get_length(transport_->input()) > 0 && exchange_) exchange_->onTunnelData(transport_->input());
 }
 
 bool UpstreamConnection::reusable() const {
@@ -138,18 +135,18 @@ void UpstreamConnection::becomeIdle(std::chrono::milliseconds idle_timeout) {
   exchange_ = nullptr;
   // While idle, any readable event means the upstream closed (or misbehaved): the pool drops the connection.
   armTimer(TimerMode::Idle, idle_timeout);
-  transport_.setReading(true);
+  transport_->setReading(true);
 }
 
 void UpstreamConnection::becomeActive() {
   state_ = State::Active;
   armTimer(TimerMode::None, {});
-  transport_.setReading(true);
+  transport_->setReading(true);
 }
 
 evbuffer* UpstreamConnection::output() {
-  if (state_ != State::Closed) transport_.scheduleFlush();  // once per loop turn
-  return transport_.output();
+  if (state_ != State::Closed) transport_->scheduleFlush();  // once per loop turn
+  return transport_->output();
 }
 
 void UpstreamConnection::close(bool reset) {
@@ -158,7 +155,7 @@ void UpstreamConnection::close(bool reset) {
   exchange_ = nullptr;
   armTimer(TimerMode::None, {});
   // A reset leaves no TIME_WAIT on our side: a cancellation storm would otherwise exhaust ephemeral ports.
-  if (reset && transport_) transport_.get().abortiveClose();
+  if (reset && transport_) transport_->abortiveClose();
   transport_.reset();  // closes the socket now: the upstream must learn at once
 }
 
@@ -176,7 +173,7 @@ void UpstreamConnection::onDrained() {
 }
 
 void UpstreamConnection::onReadable() {
-  evbuffer* input = transport_.input();
+  evbuffer* input = transport_->input();
   if (state_ == State::Idle) {
     pool_.onIdleClosed(*this);  // unsolicited bytes on an idle connection: not safe to reuse
     return;

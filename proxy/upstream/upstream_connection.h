@@ -7,12 +7,13 @@
 #include <chrono>
 #include <cstdint>
 #include <list>
+#include <memory>
 
 #include "http/body_framing.h"
 #include "http/http1_codec.h"
 #include "net/socket_address.h"
+#include "net/socket_transport.h"
 #include "upstream/upstream_tls_client.h"
-#include "upstream/upstream_transport.h"
 #include "upstream_api/upstream_error.h"
 #include "upstream_api/upstream_stream.h"
 #include "util/deferred_deleter.h"
@@ -43,7 +44,7 @@ class UpstreamConnection : public util::Deletable,
   void sendRequestBody(evbuffer* data) override;
   void sendRequestEnd(const http::HeaderList* trailers) override;
   void sendTunnelData(evbuffer* data) override;
-  size_t pendingOutput() const override { return transport_ ? transport_.pendingOutput() : 0; }
+  size_t pendingOutput() const override { return transport_ ? transport_->pendingOutput() : 0; }
   void pauseReading() override;  // in a tunnel too, while the client side is congested
   void resumeReading() override;
   void release(bool reusable) override;
@@ -65,7 +66,7 @@ class UpstreamConnection : public util::Deletable,
   std::list<UpstreamConnection*>::iterator idle_position_;
 
  private:
-  enum class TimerMode { None, Connect, Idle, Refused };
+  enum class TimerMode { None, Connect, Idle };
   static void onTimer(evutil_socket_t, short, void* arg);
   void armTimer(TimerMode mode, std::chrono::milliseconds timeout);
 
@@ -91,7 +92,7 @@ class UpstreamConnection : public util::Deletable,
   size_t endpoint_;
   net::SocketAddress address_;
   std::string address_text_;
-  UpstreamTransport transport_;
+  std::unique_ptr<net::SocketTransport> transport_;
   util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
   TimerMode timer_mode_ = TimerMode::None;
   http::Http1Codec codec_;

@@ -1,10 +1,6 @@
 #include "upstream/upstream_tls_client.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include "tls/tls_layer.h"
 
 namespace tether::upstream {
 
@@ -16,6 +12,7 @@ UpstreamTlsClient::UpstreamTlsClient(const config::Upstream& upstream, const std
   peers_.reserve(upstream.endpoints.size());
   for (const auto& endpoint : upstream.endpoints) {
     peers_.push_back(tls::TlsClientContext::peerFor(*upstream.tls, endpoint.host));
+    peers_.back().session_key = peers_.size() - 1;  // a session goes back to the endpoint that issued it
   }
 }
 
@@ -25,33 +22,21 @@ bool UpstreamTlsClient::ready(std::string_view endpoint_text) const {
   return false;
 }
 
-UpstreamTlsClient::Connect UpstreamTlsClient::connect(size_t endpoint, const net::SocketAddress& address,
-                                                      Watermarks marks, net::TransportCallbacks& callbacks,
-                                                      UpstreamTransport* out) const {
-  const Connect result = open(endpoint, address, out);
-  if (result != Connect::Started) return result;
-  out->get().setWatermarks(marks.read_high, marks.write_low);
-  out->get().start(callbacks);
-  return result;
+std::unique_ptr<net::SocketTransport> UpstreamTlsClient::connect(size_t endpoint, const net::SocketAddress& address,
+                                                                 Watermarks marks,
+                                                                 net::TransportCallbacks& callbacks) const {
+  auto transport = open(endpoint, address);
+  if (!transport) return nullptr;
+  transport->setWatermarks(marks.read_high, marks.write_low);
+  transport->start(callbacks);
+  return transport;
 }
 
-UpstreamTlsClient::Connect UpstreamTlsClient::open(size_t endpoint, const net::SocketAddress& address,
-                                                   UpstreamTransport* out) const {
-  if (!context_) {
-    *out = UpstreamTransport(net::SocketTransport::connect(base_, address, io_));
-    return *out ? Connect::Started : Connect::Failed;
-  }
-  // The TCP connect starts here, the handshake once it is done.
-  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return Connect::Failed;
-  if (::connect(fd, address.sockaddr_ptr(), address.length()) != 0 && errno != EINPROGRESS) {
-    ::close(fd);
-    return Connect::Refused;
-  }
-  auto transport = tls::TlsTransport::connect(base_, *context_, peers_[endpoint], fd);  // owns fd, even on failure
-  if (!transport) return Connect::Failed;
-  *out = UpstreamTransport(std::move(transport));
-  return Connect::Started;
+std::unique_ptr<net::SocketTransport> UpstreamTlsClient::open(size_t endpoint,
+                                                              const net::SocketAddress& address) const {
+  // The same transport either way: with TLS its record layer runs the handshake once the TCP connect is done.
+  if (!context_) return net::SocketTransport::connect(base_, address, io_);
+  return tls::connectTls(base_, address, *context_, peers_[endpoint], io_);
 }
 
 void UpstreamTlsClient::logFailure(std::string_view endpoint_text, std::string_view reason) const {

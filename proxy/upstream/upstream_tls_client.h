@@ -12,18 +12,13 @@
 #include "config/config.h"
 #include "log/logger.h"
 #include "net/socket_address.h"
+#include "net/socket_transport.h"
 #include "tls/tls_client_context.h"
-#include "upstream/upstream_transport.h"
 
 namespace tether::upstream {
 
 class UpstreamTlsClient {
  public:
-  enum class Connect {
-    Started,  // the transport is in `*out`, started
-    Refused,  // the TCP connect failed at once (loopback does that): the caller reports it from the loop
-    Failed,   // no socket, or OpenSSL refused to set up the connection
-  };
   struct Watermarks {
     size_t read_high = 0;
     size_t write_low = 0;
@@ -40,15 +35,17 @@ class UpstreamTlsClient {
   // connect's failure.
   bool ready(std::string_view endpoint_text) const;
   // Opens a connection to `address` of `endpoint` and starts its transport with `callbacks`: onConnected() once
-  // connected (with TLS: once the handshake completed), onHandshakeFailed() if the handshake failed.
-  Connect connect(size_t endpoint, const net::SocketAddress& address, Watermarks marks,
-                  net::TransportCallbacks& callbacks, UpstreamTransport* out) const;
+  // connected (with TLS: once the handshake completed), onHandshakeFailed() if the handshake failed, onPeerGone(true)
+  // if the TCP connect failed (refused at once too: reported from the loop). Null if no socket could be made or
+  // OpenSSL refused to set up the connection.
+  std::unique_ptr<net::SocketTransport> connect(size_t endpoint, const net::SocketAddress& address, Watermarks marks,
+                                                net::TransportCallbacks& callbacks) const;
   // One upstream_tls_failed line (warn) for a connect to `endpoint_text`.
   void logFailure(std::string_view endpoint_text, std::string_view reason) const;
 
  private:
   // connect() without starting the transport.
-  Connect open(size_t endpoint, const net::SocketAddress& address, UpstreamTransport* out) const;
+  std::unique_ptr<net::SocketTransport> open(size_t endpoint, const net::SocketAddress& address) const;
 
   const config::Upstream& upstream_;
   event_base* base_;

@@ -3,7 +3,6 @@
 // RAII owners for libevent objects: every libevent allocation in tether is held by one of these.
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -20,9 +19,6 @@ struct EventBaseFree {
 struct EventFree {
   void operator()(event* p) const { event_free(p); }
 };
-struct BufferEventFree {
-  void operator()(bufferevent* p) const { bufferevent_free(p); }
-};
 struct EvBufferFree {
   void operator()(evbuffer* p) const { evbuffer_free(p); }
 };
@@ -32,7 +28,6 @@ struct ListenerFree {
 
 using EventBasePtr = std::unique_ptr<event_base, EventBaseFree>;
 using EventPtr = std::unique_ptr<event, EventFree>;
-using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventFree>;
 using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferFree>;
 using ListenerPtr = std::unique_ptr<evconnlistener, ListenerFree>;
 

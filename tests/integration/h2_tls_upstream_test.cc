@@ -153,7 +153,10 @@ TEST_F(H2TlsUpstream, ServerWithoutH2_502AndOneTlsFailedLine) {
   const auto tls = front({"http/1.1"});
   TetherInstance tether(h2To(*tls, trustingTheTestCa()));
   expectTlsFailure(tether, *tls, upstream_, "ALPN: server did not select h2");
-  EXPECT_EQ(tls->handshakesCompleted(), 1);  // the handshake itself succeeded
+  // The handshake itself succeeded: the server counts it once it read tether's Finished, which may be after tether
+  // logged the failure; a connection is counted closed only after a completed handshake.
+  EXPECT_TRUE(tls->waitForClosed(1, kBound));
+  EXPECT_EQ(tls->handshakesCompleted(), 1);
 }
 
 // Without a `tls` map, h2 verifies against the system's CAs, which do not know the test CA.

@@ -246,6 +246,121 @@ TEST_F(UpstreamTls, ClientLeavesWhileAwaitingTheResponse_TheTlsConnectionIsClose
   EXPECT_EQ(cancelled[0].str("phase"), "awaiting_response");
   EXPECT_EQ(cancelled[0].str("reason"), "client_closed");
   EXPECT_EQ(upstream.requestsServed(), 0);
+  // cancel_with's default: a reset, with no close_notify before it (a read-until-close body must not look complete).
+  EXPECT_EQ(front.clientEnds(), std::vector<TlsFront::ClientEnd>{TlsFront::ClientEnd::kReset});
+}
+
+TEST_F(UpstreamTls, CancelWithFin_TheUpstreamGetsCloseNotify) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    TestUpstream::Reply reply;
+    reply.delay = 60s;  // ended by the close that the cancellation must cause
+    return reply;
+  });
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo({front.address()},
+                                               {{"tls", tlsWith(", server_name: localhost")}, {"cancel_with", "fin"}}));
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: tls-cancel-fin\r\n")));
+  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
+  client.close();
+  ASSERT_TRUE(front.waitForClosed(1, 30s)) << "tether kept the upstream TLS connection open";
+  EXPECT_EQ(front.clientEnds(), std::vector<TlsFront::ClientEnd>{TlsFront::ClientEnd::kCloseNotify});
+  EXPECT_EQ(tether.waitForLogEvents("request_cancelled", "tls-cancel-fin", 1, 30s).size(), 1u) << tether.dumpLog();
+}
+
+// The upstream's end mid-head (its TLS side closes without close_notify, as TlsFront does when its backend closed)
+// is a lost connection: 502, and not a TLS failure.
+TEST_F(UpstreamTls, UpstreamClosingMidHead_502WithoutATlsFailedLine) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest&) {
+    TestUpstream::Reply reply;
+    reply.raw = "HTTP/1.1 200 OK\r\nContent-Le";  // cut off mid-head, then closed
+    reply.close_after = true;
+    return reply;
+  });
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo({front.address()}, {{"tls", tlsWith(", server_name: localhost")}}));
+  EXPECT_EQ(get(tether, "/cut", "tls-cut").status, 502);
+  const auto completed = tether.waitForLogEvents("request_completed", "tls-cut", 1, 30s);
+  ASSERT_EQ(completed.size(), 1u) << tether.dumpLog();
+  EXPECT_EQ(completed[0].integerAt("status"), 502);
+  EXPECT_TRUE(tether.logEvents("upstream_tls_failed").empty()) << tether.dumpLog();
+}
+
+// Polls until `pid` holds `n` descriptors (a closed descriptor has no event to wait for); false after 30 s.
+bool descriptorsReturnTo(pid_t pid, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (openDescriptors(pid) != n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);  // poll interval
+  }
+  return true;
+}
+
+// tether's descriptors come back to what they were after TLS upstream connections cancelled (reset) while awaiting
+// a response. The baseline is taken after one whole request (no idle upstream connection kept), on a client
+// connection that stays open: everything opened lazily or at startup exists, or is gone, by then.
+TEST_F(UpstreamTls, CancelledTlsConnectionsLeaveNoDescriptorBehind) {
+  TestUpstream upstream;
+  upstream.setHandler([](const RecordedRequest& request) {
+    TestUpstream::Reply reply;
+    if (request.target == "/slow") reply.delay = 60s;  // ended by the cancellation's close
+    return reply;
+  });
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo(
+      {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
+  RawClient warm;
+  ASSERT_TRUE(warm.connect(tether.port()));
+  ASSERT_TRUE(warm.send(getRequest("/warm", "X-Request-Id: fd-warm\r\n")));
+  ASSERT_TRUE(warm.readResponse(30s));
+  ASSERT_TRUE(front.waitForClosed(1, 30s));
+  const int baseline = openDescriptors(tether.pid());
+  for (int i = 1; i <= 3; ++i) {
+    RawClient client;
+    ASSERT_TRUE(client.connect(tether.port()));
+    ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: fd-" + std::to_string(i) + "\r\n")));
+    ASSERT_TRUE(upstream.waitForRequests(1 + i, 30s));
+    client.close();
+    ASSERT_TRUE(front.waitForClosed(1 + i, 30s));
+  }
+  EXPECT_TRUE(descriptorsReturnTo(tether.pid(), baseline)) << openDescriptors(tether.pid()) << " vs " << baseline;
+}
+
+// The same after failed handshakes (the certificate names another host); the baseline follows a first failure.
+TEST_F(UpstreamTls, FailedHandshakesLeaveNoDescriptorBehind) {
+  TestUpstream upstream;
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo({front.address()},
+                                               {{"tls", tlsWith(", server_name: other")}, {"failure_backoff", "1ms"}}));
+  RawClient warm;
+  ASSERT_TRUE(warm.connect(tether.port()));
+  ASSERT_TRUE(warm.send(getRequest("/bad", "X-Request-Id: fd-warm\r\n")));
+  ASSERT_TRUE(warm.readResponse(30s));
+  ASSERT_EQ(tether.waitForLogEvents("upstream_tls_failed", "", 1, 30s).size(), 1u);
+  const int baseline = openDescriptors(tether.pid());
+  for (int i = 1; i <= 3; ++i) {
+    const std::string id = "fd-bad-" + std::to_string(i);
+    EXPECT_EQ(get(tether, "/bad", id).status, 502);
+    ASSERT_EQ(tether.waitForLogEvents("upstream_tls_failed", "", 1 + i, 30s).size(), 1u + i) << tether.dumpLog();
+  }
+  EXPECT_TRUE(descriptorsReturnTo(tether.pid(), baseline)) << openDescriptors(tether.pid()) << " vs " << baseline;
+}
+
+// Without idle connections kept, each request opens a connection: the second offers the ticket the first was given.
+TEST_F(UpstreamTls, TheNextConnectionToAnEndpointResumesItsSession) {
+  TestUpstream upstream;
+  TlsFront front(upstream.port(), serverOptions());
+  TetherInstance tether(TetherOptions::proxyTo(
+      {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
+  for (const char* id : {"resume-1", "resume-2", "resume-3"}) {
+    EXPECT_EQ(get(tether, "/again", id).status, 200) << id;
+  }
+  EXPECT_EQ(front.handshakesCompleted(), 3);
+  EXPECT_EQ(front.handshakesResumed(), 2);
+  EXPECT_EQ(upstream.acceptedConnections(), 3);
 }
 
 TEST_F(UpstreamTls, Check_MissingCaFileExits1WithFileLineColumn) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <stdexcept>
 #include <string_view>
 
@@ -127,6 +128,7 @@ void TlsFront::serve(Relay& relay) {
     std::lock_guard lock(mu_);
     if (handshake) {
       ++completed_;
+      if (SSL_session_reused(ssl) == 1) ++resumed_;
       client_names_.push_back(subjectName(ssl));
     } else {
       ++failed_;
@@ -159,11 +161,19 @@ void TlsFront::pump(SSL* ssl, int tls_fd, int plain_fd) {
         continue;
       }
     }
+    errno = 0;
     const int n = SSL_read(ssl, buffer, sizeof(buffer));
     if (n <= 0) {
+      const int socket_error = errno;
       const int error = SSL_get_error(ssl, n);
       ERR_clear_error();
       if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) continue;  // a session ticket, say
+      // OpenSSL 3 reports a FIN without close_notify as an SSL error ("unexpected eof"), a reset as a failed read.
+      const ClientEnd end = error == SSL_ERROR_ZERO_RETURN ? ClientEnd::kCloseNotify
+                            : socket_error == ECONNRESET   ? ClientEnd::kReset
+                                                           : ClientEnd::kFin;
+      std::lock_guard lock(mu_);
+      client_ends_.push_back(end);
       return;
     }
     if (::send(plain_fd, buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
@@ -173,6 +183,16 @@ void TlsFront::pump(SSL* ssl, int tls_fd, int plain_fd) {
 int TlsFront::handshakesCompleted() const {
   std::lock_guard lock(mu_);
   return completed_;
+}
+
+int TlsFront::handshakesResumed() const {
+  std::lock_guard lock(mu_);
+  return resumed_;
+}
+
+std::vector<TlsFront::ClientEnd> TlsFront::clientEnds() const {
+  std::lock_guard lock(mu_);
+  return client_ends_;
 }
 
 int TlsFront::handshakesFailed() const {

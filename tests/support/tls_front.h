@@ -41,6 +41,8 @@ class TlsFront {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   int handshakesCompleted() const;
+  // Completed handshakes that resumed a session (the client offered a ticket or session id this server issued).
+  int handshakesResumed() const;
   int handshakesFailed() const;
   // TLS connections that ended after their handshake (either side closed or reset).
   int closedConnections() const;
@@ -48,6 +50,10 @@ class TlsFront {
   std::vector<std::string> clientNames() const;
   bool waitForHandshakesFailed(int n, std::chrono::milliseconds timeout) const;
   bool waitForClosed(int n, std::chrono::milliseconds timeout) const;
+  // How the TLS client ended each connection that ended from its side, in order: its close_notify, a FIN without
+  // one, or a TCP reset. Connections the backend ended are not listed.
+  enum class ClientEnd { kCloseNotify, kFin, kReset };
+  std::vector<ClientEnd> clientEnds() const;
 
  private:
   struct CtxFree {
@@ -63,7 +69,7 @@ class TlsFront {
                         unsigned int in_len, void* arg);
   void acceptLoop();
   void serve(Relay& relay);
-  // Moves bytes both ways until either side closes.
+  // Moves bytes both ways until either side closes; records how the TLS client ended it.
   void pump(SSL* ssl, int tls_fd, int plain_fd);
 
   uint16_t backend_port_;
@@ -78,6 +84,8 @@ class TlsFront {
   bool stopping_ = false;
   std::list<Relay> relays_;
   int completed_ = 0;
+  int resumed_ = 0;
+  std::vector<ClientEnd> client_ends_;
   int failed_ = 0;
   int closed_ = 0;
   std::vector<std::string> client_names_;

@@ -1,0 +1,293 @@
+// The client side of TLS (tls::connectTls, what upstream connections use) through net::Transport only, on real
+// loopback sockets: against tether's own server side (acceptTls) in the same loop for the exchange and how each
+// end leaves (close_notify, abortive close, the server's close_notify, FIN or RST mid-response), and against a
+// raw socket that breaks the handshake off (FIN, RST), refuses the connect or shows a certificate with another name.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "net/socket_address.h"
+#include "net/transport.h"
+#include "support/test_env.h"
+#include "support/tls_client.h"
+#include "tls/tls_client_context.h"
+#include "tls/tls_context.h"
+#include "tls/tls_layer.h"
+#include "util/libevent.h"
+
+namespace tether::tls {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A listening socket on 127.0.0.1 (blocking accept).
+struct Listener {
+  Listener() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(::listen(fd, 4), 0);
+    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port = ntohs(addr.sin_port);
+  }
+  ~Listener() { ::close(fd); }
+  net::SocketAddress address() const { return *net::SocketAddress::parse("127.0.0.1:" + std::to_string(port)); }
+
+  int fd = -1;
+  int port = 0;
+};
+
+// Records what a transport reports; keeps what it reads.
+struct Recorder : net::TransportCallbacks {
+  void onReadable() override {
+    const size_t n = evbuffer_get_length(transport->input());
+    const size_t had = received.size();
+    received.resize(had + n);
+    evbuffer_remove(transport->input(), received.data() + had, n);
+  }
+  void onDrained() override {}
+  void onPeerGone(bool reset) override {
+    gone = true;
+    gone_reset = reset;
+  }
+  void onConnected() override { connected = true; }
+  void onHandshakeFailed(std::string_view reason) override { failure = std::string(reason); }
+
+  net::Transport* transport = nullptr;
+  std::string received;
+  bool connected = false;
+  bool gone = false;
+  bool gone_reset = false;
+  std::string failure;
+};
+
+class TlsClientLayerTest : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    paths_ = testing::makeSelfSignedCertificate(testing::tempDir());
+    std::string error;
+    config::ListenerTls tls;
+    tls.certificates.push_back({paths_.cert, paths_.key, {}, {}});
+    server_context_ = TlsContext::load(tls, "test", nullptr, &error);
+    ASSERT_NE(server_context_, nullptr) << error;
+  }
+  static void TearDownTestSuite() { server_context_.reset(); }
+
+  // A client context trusting the test certificate, offering h2 then http/1.1 (what an `h2` pool offers first).
+  static std::unique_ptr<TlsClientContext> clientContext() {
+    config::UpstreamTls tls;
+    tls.ca = paths_.cert;
+    std::string error;
+    auto context = TlsClientContext::load(tls, {"h2", "http/1.1"}, &error);
+    EXPECT_NE(context, nullptr) << error;
+    return context;
+  }
+
+  // A started client transport to `listener`, expecting a certificate for `host`.
+  std::unique_ptr<net::SocketTransport> connect(const Listener& listener, const TlsClientContext& context,
+                                                Recorder& rec, const std::string& host = "localhost") {
+    auto transport = connectTls(base_.get(), listener.address(), context, {host, host}, nullptr);
+    if (transport) {
+      rec.transport = transport.get();
+      transport->start(rec);
+    }
+    return transport;
+  }
+  // The server side of the next connection on `listener`, started with `rec`.
+  std::unique_ptr<net::SocketTransport> accept(const Listener& listener, Recorder& rec) {
+    const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    auto transport = acceptTls(base_.get(), fd, *server_context_, nullptr);
+    rec.transport = transport.get();
+    transport->start(rec);
+    return transport;
+  }
+
+  // Runs the loop until `done` holds (false after 30 s, a bound only a failing test reaches).
+  template <typename Pred>
+  bool runUntil(Pred done) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+      std::this_thread::sleep_for(1ms);  // poll interval
+    }
+    return true;
+  }
+
+  // A client and a server transport with their handshake done and one request and response exchanged.
+  struct Pair {
+    Recorder client_rec, server_rec;
+    std::unique_ptr<net::SocketTransport> client, server;
+  };
+  void exchange(Pair& pair, const TlsClientContext& context, const Listener& listener) {
+    pair.client = connect(listener, context, pair.client_rec);
+    ASSERT_NE(pair.client, nullptr);
+    // Queued while connecting: written once the handshake completed.
+    evbuffer_add(pair.client->output(), "request", 7);
+    pair.client->scheduleFlush();
+    pair.server = accept(listener, pair.server_rec);
+    ASSERT_TRUE(runUntil([&] { return pair.server_rec.received == "request"; }));
+    EXPECT_TRUE(pair.client_rec.connected);
+    evbuffer_add(pair.server->output(), "response", 8);
+    pair.server->scheduleFlush();
+    ASSERT_TRUE(runUntil([&] { return pair.client_rec.received == "response"; }));
+  }
+
+ protected:
+  static testing::CertificatePaths paths_;
+  static std::shared_ptr<const TlsContext> server_context_;
+  util::EventBasePtr base_{event_base_new()};
+};
+
+testing::CertificatePaths TlsClientLayerTest::paths_;
+std::shared_ptr<const TlsContext> TlsClientLayerTest::server_context_;
+
+TEST_F(TlsClientLayerTest, HandshakesWithSniAndAlpnAndCarriesBytesBothWays) {
+  Listener listener;
+  auto context = clientContext();
+  Pair pair;
+  exchange(pair, *context, listener);
+  EXPECT_TRUE(pair.client->secure());
+  EXPECT_TRUE(pair.client->alpnH2());
+  EXPECT_TRUE(pair.server->alpnH2());
+  EXPECT_TRUE(pair.client_rec.failure.empty());
+  EXPECT_FALSE(pair.client_rec.gone);
+}
+
+TEST_F(TlsClientLayerTest, ClosingTheClientSendsCloseNotify) {
+  Listener listener;
+  auto context = clientContext();
+  Pair pair;
+  exchange(pair, *context, listener);
+  pair.client.reset();
+  ASSERT_TRUE(runUntil([&] { return pair.server_rec.gone; }));
+  EXPECT_FALSE(pair.server_rec.gone_reset);
+  EXPECT_EQ(pair.server->peerState(), net::PeerState::kFin);
+}
+
+TEST_F(TlsClientLayerTest, AnAbortiveCloseOfTheClientIsAReset) {
+  Listener listener;
+  auto context = clientContext();
+  Pair pair;
+  exchange(pair, *context, listener);
+  pair.client->abortiveClose();
+  pair.client.reset();
+  ASSERT_TRUE(runUntil([&] { return pair.server_rec.gone; }));
+  EXPECT_TRUE(pair.server_rec.gone_reset);
+}
+
+// The upstream's side of a response's end: its close_notify (closing the server transport), a FIN without one, a RST.
+TEST_F(TlsClientLayerTest, TheServersCloseNotifyIsAFinAfterTheData) {
+  Listener listener;
+  auto context = clientContext();
+  Pair pair;
+  exchange(pair, *context, listener);
+  evbuffer_add(pair.server->output(), "-tail", 5);
+  pair.server->scheduleFlush();
+  ASSERT_TRUE(runUntil([&] { return pair.client_rec.received == "response-tail"; }));
+  pair.server.reset();
+  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
+  EXPECT_FALSE(pair.client_rec.gone_reset);
+  EXPECT_EQ(pair.client->peerState(), net::PeerState::kFin);
+}
+
+TEST_F(TlsClientLayerTest, TheServersFinWithoutCloseNotifyIsAFin) {
+  Listener listener;
+  auto context = clientContext();
+  Pair pair;
+  exchange(pair, *context, listener);
+  ::shutdown(pair.server->fd(), SHUT_WR);
+  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
+  EXPECT_FALSE(pair.client_rec.gone_reset);
+}
+
+TEST_F(TlsClientLayerTest, TheServersResetIsAReset) {
+  Listener listener;
+  auto context = clientContext();
+  Pair pair;
+  exchange(pair, *context, listener);
+  pair.server->abortiveClose();
+  pair.server.reset();
+  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
+  EXPECT_TRUE(pair.client_rec.gone_reset);
+  EXPECT_TRUE(pair.client_rec.failure.empty());
+}
+
+TEST_F(TlsClientLayerTest, AnotherNameFailsVerificationWithTheX509Reason) {
+  Listener listener;
+  auto context = clientContext();
+  Recorder rec, server_rec;
+  auto client = connect(listener, *context, rec, "other.example");
+  ASSERT_NE(client, nullptr);
+  auto server = accept(listener, server_rec);
+  ASSERT_TRUE(runUntil([&] { return !rec.failure.empty(); }));
+  EXPECT_EQ(rec.failure, "certificate verify failed: hostname mismatch");
+  EXPECT_FALSE(rec.connected);
+  // The client's alert reached the server: its handshake failed too.
+  ASSERT_TRUE(runUntil([&] { return server_rec.gone; }));
+}
+
+// A server that takes the ClientHello and leaves: with a FIN, OpenSSL's reason; with a RST, the socket's.
+class HandshakeBreak : public TlsClientLayerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(HandshakeBreak, IsAHandshakeFailureWithItsReason) {
+  const bool reset = GetParam();
+  Listener listener;
+  auto context = clientContext();
+  Recorder rec;
+  auto client = connect(listener, *context, rec);
+  ASSERT_NE(client, nullptr);
+  const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  char hello[4096];
+  ASSERT_TRUE(runUntil([&] { return ::recv(fd, hello, sizeof(hello), MSG_PEEK) > 0; }));
+  if (reset) {
+    const linger lg{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    ::close(fd);
+  } else {
+    ::shutdown(fd, SHUT_WR);  // the ClientHello stays unread: a close would be a RST
+  }
+  ASSERT_TRUE(runUntil([&] { return !rec.failure.empty(); }));
+  if (!reset) ::close(fd);
+  EXPECT_EQ(rec.failure, reset ? "connection lost during the TLS handshake: Connection reset by peer"
+                               : "unexpected eof while reading");
+  EXPECT_FALSE(rec.connected);
+  EXPECT_FALSE(rec.gone);
+}
+
+INSTANTIATE_TEST_SUITE_P(TlsClientLayer, HandshakeBreak, ::testing::Bool(),
+                         [](const auto& param_info) { return param_info.param ? "Reset" : "Fin"; });
+
+TEST_F(TlsClientLayerTest, ARefusedConnectIsNotAHandshakeFailure) {
+  int port = 0;
+  {
+    Listener closed;  // bound, then closed: nothing listens there
+    port = closed.port;
+  }
+  auto context = clientContext();
+  Recorder rec;
+  auto client = connectTls(base_.get(), *net::SocketAddress::parse("127.0.0.1:" + std::to_string(port)), *context,
+                           {"localhost", "localhost"}, nullptr);
+  ASSERT_NE(client, nullptr);
+  rec.transport = client.get();
+  client->start(rec);
+  ASSERT_TRUE(runUntil([&] { return rec.gone; }));
+  EXPECT_TRUE(rec.gone_reset);
+  EXPECT_TRUE(rec.failure.empty());
+}
+
+}  // namespace
+}  // namespace tether::tls
