@@ -127,7 +127,7 @@ class Http2UpstreamConnection : public util::Deletable,
   std::vector<Http2UpstreamStream*> streams_;  // attached: submitted, or waiting to be (connecting, no head yet)
   std::vector<Http2UpstreamStream*> refused_;  // refused by the server, retryable: handed to the pool in flush()
   std::vector<Http2UpstreamStream*> refused_scratch_;  // flush()'s copy of refused_ while it retries them
-  std::vector<Http2UpstreamStream*> scratch_;  // reused by flush()
+  std::vector<Http2UpstreamStream*> scratch_;          // reused by flush()
   size_t last_found_ = 0;  // index in streams_ of find()'s last answer, where the next search starts
   WaiterQueue waiters_;
   std::deque<std::chrono::steady_clock::time_point> resets_;  // our RST_STREAMs within reset_window, oldest first
