@@ -96,6 +96,8 @@ void writeRoutes(JsonWriter& out, const config::Config& config) {
     out.key("deadline_header").value(route.deadline_header);
     out.key("cancellation");
     writeCancellation(out, route.cancellation);
+    out.key("forwarding").beginObject().key("x_forwarded").value(route.forwarding.x_forwarded);
+    out.key("request_id").value(route.forwarding.request_id).endObject();
     out.endObject();
   }
   out.endArray();

@@ -116,6 +116,14 @@ struct RouteMatch {
   std::vector<std::string> methods;  // empty: any method
 };
 
+// The fields tether adds to what it forwards (`forwarding:` of a route). Off for a hop whose upstream must see the
+// request as the client sent it, or to compare with a peer that adds nothing; the client's own fields then pass as
+// they came, and tether's logs keep the request id either way.
+struct Forwarding {
+  bool x_forwarded = true;  // X-Forwarded-For (appended), -Proto and -Host to the upstream
+  bool request_id = true;   // X-Request-Id to the upstream and in the response
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
@@ -124,6 +132,7 @@ struct Route {
   Duration timeout{0};          // total deadline; 0 = none
   std::string deadline_header;  // empty: not sent
   CancellationPolicy cancellation;
+  Forwarding forwarding;
 };
 
 // HTTP/2 client connections (`limits.http2`).

@@ -604,6 +604,7 @@ class Loader {
   void parseRoute(const Node& node, const std::string& path);
   void parseMatch(const Fields& route, RouteMatch& match);
   void parseCancellation(const Fields& route, CancellationPolicy& policy);
+  void parseForwarding(const Fields& route, Forwarding& forwarding);
   void parseUpstreamReference(const Fields& route, Route& out);
   void parseLimits(const Fields& root);
   void parseLog(const Fields& root);
@@ -857,7 +858,8 @@ void Loader::parseEndpoint(const Node& node, const std::string& path, Upstream& 
 
 void Loader::parseRoute(const Node& node, const std::string& path) {
   Route& route = config_->routes.emplace_back();
-  const Fields fields(node, path, {"name", "match", "upstream", "timeout", "deadline_header", "cancellation"}, errors_);
+  const Fields fields(node, path, {"name", "match", "upstream", "timeout", "deadline_header", "cancellation", "forwarding"},
+                      errors_);
   if (!fields.valid()) return;
   if (fields.string("name", route.name, true)) {
     registerName(route_names_, route.name, *fields.get("name"), fields.path("name"), "route", 0);
@@ -870,6 +872,7 @@ void Loader::parseRoute(const Node& node, const std::string& path) {
                 "invalid header name '" + route.deadline_header + "'");
   }
   parseCancellation(fields, route.cancellation);
+  parseForwarding(fields, route.forwarding);
 }
 
 void Loader::parseMatch(const Fields& route, RouteMatch& match) {
@@ -917,6 +920,14 @@ void Loader::parseCancellation(const Fields& route, CancellationPolicy& policy) 
   size_t grace_bytes = 0;
   if (fields.size("grace_bytes", grace_bytes)) policy.grace_bytes = grace_bytes;
   fields.choice("half_close", kHalfClose, policy.half_close);
+}
+
+void Loader::parseForwarding(const Fields& route, Forwarding& forwarding) {
+  const Entry* entry = route.get("forwarding");
+  if (entry == nullptr) return;
+  const Fields fields(entry->value, route.path("forwarding"), {"x_forwarded", "request_id"}, errors_);
+  fields.boolean("x_forwarded", forwarding.x_forwarded);
+  fields.boolean("request_id", forwarding.request_id);
 }
 
 void Loader::parseLimits(const Fields& root) {

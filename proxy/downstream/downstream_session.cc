@@ -208,7 +208,7 @@ void DownstreamSession::sendResponseHead(http::MessageHead& head, bool no_body) 
       head.appendHeader("Connection", "keep-alive");
     }
   }
-  http::setRequestId(head, exchange_->requestId());
+  if (const std::string_view id = exchange_->responseRequestId(); !id.empty()) http::setRequestId(head, id);
   http::writeResponseHead(output(), head, response_framing_);
 }
 

@@ -196,7 +196,7 @@ void Http2Stream::sendResponseHead(http::MessageHead& head, bool no_body) {
     for (char& c : header.name) c = http::toLowerAscii(c);  // inline: std::tolower is a libc call per char
     fields.emplace_back(header.name, header.value);
   }
-  const std::string_view request_id = exchange_ ? exchange_->requestId() : std::string_view();
+  const std::string_view request_id = exchange_ ? exchange_->responseRequestId() : std::string_view();
   if (!request_id.empty()) fields.emplace_back("x-request-id", request_id);
   char length[24];
   if (head.content_length && !head.chunked) {

@@ -143,7 +143,11 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   host = host_header ? std::string_view(*host_header) : std::string_view();
   const std::string& client_ip = downstream_->client().ip;
   const std::string_view proto = downstream_->secure() ? "https" : "http";
-  http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, proto, host, requestId()});
+  const config::Forwarding& forwarding = route_->forwarding;
+  if (forwarding.x_forwarded) {
+    http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, proto, host, std::string_view()});
+  }
+  if (forwarding.request_id) http::setRequestId(head, requestId());
   http::toOriginForm(head.target);
   if (!route_->deadline_header.empty()) removeHeader(head.headers, route_->deadline_header);  // only tether sets it
 

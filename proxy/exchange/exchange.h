@@ -63,6 +63,11 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   bool requestComplete() const { return request_complete_; }
   Phase phase() const;
   std::string_view requestId() const { return {request_id_, request_id_len_}; }
+  // The X-Request-Id a proxied response gets: empty when the route's `forwarding.request_id` is off (the upstream's
+  // own field, if any, then passes as it came).
+  std::string_view responseRequestId() const {
+    return route_ && !route_->forwarding.request_id ? std::string_view() : requestId();
+  }
 
  private:
   // upstream::UpstreamRequester

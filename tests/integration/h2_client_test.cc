@@ -52,6 +52,25 @@ TEST(H2Client, H2cClientH1Upstream_GetMapsPseudoHeadersAndReturnsBody) {
   EXPECT_TRUE(tether.findLogLine({"\"request_completed\"", "\"protocol\":\"h2c\""}, 30s));
 }
 
+TEST(H2Client, H2cClientH1Upstream_ForwardingOffSendsNoRequestIdBack) {
+  TestUpstream upstream;
+  TetherOptions options;
+  options.addUpstream("backend", {upstream.address()})
+      .addRoute("plain", "{path_prefix: /}", "backend", {{"forwarding", "{x_forwarded: false, request_id: false}"}});
+  TetherInstance tether(options);
+
+  H2Client client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  const int32_t id = client.request("GET", "/p", "", {}, "example.test");
+  ASSERT_TRUE(client.waitClosed(id));
+  EXPECT_EQ(client.stream(id).status, 200);
+  EXPECT_FALSE(client.stream(id).header("x-request-id"));
+  const auto requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].header("X-Request-Id"));
+  EXPECT_FALSE(requests[0].header("X-Forwarded-For"));
+}
+
 TEST(H2Client, H2cClientH1Upstream_PostBodyAndChunkedTrailers) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest& request) {

@@ -110,6 +110,40 @@ TEST(ProxyBasic, H1ClientH1Upstream_KeepsClientRequestId) {
   EXPECT_EQ(count, 1);
 }
 
+// `forwarding: {x_forwarded: false, request_id: false}`: the request reaches the upstream as the client sent it and
+// the response carries no X-Request-Id tether made up; the log still has the id. The default route next to it adds
+// everything, so the switch is per route.
+TEST(ProxyBasic, H1ClientH1Upstream_ForwardingOffAddsNoFields) {
+  TestUpstream upstream;
+  TetherOptions options;
+  options.addUpstream("backend", {upstream.address()})
+      .addRoute("plain", "{path_prefix: /plain/}", "backend",
+                {{"forwarding", "{x_forwarded: false, request_id: false}"}})
+      .addRoute("all", "{path_prefix: /}", "backend");
+  TetherInstance tether(options);
+
+  const auto response = roundTrip(tether.port(), getRequest("/plain/a", "X-Forwarded-For: 10.1.2.3\r\n"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_FALSE(response.header("X-Request-Id"));
+  const auto passed = roundTrip(tether.port(), getRequest("/plain/b", "X-Request-Id: client-7\r\n"));
+  EXPECT_FALSE(passed.header("X-Request-Id"));  // the test upstream does not echo it
+  const auto defaults = roundTrip(tether.port(), getRequest("/other"));
+  EXPECT_TRUE(defaults.header("X-Request-Id"));
+
+  const auto requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].header("X-Forwarded-For"), "10.1.2.3");  // not appended to
+  EXPECT_FALSE(requests[0].header("X-Forwarded-Proto"));
+  EXPECT_FALSE(requests[0].header("X-Forwarded-Host"));
+  EXPECT_FALSE(requests[0].header("X-Request-Id"));
+  EXPECT_EQ(requests[1].header("X-Request-Id"), "client-7");  // the client's, as it came
+  EXPECT_FALSE(requests[1].header("X-Forwarded-For"));
+  EXPECT_EQ(requests[2].header("X-Forwarded-For"), "127.0.0.1");
+  EXPECT_TRUE(requests[2].header("X-Request-Id"));
+  // The log keeps its request id for the routes without the field.
+  EXPECT_TRUE(tether.findLogLine({"\"request_completed\"", "\"request_id\":\"client-7\"", "\"route\":\"plain\""}, 30s));
+}
+
 TEST(ProxyBasic, H1ClientH1Upstream_StripsHopByHopHeadersBothWays) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {

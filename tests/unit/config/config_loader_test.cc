@@ -136,6 +136,7 @@ routes:
     timeout: 30s
     deadline_header: X-Request-Timeout-Ms
     cancellation: {mode: ignore, methods: [GET, HEAD], grace: 1s, grace_bytes: 1KiB, half_close: wait}
+    forwarding: {x_forwarded: false}
 limits: {max_request_header_bytes: 8KiB, header_read_timeout: 3s, client_idle_timeout: 1h,
          max_client_connections: 500, max_pipelined_bytes: 0}
 log: {format: json, sink: file, path: /tmp/tether.log, level: debug, access_log: false, queue_lines: 16}
@@ -173,6 +174,8 @@ admin: {address: 0.0.0.0:9999}
   EXPECT_EQ(route.cancellation.grace, 1s);
   EXPECT_EQ(route.cancellation.grace_bytes, 1024u);
   EXPECT_EQ(route.cancellation.half_close, CancellationPolicy::HalfClose::Wait);
+  EXPECT_FALSE(route.forwarding.x_forwarded);
+  EXPECT_TRUE(route.forwarding.request_id);  // the default
   EXPECT_EQ(cfg.limits.max_request_header_bytes, 8192u);
   EXPECT_EQ(cfg.limits.header_read_timeout, 3s);
   EXPECT_EQ(cfg.limits.client_idle_timeout, 1h);
@@ -532,6 +535,12 @@ TEST(ConfigErrors, InvalidMethodTokens) {
 TEST(ConfigErrors, BadDeadlineHeader) {
   expectError(singleError(minimal() + "    deadline_header: \"X Bad\"\n"), 11, 22, "routes[0].deadline_header",
               "invalid header name 'X Bad'");
+}
+
+TEST(ConfigErrors, BadForwardingSettings) {
+  const auto errors = errorsOf(minimal() + "    forwarding: {x_forwarded: no, request_ids: false}\n", 2);
+  expectError(errors[0], 11, 31, "routes[0].forwarding.x_forwarded", "expected true or false, got 'no'");
+  expectError(errors[1], 11, 35, "routes[0].forwarding.request_ids", "unknown key 'request_ids' (did you mean 'request_id'?)");
 }
 
 TEST(ConfigErrors, BadCancellationSettings) {
