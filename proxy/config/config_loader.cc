@@ -858,8 +858,8 @@ void Loader::parseEndpoint(const Node& node, const std::string& path, Upstream& 
 
 void Loader::parseRoute(const Node& node, const std::string& path) {
   Route& route = config_->routes.emplace_back();
-  const Fields fields(node, path, {"name", "match", "upstream", "timeout", "deadline_header", "cancellation", "forwarding"},
-                      errors_);
+  const Fields fields(
+      node, path, {"name", "match", "upstream", "timeout", "deadline_header", "cancellation", "forwarding"}, errors_);
   if (!fields.valid()) return;
   if (fields.string("name", route.name, true)) {
     registerName(route_names_, route.name, *fields.get("name"), fields.path("name"), "route", 0);

@@ -540,7 +540,8 @@ TEST(ConfigErrors, BadDeadlineHeader) {
 TEST(ConfigErrors, BadForwardingSettings) {
   const auto errors = errorsOf(minimal() + "    forwarding: {x_forwarded: no, request_ids: false}\n", 2);
   expectError(errors[0], 11, 31, "routes[0].forwarding.x_forwarded", "expected true or false, got 'no'");
-  expectError(errors[1], 11, 35, "routes[0].forwarding.request_ids", "unknown key 'request_ids' (did you mean 'request_id'?)");
+  expectError(errors[1], 11, 35, "routes[0].forwarding.request_ids",
+              "unknown key 'request_ids' (did you mean 'request_id'?)");
 }
 
 TEST(ConfigErrors, BadCancellationSettings) {
