@@ -75,12 +75,16 @@ int onServerName(SSL* ssl, int*, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
+// Opening: 1 = resume, 2 = resume and issue a new ticket. A TLS 1.3 resumption always gets a new ticket, as with
+// OpenSSL's built-in keys (nginx, HAProxy): OpenSSL clients use a TLS 1.3 ticket once (RFC 8446 C.4), so without
+// one every other connection of a client that reconnects (wrk with `Connection: close`, curl) was a full handshake.
 int onTicketKey(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
                 int seal) {
   const ServerHooks* hooks = hooksOf(ssl);
   if (hooks == nullptr || hooks->tickets == nullptr) return seal != 0 ? -1 : 0;
   if (seal != 0) return hooks->tickets->seal(name, iv, cipher, mac) ? 1 : -1;
-  return hooks->tickets->open(name, iv, cipher, mac);
+  const int opened = hooks->tickets->open(name, iv, cipher, mac);
+  return opened == 1 && SSL_version(ssl) == TLS1_3_VERSION ? 2 : opened;
 }
 
 // TLS 1.3 also reports post-handshake messages (tickets, KeyUpdate) as handshakes: the SSL is marked once counted.

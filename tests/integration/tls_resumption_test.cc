@@ -23,12 +23,18 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// The key name a ticket was sealed under (its first 16 bytes): it changes when the keys rotate.
-std::string ticketName(SSL_SESSION* session) {
+// A session's whole ticket as the client holds it ("" without one).
+std::string ticketBytes(SSL_SESSION* session) {
   const unsigned char* ticket = nullptr;
   size_t length = 0;
   if (session != nullptr) SSL_SESSION_get0_ticket(session, &ticket, &length);
-  return length < 16 ? "" : std::string(reinterpret_cast<const char*>(ticket), 16);
+  return ticket == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(ticket), length);
+}
+
+// The key name a ticket was sealed under (its first 16 bytes): it changes when the keys rotate.
+std::string ticketName(SSL_SESSION* session) {
+  const std::string ticket = ticketBytes(session);
+  return ticket.size() < 16 ? "" : ticket.substr(0, 16);
 }
 
 struct Visit {
@@ -112,6 +118,25 @@ TEST_F(TlsResumption, TwentyConnectionsResumeOneTls13SessionOnEitherWorker) { tw
 TEST_F(TlsResumption, TwentyConnectionsResumeOneTls12SessionOnEitherWorker) { twentyConnectionsResume(TLS1_2_VERSION); }
 
 // openssl s_client, as a user would check it: -sess_out after a full handshake, -sess_in resumes.
+// OpenSSL clients use a TLS 1.3 ticket once (wrk, curl): each connection offers the session the one before it ended
+// with. Every resumed connection must bring a new ticket, or the next one of such a client is a full handshake.
+TEST_F(TlsResumption, EveryTls13ResumptionIssuesANewTicketSoAChainOfConnectionsAllResume) {
+  auto started = start();
+  TetherInstance& tether = *started;
+  Visit last = visit(tether.port());
+  ASSERT_TRUE(last.ok);
+  ASSERT_FALSE(last.resumed);
+  for (int i = 0; i < 10; ++i) {
+    const Visit next = visit(tether.port(), last.session.get());
+    ASSERT_TRUE(next.ok) << i;
+    EXPECT_TRUE(next.resumed) << "connection " << i;
+    EXPECT_NE(ticketBytes(next.session.get()), ticketBytes(last.session.get())) << "a new ticket on connection " << i;
+    last = next;
+  }
+  EXPECT_EQ(waitForSample(tether, kResumed, 10), 10);
+  EXPECT_EQ(sampleValue(scrape(tether), kFull), 1);
+}
+
 TEST_F(TlsResumption, OpensslSessOutThenSessInResumes) {
   auto tether = start();
   const std::string session_file = tempDir() + "/session.pem";
