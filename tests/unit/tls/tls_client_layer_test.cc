@@ -119,12 +119,27 @@ class TlsClientLayerTest : public ::testing::Test {
     pair.server->scheduleFlush();
     ASSERT_TRUE(runUntil([&] { return pair.client_rec.received == "response"; }));
   }
-  // Closes `side` of an exchanged pair (abortively: with a RST) and runs until `other`, the other side's recorder,
-  // reports its peer gone (false if it never does).
-  bool closeAndWait(std::unique_ptr<net::SocketTransport>& side, bool abortive, const Recorder& other) {
-    if (abortive) side->abortiveClose();
-    side.reset();
-    return runUntil([&] { return other.gone; });
+  // How one side of an exchanged pair ends: closing its transport (close_notify, then FIN), a FIN without
+  // close_notify, or an abortive close (RST).
+  enum class End { kClose, kFin, kReset };
+  // Ends the client's side (else the server's) as `end` says and runs until the other side reports its peer gone:
+  // as a reset for kReset only, never as a handshake failure; after a close, its peer's state is kFin.
+  void endAndExpect(Pair& pair, bool client_ends, End end) {
+    std::unique_ptr<net::SocketTransport>& ending = client_ends ? pair.client : pair.server;
+    const net::SocketTransport& other = client_ends ? *pair.server : *pair.client;
+    const Recorder& other_rec = client_ends ? pair.server_rec : pair.client_rec;
+    if (end == End::kFin) {
+      ::shutdown(ending->fd(), SHUT_WR);
+    } else {
+      if (end == End::kReset) ending->abortiveClose();
+      ending.reset();
+    }
+    ASSERT_TRUE(runUntil([&] { return other_rec.gone; }));
+    EXPECT_EQ(other_rec.gone_reset, end == End::kReset);
+    EXPECT_TRUE(other_rec.failure.empty());
+    if (end == End::kClose) {
+      EXPECT_EQ(other.peerState(), net::PeerState::kFin);
+    }
   }
 
  protected:
@@ -149,16 +164,13 @@ TEST_F(TlsClientLayerTest, HandshakesWithSniAndAlpnAndCarriesBytesBothWays) {
 TEST_F(TlsClientLayerTest, ClosingTheClientSendsCloseNotify) {
   Pair pair;
   ASSERT_NO_FATAL_FAILURE(exchange(pair));
-  ASSERT_TRUE(closeAndWait(pair.client, false, pair.server_rec));
-  EXPECT_FALSE(pair.server_rec.gone_reset);
-  EXPECT_EQ(pair.server->peerState(), net::PeerState::kFin);
+  endAndExpect(pair, /*client_ends=*/true, End::kClose);
 }
 
 TEST_F(TlsClientLayerTest, AnAbortiveCloseOfTheClientIsAReset) {
   Pair pair;
   ASSERT_NO_FATAL_FAILURE(exchange(pair));
-  ASSERT_TRUE(closeAndWait(pair.client, true, pair.server_rec));
-  EXPECT_TRUE(pair.server_rec.gone_reset);
+  endAndExpect(pair, /*client_ends=*/true, End::kReset);
 }
 
 // The upstream's side of a response's end: its close_notify (closing the server transport), a FIN without one, a RST.
@@ -168,25 +180,19 @@ TEST_F(TlsClientLayerTest, TheServersCloseNotifyIsAFinAfterTheData) {
   evbuffer_add(pair.server->output(), "-tail", 5);
   pair.server->scheduleFlush();
   ASSERT_TRUE(runUntil([&] { return pair.client_rec.received == "response-tail"; }));
-  ASSERT_TRUE(closeAndWait(pair.server, false, pair.client_rec));
-  EXPECT_FALSE(pair.client_rec.gone_reset);
-  EXPECT_EQ(pair.client->peerState(), net::PeerState::kFin);
+  endAndExpect(pair, /*client_ends=*/false, End::kClose);
 }
 
 TEST_F(TlsClientLayerTest, TheServersFinWithoutCloseNotifyIsAFin) {
   Pair pair;
   ASSERT_NO_FATAL_FAILURE(exchange(pair));
-  ::shutdown(pair.server->fd(), SHUT_WR);
-  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
-  EXPECT_FALSE(pair.client_rec.gone_reset);
+  endAndExpect(pair, /*client_ends=*/false, End::kFin);
 }
 
 TEST_F(TlsClientLayerTest, TheServersResetIsAReset) {
   Pair pair;
   ASSERT_NO_FATAL_FAILURE(exchange(pair));
-  ASSERT_TRUE(closeAndWait(pair.server, true, pair.client_rec));
-  EXPECT_TRUE(pair.client_rec.gone_reset);
-  EXPECT_TRUE(pair.client_rec.failure.empty());
+  endAndExpect(pair, /*client_ends=*/false, End::kReset);
 }
 
 TEST_F(TlsClientLayerTest, AnotherNameFailsVerificationWithTheX509Reason) {
