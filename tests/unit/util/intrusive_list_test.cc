@@ -1,0 +1,73 @@
+// IntrusiveList: elements come out in the order they were pushed, removal from the front, the middle or the back
+// keeps the others linked, and a removed element can be pushed again.
+
+#include "util/intrusive_list.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace tether::util {
+namespace {
+
+struct Item {
+  explicit Item(int v) : value(v) {}
+  int value;
+  ListHook<Item> hook;
+};
+
+using List = IntrusiveList<Item, &Item::hook>;
+
+std::vector<int> drain(List& list) {
+  std::vector<int> out;
+  while (!list.empty()) out.push_back(list.popFront().value);
+  return out;
+}
+
+TEST(IntrusiveList, PopsInPushOrder) {
+  Item a(1), b(2), c(3);
+  List list;
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.front(), nullptr);
+  list.pushBack(a);
+  list.pushBack(b);
+  list.pushBack(c);
+  EXPECT_EQ(list.size(), 3u);
+  EXPECT_EQ(list.front(), &a);
+  EXPECT_EQ(list.back(), &c);
+  EXPECT_EQ(drain(list), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(list.size(), 0u);
+  EXPECT_EQ(list.back(), nullptr);
+}
+
+TEST(IntrusiveList, RemovesFromAnywhereAndTakesTheElementBack) {
+  Item a(1), b(2), c(3), d(4);
+  List list;
+  for (Item* item : {&a, &b, &c, &d}) list.pushBack(*item);
+  list.remove(b);  // middle
+  EXPECT_EQ(b.hook.prev, nullptr);
+  EXPECT_EQ(b.hook.next, nullptr);
+  list.remove(d);  // back
+  EXPECT_EQ(list.back(), &c);
+  list.remove(a);  // front
+  EXPECT_EQ(list.front(), &c);
+  list.pushBack(b);
+  list.pushBack(a);
+  EXPECT_EQ(list.size(), 3u);
+  EXPECT_EQ(drain(list), (std::vector<int>{3, 2, 1}));
+}
+
+TEST(IntrusiveList, TheOnlyElementLeavesItEmpty) {
+  Item a(1);
+  List list;
+  list.pushBack(a);
+  list.remove(a);
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.front(), nullptr);
+  EXPECT_EQ(list.back(), nullptr);
+  list.pushBack(a);
+  EXPECT_EQ(drain(list), (std::vector<int>{1}));
+}
+
+}  // namespace
+}  // namespace tether::util
