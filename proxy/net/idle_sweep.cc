@@ -16,10 +16,10 @@ IdleSweep::~IdleSweep() {
 void IdleSweep::touch(Member& member) {
   if (member.sweep_ == this) {
     member.generation_ = generation_;
-    if (members_.back() == &member) return;  // the common case of a busy connection: nothing moves
+    if (members_.isLast(member)) return;  // the common case of a busy connection: nothing moves
     unlink(member);
   }
-  if (members_.size() >= max_holding_) {
+  if (count_ >= max_holding_) {
     // Full: the newcomer frees now, as if the sweep had passed. Evicting the least recently touched instead would,
     // with more connections taking turns than the cap, free every connection's buffers right before its next use.
     member.onIdleSweep();
@@ -55,11 +55,13 @@ void IdleSweep::sweep() {
 void IdleSweep::link(Member& member) {
   member.sweep_ = this;
   members_.pushBack(member);
+  ++count_;
 }
 
 void IdleSweep::unlink(Member& member) {
   members_.remove(member);
   member.sweep_ = nullptr;
+  --count_;
 }
 
 }  // namespace tether::net

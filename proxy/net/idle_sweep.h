@@ -50,7 +50,7 @@ class IdleSweep {
 
   // `member` emptied just now: (re)listed as the most recently touched; swept at once if the list is full.
   void touch(Member& member);
-  size_t holding() const { return members_.size(); }
+  size_t holding() const { return count_; }
 
  private:
   static void onTimer(evutil_socket_t, short, void* arg);
@@ -62,7 +62,8 @@ class IdleSweep {
   std::chrono::milliseconds period_;
   size_t max_holding_;
   util::IntrusiveList<Member, &Member::hook_> members_;  // least recently touched first
-  uint64_t generation_ = 0;                              // sweeps so far
+  size_t count_ = 0;
+  uint64_t generation_ = 0;  // sweeps so far
   bool armed_ = false;
 };
 

@@ -12,6 +12,7 @@ void WaiterQueue::pushBack(UpstreamRequester& requester) {
   assert(!requester.queued_);
   list_.pushBack(requester);
   requester.queued_ = true;
+  ++size_;
 }
 
 UpstreamRequester& WaiterQueue::popFront() {
@@ -24,6 +25,7 @@ void WaiterQueue::remove(UpstreamRequester& requester) {
   assert(requester.queued_);
   list_.remove(requester);
   requester.queued_ = false;
+  --size_;
 }
 
 }  // namespace tether::upstream

@@ -19,7 +19,7 @@ class WaiterQueue {
   ~WaiterQueue();
 
   bool empty() const { return list_.empty(); }
-  size_t size() const { return list_.size(); }
+  size_t size() const { return size_; }
   // The longest waiting requester; the queue must not be empty.
   UpstreamRequester& front() const { return *list_.front(); }
 
@@ -32,6 +32,7 @@ class WaiterQueue {
 
  private:
   util::IntrusiveList<UpstreamRequester, &UpstreamRequester::queue_hook_> list_;
+  size_t size_ = 0;
 };
 
 }  // namespace tether::upstream

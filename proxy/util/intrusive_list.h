@@ -1,22 +1,21 @@
 #pragma once
 
-// A doubly-linked list whose links live in its elements: push, pop and removal from anywhere are O(1) and never
-// allocate. It does not own its elements, and an element is in at most one list per hook; whether an element is
-// listed is for the list's user to know (a flag or an owner pointer next to the hook).
-
-#include <cassert>
-#include <cstddef>
+// A list whose links live in its elements: push, pop and removal from anywhere are O(1) and never allocate. It does
+// not own its elements, and an element is in at most one list per hook; whether an element is listed is for the
+// list's user to know (a flag or an owner pointer next to the hook), as is how many are. Each element keeps the
+// next one and the pointer that points at itself, so pushing takes no branch and removing one.
 
 namespace tether::util {
 
 // An element's links in one IntrusiveList; null while not listed.
 template <typename T>
 struct ListHook {
-  T* prev = nullptr;
   T* next = nullptr;
+  T** link = nullptr;  // the pointer that points at this element: the list's head or the previous one's `next`
 };
 
-// The elements of type T linked through their member `Hook`, oldest pushed first.
+// The elements of type T linked through their member `Hook`, oldest pushed first. Not movable: the last element
+// points into it.
 template <typename T, ListHook<T> T::*Hook>
 class IntrusiveList {
  public:
@@ -25,40 +24,30 @@ class IntrusiveList {
   IntrusiveList& operator=(const IntrusiveList&) = delete;
 
   bool empty() const { return head_ == nullptr; }
-  size_t size() const { return size_; }
   T* front() const { return head_; }  // null if empty
-  T* back() const { return tail_; }   // null if empty
+  // `item` must be in this list.
+  static bool isLast(const T& item) { return (item.*Hook).next == nullptr; }
 
   // `item` must not be in a list through this hook.
   void pushBack(T& item) {
     ListHook<T>& hook = item.*Hook;
-    assert(hook.prev == nullptr && hook.next == nullptr && head_ != &item);
-    hook.prev = tail_;
     hook.next = nullptr;
-    if (tail_ != nullptr) {
-      (tail_->*Hook).next = &item;
-    } else {
-      head_ = &item;
-    }
-    tail_ = &item;
-    ++size_;
+    hook.link = tail_;
+    *tail_ = &item;
+    tail_ = &hook.next;
   }
 
   // `item` must be in this list.
   void remove(T& item) {
     ListHook<T>& hook = item.*Hook;
-    if (hook.prev != nullptr) {
-      (hook.prev->*Hook).next = hook.next;
-    } else {
-      head_ = hook.next;
-    }
+    *hook.link = hook.next;
     if (hook.next != nullptr) {
-      (hook.next->*Hook).prev = hook.prev;
+      (hook.next->*Hook).link = hook.link;
     } else {
-      tail_ = hook.prev;
+      tail_ = hook.link;
     }
-    hook.prev = hook.next = nullptr;
-    --size_;
+    hook.next = nullptr;
+    hook.link = nullptr;
   }
 
   // The list must not be empty.
@@ -70,8 +59,7 @@ class IntrusiveList {
 
  private:
   T* head_ = nullptr;
-  T* tail_ = nullptr;
-  size_t size_ = 0;
+  T** tail_ = &head_;  // the last element's `next`, or `head_`
 };
 
 }  // namespace tether::util
