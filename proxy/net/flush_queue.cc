@@ -9,16 +9,13 @@ FlushQueue::Member::~Member() {
 FlushQueue::FlushQueue(event_base* base) : event_(event_new(base, -1, 0, &FlushQueue::onEvent, this)) {}
 
 FlushQueue::~FlushQueue() {
-  while (head_ != nullptr) remove(*head_);
+  while (!members_.empty()) remove(*members_.front());
 }
 
 void FlushQueue::add(Member& member) {
   if (member.queue_ != nullptr) return;
   member.queue_ = this;
-  member.next_ = nullptr;
-  member.link_ = tail_;
-  *tail_ = &member;
-  tail_ = &member.next_;
+  members_.pushBack(member);
   if (!armed_ && !running_) {
     armed_ = true;
     event_active(event_.get(), 0, 0);
@@ -26,22 +23,15 @@ void FlushQueue::add(Member& member) {
 }
 
 void FlushQueue::remove(Member& member) {
-  *member.link_ = member.next_;
-  if (member.next_ != nullptr) {
-    member.next_->link_ = member.link_;
-  } else {
-    tail_ = member.link_;
-  }
-  member.next_ = nullptr;
-  member.link_ = nullptr;
+  members_.remove(member);
   member.queue_ = nullptr;
 }
 
 void FlushQueue::run() {
   if (running_) return;  // the outer run() picks up what is added meanwhile
   running_ = true;
-  while (head_ != nullptr) {
-    Member& member = *head_;
+  while (!members_.empty()) {
+    Member& member = *members_.front();
     remove(member);
     member.onQueuedFlush();  // may destroy it, or queue others
   }

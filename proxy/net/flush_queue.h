@@ -5,6 +5,7 @@
 // read that produced it instead of after every other event of the loop turn: lower latency under load, and write
 // buffers live shorter. A fallback event runs the queue when a callback outside any transport (a timer) filled it.
 
+#include "util/intrusive_list.h"
 #include "util/libevent.h"
 
 namespace tether::net {
@@ -24,9 +25,8 @@ class FlushQueue {
 
    private:
     friend class FlushQueue;
-    Member* next_ = nullptr;
-    Member** link_ = nullptr;  // the pointer that points at this member: O(1) removal
-    FlushQueue* queue_ = nullptr;
+    util::ListHook<Member> hook_;
+    FlushQueue* queue_ = nullptr;  // null: not queued
   };
 
   explicit FlushQueue(event_base* base);
@@ -43,8 +43,7 @@ class FlushQueue {
   void remove(Member& member);
 
   util::EventPtr event_;
-  Member* head_ = nullptr;
-  Member** tail_ = &head_;
+  util::IntrusiveList<Member, &Member::hook_> members_;
   bool armed_ = false;  // the fallback event is active
   bool running_ = false;
 };

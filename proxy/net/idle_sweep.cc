@@ -10,13 +10,13 @@ IdleSweep::IdleSweep(event_base* base, std::chrono::milliseconds period, size_t 
     : timer_(evtimer_new(base, &IdleSweep::onTimer, this)), period_(period), max_holding_(max_holding) {}
 
 IdleSweep::~IdleSweep() {
-  while (head_ != nullptr) unlink(*head_);
+  while (!members_.empty()) unlink(*members_.front());
 }
 
 void IdleSweep::touch(Member& member) {
   if (member.sweep_ == this) {
     member.generation_ = generation_;
-    if (tail_ == &member) return;  // the common case of a busy connection: nothing moves
+    if (members_.isLast(member)) return;  // the common case of a busy connection: nothing moves
     unlink(member);
   }
   if (count_ >= max_holding_) {
@@ -39,13 +39,13 @@ void IdleSweep::onTimer(evutil_socket_t, short, void* arg) { static_cast<IdleSwe
 void IdleSweep::sweep() {
   armed_ = false;
   // The list is in touch order: everything touched before the previous sweep sits at the front.
-  while (head_ != nullptr && head_->generation_ != generation_) {
-    Member& idle = *head_;
+  while (!members_.empty() && members_.front()->generation_ != generation_) {
+    Member& idle = *members_.front();
     unlink(idle);
     idle.onIdleSweep();
   }
   ++generation_;  // whoever is left was touched since the previous sweep: freed next time unless touched again
-  if (head_ != nullptr) {
+  if (!members_.empty()) {
     armed_ = true;
     const timeval tv = util::toTimeval(period_);
     evtimer_add(timer_.get(), &tv);
@@ -54,29 +54,12 @@ void IdleSweep::sweep() {
 
 void IdleSweep::link(Member& member) {
   member.sweep_ = this;
-  member.prev_ = tail_;
-  member.next_ = nullptr;
-  if (tail_ != nullptr) {
-    tail_->next_ = &member;
-  } else {
-    head_ = &member;
-  }
-  tail_ = &member;
+  members_.pushBack(member);
   ++count_;
 }
 
 void IdleSweep::unlink(Member& member) {
-  if (member.prev_ != nullptr) {
-    member.prev_->next_ = member.next_;
-  } else {
-    head_ = member.next_;
-  }
-  if (member.next_ != nullptr) {
-    member.next_->prev_ = member.prev_;
-  } else {
-    tail_ = member.prev_;
-  }
-  member.prev_ = member.next_ = nullptr;
+  members_.remove(member);
   member.sweep_ = nullptr;
   --count_;
 }

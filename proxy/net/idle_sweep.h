@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "util/intrusive_list.h"
 #include "util/libevent.h"
 
 namespace tether::net {
@@ -33,10 +34,9 @@ class IdleSweep {
 
    private:
     friend class IdleSweep;
-    Member* prev_ = nullptr;
-    Member* next_ = nullptr;
-    IdleSweep* sweep_ = nullptr;
-    uint64_t generation_ = 0;  // the sweep generation of the latest touch
+    util::ListHook<Member> hook_;
+    IdleSweep* sweep_ = nullptr;  // null: not listed
+    uint64_t generation_ = 0;     // the sweep generation of the latest touch
   };
 
   static constexpr std::chrono::milliseconds kDefaultPeriod{200};
@@ -61,8 +61,7 @@ class IdleSweep {
   util::EventPtr timer_;
   std::chrono::milliseconds period_;
   size_t max_holding_;
-  Member* head_ = nullptr;  // least recently touched
-  Member* tail_ = nullptr;
+  util::IntrusiveList<Member, &Member::hook_> members_;  // least recently touched first
   size_t count_ = 0;
   uint64_t generation_ = 0;  // sweeps so far
   bool armed_ = false;

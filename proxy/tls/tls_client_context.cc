@@ -8,17 +8,10 @@
 #include <utility>
 
 #include "config/config_loader.h"
+#include "tls/ctx_setup.h"
 
 namespace tether::tls {
 namespace {
-
-std::string lastError(const std::string& what) {
-  const unsigned long code = ERR_get_error();
-  char text[256] = "unknown error";
-  if (code != 0) ERR_error_string_n(code, text, sizeof(text));
-  ERR_clear_error();
-  return what + ": " + text;
-}
 
 bool isAddress(const std::string& host) {
   unsigned char buffer[sizeof(in6_addr)];
@@ -33,22 +26,6 @@ std::string alpnWire(const std::vector<std::string>& protocols) {
     wire += protocol;
   }
   return wire;
-}
-
-bool loadClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls, std::string* error) {
-  if (SSL_CTX_use_certificate_chain_file(ctx, tls.certificate.c_str()) != 1) {
-    *error = lastError("cannot load certificate " + tls.certificate);
-    return false;
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    *error = lastError("cannot load key " + tls.key);
-    return false;
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    *error = lastError("key " + tls.key + " does not match certificate " + tls.certificate);
-    return false;
-  }
-  return true;
 }
 
 // The last session given to each key's connections. Owned by the SSL_CTX (ex_data, freed with it), not by
@@ -124,10 +101,7 @@ std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamT
     return nullptr;
   }
   std::unique_ptr<TlsClientContext> context(new TlsClientContext(raw, tls.verify));
-  SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
-  // As for listeners: whole records per recv; the transport frees the record buffers while idle (TlsLayer).
-  SSL_CTX_set_read_ahead(raw, 1);
-  SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION);
+  setCommonOptions(raw);
   enableResumption(raw);
   const int trusted = tls.ca.empty() ? SSL_CTX_set_default_verify_paths(raw)
                                      : SSL_CTX_load_verify_locations(raw, tls.ca.c_str(), nullptr);
@@ -136,7 +110,7 @@ std::unique_ptr<TlsClientContext> TlsClientContext::load(const config::UpstreamT
     return nullptr;
   }
   SSL_CTX_set_verify(raw, tls.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-  if (!tls.certificate.empty() && !loadClientCertificate(raw, tls, error)) return nullptr;
+  if (!tls.certificate.empty() && !useCertificateAndKey(raw, tls.certificate, tls.key, error)) return nullptr;
   const std::string wire = alpnWire(alpn);
   // SSL_CTX_set_alpn_protos returns 0 on success, unlike the rest of OpenSSL.
   if (!wire.empty() && SSL_CTX_set_alpn_protos(raw, reinterpret_cast<const unsigned char*>(wire.data()),

@@ -1,6 +1,5 @@
 #include "tls/tls_context.h"
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -9,6 +8,7 @@
 #include <utility>
 
 #include "config/config_loader.h"
+#include "tls/ctx_setup.h"
 
 namespace tether::tls {
 namespace {
@@ -26,14 +26,6 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   }
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
-}
-
-std::string lastError(const std::string& what) {
-  const unsigned long code = ERR_get_error();
-  char text[256] = "unknown error";
-  if (code != 0) ERR_error_string_n(code, text, sizeof(text));
-  ERR_clear_error();
-  return what + ": " + text;
 }
 
 std::string lowercase(std::string_view text) {
@@ -124,11 +116,7 @@ void setTickets(SSL_CTX* ctx, const config::ListenerTls& tls, const ServerHooks*
 // Everything but the certificate, the same for every context of a listener (a handshake may move between them).
 bool configureServerCtx(SSL_CTX* ctx, const config::ListenerTls& tls, std::string_view listener,
                         const ServerHooks* hooks) {
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  // Whole records per recv (one read, not header then body); buffers are freed by the transport when idle, not
-  // after every record (SSL_MODE_RELEASE_BUFFERS). No renegotiation: neither HTTP/2 nor tether needs it.
-  SSL_CTX_set_read_ahead(ctx, 1);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  setCommonOptions(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (!setSessionIdContext(ctx, listener)) return false;
   SSL_CTX_set_alpn_select_cb(ctx, &selectAlpn, nullptr);
   SSL_CTX_set_tlsext_servername_callback(ctx, &onServerName);
@@ -175,17 +163,13 @@ SSL_CTX* loadCertificate(const config::ListenerCertificate& entry, std::string* 
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) {
     *error = lastError("cannot create TLS context");
-  } else if (SSL_CTX_use_certificate_chain_file(ctx, entry.cert.c_str()) != 1) {
-    *error = lastError("cannot load certificate " + entry.cert);
-  } else if (SSL_CTX_use_PrivateKey_file(ctx, entry.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    *error = lastError("cannot load key " + entry.key);
-  } else if (SSL_CTX_check_private_key(ctx) != 1) {
-    *error = lastError("key " + entry.key + " does not match certificate " + entry.cert);
-  } else {
-    return ctx;
+    return nullptr;
   }
-  SSL_CTX_free(ctx);
-  return nullptr;
+  if (!useCertificateAndKey(ctx, entry.cert, entry.key, error)) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "upstream_api/upstream_requester.h"
+#include "util/intrusive_list.h"
 
 namespace tether::upstream {
 
@@ -17,10 +18,10 @@ class WaiterQueue {
   // Unlinks whoever still waits: their handles then read as answered.
   ~WaiterQueue();
 
-  bool empty() const { return head_ == nullptr; }
+  bool empty() const { return list_.empty(); }
   size_t size() const { return size_; }
   // The longest waiting requester; the queue must not be empty.
-  UpstreamRequester& front() const { return *head_; }
+  UpstreamRequester& front() const { return *list_.front(); }
 
   // `requester` must not be in any queue.
   void pushBack(UpstreamRequester& requester);
@@ -30,8 +31,7 @@ class WaiterQueue {
   static bool contains(const UpstreamRequester& requester) { return requester.queued_; }
 
  private:
-  UpstreamRequester* head_ = nullptr;
-  UpstreamRequester* tail_ = nullptr;
+  util::IntrusiveList<UpstreamRequester, &UpstreamRequester::queue_hook_> list_;
   size_t size_ = 0;
 };
 

@@ -8,6 +8,7 @@
 
 #include "upstream_api/upstream_error.h"
 #include "upstream_api/upstream_stream.h"
+#include "util/intrusive_list.h"
 
 namespace tether::upstream {
 
@@ -36,11 +37,10 @@ class UpstreamRequester {
   friend class WaitingLine;  // stamps queued_at_
 
   // Written only by the source; the requester never reads them.
-  uint32_t acquire_serial_ = 0;              // counts acquire() calls: a handle from an earlier one is stale, a no-op
-  UpstreamRequester* queue_prev_ = nullptr;  // neighbours in the pool's WaiterQueue
-  UpstreamRequester* queue_next_ = nullptr;
-  bool queued_ = false;                       // in a WaiterQueue
-  UpstreamConnection* connecting_ = nullptr;  // the connect in progress on our behalf
+  uint32_t acquire_serial_ = 0;  // counts acquire() calls: a handle from an earlier one is stale, a no-op
+  util::ListHook<UpstreamRequester> queue_hook_;  // neighbours in the pool's WaiterQueue
+  bool queued_ = false;                           // in a WaiterQueue
+  UpstreamConnection* connecting_ = nullptr;      // the connect in progress on our behalf
   // HTTP/2: the connection being opened that will carry our stream (we wait in its own WaiterQueue meanwhile).
   Http2UpstreamConnection* h2_connecting_ = nullptr;
   int attempts_ = 0;

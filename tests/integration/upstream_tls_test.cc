@@ -2,9 +2,7 @@
 // TestUpstream) with certificates from a test CA. Verification failures are connect failures (502, one
 // upstream_tls_failed line); keep-alive, client certificates and cancellation work as over cleartext.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 
 #include "support/process.h"
 #include "support/raw_client.h"
+#include "support/tcp_pair.h"
 #include "support/test_env.h"
 #include "support/test_pki.h"
 #include "support/test_upstream.h"
@@ -156,23 +155,15 @@ TEST_F(UpstreamTls, RefusedConnect_502WithoutATlsFailedLine) {
 
 // An endpoint that accepts and closes at once, before answering the ClientHello, fails the handshake.
 TEST_F(UpstreamTls, PeerClosingDuringTheHandshake_502AndOneTlsFailedLine) {
-  const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(::listen(listen_fd, 8), 0);
-  ASSERT_EQ(::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  std::thread closer([listen_fd] {
-    const int fd = ::accept(listen_fd, nullptr, nullptr);
+  LoopbackListener listener;
+  std::thread closer([&listener] {
+    const int fd = ::accept(listener.fd, nullptr, nullptr);
     if (fd >= 0) ::close(fd);
   });
-  TetherInstance tether(TetherOptions::proxyTo({"127.0.0.1:" + std::to_string(ntohs(address.sin_port))},
-                                               {{"tls", tlsWith(", server_name: localhost")}}));
+  TetherInstance tether(
+      TetherOptions::proxyTo({listener.address().toString()}, {{"tls", tlsWith(", server_name: localhost")}}));
   EXPECT_EQ(get(tether, "/closed", "tls-closed").status, 502);
   closer.join();
-  ::close(listen_fd);
   const auto lines = tether.waitForLogEvents("upstream_tls_failed", "", 1, 30s);
   ASSERT_EQ(lines.size(), 1u) << tether.dumpLog();
   // A FIN if the close came before the ClientHello arrived, a reset if after (unread bytes).
@@ -225,20 +216,35 @@ TEST_F(UpstreamTls, UpstreamRequiringAClientCertificate_502WithoutOne) {
   EXPECT_EQ(upstream.acceptedConnections(), 0);
 }
 
-TEST_F(UpstreamTls, ClientLeavesWhileAwaitingTheResponse_TheTlsConnectionIsClosed) {
-  TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest&) {
+// Replies to /slow after a minute: only the close a cancellation causes ends such a request.
+void answerSlowAfterAMinute(TestUpstream& upstream) {
+  upstream.setHandler([](const RecordedRequest& request) {
     TestUpstream::Reply reply;
-    reply.delay = 60s;  // ended by the close that the cancellation must cause
+    if (request.target == "/slow") reply.delay = 60s;  // ended by the close that the cancellation must cause
     return reply;
   });
+}
+
+// A client that sends GET /slow with X-Request-Id `id` and leaves once the upstream has its `n`th request: a
+// cancellation while awaiting the response.
+::testing::AssertionResult leaveAwaitingTheResponse(const TetherInstance& tether, TestUpstream& upstream,
+                                                    const std::string& id, int n) {
+  RawClient client;
+  if (!client.connect(tether.port())) return ::testing::AssertionFailure() << "cannot connect to tether";
+  if (!client.send(getRequest("/slow", "X-Request-Id: " + id + "\r\n"))) {
+    return ::testing::AssertionFailure() << "cannot send " << id;
+  }
+  if (!upstream.waitForRequests(n, 30s)) return ::testing::AssertionFailure() << "the upstream has no request " << n;
+  client.close();
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(UpstreamTls, ClientLeavesWhileAwaitingTheResponse_TheTlsConnectionIsClosed) {
+  TestUpstream upstream;
+  answerSlowAfterAMinute(upstream);
   TlsFront front(upstream.port(), serverOptions());
   TetherInstance tether(TetherOptions::proxyTo({front.address()}, {{"tls", tlsWith(", server_name: localhost")}}));
-  RawClient client;
-  ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: tls-cancel\r\n")));
-  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
-  client.close();
+  ASSERT_TRUE(leaveAwaitingTheResponse(tether, upstream, "tls-cancel", 1));
   EXPECT_TRUE(front.waitForClosed(1, 30s)) << "tether kept the upstream TLS connection open";
   EXPECT_TRUE(upstream.waitForConnectionClosed(1, 30s));
   const auto cancelled = tether.waitForLogEvents("request_cancelled", "tls-cancel", 1, 30s);
@@ -252,19 +258,11 @@ TEST_F(UpstreamTls, ClientLeavesWhileAwaitingTheResponse_TheTlsConnectionIsClose
 
 TEST_F(UpstreamTls, CancelWithFin_TheUpstreamGetsCloseNotify) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest&) {
-    TestUpstream::Reply reply;
-    reply.delay = 60s;  // ended by the close that the cancellation must cause
-    return reply;
-  });
+  answerSlowAfterAMinute(upstream);
   TlsFront front(upstream.port(), serverOptions());
   TetherInstance tether(TetherOptions::proxyTo({front.address()},
                                                {{"tls", tlsWith(", server_name: localhost")}, {"cancel_with", "fin"}}));
-  RawClient client;
-  ASSERT_TRUE(client.connect(tether.port()));
-  ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: tls-cancel-fin\r\n")));
-  ASSERT_TRUE(upstream.waitForRequests(1, 30s));
-  client.close();
+  ASSERT_TRUE(leaveAwaitingTheResponse(tether, upstream, "tls-cancel-fin", 1));
   ASSERT_TRUE(front.waitForClosed(1, 30s)) << "tether kept the upstream TLS connection open";
   EXPECT_EQ(front.clientEnds(), std::vector<TlsFront::ClientEnd>{TlsFront::ClientEnd::kCloseNotify});
   EXPECT_EQ(tether.waitForLogEvents("request_cancelled", "tls-cancel-fin", 1, 30s).size(), 1u) << tether.dumpLog();
@@ -304,11 +302,7 @@ bool descriptorsReturnTo(pid_t pid, int n) {
 // connection that stays open: everything opened lazily or at startup exists, or is gone, by then.
 TEST_F(UpstreamTls, CancelledTlsConnectionsLeaveNoDescriptorBehind) {
   TestUpstream upstream;
-  upstream.setHandler([](const RecordedRequest& request) {
-    TestUpstream::Reply reply;
-    if (request.target == "/slow") reply.delay = 60s;  // ended by the cancellation's close
-    return reply;
-  });
+  answerSlowAfterAMinute(upstream);
   TlsFront front(upstream.port(), serverOptions());
   TetherInstance tether(TetherOptions::proxyTo(
       {front.address()}, {{"tls", tlsWith(", server_name: localhost")}, {"max_idle_connections_per_endpoint", "0"}}));
@@ -319,11 +313,7 @@ TEST_F(UpstreamTls, CancelledTlsConnectionsLeaveNoDescriptorBehind) {
   ASSERT_TRUE(front.waitForClosed(1, 30s));
   const int baseline = openDescriptors(tether.pid());
   for (int i = 1; i <= 3; ++i) {
-    RawClient client;
-    ASSERT_TRUE(client.connect(tether.port()));
-    ASSERT_TRUE(client.send(getRequest("/slow", "X-Request-Id: fd-" + std::to_string(i) + "\r\n")));
-    ASSERT_TRUE(upstream.waitForRequests(1 + i, 30s));
-    client.close();
+    ASSERT_TRUE(leaveAwaitingTheResponse(tether, upstream, "fd-" + std::to_string(i), 1 + i));
     ASSERT_TRUE(front.waitForClosed(1 + i, 30s));
   }
   EXPECT_TRUE(descriptorsReturnTo(tether.pid(), baseline)) << openDescriptors(tether.pid()) << " vs " << baseline;

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "support/run_loop.h"
 #include "support/tcp_pair.h"
 
 namespace tether::net {
@@ -63,16 +64,9 @@ struct Started {
 
 class SocketTransportTest : public ::testing::Test {
  protected:
-  // Runs the loop until `done` holds (false after 30 s, a bound only a failing test reaches).
   template <typename Pred>
   bool runUntil(Pred done) {
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
-      std::this_thread::sleep_for(1ms);  // poll interval
-    }
-    return true;
+    return testing::runLoopUntil(base_.get(), done);
   }
 
   util::EventBasePtr base_{event_base_new()};

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/run_loop.h"
+
 namespace tether::util {
 namespace {
 
@@ -46,13 +48,7 @@ class TimeoutListTest : public ::testing::Test {
   // Runs the loop until `done` holds (false after 30 s, a bound only a broken timer reaches).
   template <typename Pred>
   bool runUntil(Pred done) {
-    const auto deadline = Clock::now() + 30s;
-    while (!done()) {
-      if (Clock::now() > deadline) return false;
-      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
-      std::this_thread::sleep_for(1ms);  // poll interval
-    }
-    return true;
+    return tether::testing::runLoopUntil(base_.get(), done);
   }
   // Runs the loop for `d`: only where the claim is that nothing (more) fires.
   void runFor(std::chrono::milliseconds d) {

@@ -4,18 +4,17 @@
 // raw socket that breaks the handshake off (FIN, RST), refuses the connect or shows a certificate with another name.
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "net/socket_address.h"
 #include "net/transport.h"
+#include "support/run_loop.h"
+#include "support/tcp_pair.h"
 #include "support/test_env.h"
 #include "support/tls_client.h"
 #include "tls/tls_client_context.h"
@@ -26,27 +25,7 @@
 namespace tether::tls {
 namespace {
 
-using namespace std::chrono_literals;
-
-// A listening socket on 127.0.0.1 (blocking accept).
-struct Listener {
-  Listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(::listen(fd, 4), 0);
-    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port = ntohs(addr.sin_port);
-  }
-  ~Listener() { ::close(fd); }
-  net::SocketAddress address() const { return *net::SocketAddress::parse("127.0.0.1:" + std::to_string(port)); }
-
-  int fd = -1;
-  int port = 0;
-};
+using testing::LoopbackListener;
 
 // Records what a transport reports; keeps what it reads.
 struct Recorder : net::TransportCallbacks {
@@ -95,7 +74,7 @@ class TlsClientLayerTest : public ::testing::Test {
   }
 
   // A started client transport to `listener`, expecting a certificate for `host`.
-  std::unique_ptr<net::SocketTransport> connect(const Listener& listener, const TlsClientContext& context,
+  std::unique_ptr<net::SocketTransport> connect(const LoopbackListener& listener, const TlsClientContext& context,
                                                 Recorder& rec, const std::string& host = "localhost") {
     auto transport = connectTls(base_.get(), listener.address(), context, {host, host}, nullptr);
     if (transport) {
@@ -105,7 +84,7 @@ class TlsClientLayerTest : public ::testing::Test {
     return transport;
   }
   // The server side of the next connection on `listener`, started with `rec`.
-  std::unique_ptr<net::SocketTransport> accept(const Listener& listener, Recorder& rec) {
+  std::unique_ptr<net::SocketTransport> accept(const LoopbackListener& listener, Recorder& rec) {
     const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     EXPECT_GE(fd, 0);
     auto transport = acceptTls(base_.get(), fd, *server_context_, nullptr);
@@ -114,35 +93,53 @@ class TlsClientLayerTest : public ::testing::Test {
     return transport;
   }
 
-  // Runs the loop until `done` holds (false after 30 s, a bound only a failing test reaches).
   template <typename Pred>
   bool runUntil(Pred done) {
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
-      std::this_thread::sleep_for(1ms);  // poll interval
-    }
-    return true;
+    return testing::runLoopUntil(base_.get(), done);
   }
 
   // A client and a server transport with their handshake done and one request and response exchanged.
   struct Pair {
+    LoopbackListener listener;
+    std::unique_ptr<TlsClientContext> context = clientContext();
     Recorder client_rec, server_rec;
     std::unique_ptr<net::SocketTransport> client, server;
   };
-  void exchange(Pair& pair, const TlsClientContext& context, const Listener& listener) {
-    pair.client = connect(listener, context, pair.client_rec);
+  void exchange(Pair& pair) {
+    ASSERT_NE(pair.context, nullptr);
+    pair.client = connect(pair.listener, *pair.context, pair.client_rec);
     ASSERT_NE(pair.client, nullptr);
     // Queued while connecting: written once the handshake completed.
     evbuffer_add(pair.client->output(), "request", 7);
     pair.client->scheduleFlush();
-    pair.server = accept(listener, pair.server_rec);
+    pair.server = accept(pair.listener, pair.server_rec);
     ASSERT_TRUE(runUntil([&] { return pair.server_rec.received == "request"; }));
     EXPECT_TRUE(pair.client_rec.connected);
     evbuffer_add(pair.server->output(), "response", 8);
     pair.server->scheduleFlush();
     ASSERT_TRUE(runUntil([&] { return pair.client_rec.received == "response"; }));
+  }
+  // How one side of an exchanged pair ends: closing its transport (close_notify, then FIN), a FIN without
+  // close_notify, or an abortive close (RST).
+  enum class End { kClose, kFin, kReset };
+  // Ends the client's side (else the server's) as `end` says and runs until the other side reports its peer gone:
+  // as a reset for kReset only, never as a handshake failure; after a close, its peer's state is kFin.
+  void endAndExpect(Pair& pair, bool client_ends, End end) {
+    std::unique_ptr<net::SocketTransport>& ending = client_ends ? pair.client : pair.server;
+    const net::SocketTransport& other = client_ends ? *pair.server : *pair.client;
+    const Recorder& other_rec = client_ends ? pair.server_rec : pair.client_rec;
+    if (end == End::kFin) {
+      ::shutdown(ending->fd(), SHUT_WR);
+    } else {
+      if (end == End::kReset) ending->abortiveClose();
+      ending.reset();
+    }
+    ASSERT_TRUE(runUntil([&] { return other_rec.gone; }));
+    EXPECT_EQ(other_rec.gone_reset, end == End::kReset);
+    EXPECT_TRUE(other_rec.failure.empty());
+    if (end == End::kClose) {
+      EXPECT_EQ(other.peerState(), net::PeerState::kFin);
+    }
   }
 
  protected:
@@ -155,10 +152,8 @@ testing::CertificatePaths TlsClientLayerTest::paths_;
 std::shared_ptr<const TlsContext> TlsClientLayerTest::server_context_;
 
 TEST_F(TlsClientLayerTest, HandshakesWithSniAndAlpnAndCarriesBytesBothWays) {
-  Listener listener;
-  auto context = clientContext();
   Pair pair;
-  exchange(pair, *context, listener);
+  ASSERT_NO_FATAL_FAILURE(exchange(pair));
   EXPECT_TRUE(pair.client->secure());
   EXPECT_TRUE(pair.client->alpnH2());
   EXPECT_TRUE(pair.server->alpnH2());
@@ -167,66 +162,41 @@ TEST_F(TlsClientLayerTest, HandshakesWithSniAndAlpnAndCarriesBytesBothWays) {
 }
 
 TEST_F(TlsClientLayerTest, ClosingTheClientSendsCloseNotify) {
-  Listener listener;
-  auto context = clientContext();
   Pair pair;
-  exchange(pair, *context, listener);
-  pair.client.reset();
-  ASSERT_TRUE(runUntil([&] { return pair.server_rec.gone; }));
-  EXPECT_FALSE(pair.server_rec.gone_reset);
-  EXPECT_EQ(pair.server->peerState(), net::PeerState::kFin);
+  ASSERT_NO_FATAL_FAILURE(exchange(pair));
+  endAndExpect(pair, /*client_ends=*/true, End::kClose);
 }
 
 TEST_F(TlsClientLayerTest, AnAbortiveCloseOfTheClientIsAReset) {
-  Listener listener;
-  auto context = clientContext();
   Pair pair;
-  exchange(pair, *context, listener);
-  pair.client->abortiveClose();
-  pair.client.reset();
-  ASSERT_TRUE(runUntil([&] { return pair.server_rec.gone; }));
-  EXPECT_TRUE(pair.server_rec.gone_reset);
+  ASSERT_NO_FATAL_FAILURE(exchange(pair));
+  endAndExpect(pair, /*client_ends=*/true, End::kReset);
 }
 
 // The upstream's side of a response's end: its close_notify (closing the server transport), a FIN without one, a RST.
 TEST_F(TlsClientLayerTest, TheServersCloseNotifyIsAFinAfterTheData) {
-  Listener listener;
-  auto context = clientContext();
   Pair pair;
-  exchange(pair, *context, listener);
+  ASSERT_NO_FATAL_FAILURE(exchange(pair));
   evbuffer_add(pair.server->output(), "-tail", 5);
   pair.server->scheduleFlush();
   ASSERT_TRUE(runUntil([&] { return pair.client_rec.received == "response-tail"; }));
-  pair.server.reset();
-  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
-  EXPECT_FALSE(pair.client_rec.gone_reset);
-  EXPECT_EQ(pair.client->peerState(), net::PeerState::kFin);
+  endAndExpect(pair, /*client_ends=*/false, End::kClose);
 }
 
 TEST_F(TlsClientLayerTest, TheServersFinWithoutCloseNotifyIsAFin) {
-  Listener listener;
-  auto context = clientContext();
   Pair pair;
-  exchange(pair, *context, listener);
-  ::shutdown(pair.server->fd(), SHUT_WR);
-  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
-  EXPECT_FALSE(pair.client_rec.gone_reset);
+  ASSERT_NO_FATAL_FAILURE(exchange(pair));
+  endAndExpect(pair, /*client_ends=*/false, End::kFin);
 }
 
 TEST_F(TlsClientLayerTest, TheServersResetIsAReset) {
-  Listener listener;
-  auto context = clientContext();
   Pair pair;
-  exchange(pair, *context, listener);
-  pair.server->abortiveClose();
-  pair.server.reset();
-  ASSERT_TRUE(runUntil([&] { return pair.client_rec.gone; }));
-  EXPECT_TRUE(pair.client_rec.gone_reset);
-  EXPECT_TRUE(pair.client_rec.failure.empty());
+  ASSERT_NO_FATAL_FAILURE(exchange(pair));
+  endAndExpect(pair, /*client_ends=*/false, End::kReset);
 }
 
 TEST_F(TlsClientLayerTest, AnotherNameFailsVerificationWithTheX509Reason) {
-  Listener listener;
+  LoopbackListener listener;
   auto context = clientContext();
   Recorder rec, server_rec;
   auto client = connect(listener, *context, rec, "other.example");
@@ -244,7 +214,7 @@ class HandshakeBreak : public TlsClientLayerTest, public ::testing::WithParamInt
 
 TEST_P(HandshakeBreak, IsAHandshakeFailureWithItsReason) {
   const bool reset = GetParam();
-  Listener listener;
+  LoopbackListener listener;
   auto context = clientContext();
   Recorder rec;
   auto client = connect(listener, *context, rec);
@@ -274,7 +244,7 @@ INSTANTIATE_TEST_SUITE_P(TlsClientLayer, HandshakeBreak, ::testing::Bool(),
 TEST_F(TlsClientLayerTest, ARefusedConnectIsNotAHandshakeFailure) {
   int port = 0;
   {
-    Listener closed;  // bound, then closed: nothing listens there
+    LoopbackListener closed;  // bound, then closed: nothing listens there
     port = closed.port;
   }
   auto context = clientContext();

@@ -19,6 +19,7 @@
 
 #include "net/io_context.h"
 #include "net/transport.h"
+#include "support/run_loop.h"
 #include "support/tcp_pair.h"
 #include "support/test_env.h"
 #include "support/tls_client.h"
@@ -152,16 +153,9 @@ class TlsTransportTest : public ::testing::Test {
   // The server side of `fd` as tether makes it for a `tls:` listener.
   std::unique_ptr<net::Transport> accept(int fd) { return acceptTls(base_.get(), fd, *context_, nullptr); }
 
-  // Runs the loop until `done` holds (false after 30 s, a bound only a failing test reaches).
   template <typename Pred>
   bool runUntil(Pred done) {
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
-      std::this_thread::sleep_for(1ms);  // poll interval
-    }
-    return true;
+    return testing::runLoopUntil(base_.get(), done);
   }
   // Runs `step` (blocking client calls) in a thread while the loop runs; returns once it finished.
   template <typename Step>
