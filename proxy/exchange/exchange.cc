@@ -144,10 +144,9 @@ void Exchange::onRequestHead(http::MessageHead& head) {
   const std::string& client_ip = downstream_->client().ip;
   const std::string_view proto = downstream_->secure() ? "https" : "http";
   const config::Forwarding& forwarding = route_->forwarding;
-  if (forwarding.x_forwarded) {
-    http::applyRequestForwarding(head, http::ForwardingInfo{client_ip, proto, host, std::string_view()});
-  }
-  if (forwarding.request_id) http::setRequestId(head, requestId());
+  http::applyRequestForwarding(
+      head, http::ForwardingInfo{client_ip, proto, host, forwarding.request_id ? requestId() : std::string_view(),
+                                 forwarding.x_forwarded});
   http::toOriginForm(head.target);
   if (!route_->deadline_header.empty()) removeHeader(head.headers, route_->deadline_header);  // only tether sets it
 

@@ -92,7 +92,9 @@ bool acceptsTrailers(const HeaderList& headers) {
   return found;
 }
 
-void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info) {
+namespace {
+
+void applyForwardedFields(MessageHead& head, const ForwardingInfo& info) {
   HeaderList& headers = head.headers;
   // X-Forwarded-Host first: info.host may point into a field that the changes below move.
   if (!info.host.empty()) {
@@ -112,6 +114,12 @@ void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info) {
     forwarded_for->value.append(", ").append(info.client_ip);
   }
   setHeader(head, "X-Forwarded-Proto", info.proto);
+}
+
+}  // namespace
+
+void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info) {
+  if (info.x_forwarded) applyForwardedFields(head, info);
   if (!info.request_id.empty()) setHeader(head, "X-Request-Id", info.request_id);
 }
 

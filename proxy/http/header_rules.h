@@ -22,13 +22,15 @@ bool acceptsTrailers(const HeaderList& headers);
 
 struct ForwardingInfo {
   std::string_view client_ip;
-  std::string_view proto;  // "http"
-  std::string_view host;   // may point into the headers being changed
-  std::string_view request_id;
+  std::string_view proto;       // "http"
+  std::string_view host;        // may point into the headers being changed
+  std::string_view request_id;  // empty: X-Request-Id is left as the client sent it
+  bool x_forwarded = true;      // false: the X-Forwarded-* fields are left as the client sent them
 };
 
-// Appends client_ip to the last X-Forwarded-For (or adds one); sets X-Forwarded-Proto, X-Forwarded-Host (when host is
-// not empty) and X-Request-Id (when request_id is not empty), replacing any the client sent.
+// With x_forwarded, appends client_ip to the last X-Forwarded-For (or adds one) and sets X-Forwarded-Proto and
+// X-Forwarded-Host (removed when host is empty); sets X-Request-Id when request_id is not empty. A field it sets
+// replaces any the client sent (route `forwarding:`, docs/http.md).
 // Fields are added through head.appendHeader(), reusing the buffers of an earlier message's fields.
 void applyRequestForwarding(MessageHead& head, const ForwardingInfo& info);
 

@@ -109,6 +109,16 @@ TEST(HeaderRulesTest, ForwardingWithoutHostRemovesForwardedHost) {
   EXPECT_EQ(names(head.headers), "X-Forwarded-For=10.0.0.1,X-Forwarded-Proto=http,X-Request-Id=id");
 }
 
+// A route with `forwarding: {x_forwarded: false}` keeps the client's X-Forwarded-* fields as they came; the request id
+// is still set (and a duplicate from the client dropped).
+TEST(HeaderRulesTest, ForwardingWithoutXForwardedSetsOnlyTheRequestId) {
+  MessageHead head = headWith({{"X-Forwarded-For", "1.2.3.4"}, {"X-Request-Id", "a"}, {"X-Request-Id", "b"}});
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "example.com", "id", false});
+  EXPECT_EQ(names(head.headers), "X-Forwarded-For=1.2.3.4,X-Request-Id=id");
+  applyRequestForwarding(head, ForwardingInfo{"10.0.0.1", "http", "example.com", "", false});
+  EXPECT_EQ(names(head.headers), "X-Forwarded-For=1.2.3.4,X-Request-Id=id");
+}
+
 // The session passes the Host value as a view into the same list: growing or compacting the list must not break it.
 TEST(HeaderRulesTest, ForwardingHostMayPointIntoTheHeaders) {
   for (const std::string& host : {std::string("short.host"), std::string(100, 'h')}) {
