@@ -5,7 +5,8 @@ usage: /usr/bin/python3 bench/harness/publish.py bench/results/<run> [bench/resu
 The optional second run supplies the system-call table when the first has none (its counts per request do
 not depend on background load the way timings do).
 The prose lives here so that republishing after a new run keeps it; the optimisation log section is
-carried over from the existing docs/benchmarks.md (the lead maintains it by hand).
+carried over from the existing docs/benchmarks.md (the lead maintains it by hand), and so is any hand-written
+section between "## Machine" and "## Results" (the before/after table of an issue, for instance).
 """
 import json
 import os
@@ -47,6 +48,19 @@ services, and stops them if they run). Each run writes `bench/results/<UTC time>
 number, plus raw wrk output), `results.md` (the tables below), `chart.png`, the generated proxy configs and each
 proxy's log (tether's JSON log has a `request_cancelled` line per cancelled request), and tether's `/metrics` at
 the end. Raw results are not committed (`bench/results/.gitignore`).
+
+When the machine is busy and wall-clock numbers are too noisy to compare two builds, count work instead of time:
+
+```sh
+bench/instructions build/release/tether /path/to/other/tether             # HTTP/1.1 keep-alive (h2load --h1)
+bench/instructions --proto h2c --requests 40000 build/release/tether     # h2c, 10 streams per connection
+bench/instructions --proto h1tls build/release/tether /usr/sbin/haproxy /usr/sbin/nginx   # over TLS (h2tls, tlsnew)
+```
+
+It runs each binary under valgrind's callgrind twice (2,000 and N requests, from `h2load` against
+`fast_upstream`) and prints user-space instructions per request (the difference over N - 2,000), repeatable to
+about 0.1% whatever else runs. It sees no kernel time (about two thirds of tether's CPU per request), so it
+answers "did this change add work in tether's code", not "how fast is tether".
 
 Run it on an idle machine: the tables have an "other load %" column (CPU used by processes outside the benchmark,
 as a share of all cores, from `/proc/stat`) and `results.md` warns when it is above 5%.
@@ -159,7 +173,25 @@ def results_section(r):
     if r.get("syscalls_from"):
         body = body.replace("### System calls per request", f"### System calls per request (from the run of "
                             f"{r['syscalls_from']})", 1)
+    # One level below "## Results": the run's own sections must not read as sections of this page.
+    body = re.sub(r"^(#{2,3}) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)
     return "## Results (latest full run)\n\n" + body
+
+
+def old_hand_sections():
+    """Hand-written sections between the machine bullets and "## Results" in the existing page."""
+    try:
+        with open(DOC) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    start = text.find("## Machine (latest full run)\n")
+    end = text.find("\n## Results (latest full run)\n")
+    if start < 0 or end < start:
+        return ""
+    # The machine bullets (and their indented continuation lines) end at the first blank line.
+    gap = text.find("\n\n", text.find("\n\n", start) + 2)
+    return text[gap + 2:end + 1] if 0 <= gap < end else ""
 
 
 def old_optimisation_log():
@@ -187,7 +219,11 @@ def main():
     if os.path.exists(os.path.join(run, "chart.png")):
         shutil.copy(os.path.join(run, "chart.png"), os.path.join(ROOT, "docs", "benchmarks", "chart.png"))
     log = old_optimisation_log()
-    text = "\n".join([INTRO, machine_section(r), results_section(r), OPT_LOG_HEADING + "\n", log])
+    parts = [INTRO, machine_section(r)]
+    hand = old_hand_sections()
+    if hand:
+        parts.append(hand.rstrip("\n") + "\n")
+    text = "\n".join(parts + [results_section(r), OPT_LOG_HEADING + "\n", log])
     with open(DOC, "w") as f:
         f.write(text)
     print(f"wrote {DOC}")
