@@ -78,7 +78,7 @@ Exchange::Exchange(ExchangeContext& context, DownstreamStream& downstream)
 }
 
 Exchange::~Exchange() {
-  event_del(&watchdog_);
+  if (watchdogPending()) event_del(&watchdog_);
   // Owners cancel() before dropping an unfinished exchange; this only makes sure no upstream work outlives us.
   abandonUpstream(Outcome::Shutdown);
   if (context_.metrics) context_.metrics->onExchangeDestroyed();
@@ -582,20 +582,37 @@ void Exchange::rewatch() {
   if (now == watch_) return;
   watch_ = now;
   if (now == Watch::None) {
-    event_del(&watchdog_);
+    disarmWatchdog();
     return;
   }
   noteProgress();
   pending_at_check_ = SIZE_MAX;
-  armWatchdog(timeoutOf(now));
+  const std::chrono::milliseconds timeout = timeoutOf(now);
+  // A pending timer due no later than this watch's timeout stays: when it fires early, checkProgress() re-arms it
+  // for what is left (a keep-alive request moves through three watches of the same 60 s: one event_add, not three).
+  // Not for the queue watches, whose first look at the queue must come a whole timeout after the watch began.
+  const bool queue_watch = now == Watch::ClientSend || now == Watch::UpstreamSend;
+  if (!queue_watch && watchdogPending() && watchdog_due_ <= last_progress_ + timeout) return;
+  armWatchdog(last_progress_, timeout);
 }
 
-void Exchange::armWatchdog(std::chrono::milliseconds after) {
+void Exchange::armWatchdog(Clock::time_point now, std::chrono::milliseconds after) {
   timeval tv = util::toTimeval(after);
   evtimer_add(&watchdog_, &tv);
+  watchdog_due_ = now + after;  // never before libevent's own due time (its clock is the loop's cached one)
 }
 
-void Exchange::onWatchdog(evutil_socket_t, short, void* arg) { static_cast<Exchange*>(arg)->checkProgress(); }
+void Exchange::disarmWatchdog() {
+  if (!watchdogPending()) return;
+  event_del(&watchdog_);
+  watchdog_due_ = {};
+}
+
+void Exchange::onWatchdog(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Exchange*>(arg);
+  self->watchdog_due_ = {};  // fired: no longer pending
+  self->checkProgress();
+}
 
 void Exchange::checkProgress() {
   const Watch watch = watchNow();
@@ -611,12 +628,13 @@ void Exchange::checkProgress() {
   if (pending < pending_at_check_) noteProgress();
   pending_at_check_ = pending;
   const auto timeout = timeoutOf(watch);
-  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_progress_);
+  const auto now = Clock::now();
+  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_progress_);
   if (idle < timeout) {
     // Look again when the timeout would run out; queues are looked at twice per timeout at least.
     const auto next = watch == Watch::ClientSend || watch == Watch::UpstreamSend ? std::min(timeout - idle, timeout / 2)
                                                                                  : timeout - idle;
-    armWatchdog(std::max(next, std::chrono::milliseconds(1)));
+    armWatchdog(now, std::max(next, std::chrono::milliseconds(1)));
     return;
   }
   switch (watch) {
@@ -639,7 +657,7 @@ void Exchange::end(Outcome outcome) {
   settleUpstream(outcome, tunnel);
   deadline_.reset();
   grace_.reset();
-  event_del(&watchdog_);
+  disarmWatchdog();
   watch_ = Watch::None;
   const int status = infoOf(outcome).status;
   if (status != 0) status_ = status;

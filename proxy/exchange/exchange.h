@@ -111,7 +111,9 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   // Re-evaluates the watch after a change of phase or of back-pressure (a change restarts the clock).
   void rewatch();
   void noteProgress() { last_progress_ = std::chrono::steady_clock::now(); }
-  void armWatchdog(std::chrono::milliseconds after);
+  void armWatchdog(std::chrono::steady_clock::time_point now, std::chrono::milliseconds after);
+  void disarmWatchdog();
+  bool watchdogPending() const { return watchdog_due_ != std::chrono::steady_clock::time_point{}; }
   static void onWatchdog(evutil_socket_t, short, void* arg);
   void checkProgress();
   // An interim (1xx) response from the upstream: forwarded at most kMaxInterimResponses times.
@@ -146,6 +148,8 @@ class Exchange : public util::Deletable, private upstream::UpstreamRequester, pr
   util::EventPtr grace_;
   event watchdog_;  // embedded: no allocation per exchange
   std::chrono::steady_clock::time_point last_progress_;
+  // When the pending watchdog timer is due; the epoch when it is not pending (never armed, fired, or deleted).
+  std::chrono::steady_clock::time_point watchdog_due_;
   size_t pending_at_check_ = 0;  // output still queued towards the stalled side when the watchdog last looked
 
   std::string method_;

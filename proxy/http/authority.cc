@@ -1,6 +1,6 @@
 #include "http/authority.h"
 
-#include <charconv>
+#include <array>
 #include <cstdint>
 
 namespace tether::http {
@@ -8,39 +8,25 @@ namespace {
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isHexDigit(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-// unreserved / sub-delims (RFC 3986 2.2, 2.3).
-bool isRegNameChar(char c) {
-  if (isAlpha(c) || isDigit(c)) return true;
-  switch (c) {
-    case '-':
-    case '.':
-    case '_':
-    case '~':
-    case '!':
-    case '$':
-    case '&':
-    case '\'':
-    case '(':
-    case ')':
-    case '*':
-    case '+':
-    case ',':
-    case ';':
-    case '=': return true;
-    default: return false;
+// unreserved / sub-delims (RFC 3986 2.2, 2.3), one table lookup per character: every request's Host is checked.
+constexpr std::array<bool, 256> makeRegNameChars() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    table[static_cast<size_t>(c)] =
+        alnum || std::string_view("-._~!$&'()*+,;=").find(static_cast<char>(c)) != std::string_view::npos;
   }
+  return table;
 }
+
+constexpr std::array<bool, 256> kRegNameChars = makeRegNameChars();
 
 bool isRegName(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size() || !isHexDigit(s[i + 1]) || !isHexDigit(s[i + 2])) return false;
-      i += 2;
-    } else if (!isRegNameChar(s[i])) {
-      return false;
-    }
+    if (kRegNameChars[static_cast<unsigned char>(s[i])]) continue;
+    if (s[i] != '%' || i + 2 >= s.size() || !isHexDigit(s[i + 1]) || !isHexDigit(s[i + 2])) return false;
+    i += 2;
   }
   return true;
 }
@@ -60,11 +46,11 @@ bool isIpLiteral(std::string_view s) {
 bool isPort(std::string_view s) {
   if (s.empty()) return true;
   if (s.size() > 5) return false;
+  uint32_t port = 0;  // at most 99999: no overflow
   for (char c : s) {
     if (!isDigit(c)) return false;
+    port = port * 10 + static_cast<uint32_t>(c - '0');
   }
-  uint32_t port = 0;
-  std::from_chars(s.data(), s.data() + s.size(), port);
   return port <= 65535;
 }
 

@@ -40,6 +40,7 @@ void UpstreamConnection::armTimer(TimerMode mode, std::chrono::milliseconds time
   }
   timeval tv = util::toTimeval(timeout);
   evtimer_add(timer_.get(), &tv);
+  if (mode == TimerMode::Idle) idle_due_ = std::chrono::steady_clock::now() + timeout;
 }
 
 void UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
@@ -49,7 +50,14 @@ void UpstreamConnection::onTimer(evutil_socket_t, short, void* arg) {
   if (mode == TimerMode::Connect && self->state_ == State::Connecting) {
     self->pool_.onConnectFailed(*self, UpstreamError::ConnectTimeout);
   } else if (mode == TimerMode::Idle && self->state_ == State::Idle) {
-    self->pool_.onIdleClosed(*self);
+    // The timer may date from an earlier idle period (becomeIdle keeps it): closed once idle for the whole
+    // timeout, else armed again for what is left.
+    const auto left = self->idle_since_ + self->idle_timeout_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      self->pool_.onIdleClosed(*self);
+      return;
+    }
+    self->armTimer(TimerMode::Idle, std::chrono::ceil<std::chrono::milliseconds>(left));
   }
 }
 
@@ -133,14 +141,19 @@ bool UpstreamConnection::reusable() const {
 void UpstreamConnection::becomeIdle(std::chrono::milliseconds idle_timeout) {
   state_ = State::Idle;
   exchange_ = nullptr;
+  idle_since_ = std::chrono::steady_clock::now();
+  idle_timeout_ = idle_timeout;
+  // An idle timer still pending from an earlier idle period (becomeActive leaves it) that fires no later than this
+  // period ends stays: onTimer() arms it again for what is left. One evtimer_add per idle timeout, not per request.
+  if (timer_mode_ != TimerMode::Idle || idle_due_ > idle_since_ + idle_timeout) armTimer(TimerMode::Idle, idle_timeout);
   // While idle, any readable event means the upstream closed (or misbehaved): the pool drops the connection.
-  armTimer(TimerMode::Idle, idle_timeout);
   transport_->setReading(true);
 }
 
 void UpstreamConnection::becomeActive() {
   state_ = State::Active;
-  armTimer(TimerMode::None, {});
+  // A pending idle timer stays (no event_del per request): firing while the connection is active, it does nothing.
+  if (timer_mode_ != TimerMode::Idle) armTimer(TimerMode::None, {});
   transport_->setReading(true);
 }
 

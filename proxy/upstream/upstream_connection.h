@@ -93,8 +93,11 @@ class UpstreamConnection : public util::Deletable,
   net::SocketAddress address_;
   std::string address_text_;
   std::unique_ptr<net::SocketTransport> transport_;
-  util::EventPtr timer_;  // bounds the connect, then the idle time in the pool
-  TimerMode timer_mode_ = TimerMode::None;
+  util::EventPtr timer_;                    // bounds the connect, then the idle time in the pool
+  TimerMode timer_mode_ = TimerMode::None;  // Idle: the idle timer is pending, even while the connection is active
+  std::chrono::steady_clock::time_point idle_since_;  // when the connection last became idle
+  std::chrono::steady_clock::time_point idle_due_;    // when the pending idle timer fires (at the latest)
+  std::chrono::milliseconds idle_timeout_{0};
   http::Http1Codec codec_;
   UpstreamStreamEvents* exchange_ = nullptr;  // the exchange of the request in progress; null between requests
   http::BodyFraming request_framing_ = http::BodyFraming::None;
