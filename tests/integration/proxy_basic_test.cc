@@ -243,6 +243,37 @@ TEST(ProxyBasic, H1ClientH1Upstream_IdleUpstreamConnectionsBeyondTheCapAreClosed
   EXPECT_EQ(upstream.acceptedConnections(), 3);  // the kept one served it
   EXPECT_EQ(upstream.closedConnections(), 2);
 }
+// A pooled connection reused by several requests still closes at keepalive_idle_timeout after its last one: the
+// idle timer of an earlier idle period is kept while the connection works (no timer add/delete per request), and
+// when it fires early it is armed again for what is left of the current idle period.
+TEST(ProxyBasic, H1ClientH1Upstream_ReusedPooledConnectionClosesAtTheIdleTimeout) {
+  TestUpstream upstream;
+  // Each answer takes half the idle timeout, so the second request's idle period starts well after the first's:
+  // the timer armed for the first fires inside the second and must be armed again, not close and not give up.
+  // (A slower machine only stretches the gaps; the close is still awaited as an event.)
+  upstream.setHandler([](const RecordedRequest&) {
+    Reply reply;
+    reply.body = "ok";
+    reply.delay = 150ms;
+    return reply;
+  });
+  TetherInstance tether(
+      TetherOptions::proxyTo({upstream.address()}, {{"keepalive_idle_timeout", "300ms"}}).withWorkers(1));
+  RawClient client;
+  ASSERT_TRUE(client.connect(tether.port()));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(client.send(getRequest("/reuse/" + std::to_string(i))));
+    EXPECT_EQ(nextResponse(client).status, 200) << "request " << i;
+  }
+  EXPECT_EQ(upstream.acceptedConnections(), 1);
+  // The client stays connected: only tether's idle timer can close the upstream connection.
+  EXPECT_TRUE(upstream.waitForConnectionClosed(1, 60s));
+  EXPECT_EQ(waitForSampleAtMost(tether, "tether_upstream_connections{upstream=\"backend\",state=\"idle\"}", 0), 0);
+  ASSERT_TRUE(client.send(getRequest("/after")));
+  EXPECT_EQ(nextResponse(client).status, 200);
+  EXPECT_EQ(upstream.acceptedConnections(), 2);
+}
+
 TEST(ProxyBasic, H1ClientH1Upstream_ConnectionCloseFromUpstreamIsNotReused) {
   TestUpstream upstream;
   upstream.setHandler([](const RecordedRequest&) {
